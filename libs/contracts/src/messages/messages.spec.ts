@@ -1,0 +1,65 @@
+import { MESSAGES, findMessage } from './registry';
+import { validatePayload, describeProblems } from './validate';
+import { RunStatusChanged } from './runs/run-status-changed/run-status-changed.message';
+import { MetricsBatch } from './tracking/metrics-batch/metrics-batch.message';
+import { defineMessage, PATTERN_FORMAT } from './message-kind';
+
+describe('message registry', () => {
+  it('names every pattern <owner>.<cmd|evt|req>.<entity>.<verb>.v<n>, uniquely', () => {
+    const seen = new Set<string>();
+    for (const m of MESSAGES) {
+      expect(m.pattern).toMatch(PATTERN_FORMAT);
+      expect(seen.has(m.pattern)).toBe(false);
+      seen.add(m.pattern);
+    }
+    expect(findMessage(RunStatusChanged.PATTERN)?.owner).toBe('scheduler');
+  });
+
+  it('refuses a pattern whose name disagrees with its kind', () => {
+    class P {}
+    expect(() => defineMessage('scheduler.evt.run.start.v1', 'command', P)).toThrow(/is a command/);
+    expect(() => defineMessage('bad pattern', 'event', P)).toThrow(/does not follow/);
+  });
+
+  it('accepts a valid status change and refuses unknown fields and bad values', () => {
+    const ok = validatePayload(RunStatusChanged.definition, {
+      runUuid: '6f1c2b8e-1f7a-4c1e-9a51-3b0f4ad1c2d3',
+      status: 'running',
+      reason: 'ProcessStarted',
+      message: '',
+      at: new Date().toISOString(),
+    });
+    expect(ok.ok).toBe(true);
+    const bad = validatePayload(RunStatusChanged.definition, {
+      runUuid: 'nope',
+      status: 'flying',
+      reason: 'x',
+      message: '',
+      at: 'yesterday',
+      extra: 1,
+    });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) {
+      const text = describeProblems(bad.problems);
+      expect(text).toMatch(/runUuid/);
+      expect(text).toMatch(/status/);
+      expect(text).toMatch(/at/);
+      expect(text).toMatch(/extra/);
+    }
+  });
+
+  it('validates nested metric points', () => {
+    const bad = validatePayload(MetricsBatch.definition, {
+      runUuid: '6f1c2b8e-1f7a-4c1e-9a51-3b0f4ad1c2d3',
+      batchId: 'b1',
+      points: [{ name: 'loss', value: 'high', at: new Date().toISOString() }],
+    });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(describeProblems(bad.problems)).toMatch(/points\.0\.value/);
+  });
+
+  it('refuses a payload that is not an object', () => {
+    expect(validatePayload(MetricsBatch.definition, null).ok).toBe(false);
+    expect(validatePayload(MetricsBatch.definition, [1]).ok).toBe(false);
+  });
+});

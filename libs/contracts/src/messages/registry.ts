@@ -1,0 +1,35 @@
+import { MessageDefinition } from './message-kind';
+import { RunCreated } from './runs/run-created/run-created.message';
+import { RunStart } from './runs/run-start/run-start.message';
+import { RunStop } from './runs/run-stop/run-stop.message';
+import { RunStatusChanged } from './runs/run-status-changed/run-status-changed.message';
+import { LogLinesAppend } from './tracking/log-lines/log-lines.message';
+import { MetricsBatch } from './tracking/metrics-batch/metrics-batch.message';
+import { TokenVerify } from './auth/token-verify/token-verify.message';
+
+/** Every message the platform knows. The bus refuses (dead-letters) anything else. */
+export const MESSAGES: readonly MessageDefinition[] = [
+  RunCreated.definition,
+  RunStart.definition,
+  RunStop.definition,
+  RunStatusChanged.definition,
+  LogLinesAppend.definition,
+  MetricsBatch.definition,
+  TokenVerify.definition,
+];
+
+const byPattern = new Map(MESSAGES.map((m) => [m.pattern, m]));
+export function findMessage(pattern: string): MessageDefinition | undefined {
+  return byPattern.get(pattern);
+}
+
+/** The union of run messages, so a handler switch is checked by the compiler. */
+export type RunMessage =
+  | { pattern: typeof RunCreated.PATTERN; payload: RunCreated.Payload }
+  | { pattern: typeof RunStart.PATTERN; payload: RunStart.Payload }
+  | { pattern: typeof RunStop.PATTERN; payload: RunStop.Payload }
+  | { pattern: typeof RunStatusChanged.PATTERN; payload: RunStatusChanged.Payload };
+
+export type TrackingMessage =
+  | { pattern: typeof LogLinesAppend.PATTERN; payload: LogLinesAppend.Payload }
+  | { pattern: typeof MetricsBatch.PATTERN; payload: MetricsBatch.Payload };

@@ -1,0 +1,18 @@
+import { IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Min } from 'class-validator';
+import { defineMessage } from '../../message-kind';
+import { RUN_KINDS, RunKind } from '../../../runs/run-kind';
+
+/** Fact: the API created a run (status `created`). */
+// eslint-disable-next-line @typescript-eslint/no-namespace
+export namespace RunCreated {
+  export const PATTERN = 'api.evt.run.created.v1';
+  export class Payload {
+    @IsUUID() runUuid!: string;
+    @IsString() project!: string;
+    @IsInt() @Min(1) number!: number;
+    @IsIn(RUN_KINDS) kind!: RunKind;
+    @IsOptional() @IsUUID() parentUuid?: string;
+    @IsISO8601() at!: string;
+  }
+  export const definition = defineMessage(PATTERN, 'event', Payload);
+}

@@ -1,0 +1,51 @@
+import { Type } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Min,
+  ValidateNested,
+  IsNumber,
+  IsArray,
+  MaxLength,
+} from 'class-validator';
+import { defineMessage } from '../../message-kind';
+import { IsPlainObject } from '../../validators';
+import { RUN_KINDS, RunKind } from '../../../runs/run-kind';
+
+/**
+ * Command to the scheduler: run this. The payload carries everything the executor
+ * needs, so a replacement scheduler never reads the API's tables.
+ */
+// eslint-disable-next-line @typescript-eslint/no-namespace
+export namespace RunStart {
+  export const PATTERN = 'scheduler.cmd.run.start.v1';
+
+  export class Resources {
+    @IsOptional() @IsNumber() cpu?: number;
+    /** Bytes. */
+    @IsOptional() @IsNumber() memory?: number;
+    @IsOptional() @IsInt() @Min(0) gpu?: number;
+  }
+
+  export class Payload {
+    @IsUUID() runUuid!: string;
+    /** `owner/project`. */
+    @IsString() project!: string;
+    @IsInt() @Min(1) number!: number;
+    @IsIn(RUN_KINDS) kind!: RunKind;
+    @IsString() @MaxLength(1_000_000) cmd!: string;
+    /** The run's final params, exported as POLYAXON_PARAMS / MYELIN_PARAMS. */
+    @IsPlainObject() params!: Record<string, unknown>;
+    /** The compiled polyaxonfile, for executors that need more than cmd (resources, image...). */
+    @IsPlainObject() spec!: Record<string, unknown>;
+    @IsOptional() @ValidateNested() @Type(() => Resources) resources?: Resources;
+    @IsOptional() @IsInt() @Min(0) maxRestarts?: number;
+    @IsOptional() @IsInt() priority?: number;
+    @IsOptional() @IsUUID() parentUuid?: string;
+    @IsOptional() @IsArray() @IsString({ each: true }) tags?: string[];
+  }
+  export const definition = defineMessage(PATTERN, 'command', Payload);
+}
