@@ -1,3 +1,5 @@
+// Decorator metadata (class-transformer @Type, class-validator) needs the Reflect polyfill.
+import 'reflect-metadata';
 export * from './runs/run-kind';
 export * from './runs/run-status';
 export * from './messages/message-kind';

@@ -1,0 +1,6 @@
+export * from './message-bus';
+export * from './dispatcher';
+export * from './in-process-bus';
+export * from './amqp-bus';
+export * from './create-bus';
+export * from './nest/bus.server';

@@ -1,0 +1,3 @@
+export * from './test-ids';
+export * from './test-database';
+export * from './temp-dir';
