@@ -1,0 +1,110 @@
+import { createHash, randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import { DataSource, IsNull } from 'typeorm';
+import { TokenEntity, TokenScope } from '../entities/token.entity';
+import { UserEntity } from '../entities/user.entity';
+
+const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
+
+/** Tokens are looked up by hash: SHA-256 suffices for 256-bit random secrets (no brute force to slow). */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scrypt(password, salt, 64);
+  return `scrypt$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+export async function verifyPassword(password: string, stored: string | null): Promise<boolean> {
+  if (!stored) return false;
+  const [scheme, salt, key] = stored.split('$');
+  if (scheme !== 'scrypt' || !salt || !key) return false;
+  const expected = Buffer.from(key, 'base64');
+  const actual = await scrypt(password, Buffer.from(salt, 'base64'), expected.length);
+  return timingSafeEqual(expected, actual);
+}
+
+export interface IssuedToken {
+  token: string;
+  entity: TokenEntity;
+}
+
+export interface VerifiedToken {
+  user: UserEntity;
+  token: TokenEntity;
+}
+
+export class AccountsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  private get users() {
+    return this.dataSource.getRepository(UserEntity);
+  }
+  private get tokens() {
+    return this.dataSource.getRepository(TokenEntity);
+  }
+
+  countUsers(): Promise<number> {
+    return this.users.count();
+  }
+
+  findUserByUsername(username: string): Promise<UserEntity | null> {
+    return this.users.findOne({ where: { username } });
+  }
+
+  findUserById(id: string): Promise<UserEntity | null> {
+    return this.users.findOne({ where: { id } });
+  }
+
+  async createUser(input: { username: string; email?: string; password?: string; isSuperuser?: boolean }): Promise<UserEntity> {
+    const user = this.users.create({
+      id: randomUUID(),
+      username: input.username,
+      email: input.email ?? null,
+      passwordHash: input.password ? await hashPassword(input.password) : null,
+      isSuperuser: input.isSuperuser ?? false,
+      isActive: true,
+    });
+    return this.users.save(user);
+  }
+
+  /** A new random token; only its hash is stored. */
+  async issueToken(input: {
+    userId: string;
+    name: string;
+    scope?: TokenScope;
+    runUuid?: string;
+    expiresAt?: Date;
+  }): Promise<IssuedToken> {
+    const token = `myl_${randomBytes(32).toString('base64url')}`;
+    const entity = this.tokens.create({
+      id: randomUUID(),
+      userId: input.userId,
+      tokenHash: hashToken(token),
+      prefix: token.slice(0, 10),
+      name: input.name,
+      scope: input.scope ?? 'user',
+      runUuid: input.runUuid ?? null,
+      expiresAt: input.expiresAt ?? null,
+      revokedAt: null,
+    });
+    await this.tokens.save(entity);
+    return { token, entity };
+  }
+
+  /** The token's user when the token exists, is neither revoked nor expired, and its user is active. */
+  async verifyToken(token: string, now = new Date()): Promise<VerifiedToken | null> {
+    const entity = await this.tokens.findOne({ where: { tokenHash: hashToken(token), revokedAt: IsNull() } });
+    if (!entity) return null;
+    if (entity.expiresAt && entity.expiresAt.getTime() <= now.getTime()) return null;
+    const user = await this.findUserById(entity.userId);
+    if (!user || !user.isActive) return null;
+    return { user, token: entity };
+  }
+
+  async revokeToken(id: string): Promise<void> {
+    await this.tokens.update({ id }, { revokedAt: new Date() });
+  }
+}

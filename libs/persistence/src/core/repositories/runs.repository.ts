@@ -1,0 +1,180 @@
+import { randomUUID } from 'node:crypto';
+import { DataSource, EntityManager } from 'typeorm';
+import { canTransition, isFinal, MessageKind, RunCondition, RunKind, RunStatus } from '@myelin/contracts';
+import { ProjectEntity } from '../entities/project.entity';
+import { RunConditionEntity } from '../entities/run-condition.entity';
+import { RunEntity } from '../entities/run.entity';
+import { enqueueOutbox } from '../../outbox/outbox-relay';
+
+export interface OutboxMessage {
+  kind: Exclude<MessageKind, 'request'>;
+  pattern: string;
+  /** Built once the run exists (it needs the uuid and number). */
+  payload: (run: RunEntity) => object;
+}
+
+export interface NewRun {
+  projectId: string;
+  kind: RunKind;
+  name?: string | null;
+  description?: string;
+  tags?: string[];
+  content: string;
+  spec: Record<string, unknown>;
+  params: Record<string, unknown>;
+  createdBy: string;
+  parentUuid?: string | null;
+  originalUuid?: string | null;
+  cloningStrategy?: string | null;
+}
+
+export type StatusUpdateResult =
+  | { applied: true; run: RunEntity }
+  | { applied: false; reason: 'not_found' | 'illegal_transition'; run?: RunEntity };
+
+export interface Page<T> {
+  count: number;
+  results: T[];
+}
+
+export class RunsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async getOrCreateProject(ownerId: string, name: string): Promise<ProjectEntity> {
+    const repo = this.dataSource.getRepository(ProjectEntity);
+    const existing = await repo.findOne({ where: { ownerId, name } });
+    if (existing) return existing;
+    await this.dataSource.query(
+      `INSERT INTO "core"."projects" ("id", "owner_id", "name") VALUES ($1, $2, $3)
+       ON CONFLICT ("owner_id", "name") DO NOTHING`,
+      [randomUUID(), ownerId, name],
+    );
+    return repo.findOneOrFail({ where: { ownerId, name } });
+  }
+
+  findProject(ownerId: string, name: string): Promise<ProjectEntity | null> {
+    return this.dataSource.getRepository(ProjectEntity).findOne({ where: { ownerId, name } });
+  }
+
+  /**
+   * Create a run with its per-project number, its first condition and the messages that
+   * announce it, in one transaction: either all of it exists or none of it does.
+   */
+  async create(input: NewRun, messages: OutboxMessage[] = []): Promise<RunEntity> {
+    return this.dataSource.transaction(async (manager) => {
+      // Wrapped in a CTE so the driver returns plain rows (a bare UPDATE returns [rows, count]).
+      const counter = (await manager.query(
+        `WITH bumped AS (
+           UPDATE "core"."projects" SET "last_run_number" = "last_run_number" + 1, "updated_at" = now()
+           WHERE "id" = $1 RETURNING "last_run_number"
+         ) SELECT "last_run_number" FROM bumped`,
+        [input.projectId],
+      )) as Array<{ last_run_number: number }>;
+      if (!counter.length) throw new Error(`project ${input.projectId} does not exist`);
+      const number = counter[0].last_run_number;
+      const now = new Date();
+      const run = manager.create(RunEntity, {
+        uuid: randomUUID(),
+        projectId: input.projectId,
+        number: Number(number),
+        kind: input.kind,
+        name: input.name ?? null,
+        description: input.description ?? '',
+        tags: input.tags ?? [],
+        content: input.content,
+        spec: input.spec,
+        params: input.params,
+        status: 'created',
+        statusReason: 'Created',
+        statusMessage: '',
+        exitCode: null,
+        parentUuid: input.parentUuid ?? null,
+        originalUuid: input.originalUuid ?? null,
+        cloningStrategy: input.cloningStrategy ?? null,
+        createdBy: input.createdBy,
+        startedAt: null,
+        finishedAt: null,
+      });
+      await manager.save(run);
+      await manager.insert(RunConditionEntity, { runUuid: run.uuid, status: 'created', reason: 'Created', message: '', at: now });
+      for (const m of messages) await enqueueOutbox(manager, 'core', m.kind, m.pattern, m.payload(run));
+      return run;
+    });
+  }
+
+  findByUuid(uuid: string): Promise<RunEntity | null> {
+    return this.dataSource.getRepository(RunEntity).findOne({ where: { uuid } });
+  }
+
+  findByNumber(projectId: string, number: number): Promise<RunEntity | null> {
+    return this.dataSource.getRepository(RunEntity).findOne({ where: { projectId, number } });
+  }
+
+  async list(projectId: string, { limit = 20, offset = 0 } = {}): Promise<Page<RunEntity>> {
+    const [results, count] = await this.dataSource.getRepository(RunEntity).findAndCount({
+      where: { projectId },
+      order: { number: 'DESC' },
+      take: limit,
+      skip: offset,
+    });
+    return { count, results };
+  }
+
+  /** Runs not final, oldest first: what a reconciler looks at. */
+  listUnfinished(statuses: RunStatus[], olderThan: Date, limit = 500): Promise<RunEntity[]> {
+    return this.dataSource
+      .getRepository(RunEntity)
+      .createQueryBuilder('r')
+      .where('r.status IN (:...statuses)', { statuses })
+      .andWhere('r.updated_at < :olderThan', { olderThan })
+      .orderBy('r.created_at', 'ASC')
+      .limit(limit)
+      .getMany();
+  }
+
+  async conditions(uuid: string): Promise<RunCondition[]> {
+    const rows = await this.dataSource
+      .getRepository(RunConditionEntity)
+      .find({ where: { runUuid: uuid }, order: { id: 'ASC' } });
+    return rows.map((r) => ({ status: r.status, reason: r.reason, message: r.message, at: r.at.toISOString() }));
+  }
+
+  /**
+   * Apply a status through the state machine, under a row lock: a duplicate, late or
+   * out-of-order status is refused instead of moving the run backwards.
+   */
+  async applyStatus(
+    uuid: string,
+    change: { status: RunStatus; reason: string; message: string; at: Date; exitCode?: number },
+    messages: Array<Omit<OutboxMessage, 'payload'> & { payload: object }> = [],
+  ): Promise<StatusUpdateResult> {
+    return this.dataSource.transaction(async (manager: EntityManager) => {
+      const run = await manager
+        .getRepository(RunEntity)
+        .createQueryBuilder('r')
+        .setLock('pessimistic_write')
+        .where('r.uuid = :uuid', { uuid })
+        .getOne();
+      if (!run) return { applied: false, reason: 'not_found' } as const;
+      if (!canTransition(run.status, change.status, run.kind)) {
+        return { applied: false, reason: 'illegal_transition', run } as const;
+      }
+      run.status = change.status;
+      run.statusReason = change.reason;
+      run.statusMessage = change.message;
+      if (change.exitCode !== undefined) run.exitCode = change.exitCode;
+      if (change.status === 'running' && !run.startedAt) run.startedAt = change.at;
+      if (isFinal(change.status)) run.finishedAt = change.at;
+      await manager.save(run);
+      await manager.insert(RunConditionEntity, {
+        runUuid: uuid,
+        status: change.status,
+        reason: change.reason,
+        message: change.message,
+        at: change.at,
+      });
+      for (const m of messages) await enqueueOutbox(manager, 'core', m.kind, m.pattern, m.payload);
+      return { applied: true, run } as const;
+    });
+  }
+}

@@ -1,0 +1,69 @@
+import { DataSource, EntitySchema, MixedList } from 'typeorm';
+import { parseDatabaseUrl } from './database-url';
+import { acquireEmbedded, releaseEmbedded } from './embedded-registry';
+import { pglitePoolClass } from './pglite-pool';
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+type EntityList = MixedList<Function | string | EntitySchema>;
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+type MigrationList = MixedList<Function | string>;
+
+export interface ServiceDatabaseOptions {
+  url: string;
+  /** The PostgreSQL schema the service owns; its migrations table lives there too. */
+  schema: string;
+  entities: EntityList;
+  migrations: MigrationList;
+  poolSize?: number;
+  logging?: boolean;
+}
+
+export interface ServiceDatabase {
+  dataSource: DataSource;
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * One DataSource per service, on its own schema, for a PostgreSQL server or the embedded
+ * PGlite: the same dialect, entities and migrations either way. Migrations run here
+ * (`synchronize` is never used), so a service is always on its latest schema when it starts.
+ */
+export async function openServiceDatabase(options: ServiceDatabaseOptions): Promise<ServiceDatabase> {
+  const target = parseDatabaseUrl(options.url);
+  const common = {
+    type: 'postgres' as const,
+    schema: options.schema,
+    entities: options.entities,
+    migrations: options.migrations,
+    migrationsTableName: 'migrations',
+    migrationsTransactionMode: 'each' as const,
+    synchronize: false,
+    logging: options.logging ?? false,
+    parseInt8: true,
+  };
+  let dataSource: DataSource;
+  if (target.kind === 'server') {
+    dataSource = new DataSource({ ...common, url: target.url, poolSize: options.poolSize ?? 10 });
+  } else {
+    const shared = await acquireEmbedded(target.dataDir);
+    dataSource = new DataSource({ ...common, driver: { Pool: pglitePoolClass(shared) } });
+  }
+  try {
+    await dataSource.initialize();
+    await dataSource.query(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`);
+    await dataSource.runMigrations({ transaction: 'each' });
+  } catch (error) {
+    if (dataSource.isInitialized) await dataSource.destroy();
+    if (target.kind === 'embedded') await releaseEmbedded(target.dataDir);
+    throw error;
+  }
+  return {
+    dataSource,
+    embedded: target.kind === 'embedded',
+    async close() {
+      if (dataSource.isInitialized) await dataSource.destroy();
+      if (target.kind === 'embedded') await releaseEmbedded(target.dataDir);
+    },
+  };
+}

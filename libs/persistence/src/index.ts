@@ -1,0 +1,15 @@
+import 'reflect-metadata';
+export * from './data-source/create-data-source';
+export * from './data-source/database-url';
+export * from './schemas';
+export * from './outbox/outbox.entity';
+export * from './outbox/outbox-relay';
+export * from './core/entities/user.entity';
+export * from './core/entities/token.entity';
+export * from './core/entities/project.entity';
+export * from './core/entities/run.entity';
+export * from './core/entities/run-condition.entity';
+export * from './core/repositories/accounts.repository';
+export * from './core/repositories/runs.repository';
+export * from './scheduler/entities/execution.entity';
+export * from './tracking/repositories/tracking.repository';

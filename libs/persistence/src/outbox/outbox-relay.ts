@@ -1,0 +1,125 @@
+import { DataSource, EntityManager } from 'typeorm';
+import type { MessageKind } from '@myelin/contracts';
+
+/** What the relay needs from the bus (kept structural so persistence does not depend on it). */
+export interface OutboxPublisher {
+  send(pattern: string, payload: object): Promise<void>;
+  emit(pattern: string, payload: object): Promise<void>;
+  request?: unknown;
+}
+
+export interface OutboxLogger {
+  warn(message: string): void;
+}
+
+/** Queue a message in the caller's transaction. */
+export async function enqueueOutbox(
+  manager: EntityManager,
+  schema: string,
+  kind: Exclude<MessageKind, 'request'>,
+  pattern: string,
+  payload: object,
+): Promise<void> {
+  await manager.query(`INSERT INTO "${schema}"."outbox" ("pattern", "kind", "payload") VALUES ($1, $2, $3)`, [
+    pattern,
+    kind,
+    JSON.stringify(payload),
+  ]);
+}
+
+/**
+ * Publishes a schema's outbox in order. Rows are locked with SKIP LOCKED so several replicas of
+ * a service can relay at once without publishing a row twice; a row is deleted only after the
+ * broker confirmed it (at-least-once: consumers are idempotent).
+ */
+export class OutboxRelay {
+  private timer?: NodeJS.Timeout;
+  private running = false;
+  private again = false;
+  private stopped = false;
+  private failures = 0;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly schema: string,
+    private readonly publisher: OutboxPublisher,
+    private readonly options: { intervalMs?: number; batchSize?: number; logger?: OutboxLogger } = {},
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Ask for a relay pass now (after a commit that queued messages). */
+  poke(): void {
+    if (this.stopped) return;
+    if (this.running) this.again = true;
+    else this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    while (this.running) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  /** One pass: publish everything queued now. Returns the number of messages published. */
+  async flush(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.publishBatch();
+      total += n;
+      if (n < (this.options.batchSize ?? 200)) return total;
+    }
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), delayMs);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.running || this.stopped) return;
+    this.running = true;
+    let delay = this.options.intervalMs ?? 500;
+    try {
+      await this.flush();
+      this.failures = 0;
+    } catch (error) {
+      this.failures++;
+      delay = Math.min(500 * 2 ** this.failures, 10_000);
+      this.options.logger?.warn(`outbox ${this.schema}: relay failed (${String(error)}); retrying in ${delay} ms`);
+    } finally {
+      this.running = false;
+    }
+    if (this.again) {
+      this.again = false;
+      delay = 0;
+    }
+    this.schedule(delay);
+  }
+
+  private async publishBatch(): Promise<number> {
+    const limit = this.options.batchSize ?? 200;
+    return this.dataSource.transaction(async (manager) => {
+      const rows: Array<{ id: string | number; pattern: string; kind: MessageKind; payload: unknown }> =
+        await manager.query(
+          `SELECT "id", "pattern", "kind", "payload" FROM "${this.schema}"."outbox"
+           ORDER BY "id" LIMIT $1 FOR UPDATE SKIP LOCKED`,
+          [limit],
+        );
+      if (!rows.length) return 0;
+      for (const row of rows) {
+        const payload = (typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload) as object;
+        if (row.kind === 'event') await this.publisher.emit(row.pattern, payload);
+        else await this.publisher.send(row.pattern, payload);
+      }
+      await manager.query(`DELETE FROM "${this.schema}"."outbox" WHERE "id" = ANY($1::bigint[])`, [
+        rows.map((r) => Number(r.id)),
+      ]);
+      return rows.length;
+    });
+  }
+}

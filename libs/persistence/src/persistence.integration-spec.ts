@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import { createTestDatabase, TestDatabase } from '@myelin/testing';
+import { RunStart } from '@myelin/contracts';
+import { openServiceDatabase, ServiceDatabase } from './data-source/create-data-source';
+import { CORE_SCHEMA, SCHEDULER_SCHEMA, TRACKING_SCHEMA } from './schemas';
+import { AccountsRepository, verifyPassword } from './core/repositories/accounts.repository';
+import { RunsRepository } from './core/repositories/runs.repository';
+import { TrackingRepository } from './tracking/repositories/tracking.repository';
+import { OutboxRelay } from './outbox/outbox-relay';
+
+/** The same suite runs on the PostgreSQL server and on the embedded PGlite: one dialect, one set of migrations. */
+const backends: Array<[string, () => Promise<{ url: string; cleanup(): Promise<void> }>]> = [
+  [
+    'PostgreSQL server',
+    async () => {
+      const db: TestDatabase = await createTestDatabase('myelin_persistence');
+      return { url: db.url, cleanup: () => db.drop() };
+    },
+  ],
+  ['embedded PGlite', async () => ({ url: 'pglite://memory', cleanup: async () => undefined })],
+];
+
+describe.each(backends)('persistence on %s', (_label, provision) => {
+  let url: string;
+  let cleanup: () => Promise<void>;
+  let core: ServiceDatabase;
+  let tracking: ServiceDatabase;
+  let scheduler: ServiceDatabase;
+
+  beforeAll(async () => {
+    ({ url, cleanup } = await provision());
+    core = await openServiceDatabase({ url, ...CORE_SCHEMA });
+    tracking = await openServiceDatabase({ url, ...TRACKING_SCHEMA });
+    scheduler = await openServiceDatabase({ url, ...SCHEDULER_SCHEMA });
+  }, 60_000);
+
+  afterAll(async () => {
+    await scheduler?.close();
+    await tracking?.close();
+    await core?.close();
+    await cleanup?.();
+  });
+
+  it('migrates each schema up and down and up again', async () => {
+    for (const db of [core, tracking, scheduler]) {
+      const ds = db.dataSource;
+      const schema = ds.options.schema as string;
+      const count = async () =>
+        Number(
+          (await ds.query(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = $1`, [schema]))[0]
+            .n,
+        );
+      const before = await count();
+      expect(before).toBeGreaterThan(1);
+      for (let i = 0; i < (ds.migrations.length); i++) await ds.undoLastMigration({ transaction: 'each' });
+      expect(await count()).toBe(1); // only the migrations table is left
+      await ds.runMigrations({ transaction: 'each' });
+      expect(await count()).toBe(before);
+    }
+  });
+
+  it('stores users and verifies hashed tokens, refusing revoked and expired ones', async () => {
+    const accounts = new AccountsRepository(core.dataSource);
+    const user = await accounts.createUser({ username: `u${Date.now()}`, password: 's3cret!', isSuperuser: true });
+    expect(user.passwordHash).not.toContain('s3cret');
+    expect(await verifyPassword('s3cret!', user.passwordHash)).toBe(true);
+    expect(await verifyPassword('wrong', user.passwordHash)).toBe(false);
+    const { token, entity } = await accounts.issueToken({ userId: user.id, name: 'cli' });
+    const stored = await core.dataSource.query(`SELECT token_hash FROM core.tokens WHERE id = $1`, [entity.id]);
+    expect(stored[0].token_hash).not.toBe(token); // hashed at rest
+    expect((await accounts.verifyToken(token))?.user.username).toBe(user.username);
+    expect(await accounts.verifyToken(`${token}x`)).toBeNull();
+    await accounts.revokeToken(entity.id);
+    expect(await accounts.verifyToken(token)).toBeNull();
+    const expiring = await accounts.issueToken({ userId: user.id, name: 'short', expiresAt: new Date(Date.now() + 1000) });
+    expect(await accounts.verifyToken(expiring.token)).not.toBeNull();
+    expect(await accounts.verifyToken(expiring.token, new Date(Date.now() + 5000))).toBeNull();
+  });
+
+  it('numbers runs per project, keeps conditions, queues outbox messages atomically', async () => {
+    const accounts = new AccountsRepository(core.dataSource);
+    const runs = new RunsRepository(core.dataSource);
+    const user = await accounts.createUser({ username: `r${Date.now()}` });
+    const p1 = await runs.getOrCreateProject(user.id, 'p1');
+    const p2 = await runs.getOrCreateProject(user.id, 'p2');
+    expect((await runs.getOrCreateProject(user.id, 'p1')).id).toBe(p1.id);
+    const base = { kind: 'experiment' as const, content: 'x', spec: {}, params: { lr: 0.1 }, createdBy: user.id };
+    const made = await Promise.all([1, 2, 3].map(() => runs.create({ ...base, projectId: p1.id })));
+    const other = await runs.create({ ...base, projectId: p2.id }, [
+      {
+        kind: 'command',
+        pattern: RunStart.PATTERN,
+        payload: (r) => ({ runUuid: r.uuid, number: r.number }),
+      },
+    ]);
+    expect(made.map((r) => r.number).sort()).toEqual([1, 2, 3]);
+    expect(other.number).toBe(1);
+    const outbox = await core.dataSource.query(`SELECT pattern, payload FROM core.outbox`);
+    expect(outbox).toHaveLength(1);
+    const payload = typeof outbox[0].payload === 'string' ? JSON.parse(outbox[0].payload) : outbox[0].payload;
+    expect(payload.runUuid).toBe(other.uuid);
+
+    const uuid = made[0].uuid;
+    const at = new Date();
+    expect((await runs.applyStatus(uuid, { status: 'queued', reason: 'Queued', message: '', at })).applied).toBe(true);
+    expect((await runs.applyStatus(uuid, { status: 'running', reason: 'Started', message: '', at })).applied).toBe(true);
+    // A late "queued" and a duplicate "running" are refused.
+    expect(await runs.applyStatus(uuid, { status: 'queued', reason: 'Late', message: '', at })).toMatchObject({
+      applied: false,
+      reason: 'illegal_transition',
+    });
+    expect((await runs.applyStatus(uuid, { status: 'running', reason: 'Dup', message: '', at })).applied).toBe(false);
+    const done = await runs.applyStatus(uuid, { status: 'failed', reason: 'Exit', message: 'exit code 3', at, exitCode: 3 });
+    expect(done.applied && done.run.exitCode).toBe(3);
+    expect((await runs.conditions(uuid)).map((c) => c.status)).toEqual(['created', 'queued', 'running', 'failed']);
+    expect((await runs.applyStatus(randomUUID(), { status: 'running', reason: '', message: '', at })).applied).toBe(false);
+    const page = await runs.list(p1.id, { limit: 2 });
+    expect(page.count).toBe(3);
+    expect(page.results.map((r) => r.number)).toEqual([3, 2]);
+  });
+
+  it('relays the outbox through a publisher and empties it', async () => {
+    const published: string[] = [];
+    const relay = new OutboxRelay(core.dataSource, 'core', {
+      send: async (pattern) => {
+        published.push(pattern);
+      },
+      emit: async (pattern) => {
+        published.push(pattern);
+      },
+    });
+    const before = Number((await core.dataSource.query(`SELECT count(*)::int AS n FROM core.outbox`))[0].n);
+    expect(await relay.flush()).toBe(before);
+    expect(published).toHaveLength(before);
+    expect(Number((await core.dataSource.query(`SELECT count(*)::int AS n FROM core.outbox`))[0].n)).toBe(0);
+  });
+
+  it('keeps the outbox when publishing fails', async () => {
+    const runs = new RunsRepository(core.dataSource);
+    const accounts = new AccountsRepository(core.dataSource);
+    const user = await accounts.createUser({ username: `o${Date.now()}` });
+    const p = await runs.getOrCreateProject(user.id, 'p');
+    await runs.create({ projectId: p.id, kind: 'job', content: '', spec: {}, params: {}, createdBy: user.id }, [
+      { kind: 'event', pattern: 'api.evt.run.created.v1', payload: (r) => ({ runUuid: r.uuid }) },
+    ]);
+    const relay = new OutboxRelay(core.dataSource, 'core', {
+      send: async () => undefined,
+      emit: async () => {
+        throw new Error('broker down');
+      },
+    });
+    await expect(relay.flush()).rejects.toThrow('broker down');
+    expect(Number((await core.dataSource.query(`SELECT count(*)::int AS n FROM core.outbox`))[0].n)).toBe(1);
+  });
+
+  it('stores metrics and logs once per batch id, with NaN and infinities', async () => {
+    const repo = new TrackingRepository(tracking.dataSource);
+    const run = randomUUID();
+    const at = new Date();
+    const points = [
+      { name: 'loss', step: 1, value: 0.5, at },
+      { name: 'loss', step: 2, value: 0.25, at },
+      { name: 'acc', step: 2, value: Number.NaN, at },
+      { name: 'acc', value: Infinity, at },
+    ];
+    expect(await repo.appendMetrics(run, 'b1', points)).toBe(true);
+    expect(await repo.appendMetrics(run, 'b1', points)).toBe(false); // retried batch
+    const series = await repo.metrics(run);
+    expect(series.loss.map((p) => [p.step, p.value])).toEqual([
+      [1, 0.5],
+      [2, 0.25],
+    ]);
+    expect(series.acc).toHaveLength(2);
+    expect(series.acc.some((p) => Number.isNaN(p.value))).toBe(true);
+    expect(series.acc.some((p) => p.value === Infinity)).toBe(true);
+    expect(Object.keys(await repo.metrics(run, ['loss']))).toEqual(['loss']);
+
+    const lines = [
+      { at, stream: 'stdout' as const, line: 'hello' },
+      { at, stream: 'stderr' as const, line: 'warn: ü ✓' },
+    ];
+    expect(await repo.appendLogs(run, 'l1', lines)).toBe(true);
+    expect(await repo.appendLogs(run, 'l1', lines)).toBe(false);
+    const stored = await repo.logs(run);
+    expect(stored.map((l) => l.line)).toEqual(['hello', 'warn: ü ✓']);
+    expect(await repo.logs(run, { afterId: stored[0].id })).toHaveLength(1);
+  });
+
+  it('serialises concurrent transactions (no interleaving on the embedded session)', async () => {
+    const repo = new TrackingRepository(tracking.dataSource);
+    const run = randomUUID();
+    const at = new Date();
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => repo.appendMetrics(run, `c${i}`, [{ name: 'x', step: i, value: i, at }])),
+    );
+    expect((await repo.metrics(run)).x).toHaveLength(20);
+  });
+});

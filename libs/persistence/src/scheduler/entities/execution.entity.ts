@@ -1,0 +1,35 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import type { RunKind, RunStatus } from '@myelin/contracts';
+
+/**
+ * The scheduler's own record of a run it was asked to execute: the queue entry, the process
+ * it started, and how far its logs were shipped. It is what the scheduler reconciles from
+ * after a restart.
+ */
+@Entity({ schema: 'scheduler', name: 'executions' })
+export class ExecutionEntity {
+  @PrimaryColumn({ name: 'run_uuid', type: 'uuid' }) runUuid!: string;
+  @Column({ type: 'text' }) project!: string;
+  @Column({ type: 'integer' }) number!: number;
+  @Column({ type: 'text' }) kind!: RunKind;
+  @Column({ type: 'text' }) cmd!: string;
+  @Column({ type: 'jsonb' }) params!: Record<string, unknown>;
+  @Column({ type: 'jsonb' }) spec!: Record<string, unknown>;
+  @Column({ type: 'integer', default: 0 }) priority!: number;
+  @Column({ type: 'text' }) status!: RunStatus;
+  @Column({ type: 'integer', default: 0 }) attempt!: number;
+  @Column({ name: 'max_restarts', type: 'integer', default: 0 }) maxRestarts!: number;
+  @Column({ type: 'text', default: 'local' }) executor!: string;
+  /** Process id (local executor) and its start time, to tell our process from a reused pid. */
+  @Column({ type: 'integer', nullable: true }) pid!: number | null;
+  @Column({ name: 'pid_start_time', type: 'text', nullable: true }) pidStartTime!: string | null;
+  @Column({ type: 'text', nullable: true }) workdir!: string | null;
+  @Column({ name: 'stdout_offset', type: 'bigint', default: 0 }) stdoutOffset!: number;
+  @Column({ name: 'stderr_offset', type: 'bigint', default: 0 }) stderrOffset!: number;
+  @Column({ name: 'exit_code', type: 'integer', nullable: true }) exitCode!: number | null;
+  @Column({ name: 'stop_requested_at', type: 'timestamptz', nullable: true }) stopRequestedAt!: Date | null;
+  @Column({ name: 'started_at', type: 'timestamptz', nullable: true }) startedAt!: Date | null;
+  @Column({ name: 'finished_at', type: 'timestamptz', nullable: true }) finishedAt!: Date | null;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;
+}

@@ -1,0 +1,36 @@
+import { outboxEntityFor } from './outbox/outbox.entity';
+import { UserEntity } from './core/entities/user.entity';
+import { TokenEntity } from './core/entities/token.entity';
+import { ProjectEntity } from './core/entities/project.entity';
+import { RunEntity } from './core/entities/run.entity';
+import { RunConditionEntity } from './core/entities/run-condition.entity';
+import { CreateAccounts1764230400000 } from './core/migrations/1764230400000-CreateAccounts';
+import { CreateProjectsAndRuns1764230400001 } from './core/migrations/1764230400001-CreateProjectsAndRuns';
+import { CreateCoreOutbox1764230400002 } from './core/migrations/1764230400002-CreateCoreOutbox';
+import { ExecutionEntity } from './scheduler/entities/execution.entity';
+import { CreateExecutions1764230500000 } from './scheduler/migrations/1764230500000-CreateExecutions';
+import { CreateTrackingTables1764230600000 } from './tracking/migrations/1764230600000-CreateTrackingTables';
+
+/**
+ * What each service owns: its schema, entities and migrations, listed explicitly (globs break
+ * under bundling). A service opens only its own schema.
+ */
+export const CORE_SCHEMA = {
+  schema: 'core',
+  entities: [UserEntity, TokenEntity, ProjectEntity, RunEntity, RunConditionEntity, outboxEntityFor('core')],
+  migrations: [CreateAccounts1764230400000, CreateProjectsAndRuns1764230400001, CreateCoreOutbox1764230400002],
+};
+
+export const SCHEDULER_SCHEMA = {
+  schema: 'scheduler',
+  entities: [ExecutionEntity, outboxEntityFor('scheduler')],
+  migrations: [CreateExecutions1764230500000],
+};
+
+export const TRACKING_SCHEMA = {
+  schema: 'tracking',
+  entities: [],
+  migrations: [CreateTrackingTables1764230600000],
+};
+
+export type ServiceSchema = typeof CORE_SCHEMA | typeof SCHEDULER_SCHEMA | typeof TRACKING_SCHEMA;
