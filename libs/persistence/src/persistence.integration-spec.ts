@@ -44,7 +44,7 @@ describe.each(backends)('persistence on %s', (_label, provision) => {
   it('migrates each schema up and down and up again', async () => {
     for (const db of [core, tracking, scheduler]) {
       const ds = db.dataSource;
-      const schema = ds.options.schema as string;
+      const schema = (ds.options as { schema?: string }).schema as string;
       const count = async () =>
         Number(
           (await ds.query(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = $1`, [schema]))[0]

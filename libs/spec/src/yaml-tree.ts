@@ -268,7 +268,7 @@ export function mergeNodes(a: YNode, b: YNode): YNode {
   for (const [k, eb] of b.entries) {
     const ea = entries.get(k);
     if (ea && ea.value.t === 'map' && eb.value.t === 'map') {
-      entries.set(k, { key: k, keyLoc: eb.keyLoc, value: mergeNodes(ea.value, eb.value) });
+      entries.set(k, { key: eb.key, keyLoc: eb.keyLoc, value: mergeNodes(ea.value, eb.value) });
     } else {
       entries.set(k, eb);
     }

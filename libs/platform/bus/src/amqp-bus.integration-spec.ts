@@ -129,7 +129,7 @@ describe('AmqpBus on a real RabbitMQ', () => {
       },
     }));
     await bus.emit(RunStatusChanged.PATTERN, status);
-    const dead = await waitFor(() => rawChannel.get(bus.deadLetterQueueOf('optimizer'), { noAck: true }), {
+    const dead = await waitFor(async () => (await rawChannel.get(bus.deadLetterQueueOf('optimizer'), { noAck: true })) || null, {
       what: 'the dead letter',
     });
     expect(calls).toBe(2);

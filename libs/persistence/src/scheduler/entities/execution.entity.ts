@@ -15,6 +15,8 @@ export class ExecutionEntity {
   @Column({ type: 'text' }) cmd!: string;
   @Column({ type: 'jsonb' }) params!: Record<string, unknown>;
   @Column({ type: 'jsonb' }) spec!: Record<string, unknown>;
+  /** Code directory on the submitting host (local executor snapshots it). */
+  @Column({ name: 'code_dir', type: 'text', nullable: true }) codeDir!: string | null;
   @Column({ type: 'integer', default: 0 }) priority!: number;
   @Column({ type: 'text' }) status!: RunStatus;
   @Column({ type: 'integer', default: 0 }) attempt!: number;

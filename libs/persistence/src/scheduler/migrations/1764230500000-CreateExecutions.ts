@@ -13,6 +13,7 @@ export class CreateExecutions1764230500000 implements MigrationInterface {
       "cmd" TEXT NOT NULL,
       "params" JSONB NOT NULL,
       "spec" JSONB NOT NULL,
+      "code_dir" TEXT,
       "priority" INTEGER NOT NULL DEFAULT 0,
       "status" TEXT NOT NULL,
       "attempt" INTEGER NOT NULL DEFAULT 0,

@@ -72,6 +72,22 @@ export class TrackingRepository {
     });
   }
 
+  /** Record that the run's producer sent its last log batch. */
+  async markLogsEnded(runUuid: string): Promise<void> {
+    await this.dataSource.query(
+      `INSERT INTO "tracking"."ingested_batches" ("run_uuid", "batch_id") VALUES ($1, 'eof') ON CONFLICT DO NOTHING`,
+      [runUuid],
+    );
+  }
+
+  async logsEnded(runUuid: string): Promise<boolean> {
+    const rows = (await this.dataSource.query(
+      `SELECT 1 FROM "tracking"."ingested_batches" WHERE "run_uuid" = $1 AND "batch_id" = 'eof'`,
+      [runUuid],
+    )) as unknown[];
+    return rows.length > 0;
+  }
+
   /** Every metric of a run, by name, ordered by step then time. */
   async metrics(runUuid: string, names?: string[]): Promise<Record<string, MetricPoint[]>> {
     const rows = (await this.dataSource.query(

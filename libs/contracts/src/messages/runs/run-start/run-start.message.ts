@@ -46,6 +46,11 @@ export namespace RunStart {
     @IsOptional() @IsInt() priority?: number;
     @IsOptional() @IsUUID() parentUuid?: string;
     @IsOptional() @IsArray() @IsString({ each: true }) tags?: string[];
+    /**
+     * Directory holding the run's code on the submitting host. The local executor copies it into
+     * the run's working directory when it can read it; remote executors ignore it.
+     */
+    @IsOptional() @IsString() @MaxLength(4096) codeDir?: string;
   }
   export const definition = defineMessage(PATTERN, 'command', Payload);
 }

@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsIn, IsISO8601, IsString, IsUUID, MaxLength, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsOptional, IsISO8601, IsString, IsUUID, MaxLength, ValidateNested } from 'class-validator';
 import { defineMessage } from '../../message-kind';
 
 export const LOG_STREAMS = ['stdout', 'stderr', 'system'] as const;
@@ -20,6 +20,8 @@ export namespace LogLinesAppend {
     /** Client-generated id; the same id is stored once. */
     @IsString() @MaxLength(100) batchId!: string;
     @IsArray() @ArrayMaxSize(MAX_LINES) @ValidateNested({ each: true }) @Type(() => Line) lines!: Line[];
+    /** The producer's last batch for this run: log followers may end their stream after it. */
+    @IsOptional() @IsBoolean() final?: boolean;
   }
   export const definition = defineMessage(PATTERN, 'command', Payload);
 }

@@ -1,0 +1,34 @@
+import { Logger } from '@nestjs/common';
+import { createBus } from '@myelin/bus';
+import { loadConfig } from '@myelin/config';
+import { CORE_SCHEMA, openServiceDatabase } from '@myelin/persistence';
+import { AppBootstrap, busCheck, databaseCheck, startService } from '@myelin/runtime';
+import { ApiEnv } from './config/env';
+import { ApiModule } from './app.module';
+
+/** Start the core API: accounts, projects, runs. See AppBootstrap for the hosting contract. */
+export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) => {
+  const config = loadConfig(ApiEnv, env);
+  const db = await openServiceDatabase({ url: config.MYELIN_DATABASE_URL, ...CORE_SCHEMA });
+  const bus = sharedBus ?? createBus({ url: config.MYELIN_AMQP_URL, prefix: config.MYELIN_BUS_PREFIX, logger: new Logger('Bus') });
+  return startService({
+    name: 'api',
+    module: ApiModule.forRoot({
+      env: config,
+      dataSource: db.dataSource,
+      bus,
+      readiness: [databaseCheck(db.dataSource), busCheck(bus)],
+    }),
+    bus,
+    listen,
+    port: config.MYELIN_PORT,
+    bind: config.MYELIN_BIND,
+    routePrefixes: ['/api/v1'],
+    readiness: [databaseCheck(db.dataSource), busCheck(bus)],
+    logLevel: config.MYELIN_LOG_LEVEL,
+    onClose: async () => {
+      if (!sharedBus) await bus.close();
+      await db.close();
+    },
+  });
+};

@@ -1,0 +1,5 @@
+import 'reflect-metadata';
+import { runStandalone } from '@myelin/runtime';
+import { bootstrap } from './bootstrap';
+
+void runStandalone('api', bootstrap);

@@ -1,0 +1,39 @@
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsOptional,
+  IsString,
+  MaxLength,
+  MinLength,
+  ValidateNested,
+  Matches,
+} from 'class-validator';
+import { IsStringRecord } from './is-string-record';
+
+export class PolyaxonfileDto {
+  /** Name shown in error messages (`polyaxonfile.yml:12:5: ...`). */
+  @IsString() @MinLength(1) @MaxLength(500) path!: string;
+  @IsString() @MaxLength(1_000_000) content!: string;
+}
+
+export class CreateRunDto {
+  /** One or more polyaxonfiles, deep-merged in order (like repeated `-f`). */
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(20)
+  @ValidateNested({ each: true })
+  @Type(() => PolyaxonfileDto)
+  files!: PolyaxonfileDto[];
+
+  /** `-P name=value` overrides, as typed on the command line; converted to the declared types. */
+  @IsOptional() @IsStringRecord() params?: Record<string, string>;
+
+  @IsOptional() @IsString() @MaxLength(200) @Matches(/^[A-Za-z0-9_.-]+$/, { message: 'name may use letters, digits, _ . -' })
+  name?: string;
+
+  @IsOptional() @IsString() @MaxLength(10_000) description?: string;
+
+  @IsOptional() @IsArray() @ArrayMaxSize(50) @IsString({ each: true }) @MaxLength(100, { each: true }) tags?: string[];
+}

@@ -1,0 +1,32 @@
+import { Logger } from '@nestjs/common';
+import { createBus } from '@myelin/bus';
+import { loadConfig } from '@myelin/config';
+import { openServiceDatabase } from '@myelin/persistence';
+import { AppBootstrap, busCheck, databaseCheck, HealthOnlyModule, startService } from '@myelin/runtime';
+import { CiEnv } from './config/env';
+
+/**
+ * Start the CI trigger service (code events start runs). The engine arrives with its own issue; today the service boots, owns its
+ * schema "ci", joins the bus and answers /healthz and /readyz.
+ */
+export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) => {
+  const config = loadConfig(CiEnv, env);
+  const db = await openServiceDatabase({ url: config.MYELIN_DATABASE_URL, schema: 'ci', entities: [], migrations: [] });
+  const bus = sharedBus ?? createBus({ url: config.MYELIN_AMQP_URL, prefix: config.MYELIN_BUS_PREFIX, logger: new Logger('Bus') });
+  const readiness = [databaseCheck(db.dataSource), busCheck(bus)];
+  return startService({
+    name: 'ci',
+    module: HealthOnlyModule.forRoot(readiness),
+    bus,
+    listen,
+    port: config.MYELIN_PORT,
+    bind: config.MYELIN_BIND,
+    routePrefixes: ['/api/v1/ci'],
+    readiness,
+    logLevel: config.MYELIN_LOG_LEVEL,
+    onClose: async () => {
+      if (!sharedBus) await bus.close();
+      await db.close();
+    },
+  });
+};

@@ -1,0 +1,46 @@
+import { DynamicModule, Logger, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { DataSource } from 'typeorm';
+import { MESSAGE_BUS, MessageBus } from '@myelin/bus';
+import { ExecutionsRepository, OutboxRelay } from '@myelin/persistence';
+import { HealthController, READINESS_CHECKS, ReadinessCheck, TOKEN_VERIFIER, TokenAuthGuard } from '@myelin/runtime';
+import { SchedulerEnv } from './config/env';
+import { EXECUTOR, SCHEDULER_ENV } from './tokens';
+import { Executor } from './executors/executor';
+import { LogShipper } from './logs/log-shipper';
+import { SchedulerService } from './queue/scheduler.service';
+import { SchedulerRpcController } from './queue/scheduler.rpc-controller';
+
+export interface SchedulerModuleDeps {
+  env: SchedulerEnv;
+  dataSource: DataSource;
+  bus: MessageBus;
+  executor: Executor;
+  readiness: ReadinessCheck[];
+}
+
+@Module({})
+export class SchedulerModule {
+  static forRoot(deps: SchedulerModuleDeps): DynamicModule {
+    return {
+      module: SchedulerModule,
+      controllers: [HealthController, SchedulerRpcController],
+      providers: [
+        { provide: SCHEDULER_ENV, useValue: deps.env },
+        { provide: MESSAGE_BUS, useValue: deps.bus },
+        { provide: EXECUTOR, useValue: deps.executor },
+        { provide: READINESS_CHECKS, useValue: deps.readiness },
+        // The scheduler has no user-facing routes yet; anything but health is refused.
+        { provide: TOKEN_VERIFIER, useValue: { verify: async () => null } },
+        { provide: APP_GUARD, useClass: TokenAuthGuard },
+        { provide: ExecutionsRepository, useFactory: () => new ExecutionsRepository(deps.dataSource) },
+        {
+          provide: OutboxRelay,
+          useFactory: () => new OutboxRelay(deps.dataSource, 'scheduler', deps.bus, { logger: new Logger('Outbox'), intervalMs: 250 }),
+        },
+        { provide: LogShipper, useFactory: () => new LogShipper(deps.bus) },
+        SchedulerService,
+      ],
+    };
+  }
+}

@@ -1,0 +1,39 @@
+import { Logger } from '@nestjs/common';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { createBus } from '@myelin/bus';
+import { loadConfig } from '@myelin/config';
+import { openServiceDatabase, SCHEDULER_SCHEMA } from '@myelin/persistence';
+import { AppBootstrap, busCheck, databaseCheck, startService } from '@myelin/runtime';
+import { SchedulerEnv } from './config/env';
+import { SchedulerModule } from './app.module';
+import { LocalProcessExecutor } from './executors/local/local-process.executor';
+
+/** Start the scheduler with the local process executor. See AppBootstrap for the hosting contract. */
+export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) => {
+  const config = loadConfig(SchedulerEnv, env);
+  const home = config.MYELIN_HOME || join(homedir(), '.myelin');
+  const db = await openServiceDatabase({ url: config.MYELIN_DATABASE_URL, ...SCHEDULER_SCHEMA });
+  const bus = sharedBus ?? createBus({ url: config.MYELIN_AMQP_URL, prefix: config.MYELIN_BUS_PREFIX, logger: new Logger('Bus') });
+  const executor = new LocalProcessExecutor({
+    runsDir: config.MYELIN_RUNS_DIR ?? join(home, 'runs'),
+    publicUrl: config.MYELIN_PUBLIC_URL,
+    baseEnv: env,
+  });
+  const readiness = [databaseCheck(db.dataSource), busCheck(bus)];
+  return startService({
+    name: 'scheduler',
+    module: SchedulerModule.forRoot({ env: config, dataSource: db.dataSource, bus, executor, readiness }),
+    bus,
+    listen,
+    port: config.MYELIN_PORT,
+    bind: config.MYELIN_BIND,
+    routePrefixes: ['/api/v1/scheduler'],
+    readiness,
+    logLevel: config.MYELIN_LOG_LEVEL,
+    onClose: async () => {
+      if (!sharedBus) await bus.close();
+      await db.close();
+    },
+  });
+};

@@ -1,0 +1,15 @@
+import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { BaseServiceEnv } from '@myelin/config';
+
+export class SchedulerEnv extends BaseServiceEnv {
+  /** Runs executing at once on this scheduler (global concurrency of the local executor). */
+  @IsInt() @Min(1) @Max(10_000) MYELIN_MAX_PARALLEL: number = 8;
+  /** Seconds between SIGTERM and SIGKILL when a run is stopped. */
+  @IsInt() @Min(0) @Max(3600) MYELIN_STOP_GRACE_SECONDS: number = 10;
+  /** Where run working directories live (default: $MYELIN_HOME/runs). */
+  @IsOptional() @IsString() MYELIN_RUNS_DIR?: string;
+  /** API URL given to jobs (POLYAXON_API_HOST, MYELIN_HOST). */
+  @IsString() MYELIN_PUBLIC_URL: string = 'http://127.0.0.1:8000';
+  /** Milliseconds between two passes over the queue and the running processes. */
+  @IsInt() @Min(10) MYELIN_SCHEDULER_TICK_MS: number = 200;
+}

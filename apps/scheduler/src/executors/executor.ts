@@ -1,0 +1,29 @@
+import type { ExecutionEntity } from '@myelin/persistence';
+
+export interface LaunchedProcess {
+  pid: number;
+  /** Identifies the process beyond its pid (pids are reused). */
+  pidStartTime: string | null;
+  workdir: string;
+}
+
+export type ProcessState =
+  | { state: 'running' }
+  | { state: 'exited'; exitCode: number; signal?: string }
+  /** Gone without leaving an exit code: killed together with its wrapper, or the host rebooted. */
+  | { state: 'vanished' };
+
+/** What the scheduler needs from a place that runs jobs (local processes now; Kubernetes later). */
+export interface Executor {
+  readonly name: string;
+  launch(execution: ExecutionEntity): Promise<LaunchedProcess>;
+  inspect(execution: ExecutionEntity): Promise<ProcessState>;
+  /** Ask the run to stop (SIGTERM to its process group). */
+  terminate(execution: ExecutionEntity): Promise<void>;
+  /** Force it (SIGKILL to its process group). */
+  kill(execution: ExecutionEntity): Promise<void>;
+  /** Files holding the run's stdout and stderr, read by the log shipper. */
+  logFiles(execution: ExecutionEntity): { stdout: string; stderr: string };
+  /** Resolves when a process this executor started itself exits (faster than polling). */
+  onExit(listener: (runUuid: string) => void): void;
+}

@@ -1,0 +1,184 @@
+import { spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { cp, mkdir, open, readFile, writeFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ExecutionEntity } from '@myelin/persistence';
+import { Executor, LaunchedProcess, ProcessState } from '../executor';
+import { buildRunEnvironment } from './run-environment';
+
+/** Names skipped when a code directory is snapshotted into a run. */
+const SKIPPED = new Set(['.git', 'node_modules', '__pycache__', '.myelin', '.venv', 'venv', '.mypy_cache', '.pytest_cache']);
+const MAX_SNAPSHOT_FILE_BYTES = 50 * 1024 * 1024;
+
+/**
+ * Runs each job as a local process in its own working directory and process group.
+ * The command runs under a small bash wrapper that records the exit code in a file, and its
+ * output goes to files rather than pipes: the job survives a scheduler crash, and a restarted
+ * scheduler adopts it again (reads the rest of its output, learns its exit code).
+ */
+export class LocalProcessExecutor implements Executor {
+  readonly name = 'local';
+  private readonly exits = new EventEmitter();
+
+  constructor(
+    private readonly options: {
+      runsDir: string;
+      publicUrl: string;
+      baseEnv: Record<string, string | undefined>;
+    },
+  ) {}
+
+  private paths(runUuid: string) {
+    const workdir = join(this.options.runsDir, runUuid);
+    return {
+      workdir,
+      code: join(workdir, 'code'),
+      outputs: join(workdir, 'outputs'),
+      meta: join(workdir, '.myelin'),
+      stdout: join(workdir, 'logs', 'stdout.log'),
+      stderr: join(workdir, 'logs', 'stderr.log'),
+      exitFile: join(workdir, '.myelin', 'exit_code'),
+      script: join(workdir, '.myelin', 'cmd.sh'),
+      pidFile: join(workdir, '.myelin', 'pid'),
+    };
+  }
+
+  async launch(execution: ExecutionEntity): Promise<LaunchedProcess> {
+    const p = this.paths(execution.runUuid);
+    for (const dir of [p.code, p.outputs, p.meta, join(p.workdir, 'logs')]) await mkdir(dir, { recursive: true });
+    if (execution.codeDir) await this.snapshotCode(execution.codeDir, p.code);
+    await writeFile(p.script, `${execution.cmd}\n`);
+    // Appending keeps earlier attempts' output; the shipper resumes from its stored offsets.
+    const out = await open(p.stdout, 'a');
+    const err = await open(p.stderr, 'a');
+    // $0: the command script, $1: the exit-code file, $2: the pid file (read if we crash before storing the pid).
+    const wrapper =
+      'printf "%s" "$$" > "$2"; bash "$0"; code=$?; printf "%s" "$code" > "$1.tmp" && mv "$1.tmp" "$1"; exit $code';
+    try {
+      const child = spawn('/bin/bash', ['-c', wrapper, p.script, p.exitFile, p.pidFile], {
+        cwd: p.code,
+        env: buildRunEnvironment(this.options.baseEnv, execution, p, this.options.publicUrl),
+        detached: true, // its own process group: stop signals reach the whole tree
+        stdio: ['ignore', out.fd, err.fd],
+      });
+      const pid = await new Promise<number>((resolve, reject) => {
+        child.once('spawn', () => resolve(child.pid as number));
+        child.once('error', reject);
+      });
+      child.once('exit', () => this.exits.emit('exit', execution.runUuid));
+      child.unref();
+      return { pid, pidStartTime: await processStartTime(pid), workdir: p.workdir };
+    } finally {
+      await out.close();
+      await err.close();
+    }
+  }
+
+  async inspect(execution: ExecutionEntity): Promise<ProcessState> {
+    const p = this.paths(execution.runUuid);
+    let pid = execution.pid;
+    let startTime = execution.pidStartTime;
+    if (!pid) {
+      // Crashed between spawning and recording the pid: the wrapper wrote it.
+      pid = Number(await readFile(p.pidFile, 'utf8').catch(() => '')) || null;
+      startTime = null;
+    }
+    if (pid && (await isSameProcessAlive(pid, startTime))) return { state: 'running' };
+    try {
+      const code = Number((await readFile(p.exitFile, 'utf8')).trim());
+      if (Number.isInteger(code)) {
+        return code > 128 ? { state: 'exited', exitCode: code, signal: signalName(code - 128) } : { state: 'exited', exitCode: code };
+      }
+    } catch {
+      // no exit file: the wrapper itself was killed (stop, OOM killer, reboot)
+    }
+    return { state: 'vanished' };
+  }
+
+  async terminate(execution: ExecutionEntity): Promise<void> {
+    signalGroup(await this.resolvePid(execution), 'SIGTERM');
+  }
+
+  async kill(execution: ExecutionEntity): Promise<void> {
+    signalGroup(await this.resolvePid(execution), 'SIGKILL');
+  }
+
+  private async resolvePid(execution: ExecutionEntity): Promise<number | null> {
+    if (execution.pid) return execution.pid;
+    return Number(await readFile(this.paths(execution.runUuid).pidFile, 'utf8').catch(() => '')) || null;
+  }
+
+  logFiles(execution: ExecutionEntity): { stdout: string; stderr: string } {
+    const p = this.paths(execution.runUuid);
+    return { stdout: p.stdout, stderr: p.stderr };
+  }
+
+  onExit(listener: (runUuid: string) => void): void {
+    this.exits.on('exit', listener);
+  }
+
+  private async snapshotCode(from: string, to: string): Promise<void> {
+    try {
+      if (!(await stat(from)).isDirectory()) return;
+    } catch {
+      return; // not on this host (remote submission): the run starts with an empty code directory
+    }
+    await cp(from, to, {
+      recursive: true,
+      filter: async (src) => {
+        const base = src.split('/').pop() ?? '';
+        if (SKIPPED.has(base)) return false;
+        const s = await stat(src);
+        return s.isDirectory() || s.size <= MAX_SNAPSHOT_FILE_BYTES;
+      },
+    });
+  }
+}
+
+function signalGroup(pid: number | null, signal: NodeJS.Signals): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks); null where /proc does not exist. */
+export async function processStartTime(pid: number): Promise<string | null> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const afterComm = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return afterComm[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+async function isSameProcessAlive(pid: number, startTime: string | null): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (startTime === null) return true;
+  const now = await processStartTime(pid);
+  if (now === null) return true;
+  if (now !== startTime) return false;
+  // A zombie (exited, not yet reaped) is not running.
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+function signalName(n: number): string {
+  const names: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 6: 'SIGABRT', 9: 'SIGKILL', 11: 'SIGSEGV', 15: 'SIGTERM' };
+  return names[n] ?? `signal ${n}`;
+}

@@ -1,0 +1,272 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { ACTIVE_STATUSES, isFinal, RunStart, RunStatus, RunStop } from '@myelin/contracts';
+import { ExecutionEntity, ExecutionsRepository, OutboxRelay } from '@myelin/persistence';
+import { EXECUTOR, SCHEDULER_ENV } from '../tokens';
+import { SchedulerEnv } from '../config/env';
+import { Executor } from '../executors/executor';
+import { LogShipper } from '../logs/log-shipper';
+
+const LIVE: RunStatus[] = [...ACTIVE_STATUSES, 'stopping'];
+
+/**
+ * Turns start commands into processes and keeps every run's status true. Everything it decides
+ * is in the executions table first; a restarted scheduler picks up queued runs, adopts processes
+ * that kept running while it was down, and settles those that ended meanwhile.
+ */
+@Injectable()
+export class SchedulerService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Scheduler');
+  private timer?: NodeJS.Timeout;
+  private ticking = false;
+  private stopped = false;
+  private readonly exited = new Set<string>();
+  private lastInspect = 0;
+
+  constructor(
+    private readonly executions: ExecutionsRepository,
+    private readonly relay: OutboxRelay,
+    private readonly shipper: LogShipper,
+    @Inject(EXECUTOR) private readonly executor: Executor,
+    @Inject(SCHEDULER_ENV) private readonly env: SchedulerEnv,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.executor.onExit((runUuid) => {
+      this.exited.add(runUuid);
+      this.poke();
+    });
+    this.relay.start();
+    await this.resync();
+    this.schedule(0);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    while (this.ticking) await new Promise((r) => setTimeout(r, 10));
+    await this.relay.stop();
+  }
+
+  /** Start command: queue the run once (a repeated command for a known run is ignored). */
+  async start(command: RunStart.Payload): Promise<void> {
+    const inserted = await this.executions.enqueue(
+      {
+        runUuid: command.runUuid,
+        project: command.project,
+        number: command.number,
+        kind: command.kind,
+        cmd: command.cmd,
+        params: command.params,
+        spec: command.spec,
+        codeDir: command.codeDir ?? null,
+        priority: command.priority ?? 0,
+        status: 'queued',
+        attempt: 0,
+        maxRestarts: command.maxRestarts ?? 0,
+        executor: this.executor.name,
+        pid: null,
+        pidStartTime: null,
+        workdir: null,
+        stdoutOffset: 0,
+        stderrOffset: 0,
+        exitCode: null,
+        stopRequestedAt: null,
+        startedAt: null,
+        finishedAt: null,
+      },
+      { status: 'queued', reason: 'Queued', message: 'waiting for a free slot' },
+    );
+    if (!inserted) this.logger.debug(`run ${command.runUuid} already known; start command ignored`);
+    this.relay.poke();
+    this.poke();
+  }
+
+  /** Stop command: a queued run stops at once; a live one gets SIGTERM, then SIGKILL after the grace period. */
+  async stop(command: RunStop.Payload): Promise<void> {
+    const execution = await this.executions.find(command.runUuid);
+    const reason = command.reason ?? 'stop requested';
+    if (!execution) {
+      // The stop overtook the start: remember the run as stopped so the late start is ignored.
+      await this.executions.enqueue(
+        {
+          runUuid: command.runUuid,
+          project: '',
+          number: 0,
+          kind: 'experiment',
+          cmd: '',
+          params: {},
+          spec: {},
+          codeDir: null,
+          priority: 0,
+          status: 'stopped',
+          attempt: 0,
+          maxRestarts: 0,
+          executor: this.executor.name,
+          pid: null,
+          pidStartTime: null,
+          workdir: null,
+          stdoutOffset: 0,
+          stderrOffset: 0,
+          exitCode: null,
+          stopRequestedAt: new Date(),
+          startedAt: null,
+          finishedAt: new Date(),
+        },
+        { status: 'stopped', reason: 'Stopped', message: `${reason} (before it started)` },
+      );
+    } else if (isFinal(execution.status) || execution.status === 'stopping') {
+      return;
+    } else if (!execution.pid && !LIVE.includes(execution.status)) {
+      await this.executions.transition(
+        execution.runUuid,
+        { status: 'stopped', reason: 'Stopped', message: `${reason} (before it started)` },
+        { stopRequestedAt: new Date(), finishedAt: new Date() },
+      );
+    } else {
+      const row = await this.executions.transition(
+        execution.runUuid,
+        { status: 'stopping', reason: 'Stopping', message: reason },
+        { stopRequestedAt: new Date() },
+      );
+      if (row) await this.executor.terminate(row);
+    }
+    this.relay.poke();
+    this.poke();
+  }
+
+  poke(): void {
+    if (!this.ticking) this.schedule(0);
+  }
+
+  /** After a restart, announce the current status of unfinished runs again (consumers may have missed it). */
+  private async resync(): Promise<void> {
+    const waiting: RunStatus[] = ['created', 'queued', 'retrying', 'unschedulable', 'warning', 'unknown'];
+    const unfinished = await this.executions.listByStatus([...waiting, ...LIVE]);
+    if (unfinished.length) {
+      await this.executions.reannounce(unfinished);
+      this.logger.log(`resuming ${unfinished.length} unfinished run(s) from the database`);
+      for (const e of unfinished) if (LIVE.includes(e.status)) this.exited.add(e.runUuid); // inspect them now
+    }
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), delayMs);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking || this.stopped) return;
+    this.ticking = true;
+    try {
+      await this.superviseLive();
+      await this.admit();
+    } catch (error) {
+      this.logger.error(`scheduler pass failed: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      this.ticking = false;
+      this.relay.poke();
+      this.schedule(this.env.MYELIN_SCHEDULER_TICK_MS);
+    }
+  }
+
+  /** Start queued runs while slots are free: highest priority first, FIFO within a priority. */
+  private async admit(): Promise<void> {
+    const live = await this.executions.countByStatus(LIVE);
+    const free = this.env.MYELIN_MAX_PARALLEL - live;
+    if (free <= 0) return;
+    for (const execution of await this.executions.nextQueued(free)) await this.launch(execution);
+  }
+
+  private async launch(execution: ExecutionEntity): Promise<void> {
+    const starting = await this.executions.transition(
+      execution.runUuid,
+      { status: 'starting', reason: 'Starting', message: `starting on the ${this.executor.name} executor` },
+      { startedAt: new Date(), attempt: execution.attempt },
+    );
+    if (!starting) return; // stopped meanwhile
+    try {
+      const launched = await this.executor.launch(starting);
+      await this.executions.patch(execution.runUuid, {
+        pid: launched.pid,
+        pidStartTime: launched.pidStartTime,
+        workdir: launched.workdir,
+      });
+      await this.executions.transition(execution.runUuid, {
+        status: 'running',
+        reason: 'Running',
+        message: `process ${launched.pid} in ${launched.workdir}`,
+      });
+    } catch (error) {
+      await this.executions.transition(
+        execution.runUuid,
+        { status: 'failed', reason: 'LaunchFailed', message: `could not start the process: ${String(error)}` },
+        { finishedAt: new Date() },
+      );
+    }
+  }
+
+  /** Ship output of live runs, settle the ones that ended, force-kill stops past their grace period. */
+  private async superviseLive(): Promise<void> {
+    const live = await this.executions.listByStatus(LIVE);
+    const inspectAll = Date.now() - this.lastInspect > 1000;
+    if (inspectAll) this.lastInspect = Date.now();
+    for (const execution of live) {
+      const files = this.executor.logFiles(execution);
+      const offsets = { stdoutOffset: Number(execution.stdoutOffset), stderrOffset: Number(execution.stderrOffset) };
+      const shipped = await this.shipper.ship(execution.runUuid, files, offsets, false);
+      if (shipped.stdoutOffset !== offsets.stdoutOffset || shipped.stderrOffset !== offsets.stderrOffset) {
+        await this.executions.patch(execution.runUuid, shipped);
+      }
+      if (!inspectAll && !this.exited.has(execution.runUuid)) continue;
+      this.exited.delete(execution.runUuid);
+      const state = await this.executor.inspect(execution);
+      if (state.state === 'running') {
+        await this.enforceGrace(execution);
+        continue;
+      }
+      const final = await this.shipper.ship(execution.runUuid, files, shipped, true);
+      const stopRequested = execution.stopRequestedAt !== null;
+      const exitCode = state.state === 'exited' ? state.exitCode : undefined;
+      const patch = { ...final, finishedAt: new Date() };
+      if (stopRequested) {
+        await this.executions.transition(
+          execution.runUuid,
+          { status: 'stopped', reason: 'Stopped', message: describeEnd(state), ...(exitCode !== undefined ? { exitCode } : {}) },
+          patch,
+        );
+      } else if (state.state === 'exited' && state.exitCode === 0) {
+        await this.executions.transition(execution.runUuid, { status: 'succeeded', reason: 'Succeeded', message: 'exit code 0', exitCode: 0 }, patch);
+      } else if (state.state === 'exited') {
+        await this.executions.transition(
+          execution.runUuid,
+          { status: 'failed', reason: state.signal ? 'Killed' : 'Error', message: describeEnd(state), exitCode: state.exitCode },
+          patch,
+        );
+      } else {
+        await this.executions.transition(
+          execution.runUuid,
+          { status: 'failed', reason: 'Lost', message: describeEnd(state) },
+          patch,
+        );
+      }
+    }
+  }
+
+  private async enforceGrace(execution: ExecutionEntity): Promise<void> {
+    if (execution.status !== 'stopping' || !execution.stopRequestedAt) return;
+    const elapsed = Date.now() - execution.stopRequestedAt.getTime();
+    if (elapsed >= this.env.MYELIN_STOP_GRACE_SECONDS * 1000) {
+      this.logger.warn(`run ${execution.runUuid} ignored SIGTERM for ${Math.round(elapsed / 1000)} s: SIGKILL`);
+      await this.executor.kill(execution);
+      this.exited.add(execution.runUuid);
+    }
+  }
+}
+
+function describeEnd(state: { state: string; exitCode?: number; signal?: string }): string {
+  if (state.state === 'exited') {
+    return state.signal ? `exit code ${state.exitCode} (killed by ${state.signal})` : `exit code ${state.exitCode}`;
+  }
+  return 'the process disappeared without an exit code (killed together with its wrapper, or the host restarted)';
+}

@@ -1,0 +1,37 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { DataSource } from 'typeorm';
+import { MESSAGE_BUS, MessageBus } from '@myelin/bus';
+import { TrackingRepository } from '@myelin/persistence';
+import { HealthController, READINESS_CHECKS, ReadinessCheck, TOKEN_VERIFIER, TokenAuthGuard } from '@myelin/runtime';
+import { TrackingEnv } from './config/env';
+import { TRACKING_ENV } from './tokens';
+import { BusTokenVerifier } from './auth/bus-token-verifier';
+import { IngestRpcController } from './ingest/ingest.rpc-controller';
+import { ReadsController } from './reads/reads.controller';
+
+export interface TrackingModuleDeps {
+  env: TrackingEnv;
+  dataSource: DataSource;
+  bus: MessageBus;
+  readiness: ReadinessCheck[];
+}
+
+@Module({})
+export class TrackingModule {
+  static forRoot(deps: TrackingModuleDeps): DynamicModule {
+    return {
+      module: TrackingModule,
+      controllers: [HealthController, IngestRpcController, ReadsController],
+      providers: [
+        { provide: TRACKING_ENV, useValue: deps.env },
+        { provide: MESSAGE_BUS, useValue: deps.bus },
+        { provide: READINESS_CHECKS, useValue: deps.readiness },
+        { provide: TrackingRepository, useFactory: () => new TrackingRepository(deps.dataSource) },
+        BusTokenVerifier,
+        { provide: TOKEN_VERIFIER, useExisting: BusTokenVerifier },
+        { provide: APP_GUARD, useClass: TokenAuthGuard },
+      ],
+    };
+  }
+}

@@ -1,0 +1,29 @@
+import { Controller } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import { LogLinesAppend, MetricsBatch } from '@myelin/contracts';
+import { TrackingRepository } from '@myelin/persistence';
+
+/** Log lines and metric points shipped by executors; batch ids make redeliveries harmless. */
+@Controller()
+export class IngestRpcController {
+  constructor(private readonly tracking: TrackingRepository) {}
+
+  @MessagePattern(LogLinesAppend.PATTERN)
+  async logs(@Payload() batch: LogLinesAppend.Payload): Promise<void> {
+    await this.tracking.appendLogs(
+      batch.runUuid,
+      batch.batchId,
+      batch.lines.map((l) => ({ at: new Date(l.at), stream: l.stream, line: l.line })),
+    );
+    if (batch.final) await this.tracking.markLogsEnded(batch.runUuid);
+  }
+
+  @MessagePattern(MetricsBatch.PATTERN)
+  async metrics(@Payload() batch: MetricsBatch.Payload): Promise<void> {
+    await this.tracking.appendMetrics(
+      batch.runUuid,
+      batch.batchId,
+      batch.points.map((p) => ({ name: p.name, value: p.value, at: new Date(p.at), ...(p.step !== undefined ? { step: p.step } : {}) })),
+    );
+  }
+}

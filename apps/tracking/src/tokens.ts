@@ -1,0 +1,1 @@
+export const TRACKING_ENV = Symbol('TRACKING_ENV');

@@ -1,0 +1,74 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { Response } from 'express';
+
+export interface ErrorBody {
+  code: string;
+  message: string;
+  details?: unknown;
+}
+
+/**
+ * One error body for every HTTP error: `{code, message, details}`. A 500 is logged with an
+ * error id and only the id is returned; no stack trace ever leaves the process.
+ */
+@Catch()
+export class HttpErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HttpError');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const res = host.switchToHttp().getResponse<Response>();
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const raw = exception.getResponse();
+      const body: ErrorBody =
+        typeof raw === 'object' && raw !== null && 'code' in raw
+          ? (raw as ErrorBody)
+          : {
+              code: codeFor(status),
+              message: messageOf(raw, exception.message),
+              ...(detailsOf(raw) ? { details: detailsOf(raw) } : {}),
+            };
+      for (const [k, v] of Object.entries(exception.getResponse() as Record<string, unknown>)) {
+        if (k === 'headers' && v && typeof v === 'object') res.set(v as Record<string, string>);
+      }
+      res.status(status).json(body);
+      return;
+    }
+    const errorId = randomUUID();
+    this.logger.error(`error ${errorId}: ${exception instanceof Error ? (exception.stack ?? exception.message) : String(exception)}`);
+    res.status(HttpStatus.INTERNAL_SERVER_ERROR).json({ code: 'internal_error', message: `internal error (id ${errorId})` });
+  }
+}
+
+function codeFor(status: number): string {
+  const known: Record<number, string> = {
+    400: 'bad_request',
+    401: 'unauthenticated',
+    403: 'forbidden',
+    404: 'not_found',
+    409: 'conflict',
+    413: 'payload_too_large',
+    422: 'unprocessable',
+    429: 'rate_limited',
+  };
+  return known[status] ?? `http_${status}`;
+}
+
+function messageOf(raw: unknown, fallback: string): string {
+  if (typeof raw === 'string') return raw;
+  if (raw && typeof raw === 'object' && 'message' in raw) {
+    const m = (raw as { message: unknown }).message;
+    if (Array.isArray(m)) return m.join('; ');
+    if (typeof m === 'string') return m;
+  }
+  return fallback;
+}
+
+function detailsOf(raw: unknown): unknown {
+  if (raw && typeof raw === 'object' && 'details' in raw) return (raw as { details: unknown }).details;
+  if (raw && typeof raw === 'object' && 'message' in raw && Array.isArray((raw as { message: unknown }).message)) {
+    return (raw as { message: unknown[] }).message;
+  }
+  return undefined;
+}

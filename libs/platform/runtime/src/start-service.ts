@@ -1,0 +1,63 @@
+import { DynamicModule, INestApplication, LogLevel, ValidationPipe } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import express from 'express';
+import { BusServer, MessageBus } from '@myelin/bus';
+import { AppHandle, AppName } from './app-host';
+import { HttpErrorFilter } from './error-filter';
+import { ReadinessCheck, runReadiness } from './health.controller';
+
+const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+export interface StartServiceOptions {
+  name: AppName;
+  module: DynamicModule;
+  bus: MessageBus;
+  listen: boolean;
+  port: number;
+  bind: string;
+  routePrefixes: string[];
+  readiness: ReadinessCheck[];
+  logLevel: string;
+  /** Called after the Nest app closed (release the database, the bus if owned...). */
+  onClose?: () => Promise<void>;
+}
+
+/**
+ * The one place every app boots: HTTP with validation and one error shape, the bus transport
+ * registered after the validation pipe with `inheritAppConfig` so inbound messages are
+ * validated too, health endpoints, graceful close.
+ */
+export async function startService(options: StartServiceOptions): Promise<AppHandle> {
+  const server = express();
+  const levelIndex = Math.max(LEVELS.indexOf(options.logLevel as LogLevel), 1);
+  const app: INestApplication = await NestFactory.create(options.module, new ExpressAdapter(server), {
+    logger: LEVELS.slice(0, levelIndex + 1),
+    bodyParser: false,
+    abortOnError: false,
+  });
+  app.use(express.json({ limit: '4mb', strict: false }));
+  app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
+  app.useGlobalFilters(new HttpErrorFilter());
+  app.connectMicroservice({ strategy: new BusServer(options.bus, options.name) }, { inheritAppConfig: true });
+  await app.startAllMicroservices();
+  let port: number | undefined;
+  if (options.listen) {
+    await app.listen(options.port, options.bind);
+    const address = app.getHttpServer().address();
+    port = typeof address === 'object' && address ? address.port : options.port;
+  } else {
+    await app.init();
+  }
+  return {
+    name: options.name,
+    routePrefixes: options.routePrefixes,
+    httpHandler: server,
+    port,
+    readiness: () => runReadiness(options.readiness),
+    async close() {
+      await app.close();
+      await options.onClose?.();
+    },
+  };
+}
