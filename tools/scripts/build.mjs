@@ -57,4 +57,5 @@ for (const [alias, [target]] of Object.entries(tsconfig.compilerOptions.paths)) 
   const entry = relative(pkgDir, join(dist, target.replace(/\.ts$/, '.js')));
   await writeFile(join(pkgDir, 'index.js'), `module.exports = require(${JSON.stringify(entry)});\n`);
 }
-process.stdout.write(`built ${jobs.length} files into dist/ in ${Date.now() - started} ms\n`);
+await writeFile(join(dist, '.build-stamp'), new Date().toISOString());
+if (!process.argv.includes('--quiet')) process.stdout.write(`built ${jobs.length} files into dist/ in ${Date.now() - started} ms\n`);

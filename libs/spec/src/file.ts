@@ -289,7 +289,9 @@ export function readFile(c: Checker, map: YMap, opts: ReadFileOptions): FileResu
   }
 
   // ---- -P overrides
+  const attempted = new Set<string>();
   for (const p of opts.cliParams ?? []) {
+    attempted.add(p.name);
     const decl = io.get(p.name);
     const path = join('params', p.name);
     if (kind === 'pipeline' || !allowed.includes('params') && !typed) {
@@ -313,11 +315,14 @@ export function readFile(c: Checker, map: YMap, opts: ReadFileOptions): FileResu
     paramNodes.set(p.name, cliLoc(p));
   }
 
+  // a rejected -P value is reported once, not again as a missing or undefined name
+  for (const n of attempted) if (!(n in rawParams)) deferred.add(n);
   // required inputs
   if (!isTemplate && inputs) {
     const seqNode = field(map, 'inputs');
     inputs.forEach((x, i) => {
-      if (x.is_optional || x.name in rawParams || deferred.has(x.name)) return;
+      if (x.is_optional || x.name in rawParams || deferred.has(x.name) || attempted.has(x.name)) return;
+      deferred.add(x.name); // reported once here, not again at each use
       const itemNode = seqNode && seqNode.t === 'seq' ? seqNode.items[i] : seqNode;
       c.error(itemNode ?? map, join(join('inputs', i), 'name'), `the input \`${x.name}\` is required: give it a value in \`params\` or with \`-P ${x.name}=...\``);
     });

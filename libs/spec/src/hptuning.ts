@@ -261,7 +261,9 @@ export function readHPTuning(c: Checker, node: YNode | undefined, path: string):
   const seed = readInt(c, field(map, 'seed'), join(path, 'seed'));
   const concurrency = readInt(c, field(map, 'concurrency'), join(path, 'concurrency'), { min: 1 }) ?? 1;
 
-  const set = SEARCH_ALGORITHMS.filter((a) => map.entries.has(a) && !isNull(field(map, a)));
+  const set = [...map.entries.keys()].filter(
+    (k): k is SearchAlgorithm => (SEARCH_ALGORITHMS as readonly string[]).includes(k) && !isNull(field(map, k)),
+  );
   if (set.length > 1) {
     for (const a of set.slice(1)) {
       c.error(entry(map, a)!.keyLoc, join(path, a), `only one search algorithm can be used, got ${set.map((s) => `\`${s}\``).join(' and ')}`);

@@ -162,7 +162,7 @@ function parseNumeric(
       vals[k] = n;
     }
     for (const k of form.required) {
-      if (!(k in vals) && !node.entries.has(k)) {
+      if (ok && !(k in vals) && !node.entries.has(k)) {
         c.error(node, join(path, k), `\`${k}\` is required (${formHelp(kind, form)})`);
         ok = false;
       }

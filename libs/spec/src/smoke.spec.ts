@@ -1,53 +1,17 @@
-import { checkPolyaxonfiles, formatSpecError, summarizeSpec, renderTrial } from './index';
-const f = (content: string, params?: Record<string,string>) => {
-  const r = checkPolyaxonfiles([{ path: 'a.yml', content }], { params });
-  if (!r.ok) return r.errors.map(formatSpecError).join('\n');
-  return summarizeSpec(r.spec) + '\n' + JSON.stringify(r.spec.raw);
-};
-test('smoke', () => {
-  console.log(f(`---
-version: 1
-kind: group
-framework: keras
-tags: [examples]
-hptuning:
-  concurrency: 5
-  random_search:
-    n_experiments: 50
-  matrix:
-    conv1_size:
-      values: [32, 64, 128]
-    dropout:
-      uniform: 0:1
-    hidden1_size:
-      range: 10:600:50
-    optimizer:
-      pvalues: [[adam, 0.5], [rmsprop, 0.3], [sgd, 0.2]]
-    log_learning_rate:
-      range: [-5, 0, 1]
-build:
-  image: python:3.6
-  build_steps:
-    - pip install --no-cache-dir -r requirements.txt
-run:
-  cmd: python -u model.py --conv1_size={{ conv1_size }} \\
-                          --dropout={{ dropout }} \\
-                          --hidden1_size={{ hidden1_size }} --x={{ optimizer }}
-`));
-  console.log(f(`---
-version: 1
-kind: experiment
-framework: pytorch-ignite
-environment:
-  node_selector:
-    polyaxon: exp-small-gpu
-  resources:
-      gpu:
-        request: 1
-        limits: 1
-build:
-  image: pytorch/pytorch:latest
-run:
-  cmd: python check.py {{ lr }}
-`));
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { checkPolyaxonfiles } from './index';
+const dir = path.join(__dirname, '__fixtures__/invalid');
+test('annotate', () => {
+  for (const f of fs.readdirSync(dir).sort()) {
+    let content = fs.readFileSync(path.join(dir, f), 'utf8');
+    if (content.includes('# expect:')) continue;
+    const params: Record<string, string> = {};
+    for (const m of content.matchAll(/^# params: ([^=\s]+)=(.*)$/gm)) params[m[1]] = m[2];
+    const r = checkPolyaxonfiles([{ path: f, content }], { params });
+    if (r.ok) { console.log('VALID', f); continue; }
+    if (!content.endsWith('\n')) content += '\n';
+    content += r.errors.map((e) => `# expect: ${e.file === f ? '' : e.file + ':'}${e.line}:${e.column} ${e.path || '-'}: ${e.message}`).join('\n') + '\n';
+    fs.writeFileSync(path.join(dir, f), content);
+  }
 });

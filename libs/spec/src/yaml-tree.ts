@@ -157,30 +157,35 @@ function isUnquotedTemplate(n: YamlNode): boolean {
   return isMap(inner) && inner.flow === true && n.items[0].value == null;
 }
 
-function build(ctx: BuildCtx, n: YamlNode | null | undefined, fallback: Loc): YNode {
+function childPath(path: string, key: string | number): string {
+  if (typeof key === 'number') return `${path}[${key}]`;
+  return path ? `${path}.${key}` : key;
+}
+
+function build(ctx: BuildCtx, n: YamlNode | null | undefined, fallback: Loc, path: string): YNode {
   if (n === null || n === undefined) return { t: 'scalar', loc: fallback, value: null, style: 'plain' };
   if (isAlias(n)) {
     const target = (n as Alias).resolve(ctx.doc);
     if (!target || ctx.aliasDepth > 50) {
-      ctx.errors.push({ ...locAt(ctx.file, n.range?.[0] ?? 0), path: '', message: `unknown alias *${n.source}` });
+      ctx.errors.push({ ...locAt(ctx.file, n.range?.[0] ?? 0), path, message: `unknown alias *${n.source}` });
       return { t: 'scalar', loc: fallback, value: null, style: 'plain' };
     }
     ctx.aliasDepth++;
-    const r = build(ctx, target as YamlNode, fallback);
+    const r = build(ctx, target as YamlNode, fallback, path);
     ctx.aliasDepth--;
     return r;
   }
   const loc = n.range ? locAt(ctx.file, n.range[0]) : fallback;
   if (isScalar(n)) return scalarFrom(ctx, n);
   if (isSeq(n)) {
-    return { t: 'seq', loc, items: n.items.map((it) => build(ctx, it as YamlNode, loc)) };
+    return { t: 'seq', loc, items: n.items.map((it, i) => build(ctx, it as YamlNode, loc, childPath(path, i))) };
   }
   if (isMap(n)) {
     if (isUnquotedTemplate(n)) {
       const text = ctx.file.content.slice(n.range?.[0] ?? 0, n.range?.[1] ?? 0).trim();
       ctx.errors.push({
         ...loc,
-        path: '',
+        path,
         message: `a value starting with \`{{\` must be quoted in YAML: write "${text}"`,
       });
       return { t: 'scalar', loc, value: text, style: 'double' };
@@ -195,16 +200,16 @@ function build(ctx: BuildCtx, n: YamlNode | null | undefined, fallback: Loc): YN
       if (k && isScalar(k)) {
         const kv: unknown = k.value;
         if (kv === null || kv === undefined) {
-          ctx.errors.push({ ...keyLoc, path: '', message: 'a mapping key cannot be empty' });
+          ctx.errors.push({ ...keyLoc, path, message: 'a mapping key cannot be empty' });
           continue;
         }
         key = String(kv);
       } else {
-        ctx.errors.push({ ...keyLoc, path: '', message: 'mapping keys must be plain scalars' });
+        ctx.errors.push({ ...keyLoc, path, message: 'mapping keys must be plain scalars' });
         continue;
       }
       const valueFallback = k && k.range ? locAt(ctx.file, k.range[1]) : loc;
-      const value = build(ctx, pair.value as YamlNode | null, valueFallback);
+      const value = build(ctx, pair.value as YamlNode | null, valueFallback, childPath(path, key));
       if (key === '<<' && k && isScalar(k) && k.type === Scalar.PLAIN) {
         merges.push(value);
         continue;
@@ -253,7 +258,7 @@ export function loadYaml(path: string, content: string, errors: SpecError[]): Lo
       return { file, root: undefined };
     }
     const ctx: BuildCtx = { file, doc, errors, aliasDepth: 0 };
-    root = build(ctx, doc.contents as YamlNode, start);
+    root = build(ctx, doc.contents as YamlNode, start, '');
   }
   if (root === undefined) {
     errors.push({ ...start, path: '', message: 'the file is empty' });

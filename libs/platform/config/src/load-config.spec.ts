@@ -37,3 +37,10 @@ describe('loadConfig', () => {
     expect(() => loadConfig(TestEnv, { MYELIN_SOMETHING_ELSE: 'whatever' })).not.toThrow();
   });
 });
+
+describe('loadConfig optional variables', () => {
+  it('reads optional variables that have no default', () => {
+    class WithOptional extends BaseServiceEnv {}
+    expect(loadConfig(WithOptional, { MYELIN_REDIS_URL: 'redis://x:6379' }).MYELIN_REDIS_URL).toBe('redis://x:6379');
+  });
+});

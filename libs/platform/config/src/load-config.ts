@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
-import { validateSync, ValidationError } from 'class-validator';
+import { getMetadataStorage, validateSync, ValidationError } from 'class-validator';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -21,13 +21,14 @@ function describe(errors: ValidationError[]): string[] {
  * `source` is the only place `process.env` enters an app (passed by main.ts).
  */
 export function loadConfig<T extends object>(cls: new () => T, source: Record<string, string | undefined>): T {
-  const known = new Set(Object.keys(new cls()));
+  // The variables the class declares (with or without a default); others belong to other apps.
+  const known = new Set(
+    getMetadataStorage()
+      .getTargetValidationMetadatas(cls, '', true, false)
+      .map((m) => m.propertyName),
+  );
   const plain: Record<string, string> = {};
-  for (const [k, v] of Object.entries(source)) {
-    if (v !== undefined && (known.has(k) || k.startsWith('MYELIN_'))) plain[k] = v;
-  }
-  // Only the class's own variables are checked: other MYELIN_* variables belong to other apps.
-  for (const k of Object.keys(plain)) if (!known.has(k)) delete plain[k];
+  for (const [k, v] of Object.entries(source)) if (v !== undefined && known.has(k)) plain[k] = v;
   const config = plainToInstance(cls, plain, { enableImplicitConversion: true, exposeDefaultValues: true });
   const errors = validateSync(config, { whitelist: true, forbidUnknownValues: false });
   if (errors.length) throw new ConfigError(describe(errors));

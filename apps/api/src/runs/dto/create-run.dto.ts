@@ -36,4 +36,7 @@ export class CreateRunDto {
   @IsOptional() @IsString() @MaxLength(10_000) description?: string;
 
   @IsOptional() @IsArray() @ArrayMaxSize(50) @IsString({ each: true }) @MaxLength(100, { each: true }) tags?: string[];
+
+  /** Absolute directory of the run's code on the submitting machine (local executor snapshots it). */
+  @IsOptional() @IsString() @MaxLength(4096) codeDir?: string;
 }

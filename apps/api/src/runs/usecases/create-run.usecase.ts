@@ -52,6 +52,7 @@ export class CreateRunUseCase {
         content: dto.files.map((f) => `# ${f.path}\n${f.content}`).join('\n---\n'),
         spec: specJson,
         params: spec.params as Record<string, unknown>,
+        codeDir: dto.codeDir ?? null,
         createdBy: identity.userId,
       },
       [
@@ -66,7 +67,11 @@ export class CreateRunUseCase {
             at: run.createdAt.toISOString(),
           }),
         },
-        { kind: 'command', pattern: RunStart.PATTERN, payload: (run) => startPayload(run, projectName, spec, cmd) },
+        {
+          kind: 'command',
+          pattern: RunStart.PATTERN,
+          payload: (run) => startPayload(run, projectName, spec, cmd),
+        },
       ],
     );
   }
@@ -84,6 +89,7 @@ export function startPayload(run: RunEntity, projectName: string, spec: Compiled
     spec: run.spec,
     ...(typeof environment?.max_restarts === 'number' ? { maxRestarts: environment.max_restarts } : {}),
     ...(run.parentUuid ? { parentUuid: run.parentUuid } : {}),
+    ...(run.codeDir ? { codeDir: run.codeDir } : {}),
     tags: run.tags,
   };
 }

@@ -16,6 +16,8 @@ export class RunEntity {
   /** The compiled spec (libs/spec output). */
   @Column({ type: 'jsonb' }) spec!: Record<string, unknown>;
   @Column({ type: 'jsonb', default: () => "'{}'::jsonb" }) params!: Record<string, unknown>;
+  /** Where the code was on the submitting machine (a local executor snapshots it). */
+  @Column({ name: 'code_dir', type: 'text', nullable: true }) codeDir!: string | null;
   @Column({ type: 'text' }) status!: RunStatus;
   @Column({ name: 'status_reason', type: 'text', default: '' }) statusReason!: string;
   @Column({ name: 'status_message', type: 'text', default: '' }) statusMessage!: string;

@@ -26,6 +26,7 @@ export class CreateProjectsAndRuns1764230400001 implements MigrationInterface {
       "content" TEXT NOT NULL,
       "spec" JSONB NOT NULL,
       "params" JSONB NOT NULL DEFAULT '{}'::jsonb,
+      "code_dir" TEXT,
       "status" TEXT NOT NULL,
       "status_reason" TEXT NOT NULL DEFAULT '',
       "status_message" TEXT NOT NULL DEFAULT '',

@@ -22,6 +22,7 @@ export interface NewRun {
   content: string;
   spec: Record<string, unknown>;
   params: Record<string, unknown>;
+  codeDir?: string | null;
   createdBy: string;
   parentUuid?: string | null;
   originalUuid?: string | null;
@@ -84,6 +85,7 @@ export class RunsRepository {
         content: input.content,
         spec: input.spec,
         params: input.params,
+        codeDir: input.codeDir ?? null,
         status: 'created',
         statusReason: 'Created',
         statusMessage: '',

@@ -1,0 +1,58 @@
+import 'reflect-metadata';
+import { Command, CommanderError } from 'commander';
+import { ApiError, ConnectionError } from '@myelin/sdk';
+import { CliError, EXIT } from './cli-context';
+import { checkCommand } from './commands/check.command';
+import { runCommand } from './commands/run.command';
+import { getCommand, logsCommand, metricsCommand, psCommand, stopCommand } from './commands/runs.commands';
+import { upCommand } from './commands/up.command';
+import { serveCommand } from './commands/serve.command';
+
+function program(): Command {
+  const root = new Command('myelin')
+    .description('Myelin: machine-learning experimentation platform (Polyaxon v0.x polyaxonfiles)')
+    .version('0.1.0')
+    .showHelpAfterError('(add --help for usage)');
+  for (const cmd of [upCommand(), serveCommand(), checkCommand(), runCommand(), psCommand(), getCommand(), logsCommand(), metricsCommand(), stopCommand()]) {
+    root.addCommand(cmd);
+  }
+  // Usage errors exit 2 everywhere (commander's default is 1).
+  const exitOverride = (cmd: Command) => {
+    cmd.exitOverride();
+    cmd.commands.forEach(exitOverride);
+  };
+  exitOverride(root);
+  return root;
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv);
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
+      return EXIT.usage;
+    }
+    if (error instanceof CliError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      return error.exitCode;
+    }
+    if (error instanceof ApiError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      if (error.status === 401) process.stderr.write('hint: set MYELIN_TOKEN, or start the platform with `myelin up` to get a token\n');
+      return error.status === 404 || error.status === 403 ? EXIT.notFound : error.status === 400 ? EXIT.usage : EXIT.failure;
+    }
+    if (error instanceof ConnectionError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      return EXIT.failure;
+    }
+    process.stderr.write(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return EXIT.failure;
+  }
+}
+
+void main(process.argv).then((code) => {
+  // `serve` keeps running (its server holds the process); every other command ends here.
+  if (process.argv[2] !== 'serve' || code !== EXIT.ok) process.exit(code);
+});

@@ -1,0 +1,133 @@
+import { createParser } from 'eventsource-parser';
+import { ApiError, ConnectionError } from './api-error';
+import { Condition, CreateRunRequest, LogLine, MetricPoint, Page, Run } from './types';
+
+export interface ClientOptions {
+  host: string;
+  token?: string;
+  /** Injected for tests; defaults to the global fetch. */
+  fetch?: typeof fetch;
+}
+
+/** Typed client of the Myelin API and tracking reads (the CLI's only way to the platform). */
+export class MyelinClient {
+  private readonly host: string;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(private readonly options: ClientOptions) {
+    this.host = options.host.replace(/\/+$/, '');
+    this.fetchImpl = options.fetch ?? fetch;
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      Accept: 'application/json',
+      ...(this.options.token ? { Authorization: `token ${this.options.token}` } : {}),
+      ...extra,
+    };
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await this.fetchImpl(`${this.host}${path}`, {
+        method,
+        headers: this.headers(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (error) {
+      throw new ConnectionError(this.host, (error as { cause?: unknown }).cause ?? error);
+    }
+    const text = await res.text();
+    const data = text ? (JSON.parse(text) as unknown) : undefined;
+    if (!res.ok) {
+      const e = (data ?? {}) as { code?: string; message?: string; details?: unknown };
+      throw new ApiError(res.status, e.code ?? `http_${res.status}`, e.message ?? res.statusText, e.details);
+    }
+    return data as T;
+  }
+
+  whoami(): Promise<{ username: string; isSuperuser: boolean }> {
+    return this.request('GET', '/api/v1/users');
+  }
+
+  login(username: string, password: string): Promise<{ token: string; expiresAt: string | null }> {
+    return this.request('POST', '/api/v1/users/token', { username, password });
+  }
+
+  createRun(project: string, body: CreateRunRequest): Promise<Run> {
+    return this.request('POST', `/api/v1/${project}/runs`, body);
+  }
+
+  listRuns(project: string, { limit = 20, offset = 0 } = {}): Promise<Page<Run>> {
+    return this.request('GET', `/api/v1/${project}/runs?limit=${limit}&offset=${offset}`);
+  }
+
+  getRun(project: string, id: string | number): Promise<Run> {
+    return this.request('GET', `/api/v1/${project}/runs/${id}`);
+  }
+
+  getRunByUuid(uuid: string): Promise<Run> {
+    return this.request('GET', `/api/v1/runs/${uuid}`);
+  }
+
+  async statuses(project: string, id: string | number): Promise<Condition[]> {
+    return (await this.request<Page<Condition>>('GET', `/api/v1/${project}/runs/${id}/statuses`)).results;
+  }
+
+  stopRun(project: string, id: string | number): Promise<Run> {
+    return this.request('POST', `/api/v1/${project}/runs/${id}/stop`);
+  }
+
+  logs(uuid: string, after = 0, limit = 1000): Promise<{ results: LogLine[]; ended: boolean }> {
+    return this.request('GET', `/api/v1/tracking/runs/${uuid}/logs?after=${after}&limit=${limit}`);
+  }
+
+  metrics(uuid: string, names?: string[]): Promise<Record<string, MetricPoint[]>> {
+    const q = names?.length ? `?names=${encodeURIComponent(names.join(','))}` : '';
+    return this.request('GET', `/api/v1/tracking/runs/${uuid}/metrics${q}`);
+  }
+
+  /**
+   * Follow a run's logs (Server-Sent Events): every line from `after` on, live, until the run's
+   * last line. Reconnects from the last id seen if the connection drops.
+   */
+  async followLogs(uuid: string, onLine: (line: LogLine) => void, { after = 0, signal }: { after?: number; signal?: AbortSignal } = {}): Promise<void> {
+    let lastId = after;
+    for (let attempt = 0; ; attempt++) {
+      let ended = false;
+      try {
+        const res = await this.fetchImpl(`${this.host}/api/v1/tracking/runs/${uuid}/logs/stream?after=${lastId}`, {
+          headers: this.headers({ Accept: 'text/event-stream' }),
+          signal,
+        });
+        if (!res.ok || !res.body) {
+          const text = await res.text();
+          const e = (text ? JSON.parse(text) : {}) as { code?: string; message?: string };
+          throw new ApiError(res.status, e.code ?? `http_${res.status}`, e.message ?? res.statusText);
+        }
+        const parser = createParser({
+          onEvent: (event) => {
+            if (event.event === 'end') {
+              ended = true;
+              return;
+            }
+            const line = JSON.parse(event.data) as LogLine;
+            lastId = line.id;
+            onLine(line);
+          },
+        });
+        const decoder = new TextDecoder();
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          parser.feed(decoder.decode(chunk, { stream: true }));
+          if (ended) break;
+        }
+        if (ended) return;
+      } catch (error) {
+        if (error instanceof ApiError || signal?.aborted) throw error;
+        if (attempt >= 30) throw new ConnectionError(this.host, error);
+      }
+      await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** attempt, 3000)));
+    }
+  }
+}

@@ -1,0 +1,58 @@
+export interface Run {
+  uuid: string;
+  number: number;
+  project: string;
+  uniqueName: string;
+  kind: string;
+  name: string | null;
+  description: string;
+  tags: string[];
+  status: string;
+  statusReason: string;
+  statusMessage: string;
+  exitCode: number | null;
+  params: Record<string, unknown>;
+  parentUuid: string | null;
+  originalUuid: string | null;
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface Page<T> {
+  count: number;
+  next: string | null;
+  previous: string | null;
+  results: T[];
+}
+
+export interface Condition {
+  status: string;
+  reason: string;
+  message: string;
+  at: string;
+}
+
+export interface LogLine {
+  id: number;
+  at: string;
+  stream: 'stdout' | 'stderr' | 'system';
+  line: string;
+}
+
+/** Non-finite values arrive as the strings "NaN", "Infinity", "-Infinity". */
+export interface MetricPoint {
+  step: number | null;
+  value: number | string;
+  timestamp: string;
+}
+
+export interface CreateRunRequest {
+  files: Array<{ path: string; content: string }>;
+  params?: Record<string, string>;
+  name?: string;
+  description?: string;
+  tags?: string[];
+  codeDir?: string;
+}
