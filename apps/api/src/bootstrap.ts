@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { createBus } from '@myelin/bus';
 import { loadConfig } from '@myelin/config';
 import { CORE_SCHEMA, openServiceDatabase } from '@myelin/persistence';
-import { AppBootstrap, busCheck, databaseCheck, startService } from '@myelin/runtime';
+import { AppBootstrap, standardChecks, startService } from '@myelin/runtime';
 import { ApiEnv } from './config/env';
 import { ApiModule } from './app.module';
 
@@ -11,20 +11,21 @@ export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) =
   const config = loadConfig(ApiEnv, env);
   const db = await openServiceDatabase({ url: config.MYELIN_DATABASE_URL, ...CORE_SCHEMA });
   const bus = sharedBus ?? createBus({ url: config.MYELIN_AMQP_URL, prefix: config.MYELIN_BUS_PREFIX, logger: new Logger('Bus') });
+  const readiness = standardChecks(db.dataSource, bus, config.MYELIN_REDIS_URL);
   return startService({
     name: 'api',
     module: ApiModule.forRoot({
       env: config,
       dataSource: db.dataSource,
       bus,
-      readiness: [databaseCheck(db.dataSource), busCheck(bus)],
+      readiness,
     }),
     bus,
     listen,
     port: config.MYELIN_PORT,
     bind: config.MYELIN_BIND,
     routePrefixes: ['/api/v1'],
-    readiness: [databaseCheck(db.dataSource), busCheck(bus)],
+    readiness,
     logLevel: config.MYELIN_LOG_LEVEL,
     onClose: async () => {
       if (!sharedBus) await bus.close();

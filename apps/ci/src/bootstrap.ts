@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { createBus } from '@myelin/bus';
 import { loadConfig } from '@myelin/config';
 import { openServiceDatabase } from '@myelin/persistence';
-import { AppBootstrap, busCheck, databaseCheck, HealthOnlyModule, startService } from '@myelin/runtime';
+import { AppBootstrap, standardChecks, HealthOnlyModule, startService } from '@myelin/runtime';
 import { CiEnv } from './config/env';
 
 /**
@@ -13,7 +13,7 @@ export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) =
   const config = loadConfig(CiEnv, env);
   const db = await openServiceDatabase({ url: config.MYELIN_DATABASE_URL, schema: 'ci', entities: [], migrations: [] });
   const bus = sharedBus ?? createBus({ url: config.MYELIN_AMQP_URL, prefix: config.MYELIN_BUS_PREFIX, logger: new Logger('Bus') });
-  const readiness = [databaseCheck(db.dataSource), busCheck(bus)];
+  const readiness = standardChecks(db.dataSource, bus, config.MYELIN_REDIS_URL);
   return startService({
     name: 'ci',
     module: HealthOnlyModule.forRoot(readiness),

@@ -41,7 +41,8 @@ export function resolveConnection(opts: { host?: string }, env: NodeJS.ProcessEn
   const creds = readCredentials(env);
   const host = opts.host ?? env['MYELIN_HOST'] ?? creds.host ?? 'http://127.0.0.1:8000';
   const token = env['MYELIN_TOKEN'] ?? creds.token;
-  return { host, token, username: creds.username };
+  const trackingHost = env['MYELIN_TRACKING_HOST'];
+  return { host, token, trackingHost, username: creds.username };
 }
 
 export interface CommandContext {
@@ -56,7 +57,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function createContext(opts: { host?: string; project?: string }, env: NodeJS.ProcessEnv = process.env): CommandContext {
   const conn = resolveConnection(opts, env);
-  const client = new MyelinClient({ host: conn.host, token: conn.token });
+  const client = new MyelinClient({
+    host: conn.host,
+    token: conn.token,
+    ...(conn.trackingHost ? { trackingHost: conn.trackingHost } : {}),
+  });
   let username = conn.username;
   const project = async (): Promise<string> => {
     const name = opts.project ?? env['MYELIN_PROJECT'] ?? 'default';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createBus } from '@myelin/bus';
 import { loadConfig } from '@myelin/config';
 import { openServiceDatabase, SCHEDULER_SCHEMA } from '@myelin/persistence';
-import { AppBootstrap, busCheck, databaseCheck, startService } from '@myelin/runtime';
+import { AppBootstrap, standardChecks, startService } from '@myelin/runtime';
 import { SchedulerEnv } from './config/env';
 import { SchedulerModule } from './app.module';
 import { LocalProcessExecutor } from './executors/local/local-process.executor';
@@ -20,7 +20,7 @@ export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) =
     publicUrl: config.MYELIN_PUBLIC_URL,
     baseEnv: env,
   });
-  const readiness = [databaseCheck(db.dataSource), busCheck(bus)];
+  const readiness = standardChecks(db.dataSource, bus, config.MYELIN_REDIS_URL);
   return startService({
     name: 'scheduler',
     module: SchedulerModule.forRoot({ env: config, dataSource: db.dataSource, bus, executor, readiness }),

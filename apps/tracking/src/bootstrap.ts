@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { createBus } from '@myelin/bus';
 import { loadConfig } from '@myelin/config';
 import { openServiceDatabase, TRACKING_SCHEMA } from '@myelin/persistence';
-import { AppBootstrap, busCheck, databaseCheck, startService } from '@myelin/runtime';
+import { AppBootstrap, standardChecks, startService } from '@myelin/runtime';
 import { TrackingEnv } from './config/env';
 import { TrackingModule } from './app.module';
 
@@ -11,7 +11,7 @@ export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) =
   const config = loadConfig(TrackingEnv, env);
   const db = await openServiceDatabase({ url: config.MYELIN_DATABASE_URL, ...TRACKING_SCHEMA });
   const bus = sharedBus ?? createBus({ url: config.MYELIN_AMQP_URL, prefix: config.MYELIN_BUS_PREFIX, logger: new Logger('Bus') });
-  const readiness = [databaseCheck(db.dataSource), busCheck(bus)];
+  const readiness = standardChecks(db.dataSource, bus, config.MYELIN_REDIS_URL);
   return startService({
     name: 'tracking',
     module: TrackingModule.forRoot({ env: config, dataSource: db.dataSource, bus, readiness }),

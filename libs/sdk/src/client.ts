@@ -4,6 +4,11 @@ import { Condition, CreateRunRequest, LogLine, MetricPoint, Page, Run } from './
 
 export interface ClientOptions {
   host: string;
+  /**
+   * Where `/api/v1/tracking/...` lives when it is not behind the same address as the API
+   * (distributed mode without an ingress); defaults to `host`.
+   */
+  trackingHost?: string;
   token?: string;
   /** Injected for tests; defaults to the global fetch. */
   fetch?: typeof fetch;
@@ -12,10 +17,12 @@ export interface ClientOptions {
 /** Typed client of the Myelin API and tracking reads (the CLI's only way to the platform). */
 export class MyelinClient {
   private readonly host: string;
+  private readonly trackingHost: string;
   private readonly fetchImpl: typeof fetch;
 
   constructor(private readonly options: ClientOptions) {
     this.host = options.host.replace(/\/+$/, '');
+    this.trackingHost = (options.trackingHost ?? options.host).replace(/\/+$/, '');
     this.fetchImpl = options.fetch ?? fetch;
   }
 
@@ -30,7 +37,8 @@ export class MyelinClient {
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
-      res = await this.fetchImpl(`${this.host}${path}`, {
+      const base = path.startsWith('/api/v1/tracking/') ? this.trackingHost : this.host;
+      res = await this.fetchImpl(`${base}${path}`, {
         method,
         headers: this.headers(body === undefined ? {} : { 'Content-Type': 'application/json' }),
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -97,7 +105,7 @@ export class MyelinClient {
     for (let attempt = 0; ; attempt++) {
       let ended = false;
       try {
-        const res = await this.fetchImpl(`${this.host}/api/v1/tracking/runs/${uuid}/logs/stream?after=${lastId}`, {
+        const res = await this.fetchImpl(`${this.trackingHost}/api/v1/tracking/runs/${uuid}/logs/stream?after=${lastId}`, {
           headers: this.headers({ Accept: 'text/event-stream' }),
           signal,
         });

@@ -4,9 +4,9 @@
  */
 import { resolveExpr, TemplateScope } from './context';
 import { didYouMean, SpecError } from './errors';
-import { render, scanTemplates, wholeTemplate } from './template';
+import { render, wholeTemplate } from './template';
 import { ParamValue } from './types';
-import { describeNode, Loc, locAt, locInScalar, YEntry, YMap, YNode, YScalar, YSeq } from './yaml-tree';
+import { describeNode, Loc, locInScalar, YEntry, YMap, YNode, YSeq } from './yaml-tree';
 
 export function join(path: string, key: string | number): string {
   if (typeof key === 'number') return `${path}[${key}]`;
@@ -48,10 +48,7 @@ export class Checker {
     if (node.t !== 'scalar' || typeof node.value !== 'string') return 'none';
     const text = node.value;
     const whole = wholeTemplate(text);
-    if (!whole) {
-      if (scanTemplates(text).exprs.length === 0) return 'none';
-      return 'none';
-    }
+    if (!whole) return 'none';
     const r = resolveExpr({ ...this.scope, final: true, deferred: new Set() }, whole);
     if (r.kind === 'value') return { node, value: r.value };
     if (r.kind === 'error') {
@@ -345,8 +342,3 @@ export function readAny(c: Checker, node: YNode, path: string, checkTemplates = 
   }
 }
 
-export function scalarText(n: YScalar): string {
-  return n.value === null ? 'null' : String(n.value);
-}
-
-export { locAt };

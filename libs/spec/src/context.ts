@@ -102,7 +102,7 @@ export function resolveExpr(scope: TemplateScope, e: TemplateExpr): Resolution {
     }
     return { kind: 'keep' };
   }
-  const names = [...Object.keys(scope.params), ...scope.deferred];
+  const names = [...new Set([...Object.keys(scope.params), ...scope.deferred])];
   return {
     kind: 'error',
     message: `undefined variable \`${root}\`` + suggest(root, [...names, ...BUILTIN_CONTEXT_NAMES], names),

@@ -1,7 +1,6 @@
 /** Reads a whole (merged) polyaxonfile, or an inline pipeline template, into a `PolyaxonFile`. */
 import {
   asMap,
-  checkKeys,
   Checker,
   entry,
   field,
@@ -116,22 +115,10 @@ function renderParams(
     done[name] = v;
     return v;
   };
-  const scopeFor = (): TemplateScope => {
-    // lazily resolved view of the params
-    const proxy = new Proxy<Record<string, ParamValue>>(
-      {},
-      {
-        has: (_t, k) => typeof k === 'string' && Object.prototype.hasOwnProperty.call(raw, k),
-        get: (_t, k) => (typeof k === 'string' ? get(k) : undefined),
-        ownKeys: () => Object.keys(raw),
-        getOwnPropertyDescriptor: (_t, k) =>
-          typeof k === 'string' && Object.prototype.hasOwnProperty.call(raw, k)
-            ? { configurable: true, enumerable: true, value: get(k) }
-            : undefined,
-      },
-    );
-    return { ...baseScope, params: proxy };
-  };
+  // a lazily resolved view of the params: reading one renders it (and what it refers to) first
+  const view: Record<string, ParamValue> = {};
+  for (const k of Object.keys(raw)) Object.defineProperty(view, k, { enumerable: true, get: () => get(k) });
+  const scopeFor = (): TemplateScope => ({ ...baseScope, params: view });
   const renderValue = (v: ParamValue, at: YNode | Loc | undefined, path: string): ParamValue => {
     if (typeof v === 'string') {
       if (!v.includes('{{') && !v.includes('{%')) return v;
@@ -232,6 +219,7 @@ export function readFile(c: Checker, map: YMap, opts: ReadFileOptions): FileResu
   const typed = io.size > 0;
   const rawParams: Record<string, ParamValue> = {};
   const paramNodes = new Map<string, YNode | Loc>();
+  const rejected = new Set<string>();
   const fileParams: Record<string, ParamValue> = {};
   const pe = entry(map, 'params');
   if (pe && allowed.includes('params')) {
@@ -242,6 +230,7 @@ export function readFile(c: Checker, map: YMap, opts: ReadFileOptions): FileResu
         const v = readAny(c, e.value, p, false);
         if (typed && !io.has(k)) {
           c.error(e.keyLoc, p, `\`${k}\` is not declared in inputs or outputs` + didYouMean(k, io.keys()));
+          rejected.add(k);
           continue;
         }
         const decl = io.get(k);
@@ -316,7 +305,7 @@ export function readFile(c: Checker, map: YMap, opts: ReadFileOptions): FileResu
   }
 
   // a rejected -P value is reported once, not again as a missing or undefined name
-  for (const n of attempted) if (!(n in rawParams)) deferred.add(n);
+  for (const n of [...attempted, ...rejected]) if (!(n in rawParams)) deferred.add(n);
   // required inputs
   if (!isTemplate && inputs) {
     const seqNode = field(map, 'inputs');

@@ -1,6 +1,5 @@
 /** The `hptuning` section of a group: matrix, search algorithm, concurrency, early stopping. */
 import { asMap, asSeq, checkKeys, Checker, entry, field, isNull, join, readBool, readEnum, readInt, readNum, readStr, required } from './checker';
-import { didYouMean } from './errors';
 import { isDistribution, parseMatrix } from './matrix';
 import {
   ASHA,
@@ -330,4 +329,3 @@ export function readHPTuning(c: Checker, node: YNode | undefined, path: string):
   return { hptuning: hp, algorithm, resourceParam };
 }
 
-export { didYouMean };

@@ -282,7 +282,7 @@ function parsePValues(c: Checker, raw: YNode, path: string): MatrixOption | unde
     c.error(node, path, 'at least one probability must be positive');
     return undefined;
   }
-  return { kind: 'pvalues', values, probabilities: probabilities.map((p) => p / sum) };
+  return { kind: 'pvalues', values, probabilities: probabilities.map((p) => clean(p / sum)) };
 }
 
 /** Parses one matrix entry (`{logspace: "0:1:5"}`), reporting errors under `path`. */

@@ -499,9 +499,10 @@ export function readPipelineBody(c: Checker, map: YMap, readTemplate: ReadTempla
   const left = order.map((d) => d.op.name).filter((n) => !seen.has(n));
   if (left.length) {
     const cycle = findCycle(upstream, left);
-    const first = ops.get(cycle[0] ?? left[0])!;
-    const at = entry(first.map, 'dependencies')?.keyLoc ?? first.map.loc;
-    c.error(at, join(first.path, 'dependencies'), `the ops form a cycle: ${(cycle.length ? cycle : left).join(' -> ')}`);
+    const members = (cycle.length ? cycle : left).map((n) => ops.get(n)!);
+    const first = members.find((d) => entry(d.map, 'dependencies')) ?? members[0];
+    const dep = entry(first.map, 'dependencies');
+    c.error(dep ? dep.keyLoc : first.map.loc, dep ? join(first.path, 'dependencies') : first.path, `the ops form a cycle: ${(cycle.length ? cycle : left).join(' -> ')}`);
   }
   const dag: CompiledPipeline = {
     order: layers.flat(),

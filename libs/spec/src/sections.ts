@@ -478,4 +478,3 @@ export function readRun(c: Checker, node: YNode | undefined, path: string): Run 
   return { cmd: s.trim() };
 }
 
-export { readAny };

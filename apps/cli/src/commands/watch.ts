@@ -8,21 +8,38 @@ export function printLogLine(line: LogLine): void {
   out.write(`${line.line}\n`);
 }
 
-/** Stream a run's logs until its last line, then wait for its final status and return the run. */
+/** After the run ended, how long the log stream may take to deliver its last lines. */
+const DRAIN_MS = 5000;
+
+/**
+ * Stream a run's logs until its last line and return the run in its final status. The log
+ * stream normally ends by itself; the status is polled beside it so that a stream that never
+ * ends (its end marker lost) cannot hang the watch.
+ */
 export async function watchRun(ctx: CommandContext, run: Run, { quiet = false } = {}): Promise<Run> {
-  await ctx.client.followLogs(run.uuid, (line) => {
-    if (!quiet) printLogLine(line);
-  });
-  // The last log line comes just before the final status; give the status a moment to land.
-  for (let i = 0; ; i++) {
+  const abort = new AbortController();
+  let streamDone = false;
+  const stream = ctx.client
+    .followLogs(run.uuid, (line) => {
+      if (!quiet) printLogLine(line);
+    }, { signal: abort.signal })
+    .catch((error: unknown) => {
+      if (!abort.signal.aborted) throw error;
+    })
+    .finally(() => (streamDone = true));
+  let final: Run | undefined;
+  for (let i = 0; !final; i++) {
     const current = await ctx.client.getRunByUuid(run.uuid);
-    if (FINAL.has(current.status)) {
-      if (!quiet) {
-        const detail = current.statusMessage ? ` (${current.statusMessage})` : '';
-        process.stderr.write(`Run ${current.project}#${current.number} ${current.status}${detail}\n`);
-      }
-      return current;
-    }
-    await new Promise((r) => setTimeout(r, Math.min(100 * (i + 1), 1000)));
+    if (FINAL.has(current.status)) final = current;
+    else await new Promise((r) => setTimeout(r, Math.min(200 * (i + 1), 1000)));
   }
+  const deadline = Date.now() + DRAIN_MS;
+  while (!streamDone && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  abort.abort();
+  await stream;
+  if (!quiet) {
+    const detail = final.statusMessage ? ` (${final.statusMessage})` : '';
+    process.stderr.write(`Run ${final.project}#${final.number} ${final.status}${detail}\n`);
+  }
+  return final;
 }

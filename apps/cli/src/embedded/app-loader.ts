@@ -9,7 +9,6 @@ import { AppBootstrap, AppName } from '@myelin/runtime';
 export function loadAppBootstrap(name: AppName): AppBootstrap {
   // From dist/apps/cli/src/embedded (or apps/cli/src/embedded under ts-jest) to apps/<name>/src/bootstrap.
   const path = join(__dirname, '..', '..', '..', name, 'src', 'bootstrap');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const mod = require(path) as { bootstrap?: AppBootstrap };
   if (typeof mod.bootstrap !== 'function') throw new Error(`${path} does not export bootstrap()`);
   return mod.bootstrap;

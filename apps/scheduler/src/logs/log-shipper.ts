@@ -89,6 +89,15 @@ export class LogShipper {
     return next;
   }
 
+  /** A line from the platform itself (why a run could not start, for instance). */
+  async shipSystemLine(runUuid: string, line: string, batchId: string): Promise<void> {
+    await this.bus.send(LogLinesAppend.PATTERN, {
+      runUuid,
+      batchId: `system:${batchId}`,
+      lines: [{ at: new Date().toISOString(), stream: 'system', line }],
+    } satisfies LogLinesAppend.Payload);
+  }
+
   private async sendLines(runUuid: string, stream: LogStream, startOffset: number, lines: string[]): Promise<void> {
     const at = new Date().toISOString();
     const logLines: LogLinesAppend.Line[] = [];

@@ -114,9 +114,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         },
         { status: 'stopped', reason: 'Stopped', message: `${reason} (before it started)` },
       );
+      await this.shipper.ship(command.runUuid, { stdout: '', stderr: '' }, { stdoutOffset: 0, stderrOffset: 0 }, true);
     } else if (isFinal(execution.status) || execution.status === 'stopping') {
       return;
     } else if (!execution.pid && !LIVE.includes(execution.status)) {
+      await this.endLogs(execution);
       await this.executions.transition(
         execution.runUuid,
         { status: 'stopped', reason: 'Stopped', message: `${reason} (before it started)` },
@@ -198,11 +200,10 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         message: `process ${launched.pid} in ${launched.workdir}`,
       });
     } catch (error) {
-      await this.executions.transition(
-        execution.runUuid,
-        { status: 'failed', reason: 'LaunchFailed', message: `could not start the process: ${String(error)}` },
-        { finishedAt: new Date() },
-      );
+      const message = `could not start the process: ${error instanceof Error ? error.message : String(error)}`;
+      await this.shipper.shipSystemLine(execution.runUuid, `myelin: ${message}`, `launch:${execution.attempt}`);
+      await this.endLogs(starting);
+      await this.executions.transition(execution.runUuid, { status: 'failed', reason: 'LaunchFailed', message }, { finishedAt: new Date() });
     }
   }
 
@@ -251,6 +252,12 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         );
       }
     }
+  }
+
+  /** Tell log followers there is nothing more to come (for runs that end without a process). */
+  private async endLogs(execution: ExecutionEntity): Promise<void> {
+    const offsets = { stdoutOffset: Number(execution.stdoutOffset), stderrOffset: Number(execution.stderrOffset) };
+    await this.shipper.ship(execution.runUuid, this.executor.logFiles(execution), offsets, true);
   }
 
   private async enforceGrace(execution: ExecutionEntity): Promise<void> {

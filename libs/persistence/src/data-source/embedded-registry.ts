@@ -20,7 +20,6 @@ export async function acquireEmbedded(dataDir: string | 'memory'): Promise<Share
       shared: (async () => {
         // Loaded lazily: the WASM module costs memory and start-up time that server mode never pays.
         // PGlite ships a CommonJS build; require keeps jest (CommonJS) and Node on the same path.
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
         const { PGlite } = require('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
         if (dataDir !== 'memory') mkdirSync(dataDir, { recursive: true });
         const db = await PGlite.create(dataDir === 'memory' ? undefined : dataDir);

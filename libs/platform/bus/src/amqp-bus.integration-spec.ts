@@ -67,6 +67,7 @@ describe('AmqpBus on a real RabbitMQ', () => {
     const got: number[] = [];
     await consumer.consume('scheduler', handlers({ [RunStart.PATTERN]: (p) => got.push((p as RunStart.Payload).number) }));
     await waitFor(() => got.includes(42), { what: 'the early command' });
+    expect(got).toEqual([42]);
   });
 
   it('answers a request through direct reply-to', async () => {

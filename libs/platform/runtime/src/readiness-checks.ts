@@ -1,3 +1,4 @@
+import Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { MessageBus } from '@myelin/bus';
 import { ReadinessCheck } from './health.controller';
@@ -18,4 +19,25 @@ export function busCheck(bus: MessageBus): ReadinessCheck {
     const h = bus.health();
     return { name: 'bus', ok: h.connected, detail: h.detail };
   };
+}
+
+/** A Redis server answers PING (one short-lived connection per check). */
+export function redisCheck(url: string): ReadinessCheck {
+  return async () => {
+    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000, enableOfflineQueue: false });
+    try {
+      await client.connect();
+      const pong = await client.ping();
+      return { name: 'redis', ok: pong === 'PONG' };
+    } catch (e) {
+      return { name: 'redis', ok: false, detail: String(e) };
+    } finally {
+      client.disconnect();
+    }
+  };
+}
+
+/** The readiness checks every service runs: its database, the bus, and Redis when configured. */
+export function standardChecks(dataSource: DataSource, bus: MessageBus, redisUrl?: string): ReadinessCheck[] {
+  return [databaseCheck(dataSource), busCheck(bus), ...(redisUrl ? [redisCheck(redisUrl)] : [])];
 }

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { cp, mkdir, open, readFile, writeFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, mkdir, open, readdir, readFile, writeFile, stat } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
 import type { ExecutionEntity } from '@myelin/persistence';
 import { Executor, LaunchedProcess, ProcessState } from '../executor';
 import { buildRunEnvironment } from './run-environment';
@@ -9,6 +9,11 @@ import { buildRunEnvironment } from './run-environment';
 /** Names skipped when a code directory is snapshotted into a run. */
 const SKIPPED = new Set(['.git', 'node_modules', '__pycache__', '.myelin', '.venv', 'venv', '.mypy_cache', '.pytest_cache']);
 const MAX_SNAPSHOT_FILE_BYTES = 50 * 1024 * 1024;
+/** A code directory bigger than this is refused with a message (someone pointed -f at their home directory). */
+const MAX_SNAPSHOT_TOTAL_BYTES = 500 * 1024 * 1024;
+const MAX_SNAPSHOT_FILES = 20_000;
+
+export class CodeSnapshotError extends Error {}
 
 /**
  * Runs each job as a local process in its own working directory and process group.
@@ -117,21 +122,41 @@ export class LocalProcessExecutor implements Executor {
     this.exits.on('exit', listener);
   }
 
+  /**
+   * Copy the code directory into the run, skipping VCS/dependency folders, Myelin's own runs
+   * directory (which may live inside it) and oversized files; refuse a directory too big to be code.
+   */
   private async snapshotCode(from: string, to: string): Promise<void> {
     try {
       if (!(await stat(from)).isDirectory()) return;
     } catch {
       return; // not on this host (remote submission): the run starts with an empty code directory
     }
-    await cp(from, to, {
-      recursive: true,
-      filter: async (src) => {
-        const base = src.split('/').pop() ?? '';
-        if (SKIPPED.has(base)) return false;
-        const s = await stat(src);
-        return s.isDirectory() || s.size <= MAX_SNAPSHOT_FILE_BYTES;
-      },
-    });
+    const runsDir = resolve(this.options.runsDir);
+    let files = 0;
+    let bytes = 0;
+    const walk = async (src: string, dest: string): Promise<void> => {
+      await mkdir(dest, { recursive: true });
+      for (const entry of await readdir(src, { withFileTypes: true })) {
+        const s = join(src, entry.name);
+        if (SKIPPED.has(entry.name) || s === runsDir || runsDir.startsWith(s + sep)) continue;
+        if (entry.isDirectory()) {
+          await walk(s, join(dest, entry.name));
+        } else if (entry.isFile()) {
+          const size = (await stat(s)).size;
+          if (size > MAX_SNAPSHOT_FILE_BYTES) continue;
+          files += 1;
+          bytes += size;
+          if (files > MAX_SNAPSHOT_FILES || bytes > MAX_SNAPSHOT_TOTAL_BYTES) {
+            throw new CodeSnapshotError(
+              `the code directory ${from} holds more than ${MAX_SNAPSHOT_FILES} files or ${MAX_SNAPSHOT_TOTAL_BYTES / 1024 / 1024} MiB; run from your project's directory`,
+            );
+          }
+          await copyFile(s, join(dest, entry.name));
+        }
+      }
+    };
+    await walk(resolve(from), to);
   }
 }
 

@@ -1,0 +1,125 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createTempDir, TempDir, waitFor } from '@myelin/testing';
+import { freePort, myelin, ServiceProcess, waitForHttp } from './cli-harness';
+
+/**
+ * Embedded mode as a user meets it: `myelin up` in a fresh home, then the CLI in another
+ * process against it. Nothing is mocked.
+ */
+jest.setTimeout(90_000);
+
+describe('embedded mode: myelin up + the CLI', () => {
+  let home: TempDir;
+  let specs: TempDir;
+  let up: ServiceProcess;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    home = await createTempDir('myelin-e2e-home');
+    specs = await createTempDir('myelin-e2e-specs');
+    const port = await freePort();
+    env = { MYELIN_HOME: home.path, MYELIN_STOP_GRACE_SECONDS: '2' };
+    up = new ServiceProcess(['up', '--port', String(port)], env);
+    await waitForHttp(`http://127.0.0.1:${port}/readyz`, 90_000, up);
+  }, 120_000);
+
+  afterAll(async () => {
+    await up?.stop();
+    await home?.remove();
+    await specs?.remove();
+  });
+
+  const spec = async (name: string, body: string) => {
+    const path = join(specs.path, name);
+    await writeFile(path, body);
+    return path;
+  };
+
+  it('checks the quickstart polyaxonfile, and reports file, line and field of a bad one', async () => {
+    const ok = await myelin(['check', '-f', 'examples/quickstart/polyaxonfile.yml'], env);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/kind: experiment/);
+    const bad = await spec('bad.yml', 'version: 1\nkind: experiment\nrun:\n  cmd: echo {{ lrr }}\n');
+    const res = await myelin(['check', '-f', bad], env);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/bad\.yml:4:\d+: run\.cmd/);
+    expect(res.stderr).toMatch(/lrr/);
+  });
+
+  it('runs the quickstart to success with params, logs and metrics readable through the CLI', async () => {
+    const run = await myelin(['run', '-f', 'examples/quickstart/polyaxonfile.yml', '-P', 'lr=0.05', '--watch', '--json'], env, 120_000);
+    expect(run.code).toBe(0);
+    const created = JSON.parse(run.stdout) as { uuid: string; number: number; params: Record<string, unknown> };
+    expect(created.params).toMatchObject({ lr: 0.05, epochs: 20 });
+
+    const get = JSON.parse((await myelin(['get', created.uuid, '--json'], env)).stdout) as {
+      status: string;
+      exitCode: number;
+      statuses: Array<{ status: string }>;
+    };
+    expect(get.status).toBe('succeeded');
+    expect(get.exitCode).toBe(0);
+    expect(get.statuses.map((s) => s.status)).toEqual(['created', 'queued', 'starting', 'running', 'succeeded']);
+
+    const metrics = JSON.parse((await myelin(['metrics', created.uuid, '--json'], env)).stdout) as Record<
+      string,
+      Array<{ step: number; value: number; timestamp: string }>
+    >;
+    expect(metrics.loss).toHaveLength(20);
+    expect(metrics.loss.map((p) => p.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(metrics.loss[19].value).toBeLessThan(metrics.loss[0].value); // it learned
+    expect(Date.parse(metrics.val_loss[0].timestamp)).not.toBeNaN();
+
+    const logs = await myelin(['logs', String(created.number)], env);
+    expect(logs.code).toBe(0);
+    expect(logs.stdout).toMatch(/lr=0\.05, epochs=20/);
+    expect(logs.stdout).toMatch(/epoch {2}20/);
+    expect(logs.stdout).toMatch(/myelin:metric step=20/); // metric lines stay in the logs
+
+    const ps = JSON.parse((await myelin(['ps', '--json'], env)).stdout) as { count: number; results: Array<{ uuid: string }> };
+    expect(ps.results.map((r) => r.uuid)).toContain(created.uuid);
+  });
+
+  it('ends a failing command failed, with its exit code in the status message', async () => {
+    const file = await spec('fail.yml', 'version: 1\nkind: experiment\nrun:\n  cmd: echo about to fail; exit 3\n');
+    const run = await myelin(['run', '-f', file, '--watch', '--json'], env, 60_000);
+    expect(run.code).toBe(1);
+    const { uuid } = JSON.parse(run.stdout.slice(0, run.stdout.lastIndexOf('}') + 1)) as { uuid: string };
+    const get = JSON.parse((await myelin(['get', uuid, '--json'], env)).stdout) as { status: string; statusMessage: string; exitCode: number };
+    expect(get.status).toBe('failed');
+    expect(get.exitCode).toBe(3);
+    expect(get.statusMessage).toMatch(/exit code 3/);
+  });
+
+  it('stops a sleeping run within the grace period, even one that ignores SIGTERM', async () => {
+    const polite = await spec('sleep.yml', 'version: 1\nkind: experiment\nrun:\n  cmd: echo sleeping; sleep 120\n');
+    const stubborn = await spec('stubborn.yml', "version: 1\nkind: experiment\nrun:\n  cmd: trap '' TERM; echo ignoring TERM; sleep 120\n");
+    for (const file of [polite, stubborn]) {
+      const created = JSON.parse((await myelin(['run', '-f', file, '--json'], env)).stdout) as { uuid: string };
+      await waitFor(async () => (JSON.parse((await myelin(['get', created.uuid, '--json'], env)).stdout) as { status: string }).status === 'running', {
+        timeoutMs: 30_000,
+        what: 'the run to be running',
+      });
+      const started = Date.now();
+      const stop = await myelin(['stop', created.uuid], env);
+      expect(stop.code).toBe(0);
+      const final = await waitFor(
+        async () => {
+          const run = JSON.parse((await myelin(['get', created.uuid, '--json'], env)).stdout) as { status: string };
+          return run.status === 'stopped' ? run : null;
+        },
+        { timeoutMs: 20_000, what: 'the run to be stopped' },
+      );
+      expect(final.status).toBe('stopped');
+      // grace period 2 s + one supervision pass + CLI round trips
+      expect(Date.now() - started).toBeLessThan(10_000);
+    }
+  });
+
+  it('answers unknown runs with exit code 3 and usage errors with 2', async () => {
+    expect((await myelin(['get', '9999'], env)).code).toBe(3);
+    expect((await myelin(['get', 'not-a-run'], env)).code).toBe(2);
+    expect((await myelin(['run'], env)).code).toBe(2);
+  });
+});
