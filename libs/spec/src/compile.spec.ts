@@ -294,6 +294,8 @@ run:
     const spec = one(content);
     expect(renderTrial(spec, { a: 1 }).cmd).toBe('run 1 {{ outputs_path }}');
     expect(renderTrial(spec, { a: 1 }, { outputs_path: '/o' }).cmd).toBe('run 1 /o');
+    const job = one('version: 1\nkind: job\nbuild: {image: x}\nrun: {cmd: "save {{ outputs_path }}/model"}\n');
+    expect(renderTrial(job, {}, { outputs_path: '/out/3' }).cmd).toBe('save /out/3/model');
   });
 
   it('resolves a matrix written as one template from inputs', () => {
