@@ -6,6 +6,7 @@
 // point at the right files. Type checking is `npm run typecheck` (tsc), separate on purpose.
 import { transformFile } from '@swc/core';
 import { mkdir, readdir, readFile, rm, writeFile, copyFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -56,6 +57,13 @@ for (const [alias, [target]] of Object.entries(tsconfig.compilerOptions.paths)) 
   await mkdir(pkgDir, { recursive: true });
   const entry = relative(pkgDir, join(dist, target.replace(/\.ts$/, '.js')));
   await writeFile(join(pkgDir, 'index.js'), `module.exports = require(${JSON.stringify(entry)});\n`);
+}
+// Prepare the embedded database template once per PGlite version (makes a fresh `myelin up` fast).
+const { embeddedTemplatePath, ensureEmbeddedTemplate } = (await import(join(dist, 'libs', 'persistence', 'src', 'data-source', 'embedded-template.js'))).default;
+const templatePath = embeddedTemplatePath();
+if (!existsSync(templatePath)) {
+  process.stdout.write('preparing the embedded PostgreSQL template (once per PGlite version)...\n');
+  await ensureEmbeddedTemplate(templatePath);
 }
 await writeFile(join(dist, '.build-stamp'), new Date().toISOString());
 if (!process.argv.includes('--quiet')) process.stdout.write(`built ${jobs.length} files into dist/ in ${Date.now() - started} ms\n`);

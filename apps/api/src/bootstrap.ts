@@ -9,7 +9,7 @@ import { ApiModule } from './app.module';
 /** Start the core API: accounts, projects, runs. See AppBootstrap for the hosting contract. */
 export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) => {
   const config = loadConfig(ApiEnv, env);
-  const db = await openServiceDatabase({ url: config.MYELIN_DATABASE_URL, ...CORE_SCHEMA });
+  const db = await openServiceDatabase({ url: config.MYELIN_DATABASE_URL, embeddedTemplate: config.MYELIN_PGLITE_TEMPLATE, ...CORE_SCHEMA });
   const bus = sharedBus ?? createBus({ url: config.MYELIN_AMQP_URL, prefix: config.MYELIN_BUS_PREFIX, logger: new Logger('Bus') });
   const readiness = standardChecks(db.dataSource, bus, config.MYELIN_REDIS_URL);
   return startService({

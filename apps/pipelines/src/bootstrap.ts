@@ -11,7 +11,7 @@ import { PipelinesEnv } from './config/env';
  */
 export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) => {
   const config = loadConfig(PipelinesEnv, env);
-  const db = await openServiceDatabase({ url: config.MYELIN_DATABASE_URL, schema: 'pipelines', entities: [], migrations: [] });
+  const db = await openServiceDatabase({ url: config.MYELIN_DATABASE_URL, embeddedTemplate: config.MYELIN_PGLITE_TEMPLATE, schema: 'pipelines', entities: [], migrations: [] });
   const bus = sharedBus ?? createBus({ url: config.MYELIN_AMQP_URL, prefix: config.MYELIN_BUS_PREFIX, logger: new Logger('Bus') });
   const readiness = standardChecks(db.dataSource, bus, config.MYELIN_REDIS_URL);
   return startService({

@@ -13,7 +13,7 @@ import { LocalProcessExecutor } from './executors/local/local-process.executor';
 export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) => {
   const config = loadConfig(SchedulerEnv, env);
   const home = config.MYELIN_HOME || join(homedir(), '.myelin');
-  const db = await openServiceDatabase({ url: config.MYELIN_DATABASE_URL, ...SCHEDULER_SCHEMA });
+  const db = await openServiceDatabase({ url: config.MYELIN_DATABASE_URL, embeddedTemplate: config.MYELIN_PGLITE_TEMPLATE, ...SCHEDULER_SCHEMA });
   const bus = sharedBus ?? createBus({ url: config.MYELIN_AMQP_URL, prefix: config.MYELIN_BUS_PREFIX, logger: new Logger('Bus') });
   const executor = new LocalProcessExecutor({
     runsDir: config.MYELIN_RUNS_DIR ?? join(home, 'runs'),

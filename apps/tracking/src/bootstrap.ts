@@ -9,7 +9,7 @@ import { TrackingModule } from './app.module';
 /** Start the tracking service: log and metric ingest and reads. See AppBootstrap. */
 export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) => {
   const config = loadConfig(TrackingEnv, env);
-  const db = await openServiceDatabase({ url: config.MYELIN_DATABASE_URL, ...TRACKING_SCHEMA });
+  const db = await openServiceDatabase({ url: config.MYELIN_DATABASE_URL, embeddedTemplate: config.MYELIN_PGLITE_TEMPLATE, ...TRACKING_SCHEMA });
   const bus = sharedBus ?? createBus({ url: config.MYELIN_AMQP_URL, prefix: config.MYELIN_BUS_PREFIX, logger: new Logger('Bus') });
   const readiness = standardChecks(db.dataSource, bus, config.MYELIN_REDIS_URL);
   return startService({

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 export * from './data-source/create-data-source';
 export * from './data-source/database-url';
+export * from './data-source/embedded-template';
 export * from './schemas';
 export * from './outbox/outbox.entity';
 export * from './outbox/outbox-relay';

@@ -2,6 +2,7 @@ import { createServer, Server } from 'node:http';
 import { join } from 'node:path';
 import express, { Request, Response } from 'express';
 import { InProcessBus } from '@myelin/bus';
+import { embeddedTemplatePath } from '@myelin/persistence';
 import { APP_NAMES, AppHandle, runReadiness } from '@myelin/runtime';
 import { loadAppBootstrap } from './app-loader';
 
@@ -37,6 +38,7 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions): Promise<E
     MYELIN_BIND: options.bind,
     MYELIN_PUBLIC_URL: publicUrl,
     MYELIN_CREDENTIALS_FILE: join(options.home, 'credentials.json'),
+    MYELIN_PGLITE_TEMPLATE: embeddedTemplatePath(),
   };
   const bus = new InProcessBus();
   const apps: AppHandle[] = [];

@@ -16,6 +16,8 @@ export interface ServiceDatabaseOptions {
   migrations: MigrationList;
   poolSize?: number;
   logging?: boolean;
+  /** Embedded only: an empty cluster (tar.gz) to start a new data directory from. */
+  embeddedTemplate?: string;
 }
 
 export interface ServiceDatabase {
@@ -46,7 +48,7 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
   if (target.kind === 'server') {
     dataSource = new DataSource({ ...common, url: target.url, poolSize: options.poolSize ?? 10 });
   } else {
-    const shared = await acquireEmbedded(target.dataDir);
+    const shared = await acquireEmbedded(target.dataDir, options.embeddedTemplate);
     dataSource = new DataSource({ ...common, driver: { Pool: pglitePoolClass(shared) } });
   }
   try {

@@ -26,6 +26,9 @@ export class BaseServiceEnv {
 
   @IsIn(LOG_LEVELS) MYELIN_LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'log';
 
+  /** Embedded only: a prepared empty PostgreSQL cluster a new data directory starts from (set by `myelin up`). */
+  @IsOptional() @IsString() MYELIN_PGLITE_TEMPLATE?: string;
+
   /** Where embedded data, run working directories and outputs live. */
   @IsString() MYELIN_HOME: string = '';
 }
