@@ -17,7 +17,6 @@ export function embeddedTemplatePath(): string {
 
 export async function ensureEmbeddedTemplate(path = embeddedTemplatePath()): Promise<string> {
   if (existsSync(path)) return path;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { PGlite } = require('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
   const dir = await mkdtemp(join(tmpdir(), 'myelin-pglite-template-'));
   try {
