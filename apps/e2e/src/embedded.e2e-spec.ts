@@ -109,8 +109,11 @@ describe('embedded mode: myelin up + the CLI', () => {
           const run = JSON.parse((await myelin(['get', created.uuid, '--json'], env)).stdout) as { status: string };
           return run.status === 'stopped' ? run : null;
         },
-        { timeoutMs: 20_000, what: 'the run to be stopped' },
-      );
+        { timeoutMs: 20_000, what: `run ${file} to be stopped` },
+      ).catch(async (error: Error) => {
+        const history = (await myelin(['get', created.uuid, '--json'], env)).stdout;
+        throw new Error(`${error.message}\n${history}\n${up.output.slice(-3000)}`);
+      });
       expect(final.status).toBe('stopped');
       // grace period 2 s + one supervision pass + CLI round trips
       expect(Date.now() - started).toBeLessThan(10_000);

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ACTIVE_STATUSES, isFinal, RunStart, RunStatus, RunStop } from '@myelin/contracts';
-import { ExecutionEntity, ExecutionsRepository, OutboxRelay } from '@myelin/persistence';
+import { ExecutionEntity, ExecutionsRepository, OutboxRelay, StatusChange } from '@myelin/persistence';
 import { EXECUTOR, SCHEDULER_ENV } from '../tokens';
 import { SchedulerEnv } from '../config/env';
-import { Executor } from '../executors/executor';
+import { Executor, ProcessState } from '../executors/executor';
 import { LogShipper } from '../logs/log-shipper';
 
 const LIVE: RunStatus[] = [...ACTIVE_STATUSES, 'stopping'];
@@ -227,30 +227,10 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         continue;
       }
       const final = await this.shipper.ship(execution.runUuid, files, shipped, true);
-      const stopRequested = execution.stopRequestedAt !== null;
-      const exitCode = state.state === 'exited' ? state.exitCode : undefined;
-      const patch = { ...final, finishedAt: new Date() };
-      if (stopRequested) {
-        await this.executions.transition(
-          execution.runUuid,
-          { status: 'stopped', reason: 'Stopped', message: describeEnd(state), ...(exitCode !== undefined ? { exitCode } : {}) },
-          patch,
-        );
-      } else if (state.state === 'exited' && state.exitCode === 0) {
-        await this.executions.transition(execution.runUuid, { status: 'succeeded', reason: 'Succeeded', message: 'exit code 0', exitCode: 0 }, patch);
-      } else if (state.state === 'exited') {
-        await this.executions.transition(
-          execution.runUuid,
-          { status: 'failed', reason: state.signal ? 'Killed' : 'Error', message: describeEnd(state), exitCode: state.exitCode },
-          patch,
-        );
-      } else {
-        await this.executions.transition(
-          execution.runUuid,
-          { status: 'failed', reason: 'Lost', message: describeEnd(state) },
-          patch,
-        );
-      }
+      await this.executions.settle(execution.runUuid, (current) => outcome(state, current.stopRequestedAt !== null), {
+        ...final,
+        finishedAt: new Date(),
+      });
     }
   }
 
@@ -271,7 +251,19 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   }
 }
 
-function describeEnd(state: { state: string; exitCode?: number; signal?: string }): string {
+/** The final status of a run whose process ended. */
+function outcome(state: ProcessState, stopRequested: boolean): StatusChange {
+  const exitCode = state.state === 'exited' ? state.exitCode : undefined;
+  const withCode = exitCode !== undefined ? { exitCode } : {};
+  if (stopRequested) return { status: 'stopped', reason: 'Stopped', message: describeEnd(state), ...withCode };
+  if (state.state === 'exited' && state.exitCode === 0) return { status: 'succeeded', reason: 'Succeeded', message: 'exit code 0', exitCode: 0 };
+  if (state.state === 'exited') {
+    return { status: 'failed', reason: state.signal ? 'Killed' : 'Error', message: describeEnd(state), exitCode: state.exitCode };
+  }
+  return { status: 'failed', reason: 'Lost', message: describeEnd(state) };
+}
+
+function describeEnd(state: ProcessState): string {
   if (state.state === 'exited') {
     return state.signal ? `exit code ${state.exitCode} (killed by ${state.signal})` : `exit code ${state.exitCode}`;
   }

@@ -89,6 +89,9 @@ export class LocalProcessExecutor implements Executor {
       startTime = null;
     }
     if (pid && (await isSameProcessAlive(pid, startTime))) return { state: 'running' };
+    // The wrapper is gone but members of its process group live on (children that ignored
+    // SIGTERM, or daemons the job forked): the run is not over until the group is empty.
+    if (pid && groupAlive(pid)) return { state: 'running' };
     try {
       const code = Number((await readFile(p.exitFile, 'utf8')).trim());
       if (Number.isInteger(code)) {
@@ -170,6 +173,15 @@ function signalGroup(pid: number | null, signal: NodeJS.Signals): void {
     } catch {
       // already gone
     }
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

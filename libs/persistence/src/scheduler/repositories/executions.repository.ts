@@ -81,6 +81,19 @@ export class ExecutionsRepository {
    * and the event in the same transaction. Returns the updated row, or null when refused.
    */
   async transition(runUuid: string, change: StatusChange, patch: ExecutionPatch = {}): Promise<ExecutionEntity | null> {
+    return this.settle(runUuid, () => change, patch);
+  }
+
+  /**
+   * Like `transition`, but the status is decided from the row as it is under the lock: a stop
+   * that lands while a pass is settling a finished process turns the outcome into `stopped`
+   * instead of racing it.
+   */
+  async settle(
+    runUuid: string,
+    decide: (current: ExecutionEntity) => StatusChange,
+    patch: ExecutionPatch = {},
+  ): Promise<ExecutionEntity | null> {
     return this.dataSource.transaction(async (m) => {
       const row = await m
         .getRepository(ExecutionEntity)
@@ -88,7 +101,9 @@ export class ExecutionsRepository {
         .setLock('pessimistic_write')
         .where('e.run_uuid = :runUuid', { runUuid })
         .getOne();
-      if (!row || !canTransition(row.status, change.status, row.kind)) return null;
+      if (!row) return null;
+      const change = decide(row);
+      if (!canTransition(row.status, change.status, row.kind)) return null;
       Object.assign(row, patch, { status: change.status });
       if (change.exitCode !== undefined) row.exitCode = change.exitCode;
       await m.getRepository(ExecutionEntity).save(row);
