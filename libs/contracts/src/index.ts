@@ -13,3 +13,4 @@ export * from './messages/tracking/log-lines/log-lines.message';
 export * from './messages/tracking/metrics-batch/metrics-batch.message';
 export * from './messages/auth/token-verify/token-verify.message';
 export * from './metric-line';
+export * from './runs/run-view';

@@ -1,24 +1,7 @@
-export interface Run {
-  uuid: string;
-  number: number;
-  project: string;
-  uniqueName: string;
-  kind: string;
-  name: string | null;
-  description: string;
-  tags: string[];
-  status: string;
-  statusReason: string;
-  statusMessage: string;
-  exitCode: number | null;
-  params: Record<string, unknown>;
-  parentUuid: string | null;
-  originalUuid: string | null;
-  createdAt: string;
-  updatedAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
+import type { RunView } from '@myelin/contracts';
+
+/** A run as the API returns it. */
+export type Run = RunView;
 
 export interface Page<T> {
   count: number;

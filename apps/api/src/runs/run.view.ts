@@ -1,27 +1,7 @@
+import type { RunView } from '@myelin/contracts';
 import type { RunEntity } from '@myelin/persistence';
 
-/** The JSON shape of a run in every response. */
-export interface RunView {
-  uuid: string;
-  number: number;
-  project: string;
-  uniqueName: string;
-  kind: string;
-  name: string | null;
-  description: string;
-  tags: string[];
-  status: string;
-  statusReason: string;
-  statusMessage: string;
-  exitCode: number | null;
-  params: Record<string, unknown>;
-  parentUuid: string | null;
-  originalUuid: string | null;
-  createdAt: string;
-  updatedAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
+export type { RunView };
 
 export function toRunView(run: RunEntity, project: string): RunView {
   return {

@@ -50,7 +50,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   /** Start command: queue the run once (a repeated command for a known run is ignored). */
   async start(command: RunStart.Payload): Promise<void> {
     const inserted = await this.executions.enqueue(
-      {
+      newExecution({
         runUuid: command.runUuid,
         project: command.project,
         number: command.number,
@@ -60,20 +60,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         spec: command.spec,
         codeDir: command.codeDir ?? null,
         priority: command.priority ?? 0,
-        status: 'queued',
-        attempt: 0,
         maxRestarts: command.maxRestarts ?? 0,
         executor: this.executor.name,
-        pid: null,
-        pidStartTime: null,
-        workdir: null,
-        stdoutOffset: 0,
-        stderrOffset: 0,
-        exitCode: null,
-        stopRequestedAt: null,
-        startedAt: null,
-        finishedAt: null,
-      },
+      }),
       { status: 'queued', reason: 'Queued', message: 'waiting for a free slot' },
     );
     if (!inserted) this.logger.debug(`run ${command.runUuid} already known; start command ignored`);
@@ -88,30 +77,13 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     if (!execution) {
       // The stop overtook the start: remember the run as stopped so the late start is ignored.
       await this.executions.enqueue(
-        {
+        newExecution({
           runUuid: command.runUuid,
-          project: '',
-          number: 0,
-          kind: 'experiment',
-          cmd: '',
-          params: {},
-          spec: {},
-          codeDir: null,
-          priority: 0,
           status: 'stopped',
-          attempt: 0,
-          maxRestarts: 0,
           executor: this.executor.name,
-          pid: null,
-          pidStartTime: null,
-          workdir: null,
-          stdoutOffset: 0,
-          stderrOffset: 0,
-          exitCode: null,
           stopRequestedAt: new Date(),
-          startedAt: null,
           finishedAt: new Date(),
-        },
+        }),
         { status: 'stopped', reason: 'Stopped', message: `${reason} (before it started)` },
       );
       await this.shipper.ship(command.runUuid, { stdout: '', stderr: '' }, { stdoutOffset: 0, stderrOffset: 0 }, true);
@@ -249,6 +221,35 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       this.exited.add(execution.runUuid);
     }
   }
+}
+
+type NewExecution = Omit<ExecutionEntity, 'createdAt' | 'updatedAt'>;
+
+/** An executions row with every field the scheduler has not learnt yet at its defaults. */
+function newExecution(fields: Partial<NewExecution> & Pick<NewExecution, 'runUuid' | 'executor'>): NewExecution {
+  return {
+    project: '',
+    number: 0,
+    kind: 'experiment',
+    cmd: '',
+    params: {},
+    spec: {},
+    codeDir: null,
+    priority: 0,
+    status: 'queued',
+    attempt: 0,
+    maxRestarts: 0,
+    pid: null,
+    pidStartTime: null,
+    workdir: null,
+    stdoutOffset: 0,
+    stderrOffset: 0,
+    exitCode: null,
+    stopRequestedAt: null,
+    startedAt: null,
+    finishedAt: null,
+    ...fields,
+  };
 }
 
 /** The final status of a run whose process ended. */
