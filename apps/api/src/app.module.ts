@@ -3,19 +3,37 @@ import { APP_GUARD } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { MESSAGE_BUS, MessageBus } from '@myelin/bus';
 import { OutboxRelay } from '@myelin/persistence';
-import { HealthController, READINESS_CHECKS, ReadinessCheck, TOKEN_VERIFIER, TokenAuthGuard } from '@myelin/runtime';
+import {
+  HealthController,
+  RATE_LIMIT,
+  RateLimitGuard,
+  READINESS_CHECKS,
+  ReadinessCheck,
+  TOKEN_VERIFIER,
+  TokenAuthGuard,
+} from '@myelin/runtime';
 import { ApiEnv } from './config/env';
 import { API_ENV, CORE_DATA_SOURCE, repositoryProviders } from './database/database.providers';
 import { AccountsTokenVerifier } from './auth/accounts-token-verifier';
 import { UsersController } from './auth/users.controller';
 import { TokenVerifyRpcController } from './auth/token-verify.rpc-controller';
-import { RunAccessPolicy } from './auth/run-access.policy';
+import { RunTokenRpcController } from './auth/run-token.rpc-controller';
 import { AdminBootstrapService } from './auth/admin-bootstrap.service';
+import { AccessService } from './access/access.service';
+import { ActivityService } from './activity/activity.service';
+import { ActivityController } from './activity/activity.controller';
+import { OrgsController } from './orgs/orgs.controller';
+import { OrgsService } from './orgs/orgs.service';
+import { ProjectsController } from './projects/projects.controller';
+import { ProjectsRepository } from './projects/projects.repository';
+import { ProjectsService } from './projects/projects.service';
 import { RunsController } from './runs/runs.controller';
 import { RunsRpcController } from './runs/runs.rpc-controller';
 import { RunsService } from './runs/runs.service';
+import { RunCleanupService } from './runs/run-cleanup.service';
 import { CreateRunUseCase } from './runs/usecases/create-run.usecase';
 import { RunsReconciler } from './runs/runs.reconciler';
+import { RetentionService } from './projects/retention.service';
 
 export interface ApiModuleDeps {
   env: ApiEnv;
@@ -29,22 +47,42 @@ export class ApiModule {
   static forRoot(deps: ApiModuleDeps): DynamicModule {
     return {
       module: ApiModule,
-      controllers: [HealthController, UsersController, TokenVerifyRpcController, RunsController, RunsRpcController],
+      // Order matters: static paths (users, orgs, activitylogs, runs/:uuid) before `:owner/:project`.
+      controllers: [
+        HealthController,
+        UsersController,
+        OrgsController,
+        ActivityController,
+        RunsController,
+        ProjectsController,
+        TokenVerifyRpcController,
+        RunTokenRpcController,
+        RunsRpcController,
+      ],
       providers: [
         { provide: API_ENV, useValue: deps.env },
         { provide: CORE_DATA_SOURCE, useValue: deps.dataSource },
         { provide: MESSAGE_BUS, useValue: deps.bus },
         { provide: READINESS_CHECKS, useValue: deps.readiness },
+        { provide: RATE_LIMIT, useValue: { perMinute: deps.env.MYELIN_RATE_LIMIT_PER_MINUTE } },
         ...repositoryProviders,
         {
           provide: OutboxRelay,
           useFactory: () => new OutboxRelay(deps.dataSource, 'core', deps.bus, { logger: new Logger('Outbox') }),
         },
         { provide: TOKEN_VERIFIER, useClass: AccountsTokenVerifier },
+        // Authenticate first, then count the request against the token's rate.
         { provide: APP_GUARD, useClass: TokenAuthGuard },
-        RunAccessPolicy,
+        { provide: APP_GUARD, useClass: RateLimitGuard },
+        AccessService,
+        ActivityService,
         AdminBootstrapService,
+        OrgsService,
+        ProjectsRepository,
+        ProjectsService,
+        RetentionService,
         RunsService,
+        RunCleanupService,
         CreateRunUseCase,
         RunsReconciler,
       ],

@@ -25,6 +25,12 @@ export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) =
     port: config.MYELIN_PORT,
     bind: config.MYELIN_BIND,
     routePrefixes: ['/api/v1'],
+    openapi: {
+      title: 'Myelin API',
+      description: 'Accounts, organizations, projects, runs. Every route needs `Authorization: token <key>` unless marked otherwise.',
+      jsonPath: 'api/v1/openapi.json',
+      docsPath: 'api/v1/docs',
+    },
     readiness,
     logLevel: config.MYELIN_LOG_LEVEL,
     onClose: async () => {

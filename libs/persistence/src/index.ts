@@ -10,6 +10,7 @@ export * from './core/entities/token.entity';
 export * from './core/entities/project.entity';
 export * from './core/entities/run.entity';
 export * from './core/entities/run-condition.entity';
+export * from './core/entities/organization.entity';
 export * from './core/repositories/accounts.repository';
 export * from './core/repositories/runs.repository';
 export * from './scheduler/entities/execution.entity';

@@ -7,6 +7,16 @@ import { RunConditionEntity } from './core/entities/run-condition.entity';
 import { CreateAccounts1764230400000 } from './core/migrations/1764230400000-CreateAccounts';
 import { CreateProjectsAndRuns1764230400001 } from './core/migrations/1764230400001-CreateProjectsAndRuns';
 import { CreateCoreOutbox1764230400002 } from './core/migrations/1764230400002-CreateCoreOutbox';
+import { AddOrganizationsTeamsAndGrants1764230400003 } from './core/migrations/1764230400003-AddOrganizationsTeamsAndGrants';
+import { AddProjectAndRunLifecycle1764230400004 } from './core/migrations/1764230400004-AddProjectAndRunLifecycle';
+import {
+  ActivityEntity,
+  OrganizationEntity,
+  OrgMemberEntity,
+  ProjectGrantEntity,
+  TeamEntity,
+  TeamMemberEntity,
+} from './core/entities/organization.entity';
 import { ExecutionEntity } from './scheduler/entities/execution.entity';
 import { CreateExecutions1764230500000 } from './scheduler/migrations/1764230500000-CreateExecutions';
 import { CreateTrackingTables1764230600000 } from './tracking/migrations/1764230600000-CreateTrackingTables';
@@ -17,8 +27,27 @@ import { CreateTrackingTables1764230600000 } from './tracking/migrations/1764230
  */
 export const CORE_SCHEMA = {
   schema: 'core',
-  entities: [UserEntity, TokenEntity, ProjectEntity, RunEntity, RunConditionEntity, outboxEntityFor('core')],
-  migrations: [CreateAccounts1764230400000, CreateProjectsAndRuns1764230400001, CreateCoreOutbox1764230400002],
+  entities: [
+    UserEntity,
+    TokenEntity,
+    ProjectEntity,
+    RunEntity,
+    RunConditionEntity,
+    OrganizationEntity,
+    OrgMemberEntity,
+    TeamEntity,
+    TeamMemberEntity,
+    ProjectGrantEntity,
+    ActivityEntity,
+    outboxEntityFor('core'),
+  ],
+  migrations: [
+    CreateAccounts1764230400000,
+    CreateProjectsAndRuns1764230400001,
+    CreateCoreOutbox1764230400002,
+    AddOrganizationsTeamsAndGrants1764230400003,
+    AddProjectAndRunLifecycle1764230400004,
+  ],
 };
 
 export const SCHEDULER_SCHEMA = {

@@ -14,6 +14,7 @@ export class AccountsTokenVerifier implements TokenVerifier {
       userId: found.user.id,
       username: found.user.username,
       isSuperuser: found.user.isSuperuser,
+      tokenId: found.token.id,
       ...(found.token.runUuid ? { runUuid: found.token.runUuid } : {}),
     };
   }

@@ -12,4 +12,8 @@ export class ApiEnv extends BaseServiceEnv {
   @IsOptional() @IsString() MYELIN_PUBLIC_URL?: string;
   /** Seconds after which a run still `created` gets its start command again. */
   @IsInt() @Min(1) MYELIN_RECONCILE_AFTER_SECONDS: number = 30;
+  /** API requests per minute per token (0: no limit). */
+  @IsInt() @Min(0) MYELIN_RATE_LIMIT_PER_MINUTE: number = 1200;
+  /** Days an archived project or run is kept before it is purged. */
+  @IsInt() @Min(1) MYELIN_ARCHIVE_RETENTION_DAYS: number = 7;
 }

@@ -1,99 +1,175 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
-import { OutboxRelay, RunsRepository } from '@myelin/persistence';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req } from '@nestjs/common';
+import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { RunView } from '@myelin/contracts';
+import { RunsRepository } from '@myelin/persistence';
 import { AuthenticatedRequest } from '@myelin/runtime';
+import { page, PageQueryDto, PageView } from '../common/pagination';
+import { ProjectsService } from '../projects/projects.service';
 import { CreateRunDto } from './dto/create-run.dto';
-import { ListQueryDto } from './dto/list-query.dto';
-import { RunView, toRunView } from './run.view';
+import { BulkRunsDto, CloneRunDto, CLONING_STRATEGIES, CloningStrategy, UpdateRunDto } from './dto/run-update.dto';
+import { toRunView } from './run.view';
 import { RunsService } from './runs.service';
-import { CreateRunUseCase } from './usecases/create-run.usecase';
-
-interface PageView<T> {
-  count: number;
-  next: string | null;
-  previous: string | null;
-  results: T[];
-}
+import { CreateRunUseCase, readSubmission } from './usecases/create-run.usecase';
+import { ApiException, ApiExceptionCode } from '../api.exception';
 
 /** Runs of every kind under `owner/project`, addressed by uuid or per-project number (Polyaxon's layout). */
+@ApiTags('runs')
+@ApiSecurity('token')
 @Controller('api/v1')
 export class RunsController {
   constructor(
     private readonly service: RunsService,
+    private readonly projects: ProjectsService,
     private readonly runs: RunsRepository,
     private readonly createRun: CreateRunUseCase,
-    private readonly relay: OutboxRelay,
   ) {}
 
   @Post(':owner/:project/runs')
-  async create(
-    @Req() req: AuthenticatedRequest,
-    @Param('owner') owner: string,
-    @Param('project') name: string,
-    @Body() body: CreateRunDto,
-  ): Promise<RunView> {
-    const project = await this.service.resolveProject(req.identity, owner, name, { create: true });
-    await this.service.requireWrite(req.identity, project, owner, name);
-    const run = await this.createRun.execute(req.identity, project, `${owner}/${name}`, body);
-    this.relay.poke();
-    return toRunView(run, `${owner}/${name}`);
+  @ApiOperation({ summary: 'Create a run from polyaxonfile(s) (member); 400 with file, line and field for a bad file' })
+  async create(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Body() body: CreateRunDto): Promise<RunView> {
+    await this.projects.ensureOwnDefault(req.identity, owner, name);
+    const { project, fullName } = await this.projects.resolve(req.identity, owner, name, 'member');
+    const run = await this.createRun.execute(req.identity, project, fullName, {
+      files: body.files,
+      params: body.params ?? {},
+      ...(body.name ? { name: body.name } : {}),
+      ...(body.description ? { description: body.description } : {}),
+      ...(body.tags ? { tags: body.tags } : {}),
+      ...(body.codeDir ? { codeDir: body.codeDir } : {}),
+    });
+    return toRunView(run, fullName);
   }
 
   @Get(':owner/:project/runs')
-  async list(
-    @Req() req: AuthenticatedRequest,
-    @Param('owner') owner: string,
-    @Param('project') name: string,
-    @Query() query: ListQueryDto,
-  ): Promise<PageView<RunView>> {
-    const project = await this.service.resolveProject(req.identity, owner, name);
-    const page = await this.runs.list(project.id, { limit: query.limit, offset: query.offset });
-    const base = `/api/v1/${owner}/${name}/runs`;
-    const next = query.offset + query.limit < page.count ? `${base}?limit=${query.limit}&offset=${query.offset + query.limit}` : null;
-    const previous = query.offset > 0 ? `${base}?limit=${query.limit}&offset=${Math.max(0, query.offset - query.limit)}` : null;
-    return { count: page.count, next, previous, results: page.results.map((r) => toRunView(r, `${owner}/${name}`)) };
+  @ApiOperation({ summary: "List the project's runs, newest first" })
+  async list(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Query() q: PageQueryDto): Promise<PageView<RunView>> {
+    const { project, fullName } = await this.projects.resolve(req.identity, owner, name);
+    const result = await this.runs.list(project.id, { limit: q.limit, offset: q.offset });
+    return page(`/api/v1/${owner}/${name}/runs`, {}, q, result.count, result.results.map((r) => toRunView(r, fullName)));
+  }
+
+  @Post(':owner/:project/runs/stop')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Stop several runs by number (member)' })
+  async stopMany(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Body() body: BulkRunsDto) {
+    const { project } = await this.projects.resolve(req.identity, owner, name, 'member');
+    return { stopping: await this.service.stopMany(req.identity, project.id, body.ids) };
+  }
+
+  @Post(':owner/:project/runs/delete')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Delete several runs by number with their logs, metrics and outputs (admin)' })
+  async deleteMany(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Body() body: BulkRunsDto) {
+    const { project } = await this.projects.resolve(req.identity, owner, name, 'admin');
+    const runs = [];
+    for (const id of body.ids) runs.push(await this.service.findRun(project.id, String(id), { archived: true }).catch(() => null));
+    return { deleted: await this.service.deleteMany(req.identity, project.id, runs.filter((r) => r !== null)) };
   }
 
   @Get(':owner/:project/runs/:id')
-  async get(
-    @Req() req: AuthenticatedRequest,
-    @Param('owner') owner: string,
-    @Param('project') name: string,
-    @Param('id') id: string,
-  ): Promise<RunView> {
-    const project = await this.service.resolveProject(req.identity, owner, name);
-    return toRunView(await this.service.findRun(project, id), `${owner}/${name}`);
+  @ApiOperation({ summary: 'Get a run by number or uuid' })
+  async get(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Param('id') id: string): Promise<RunView> {
+    const { project, fullName } = await this.projects.resolve(req.identity, owner, name);
+    return toRunView(await this.service.findRun(project.id, id, { archived: true }), fullName);
+  }
+
+  @Patch(':owner/:project/runs/:id')
+  @ApiOperation({ summary: 'Update name, description, tags, readme (member)' })
+  async update(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Param('id') id: string, @Body() body: UpdateRunDto): Promise<RunView> {
+    const { project, fullName } = await this.projects.resolve(req.identity, owner, name, 'member');
+    return toRunView(await this.service.update(req.identity, await this.service.findRun(project.id, id), body), fullName);
+  }
+
+  @Delete(':owner/:project/runs/:id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a run with its logs, metrics and outputs (admin)' })
+  async delete(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Param('id') id: string): Promise<void> {
+    const { project } = await this.projects.resolve(req.identity, owner, name, 'admin');
+    await this.service.deleteMany(req.identity, project.id, [await this.service.findRun(project.id, id, { archived: true })]);
   }
 
   @Get(':owner/:project/runs/:id/statuses')
-  async statuses(
-    @Req() req: AuthenticatedRequest,
-    @Param('owner') owner: string,
-    @Param('project') name: string,
-    @Param('id') id: string,
-  ) {
-    const project = await this.service.resolveProject(req.identity, owner, name);
-    const run = await this.service.findRun(project, id);
+  @ApiOperation({ summary: "A run's status history with conditions" })
+  async statuses(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Param('id') id: string) {
+    const { project } = await this.projects.resolve(req.identity, owner, name);
+    const run = await this.service.findRun(project.id, id, { archived: true });
     const results = await this.runs.conditions(run.uuid);
     return { count: results.length, next: null, previous: null, results };
   }
 
   @Post(':owner/:project/runs/:id/stop')
   @HttpCode(202)
-  async stop(
+  @ApiOperation({ summary: 'Stop a run (member): SIGTERM, then SIGKILL after the grace period' })
+  async stop(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Param('id') id: string): Promise<RunView> {
+    const { project, fullName } = await this.projects.resolve(req.identity, owner, name, 'member');
+    const run = await this.service.findRun(project.id, id);
+    await this.service.stop(req.identity, run);
+    return toRunView(run, fullName);
+  }
+
+  @Post(':owner/:project/runs/:id/archive')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Archive a run (admin): hidden from listings, purged after the retention period' })
+  async archive(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Param('id') id: string): Promise<RunView> {
+    const { project, fullName } = await this.projects.resolve(req.identity, owner, name, 'admin');
+    return toRunView(await this.service.setArchived(req.identity, await this.service.findRun(project.id, id), true), fullName);
+  }
+
+  @Post(':owner/:project/runs/:id/restore')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Restore an archived run (admin)' })
+  async restore(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Param('id') id: string): Promise<RunView> {
+    const { project, fullName } = await this.projects.resolve(req.identity, owner, name, 'admin');
+    return toRunView(await this.service.setArchived(req.identity, await this.service.findRun(project.id, id, { archived: true }), false), fullName);
+  }
+
+  @Post(':owner/:project/runs/:id/bookmark')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Bookmark a run' })
+  async bookmark(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Param('id') id: string): Promise<void> {
+    const { project } = await this.projects.resolve(req.identity, owner, name);
+    await this.service.bookmark(req.identity, await this.service.findRun(project.id, id), true);
+  }
+
+  @Delete(':owner/:project/runs/:id/bookmark')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Remove a bookmark' })
+  async unbookmark(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Param('id') id: string): Promise<void> {
+    const { project } = await this.projects.resolve(req.identity, owner, name);
+    await this.service.bookmark(req.identity, await this.service.findRun(project.id, id), false);
+  }
+
+  @Post(':owner/:project/runs/:id/:strategy')
+  @ApiOperation({
+    summary: 'restart | resume | copy: a new run linked to the original (member); override polyaxonfiles are merged on top',
+  })
+  async clone(
     @Req() req: AuthenticatedRequest,
     @Param('owner') owner: string,
     @Param('project') name: string,
     @Param('id') id: string,
+    @Param('strategy') strategy: string,
+    @Body() body: CloneRunDto,
   ): Promise<RunView> {
-    const project = await this.service.resolveProject(req.identity, owner, name);
-    await this.service.requireWrite(req.identity, project, owner, name);
-    const run = await this.service.findRun(project, id);
-    await this.service.stop(run, `stopped by ${req.identity.username}`);
-    return toRunView(run, `${owner}/${name}`);
+    if (!(CLONING_STRATEGIES as readonly string[]).includes(strategy)) {
+      throw new ApiException(ApiExceptionCode.NotFound, `no action "${strategy}" on runs (restart, resume, copy)`);
+    }
+    const { project, fullName } = await this.projects.resolve(req.identity, owner, name, 'member');
+    const original = await this.service.findRun(project.id, id, { archived: true });
+    const submitted = readSubmission(original);
+    const run = await this.createRun.execute(req.identity, project, fullName, {
+      files: [...submitted.files, ...(body.files ?? [])],
+      params: { ...submitted.params, ...(body.params ?? {}) },
+      tags: original.tags,
+      description: body.description ?? original.description,
+      original: { run: original, strategy: strategy as CloningStrategy },
+    });
+    return toRunView(run, fullName);
   }
 
   /** A run by uuid alone (links, the tracking client). */
   @Get('runs/:uuid')
+  @ApiOperation({ summary: 'A run by uuid alone' })
   async byUuid(@Req() req: AuthenticatedRequest, @Param('uuid') uuid: string): Promise<RunView> {
     const { run, project } = await this.service.findRunByUuid(req.identity, uuid);
     return toRunView(run, project);

@@ -1,11 +1,15 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, In } from 'typeorm';
 import { isFinal, isStoppable, RunStatusChanged, RunStop } from '@myelin/contracts';
-import { enqueueOutbox, OutboxRelay, ProjectEntity, RunEntity, RunsRepository, AccountsRepository } from '@myelin/persistence';
+import { AccountsRepository, enqueueOutbox, OutboxRelay, RunEntity, RunsRepository } from '@myelin/persistence';
 import { Identity } from '@myelin/runtime';
 import { CORE_DATA_SOURCE } from '../database/database.providers';
-import { RunAccessPolicy } from '../auth/run-access.policy';
-import { RunsException, RunsExceptionCode } from './runs.exception';
+import { AccessService } from '../access/access.service';
+import { ActivityService } from '../activity/activity.service';
+import { ApiException, ApiExceptionCode } from '../api.exception';
+import { ProjectsRepository } from '../projects/projects.repository';
+import { RunCleanupService } from './run-cleanup.service';
+import { UpdateRunDto } from './dto/run-update.dto';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -16,69 +20,109 @@ export class RunsService {
   constructor(
     private readonly runs: RunsRepository,
     private readonly accounts: AccountsRepository,
-    private readonly policy: RunAccessPolicy,
+    private readonly projects: ProjectsRepository,
+    private readonly access: AccessService,
+    private readonly activity: ActivityService,
+    private readonly cleanup: RunCleanupService,
     private readonly relay: OutboxRelay,
     @Inject(CORE_DATA_SOURCE) private readonly dataSource: DataSource,
   ) {}
 
-  /** The project `owner/name`, created on first use by its owner; 404 when the caller may not see it. */
-  async resolveProject(identity: Identity, owner: string, name: string, { create = false } = {}): Promise<ProjectEntity> {
-    const ownerUser = await this.accounts.findUserByUsername(owner);
-    if (!ownerUser) throw new RunsException(RunsExceptionCode.NotFound, `project ${owner}/${name} not found`);
-    let project = await this.runs.findProject(ownerUser.id, name);
-    if (!project && create && (ownerUser.id === identity.userId || identity.isSuperuser) && !identity.runUuid) {
-      project = await this.runs.getOrCreateProject(ownerUser.id, name);
-    }
-    if (!project || this.policy.projectAccess(identity, project) === 'none') {
-      throw new RunsException(RunsExceptionCode.NotFound, `project ${owner}/${name} not found`);
-    }
-    return project;
-  }
-
-  async requireWrite(identity: Identity, project: ProjectEntity, owner: string, name: string): Promise<void> {
-    if (this.policy.projectAccess(identity, project) !== 'write') {
-      throw new RunsException(RunsExceptionCode.Forbidden, `you may not change ${owner}/${name}`);
-    }
-  }
-
-  /** A run by uuid or per-project number. */
-  async findRun(project: ProjectEntity, id: string): Promise<RunEntity> {
+  /** A run of the project by uuid or per-project number (archived ones only when asked). */
+  async findRun(projectId: string, id: string, { archived = false } = {}): Promise<RunEntity> {
     const run = UUID.test(id)
       ? await this.runs.findByUuid(id)
       : /^\d+$/.test(id)
-        ? await this.runs.findByNumber(project.id, Number(id))
+        ? await this.runs.findByNumber(projectId, Number(id))
         : null;
-    if (!run || run.projectId !== project.id) throw new RunsException(RunsExceptionCode.NotFound, `run ${id} not found`);
+    if (!run || run.projectId !== projectId || (run.archivedAt && !archived)) {
+      throw new ApiException(ApiExceptionCode.NotFound, `run ${id} not found`);
+    }
     return run;
   }
 
   /** A run by uuid alone, with the caller's access checked (404 when none). */
   async findRunByUuid(identity: Identity, uuid: string): Promise<{ run: RunEntity; project: string }> {
     const run = UUID.test(uuid) ? await this.runs.findByUuid(uuid) : null;
-    if (!run || (await this.policy.accessTo(identity, run)) === 'none') {
-      throw new RunsException(RunsExceptionCode.NotFound, `run ${uuid} not found`);
+    if (!run || (await this.access.runAccess(identity, run)) === 'none') {
+      throw new ApiException(ApiExceptionCode.NotFound, `run ${uuid} not found`);
     }
     return { run, project: await this.projectName(run.projectId) };
   }
 
   async projectName(projectId: string): Promise<string> {
-    const project = await this.dataSource.getRepository(ProjectEntity).findOneOrFail({ where: { id: projectId } });
-    const owner = await this.accounts.findUserById(project.ownerId);
-    return `${owner?.username ?? 'unknown'}/${project.name}`;
+    const project = await this.projects.findById(projectId);
+    return project ? this.projects.fullName(project) : 'unknown/unknown';
   }
 
   /** Ask the scheduler to stop the run; the status moves when the scheduler reports it. */
-  async stop(run: RunEntity, reason: string): Promise<void> {
+  async stop(identity: Identity, run: RunEntity): Promise<void> {
     if (!isStoppable(run.status)) {
-      throw new RunsException(
-        RunsExceptionCode.NotStoppable,
+      throw new ApiException(
+        ApiExceptionCode.Conflict,
         isFinal(run.status) ? `run ${run.number} already ended (${run.status})` : `run ${run.number} is already stopping`,
       );
     }
-    await this.dataSource.transaction((m) =>
-      enqueueOutbox(m, 'core', 'command', RunStop.PATTERN, { runUuid: run.uuid, reason } satisfies RunStop.Payload),
-    );
+    await this.enqueueStops([run.uuid], `stopped by ${identity.username}`);
+    await this.activity.record(identity, 'run.stopped', 'run', run.uuid, run.projectId);
+  }
+
+  /** Stop every stoppable run among `numbers`; returns the numbers a stop was sent for. */
+  async stopMany(identity: Identity, projectId: string, numbers: number[]): Promise<number[]> {
+    const runs = await this.dataSource.getRepository(RunEntity).find({ where: { projectId, number: In(numbers) } });
+    const stoppable = runs.filter((r) => isStoppable(r.status));
+    await this.enqueueStops(stoppable.map((r) => r.uuid), `stopped by ${identity.username}`);
+    for (const r of stoppable) await this.activity.record(identity, 'run.stopped', 'run', r.uuid, projectId);
+    return stoppable.map((r) => r.number).sort((a, b) => a - b);
+  }
+
+  private async enqueueStops(uuids: string[], reason: string): Promise<void> {
+    if (!uuids.length) return;
+    await this.dataSource.transaction(async (m) => {
+      for (const runUuid of uuids) await enqueueOutbox(m, 'core', 'command', RunStop.PATTERN, { runUuid, reason } satisfies RunStop.Payload);
+    });
     this.relay.poke();
+  }
+
+  async update(identity: Identity, run: RunEntity, dto: UpdateRunDto): Promise<RunEntity> {
+    Object.assign(run, dto);
+    await this.dataSource.getRepository(RunEntity).save(run);
+    await this.activity.record(identity, 'run.updated', 'run', run.uuid, run.projectId, { fields: Object.keys(dto) });
+    return run;
+  }
+
+  async setArchived(identity: Identity, run: RunEntity, archived: boolean): Promise<RunEntity> {
+    run.archivedAt = archived ? new Date() : null;
+    await this.dataSource.getRepository(RunEntity).save(run);
+    await this.activity.record(identity, archived ? 'run.archived' : 'run.restored', 'run', run.uuid, run.projectId);
+    return run;
+  }
+
+  /**
+   * Delete runs (and their children) with their logs, metrics and outputs: live ones are stopped
+   * first; the deletion is announced to tracking and the scheduler in the same transaction.
+   */
+  async deleteMany(identity: Identity, projectId: string, runs: RunEntity[]): Promise<number[]> {
+    if (!runs.length) return [];
+    const uuids = runs.map((r) => r.uuid);
+    await this.dataSource.transaction(async (m) => {
+      const children = (await m.query(`SELECT "uuid" FROM "core"."runs" WHERE "parent_uuid" = ANY($1::uuid[])`, [uuids])) as Array<{ uuid: string }>;
+      const all = [...uuids, ...children.map((c) => c.uuid)];
+      await m.query(`DELETE FROM "core"."runs" WHERE "uuid" = ANY($1::uuid[])`, [all]);
+      await this.cleanup.announce(m, all);
+    });
+    this.cleanup.published();
+    for (const r of runs) await this.activity.record(identity, 'run.deleted', 'run', r.uuid, projectId, { number: r.number });
+    return runs.map((r) => r.number).sort((a, b) => a - b);
+  }
+
+  async bookmark(identity: Identity, run: RunEntity, on: boolean): Promise<void> {
+    await this.dataSource.query(
+      on
+        ? `INSERT INTO "core"."bookmarks" ("user_id", "entity", "entity_id") VALUES ($1, 'run', $2) ON CONFLICT DO NOTHING`
+        : `DELETE FROM "core"."bookmarks" WHERE "user_id" = $1 AND "entity" = 'run' AND "entity_id" = $2`,
+      [identity.userId, run.uuid],
+    );
   }
 
   /** Apply a status the scheduler observed; duplicates and late events are refused by the state machine. */
@@ -91,9 +135,10 @@ export class RunsService {
       ...(event.exitCode !== undefined ? { exitCode: event.exitCode } : {}),
     });
     if (!result.applied) {
-      this.logger.debug(
-        `ignored status ${event.status} for run ${event.runUuid}: ${result.reason}${result.run ? ` (is ${result.run.status})` : ''}`,
-      );
+      this.logger.debug(`ignored status ${event.status} for run ${event.runUuid}: ${result.reason}${result.run ? ` (is ${result.run.status})` : ''}`);
+      return;
     }
+    // The run's own token dies with the run.
+    if (isFinal(event.status)) await this.accounts.revokeRunTokens(event.runUuid);
   }
 }

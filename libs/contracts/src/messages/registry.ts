@@ -2,10 +2,12 @@ import { MessageDefinition } from './message-kind';
 import { RunCreated } from './runs/run-created/run-created.message';
 import { RunStart } from './runs/run-start/run-start.message';
 import { RunStop } from './runs/run-stop/run-stop.message';
+import { RunDeleted } from './runs/run-deleted/run-deleted.message';
 import { RunStatusChanged } from './runs/run-status-changed/run-status-changed.message';
 import { LogLinesAppend } from './tracking/log-lines/log-lines.message';
 import { MetricsBatch } from './tracking/metrics-batch/metrics-batch.message';
 import { TokenVerify } from './auth/token-verify/token-verify.message';
+import { RunTokenIssue } from './auth/run-token-issue/run-token-issue.message';
 
 /** Every message the platform knows. The bus refuses (dead-letters) anything else. */
 export const MESSAGES: readonly MessageDefinition[] = [
@@ -13,9 +15,11 @@ export const MESSAGES: readonly MessageDefinition[] = [
   RunStart.definition,
   RunStop.definition,
   RunStatusChanged.definition,
+  RunDeleted.definition,
   LogLinesAppend.definition,
   MetricsBatch.definition,
   TokenVerify.definition,
+  RunTokenIssue.definition,
 ];
 
 const byPattern = new Map(MESSAGES.map((m) => [m.pattern, m]));
@@ -28,7 +32,8 @@ export type RunMessage =
   | { pattern: typeof RunCreated.PATTERN; payload: RunCreated.Payload }
   | { pattern: typeof RunStart.PATTERN; payload: RunStart.Payload }
   | { pattern: typeof RunStop.PATTERN; payload: RunStop.Payload }
-  | { pattern: typeof RunStatusChanged.PATTERN; payload: RunStatusChanged.Payload };
+  | { pattern: typeof RunStatusChanged.PATTERN; payload: RunStatusChanged.Payload }
+  | { pattern: typeof RunDeleted.PATTERN; payload: RunDeleted.Payload };
 
 export type TrackingMessage =
   | { pattern: typeof LogLinesAppend.PATTERN; payload: LogLinesAppend.Payload }

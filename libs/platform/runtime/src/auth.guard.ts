@@ -9,6 +9,8 @@ export interface Identity {
   isSuperuser: boolean;
   /** Set for a run-scoped token: the one run it may write to. */
   runUuid?: string;
+  /** The token used, when the verifier knows it (logout revokes it). */
+  tokenId?: string;
 }
 
 /** How an app turns a bearer token into an identity (the API reads its tables; others ask the API). */

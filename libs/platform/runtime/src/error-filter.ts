@@ -29,9 +29,6 @@ export class HttpErrorFilter implements ExceptionFilter {
               message: messageOf(raw, exception.message),
               ...(detailsOf(raw) ? { details: detailsOf(raw) } : {}),
             };
-      for (const [k, v] of Object.entries(exception.getResponse() as Record<string, unknown>)) {
-        if (k === 'headers' && v && typeof v === 'object') res.set(v as Record<string, string>);
-      }
       res.status(status).json(body);
       return;
     }

@@ -8,3 +8,4 @@ export * from './start-service';
 export * from './readiness-checks';
 export * from './run-standalone';
 export * from './health-only.module';
+export * from './rate-limit.guard';

@@ -2,6 +2,7 @@ import { DynamicModule, INestApplication, LogLevel, ValidationPipe } from '@nest
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import express from 'express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { BusServer, MessageBus } from '@myelin/bus';
 import { AppHandle, AppName } from './app-host';
 import { HttpErrorFilter } from './error-filter';
@@ -19,6 +20,8 @@ export interface StartServiceOptions {
   routePrefixes: string[];
   readiness: ReadinessCheck[];
   logLevel: string;
+  /** Serve an OpenAPI document of the app's routes and an interactive page. */
+  openapi?: { title: string; description: string; jsonPath: string; docsPath: string };
   /** Called after the Nest app closed (release the database, the bus if owned...). */
   onClose?: () => Promise<void>;
 }
@@ -39,6 +42,16 @@ export async function startService(options: StartServiceOptions): Promise<AppHan
   app.use(express.json({ limit: '4mb', strict: false }));
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.useGlobalFilters(new HttpErrorFilter());
+  if (options.openapi) {
+    const config = new DocumentBuilder()
+      .setTitle(options.openapi.title)
+      .setDescription(options.openapi.description)
+      .setVersion('v1')
+      .addApiKey({ type: 'apiKey', in: 'header', name: 'Authorization', description: '`token <key>` or `Bearer <key>`' }, 'token')
+      .build();
+    const document = SwaggerModule.createDocument(app, config);
+    SwaggerModule.setup(options.openapi.docsPath, app, document, { jsonDocumentUrl: options.openapi.jsonPath, raw: ['json'] });
+  }
   app.connectMicroservice({ strategy: new BusServer(options.bus, options.name) }, { inheritAppConfig: true });
   await app.startAllMicroservices();
   let port: number | undefined;

@@ -10,16 +10,19 @@ import {
   ValidateNested,
   Matches,
 } from 'class-validator';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsStringRecord } from './is-string-record';
 
 export class PolyaxonfileDto {
   /** Name shown in error messages (`polyaxonfile.yml:12:5: ...`). */
+  @ApiProperty({ example: 'polyaxonfile.yml' })
   @IsString() @MinLength(1) @MaxLength(500) path!: string;
-  @IsString() @MaxLength(1_000_000) content!: string;
+  @ApiProperty({ description: 'the YAML text' }) @IsString() @MaxLength(1_000_000) content!: string;
 }
 
 export class CreateRunDto {
   /** One or more polyaxonfiles, deep-merged in order (like repeated `-f`). */
+  @ApiProperty({ type: [PolyaxonfileDto] })
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(20)
@@ -28,15 +31,16 @@ export class CreateRunDto {
   files!: PolyaxonfileDto[];
 
   /** `-P name=value` overrides, as typed on the command line; converted to the declared types. */
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } })
   @IsOptional() @IsStringRecord() params?: Record<string, string>;
 
-  @IsOptional() @IsString() @MaxLength(200) @Matches(/^[A-Za-z0-9_.-]+$/, { message: 'name may use letters, digits, _ . -' })
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(200) @Matches(/^[A-Za-z0-9_.-]+$/, { message: 'name may use letters, digits, _ . -' })
   name?: string;
 
-  @IsOptional() @IsString() @MaxLength(10_000) description?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(10_000) description?: string;
 
-  @IsOptional() @IsArray() @ArrayMaxSize(50) @IsString({ each: true }) @MaxLength(100, { each: true }) tags?: string[];
+  @ApiPropertyOptional({ type: [String] }) @IsOptional() @IsArray() @ArrayMaxSize(50) @IsString({ each: true }) @MaxLength(100, { each: true }) tags?: string[];
 
   /** Absolute directory of the run's code on the submitting machine (local executor snapshots it). */
-  @IsOptional() @IsString() @MaxLength(4096) codeDir?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(4096) codeDir?: string;
 }

@@ -3,8 +3,9 @@ import { checkPolyaxonfiles, CompiledSpec, formatSpecError } from '@myelin/spec'
 import { RunCreated, RunKind, RunStart } from '@myelin/contracts';
 import { ProjectEntity, RunEntity, RunsRepository } from '@myelin/persistence';
 import { Identity } from '@myelin/runtime';
-import { CreateRunDto } from '../dto/create-run.dto';
-import { RunsException, RunsExceptionCode } from '../runs.exception';
+import { ActivityService } from '../../activity/activity.service';
+import { ApiException, ApiExceptionCode } from '../../api.exception';
+import { CloningStrategy } from '../dto/run-update.dto';
 
 /** Kinds the platform can execute today, and why the others wait. */
 const NOT_YET: Partial<Record<RunKind, string>> = {
@@ -15,66 +16,94 @@ const NOT_YET: Partial<Record<RunKind, string>> = {
   tensorboard: 'tensorboards need the Kubernetes executor (they run a tensorboard image)',
 };
 
+/** What was submitted, stored with the run so restart/resume/copy can submit it again. */
+export interface Submission {
+  files: Array<{ path: string; content: string }>;
+  params: Record<string, string>;
+}
+
+export interface CreateRunInput extends Submission {
+  name?: string;
+  description?: string;
+  tags?: string[];
+  codeDir?: string;
+  original?: { run: RunEntity; strategy: CloningStrategy };
+}
+
+export function readSubmission(run: RunEntity): Submission {
+  try {
+    const parsed = JSON.parse(run.content) as Submission;
+    if (Array.isArray(parsed.files)) return { files: parsed.files, params: parsed.params ?? {} };
+  } catch {
+    // fall through
+  }
+  return { files: [{ path: 'polyaxonfile.yml', content: run.content }], params: {} };
+}
+
 /**
- * Validate the polyaxonfile(s) exactly as `myelin check` does, create the run with its number,
- * and queue "run created" and "start this run" in the same transaction.
+ * Validate the polyaxonfile(s) exactly as `myelin check` does, create the run with its number
+ * and its own token, and queue "run created" and "start this run" in the same transaction.
  */
 @Injectable()
 export class CreateRunUseCase {
-  constructor(private readonly runs: RunsRepository) {}
+  constructor(
+    private readonly runs: RunsRepository,
+    private readonly activity: ActivityService,
+  ) {}
 
-  async execute(identity: Identity, project: ProjectEntity, projectName: string, dto: CreateRunDto): Promise<RunEntity> {
-    const result = checkPolyaxonfiles(dto.files, { params: dto.params ?? {} });
+  async execute(identity: Identity, project: ProjectEntity, projectName: string, input: CreateRunInput): Promise<RunEntity> {
+    const result = checkPolyaxonfiles(input.files, { params: input.params });
     if (!result.ok) {
-      throw new RunsException(
-        RunsExceptionCode.InvalidSpec,
-        result.errors.map(formatSpecError).join('\n'),
-        result.errors,
-      );
+      throw new ApiException(ApiExceptionCode.InvalidSpec, result.errors.map(formatSpecError).join('\n'), result.errors);
     }
     const spec = result.spec;
     const reason = NOT_YET[spec.kind];
-    if (reason) throw new RunsException(RunsExceptionCode.UnsupportedKind, `kind "${spec.kind}" cannot run yet: ${reason}`);
+    if (reason) throw new ApiException(ApiExceptionCode.UnsupportedKind, `kind "${spec.kind}" cannot run yet: ${reason}`);
     const cmd = spec.run?.cmd;
     if (!cmd) {
-      throw new RunsException(RunsExceptionCode.InvalidSpec, `a ${spec.kind} needs a run.cmd to execute`, [
-        { path: 'run.cmd', message: 'missing' },
-      ]);
+      throw new ApiException(ApiExceptionCode.InvalidSpec, `a ${spec.kind} needs a run.cmd to execute`, [{ path: 'run.cmd', message: 'missing' }]);
     }
-    const specJson = JSON.parse(JSON.stringify(spec)) as Record<string, unknown>;
-    return this.runs.create(
+    const original = input.original;
+    const run = await this.runs.create(
       {
         projectId: project.id,
         kind: spec.kind,
-        name: dto.name ?? spec.name ?? null,
-        description: dto.description ?? spec.description ?? '',
-        tags: dto.tags ?? spec.tags ?? [],
-        content: dto.files.map((f) => `# ${f.path}\n${f.content}`).join('\n---\n'),
-        spec: specJson,
+        name: input.name ?? spec.name ?? original?.run.name ?? null,
+        description: input.description ?? spec.description ?? '',
+        tags: input.tags ?? spec.tags ?? [],
+        content: JSON.stringify({ files: input.files, params: input.params } satisfies Submission),
+        spec: JSON.parse(JSON.stringify(spec)) as Record<string, unknown>,
         params: spec.params as Record<string, unknown>,
-        codeDir: dto.codeDir ?? null,
+        codeDir: input.codeDir ?? original?.run.codeDir ?? null,
         createdBy: identity.userId,
+        parentUuid: original?.run.parentUuid ?? null,
+        originalUuid: original ? rootOriginal(original.run, original.strategy) : null,
+        cloningStrategy: original?.strategy ?? null,
       },
       [
         {
           kind: 'event',
           pattern: RunCreated.PATTERN,
-          payload: (run) => ({
-            runUuid: run.uuid,
-            project: projectName,
-            number: run.number,
-            kind: run.kind,
-            at: run.createdAt.toISOString(),
-          }),
+          payload: (r) => ({ runUuid: r.uuid, project: projectName, number: r.number, kind: r.kind, at: r.createdAt.toISOString() }),
         },
         {
           kind: 'command',
           pattern: RunStart.PATTERN,
-          payload: (run) => startPayload(run, projectName, spec, cmd),
+          payload: (r) => startPayload(r, projectName, spec, cmd),
         },
       ],
     );
+    await this.activity.record(identity, original ? `run.${original.strategy}` : 'run.created', 'run', run.uuid, project.id, {
+      number: run.number,
+      ...(original ? { original: original.run.uuid } : {}),
+    });
+    return run;
   }
+}
+
+/** Resuming a resumed run continues the root original's outputs (Polyaxon's rule). */
+function rootOriginal(run: RunEntity, strategy: CloningStrategy): string {
+  return strategy === 'resume' && run.cloningStrategy === 'resume' && run.originalUuid ? run.originalUuid : run.uuid;
 }
 
 export function startPayload(run: RunEntity, projectName: string, spec: CompiledSpec, cmd: string): RunStart.Payload {
@@ -90,6 +119,8 @@ export function startPayload(run: RunEntity, projectName: string, spec: Compiled
     ...(typeof environment?.max_restarts === 'number' ? { maxRestarts: environment.max_restarts } : {}),
     ...(run.parentUuid ? { parentUuid: run.parentUuid } : {}),
     ...(run.codeDir ? { codeDir: run.codeDir } : {}),
+    ...(run.originalUuid && run.cloningStrategy === 'resume' ? { outputsOf: run.originalUuid } : {}),
+    ...(run.originalUuid && run.cloningStrategy === 'copy' ? { copyOutputsFrom: run.originalUuid } : {}),
     tags: run.tags,
   };
 }

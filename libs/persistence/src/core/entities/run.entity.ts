@@ -26,6 +26,8 @@ export class RunEntity {
   @Column({ name: 'original_uuid', type: 'uuid', nullable: true }) originalUuid!: string | null;
   @Column({ name: 'cloning_strategy', type: 'text', nullable: true }) cloningStrategy!: string | null;
   @Column({ name: 'created_by', type: 'uuid' }) createdBy!: string;
+  @Column({ type: 'text', default: '' }) readme!: string;
+  @Column({ name: 'archived_at', type: 'timestamptz', nullable: true }) archivedAt!: Date | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;
   @Column({ name: 'started_at', type: 'timestamptz', nullable: true }) startedAt!: Date | null;

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
-import { DataSource, IsNull } from 'typeorm';
+import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { TokenEntity, TokenScope } from '../entities/token.entity';
 import { UserEntity } from '../entities/user.entity';
 
@@ -77,7 +77,7 @@ export class AccountsRepository {
     scope?: TokenScope;
     runUuid?: string;
     expiresAt?: Date;
-  }): Promise<IssuedToken> {
+  }, manager?: EntityManager): Promise<IssuedToken> {
     const token = `myl_${randomBytes(32).toString('base64url')}`;
     const entity = this.tokens.create({
       id: randomUUID(),
@@ -90,7 +90,8 @@ export class AccountsRepository {
       expiresAt: input.expiresAt ?? null,
       revokedAt: null,
     });
-    await this.tokens.save(entity);
+    // Inside the caller's transaction when given one (a second session would wait on it forever on PGlite).
+    await (manager ? manager.getRepository(TokenEntity) : this.tokens).save(entity);
     return { token, entity };
   }
 
@@ -104,7 +105,47 @@ export class AccountsRepository {
     return { user, token: entity };
   }
 
-  async revokeToken(id: string): Promise<void> {
-    await this.tokens.update({ id }, { revokedAt: new Date() });
+  /** Revoke a token; with `userId`, only one of that user's. Returns whether a live token was revoked. */
+  async revokeToken(id: string, userId?: string): Promise<boolean> {
+    const result = await this.tokens.update({ id, revokedAt: IsNull(), ...(userId ? { userId } : {}) }, { revokedAt: new Date() });
+    return (result.affected ?? 0) > 0;
+  }
+
+  /** Revoke every live token scoped to a run (when it ends). */
+  async revokeRunTokens(runUuid: string): Promise<void> {
+    await this.tokens.update({ runUuid, revokedAt: IsNull() }, { revokedAt: new Date() });
+  }
+
+  listTokens(userId: string): Promise<TokenEntity[]> {
+    return this.tokens.find({ where: { userId, scope: 'user' }, order: { createdAt: 'DESC' } });
+  }
+
+  async countOrganizationsNamed(name: string): Promise<number> {
+    const [{ n }] = (await this.dataSource.query(`SELECT count(*)::int AS n FROM "core"."organizations" WHERE "name" = $1`, [name])) as Array<{ n: number }>;
+    return Number(n);
+  }
+
+  listUsers(): Promise<UserEntity[]> {
+    return this.users.find({ order: { username: 'ASC' } });
+  }
+
+  async updateUser(username: string, patch: Partial<Pick<UserEntity, 'isActive' | 'isSuperuser'>>): Promise<UserEntity | null> {
+    const user = await this.findUserByUsername(username);
+    if (!user) return null;
+    Object.assign(user, patch);
+    return this.users.save(user);
+  }
+
+  /** Delete a user who owns nothing; returns 'not_found', 'in_use' (projects or runs reference them) or 'deleted'. */
+  async deleteUser(username: string): Promise<'not_found' | 'in_use' | 'deleted'> {
+    const user = await this.findUserByUsername(username);
+    if (!user) return 'not_found';
+    const [{ n }] = (await this.dataSource.query(
+      `SELECT (SELECT count(*) FROM "core"."projects" WHERE "owner_id" = $1) + (SELECT count(*) FROM "core"."runs" WHERE "created_by" = $1) AS n`,
+      [user.id],
+    )) as Array<{ n: string | number }>;
+    if (Number(n) > 0) return 'in_use';
+    await this.users.delete({ id: user.id });
+    return 'deleted';
   }
 }

@@ -61,7 +61,12 @@ export class RunsRepository {
    * Create a run with its per-project number, its first condition and the messages that
    * announce it, in one transaction: either all of it exists or none of it does.
    */
-  async create(input: NewRun, messages: OutboxMessage[] = []): Promise<RunEntity> {
+  async create(
+    input: NewRun,
+    messages: OutboxMessage[] = [],
+    /** Extra work in the same transaction once the run row exists (issuing its token...). */
+    withinTransaction?: (run: RunEntity, manager: EntityManager) => Promise<void>,
+  ): Promise<RunEntity> {
     return this.dataSource.transaction(async (manager) => {
       // Wrapped in a CTE so the driver returns plain rows (a bare UPDATE returns [rows, count]).
       const counter = (await manager.query(
@@ -99,6 +104,7 @@ export class RunsRepository {
       });
       await manager.save(run);
       await manager.insert(RunConditionEntity, { runUuid: run.uuid, status: 'created', reason: 'Created', message: '', at: now });
+      if (withinTransaction) await withinTransaction(run, manager);
       for (const m of messages) await enqueueOutbox(manager, 'core', m.kind, m.pattern, m.payload(run));
       return run;
     });

@@ -51,6 +51,10 @@ export namespace RunStart {
      * the run's working directory when it can read it; remote executors ignore it.
      */
     @IsOptional() @IsString() @MaxLength(4096) codeDir?: string;
+    /** Resume: write into this earlier run's outputs, so its checkpoints are found. */
+    @IsOptional() @IsUUID() outputsOf?: string;
+    /** Copy: start with a copy of this earlier run's outputs. */
+    @IsOptional() @IsUUID() copyOutputsFrom?: string;
   }
   export const definition = defineMessage(PATTERN, 'command', Payload);
 }
