@@ -16,6 +16,7 @@ import { ApiEnv } from './config/env';
 import { API_ENV, CORE_DATA_SOURCE, repositoryProviders } from './database/database.providers';
 import { AccountsTokenVerifier } from './auth/accounts-token-verifier';
 import { UsersController } from './auth/users.controller';
+import { AuthController } from './auth/auth.controller';
 import { TokenVerifyRpcController } from './auth/token-verify.rpc-controller';
 import { RunTokenRpcController } from './auth/run-token.rpc-controller';
 import { AdminBootstrapService } from './auth/admin-bootstrap.service';
@@ -50,6 +51,7 @@ export class ApiModule {
       // Order matters: static paths (users, orgs, activitylogs, runs/:uuid) before `:owner/:project`.
       controllers: [
         HealthController,
+        AuthController,
         UsersController,
         OrgsController,
         ActivityController,

@@ -1,11 +1,10 @@
-import { Body, Controller, Delete, ForbiddenException, Get, HttpCode, Param, Post, Req, UnauthorizedException } from '@nestjs/common';
+import { Body, Controller, Delete, ForbiddenException, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import { AccountsRepository, TokenEntity, UserEntity, verifyPassword } from '@myelin/persistence';
-import { AuthenticatedRequest, Identity, Public } from '@myelin/runtime';
+import { AccountsRepository, TokenEntity, UserEntity } from '@myelin/persistence';
+import { AuthenticatedRequest, Identity } from '@myelin/runtime';
 import { ActivityService } from '../activity/activity.service';
 import { ApiException, ApiExceptionCode } from '../api.exception';
 import { RESERVED_NAMES } from '../projects/projects.service';
-import { LoginDto } from './dto/login.dto';
 import { CreateTokenDto, CreateUserDto } from './dto/users.dto';
 
 const userView = (u: UserEntity) => ({
@@ -36,21 +35,6 @@ export class UsersController {
     private readonly accounts: AccountsRepository,
     private readonly activity: ActivityService,
   ) {}
-
-  @Public()
-  @Post('users/token')
-  @HttpCode(200)
-  @ApiOperation({ summary: 'Username and password for a new API token (shown once; expires in 30 days)' })
-  async login(@Body() body: LoginDto): Promise<{ token: string; expiresAt: string | null }> {
-    const user = await this.accounts.findUserByUsername(body.username);
-    // Same answer for an unknown user and a wrong password: no account enumeration.
-    if (!user || !user.isActive || !(await verifyPassword(body.password, user.passwordHash))) {
-      throw new UnauthorizedException('invalid username or password');
-    }
-    const expiresAt = new Date(Date.now() + 30 * 24 * 3600 * 1000);
-    const { token } = await this.accounts.issueToken({ userId: user.id, name: 'login', expiresAt });
-    return { token, expiresAt: expiresAt.toISOString() };
-  }
 
   @Post('users/logout')
   @HttpCode(204)

@@ -116,8 +116,9 @@ export class InProcessBus implements MessageBus {
       envelope.reply?.resolve(outcome.reply);
       return;
     }
-    if (outcome.kind === 'failed' && envelope.reply && outcome.error instanceof RemoteError) {
-      envelope.reply.reject(outcome.error);
+    if (outcome.kind === 'failed' && envelope.reply) {
+      // A request's caller is waiting: it gets the error now, no retry behind its back (as on RabbitMQ).
+      envelope.reply.reject(outcome.error instanceof RemoteError ? outcome.error : new RemoteError(outcome.error.message));
       return;
     }
     const maxAttempts = this.options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;

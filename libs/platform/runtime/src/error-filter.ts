@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Response } from 'express';
+import { throwError } from 'rxjs';
 
 export interface ErrorBody {
   code: string;
@@ -16,8 +17,20 @@ export interface ErrorBody {
 export class HttpErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpError');
 
-  catch(exception: unknown, host: ArgumentsHost): void {
+  catch(exception: unknown, host: ArgumentsHost): unknown {
+    // Message handlers: hand the error back to the bus, which replies, retries or dead-letters.
+    if (host.getType() !== 'http') return throwError(() => exception);
     const res = host.switchToHttp().getResponse<Response>();
+    const bodyParserStatus = (exception as { status?: unknown; type?: unknown }).status;
+    if (typeof bodyParserStatus === 'number' && bodyParserStatus >= 400 && bodyParserStatus < 500 && typeof (exception as { type?: unknown }).type === 'string') {
+      // Errors of the JSON body parser: too large, malformed JSON.
+      const message =
+        bodyParserStatus === 413
+          ? `request body too large (limit ${String((exception as { limit?: unknown }).limit ?? '')} bytes)`
+          : `malformed request body: ${(exception as Error).message}`;
+      res.status(bodyParserStatus).json({ code: codeFor(bodyParserStatus), message });
+      return undefined;
+    }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const raw = exception.getResponse();
@@ -30,11 +43,12 @@ export class HttpErrorFilter implements ExceptionFilter {
               ...(detailsOf(raw) ? { details: detailsOf(raw) } : {}),
             };
       res.status(status).json(body);
-      return;
+      return undefined;
     }
     const errorId = randomUUID();
     this.logger.error(`error ${errorId}: ${exception instanceof Error ? (exception.stack ?? exception.message) : String(exception)}`);
     res.status(HttpStatus.INTERNAL_SERVER_ERROR).json({ code: 'internal_error', message: `internal error (id ${errorId})` });
+    return undefined;
   }
 }
 
