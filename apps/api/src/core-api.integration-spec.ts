@@ -108,6 +108,7 @@ describe.each([
       expect([method, path, res.status]).toEqual([method, path, 404]);
     }
     expect((await call('GET', '/api/v1/alice', undefined, tokens.bob)).body.count).toBe(0);
+    expect((await call('GET', '/api/v1/alice')).body.results.map((p: { name: string }) => p.name)).toContain('vision'); // superuser sees all
   });
 
   it('grants roles: a viewer reads but cannot write (403), a member runs, an admin manages', async () => {

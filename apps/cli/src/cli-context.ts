@@ -55,6 +55,24 @@ export interface CommandContext {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** The project linked to this directory by `myelin init` (nearest `.myelin.json` upwards). */
+export function linkedProject(from = process.cwd()): string | undefined {
+  let dir = from;
+  for (;;) {
+    const file = join(dir, '.myelin.json');
+    if (existsSync(file)) {
+      try {
+        return (JSON.parse(readFileSync(file, 'utf8')) as { project?: string }).project;
+      } catch {
+        throw new CliError(`cannot read ${file}: not valid JSON`);
+      }
+    }
+    const parent = join(dir, '..');
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
 export function createContext(opts: { host?: string; project?: string }, env: NodeJS.ProcessEnv = process.env): CommandContext {
   const conn = resolveConnection(opts, env);
   const client = new MyelinClient({
@@ -64,7 +82,7 @@ export function createContext(opts: { host?: string; project?: string }, env: No
   });
   let username = conn.username;
   const project = async (): Promise<string> => {
-    const name = opts.project ?? env['MYELIN_PROJECT'] ?? 'default';
+    const name = opts.project ?? env['MYELIN_PROJECT'] ?? linkedProject() ?? 'default';
     if (name.includes('/')) return name;
     username ??= (await client.whoami()).username;
     return `${username}/${name}`;

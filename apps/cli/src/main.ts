@@ -4,7 +4,21 @@ import { ApiError, ConnectionError } from '@myelin/sdk';
 import { CliError, EXIT } from './cli-context';
 import { checkCommand } from './commands/check.command';
 import { runCommand } from './commands/run.command';
-import { getCommand, logsCommand, metricsCommand, psCommand, stopCommand } from './commands/runs.commands';
+import {
+  cloneCommand,
+  compareCommand,
+  deleteCommand,
+  exportCommand,
+  getCommand,
+  logsCommand,
+  metricsCommand,
+  psCommand,
+  statusesCommand,
+  stopCommand,
+  updateCommand,
+} from './commands/runs.commands';
+import { configCommand, loginCommand, logoutCommand, superuserCommand, userCommand, whoamiCommand } from './commands/account.commands';
+import { initCommand, projectCommand } from './commands/project.commands';
 import { upCommand } from './commands/up.command';
 import { serveCommand } from './commands/serve.command';
 
@@ -13,7 +27,33 @@ function program(): Command {
     .description('Myelin: machine-learning experimentation platform (Polyaxon v0.x polyaxonfiles)')
     .version('0.1.0')
     .showHelpAfterError('(add --help for usage)');
-  for (const cmd of [upCommand(), serveCommand(), checkCommand(), runCommand(), psCommand(), getCommand(), logsCommand(), metricsCommand(), stopCommand()]) {
+  for (const cmd of [
+    upCommand(),
+    serveCommand(),
+    loginCommand(),
+    logoutCommand(),
+    whoamiCommand(),
+    configCommand(),
+    userCommand(),
+    superuserCommand(),
+    projectCommand(),
+    initCommand(),
+    checkCommand(),
+    runCommand(),
+    psCommand(),
+    getCommand(),
+    updateCommand(),
+    statusesCommand(),
+    logsCommand(),
+    metricsCommand(),
+    stopCommand(),
+    cloneCommand('restart'),
+    cloneCommand('resume'),
+    cloneCommand('copy'),
+    deleteCommand(),
+    compareCommand(),
+    exportCommand(),
+  ]) {
     root.addCommand(cmd);
   }
   // Usage errors exit 2 everywhere (commander's default is 1).

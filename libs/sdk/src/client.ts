@@ -55,6 +55,11 @@ export class MyelinClient {
     return data as T;
   }
 
+  /** Any JSON call of the API (for commands whose endpoint has no typed method yet). */
+  call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.request<T>(method, path, body);
+  }
+
   whoami(): Promise<{ username: string; isSuperuser: boolean }> {
     return this.request('GET', '/api/v1/users');
   }

@@ -61,7 +61,7 @@ export class ProjectsRepository {
     const params: unknown[] = [owner.id, viewer.userId, opts.limit, opts.offset];
     const ownerClause = owner.kind === 'user' ? `p."owner_id" = $1 AND p."org_id" IS NULL` : `p."org_id" = $1`;
     const visible = viewer.isSuperuser
-      ? 'TRUE'
+      ? '($2::uuid IS NOT NULL)' // every project; $2 still bound so both queries take the same parameters
       : `(p."owner_id" = $2 OR p."is_public"
           OR EXISTS (SELECT 1 FROM "core"."org_members" m WHERE m."org_id" = p."org_id" AND m."user_id" = $2)
           OR EXISTS (SELECT 1 FROM "core"."project_grants" g WHERE g."project_id" = p."id" AND g."user_id" = $2)

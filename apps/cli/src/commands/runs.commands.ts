@@ -1,7 +1,11 @@
 import { Command } from 'commander';
-import { createContext } from '../cli-context';
+import { writeFileSync } from 'node:fs';
+import { stringify } from 'csv-stringify/sync';
+import { Run } from '@myelin/sdk';
+import { CliError, CommandContext, createContext, EXIT } from '../cli-context';
 import { ago, duration, printJson, table } from '../output/format';
-import { printLogLine } from './watch';
+import { printLogLine, watchRun } from './watch';
+import { collect, parseParamFlags, readSpecFiles } from './spec-input';
 
 const common = (cmd: Command) =>
   cmd
@@ -107,5 +111,144 @@ export function stopCommand(): Command {
       const run = await ctx.resolveRun(ref);
       await ctx.client.stopRun(run.project, run.number);
       process.stdout.write(`Stopping run ${run.project}#${run.number}\n`);
+    });
+}
+
+export function updateCommand(): Command {
+  return common(new Command('update'))
+    .description("update a run's name, description or tags")
+    .argument('<run>', 'run uuid or number')
+    .option('--name <name>')
+    .option('--description <text>')
+    .option('--tags <tags>', 'comma-separated tags (replaces)')
+    .option('--json', 'print the run as JSON')
+    .action(async (ref: string, opts: { project?: string; host?: string; name?: string; description?: string; tags?: string; json?: boolean }) => {
+      const ctx = createContext(opts);
+      const run = await ctx.resolveRun(ref);
+      const updated = await ctx.client.call<Run>('PATCH', `/api/v1/${run.project}/runs/${run.number}`, {
+        ...(opts.name ? { name: opts.name } : {}),
+        ...(opts.description !== undefined ? { description: opts.description } : {}),
+        ...(opts.tags !== undefined ? { tags: opts.tags.split(',').map((t) => t.trim()).filter(Boolean) } : {}),
+      });
+      if (opts.json) printJson(updated);
+      else process.stdout.write(`Updated run ${updated.project}#${updated.number}\n`);
+    });
+}
+
+/** restart (fresh outputs), resume (the original's outputs, so checkpoints are found), copy (a copy of them). */
+export function cloneCommand(strategy: 'restart' | 'resume' | 'copy'): Command {
+  const what = { restart: 'with fresh outputs', resume: "writing into the original's outputs (its checkpoints are found)", copy: "with a copy of the original's outputs" }[strategy];
+  return common(new Command(strategy))
+    .description(`${strategy} a run: a new run linked to the original, ${what}`)
+    .argument('<run>', 'run uuid or number')
+    .option('-f, --file <path>', 'override polyaxonfile merged on top of the original (repeatable)', collect)
+    .option('-P, --param <name=value>', 'override a param (repeatable)', collect)
+    .option('-w, --watch', 'stream the logs until the run ends; exit 0 if it succeeded')
+    .option('--json', 'print the new run as JSON')
+    .action(async (ref: string, opts: { project?: string; host?: string; file?: string[]; param?: string[]; watch?: boolean; json?: boolean }) => {
+      const ctx = createContext(opts);
+      const original = await ctx.resolveRun(ref);
+      const run = await ctx.client.call<Run>('POST', `/api/v1/${original.project}/runs/${original.number}/${strategy}`, {
+        ...(opts.file?.length ? { files: readSpecFiles(opts.file) } : {}),
+        ...(opts.param?.length ? { params: parseParamFlags(opts.param) } : {}),
+      });
+      if (opts.json) printJson(run);
+      else process.stdout.write(`Created run ${run.project}#${run.number} (${strategy} of #${original.number})\n`);
+      if (opts.watch) {
+        const final = await watchRun(ctx, run, { quiet: !!opts.json });
+        if (final.status !== 'succeeded') throw new CliError(`run ${run.number} ${final.status}: ${final.statusMessage}`, EXIT.failure);
+      }
+    });
+}
+
+export function deleteCommand(): Command {
+  return common(new Command('delete'))
+    .description('delete runs with their logs, metrics and outputs')
+    .argument('<runs...>', 'run numbers or uuids')
+    .action(async (refs: string[], opts: { project?: string; host?: string }) => {
+      const ctx = createContext(opts);
+      for (const ref of refs) {
+        const run = await ctx.resolveRun(ref);
+        await ctx.client.call('DELETE', `/api/v1/${run.project}/runs/${run.number}`);
+        process.stdout.write(`Deleted run ${run.project}#${run.number}\n`);
+      }
+    });
+}
+
+export function statusesCommand(): Command {
+  return common(new Command('statuses'))
+    .description("a run's status history")
+    .argument('<run>', 'run uuid or number')
+    .option('--json', 'print as JSON')
+    .action(async (ref: string, opts: { project?: string; host?: string; json?: boolean }) => {
+      const ctx = createContext(opts);
+      const run = await ctx.resolveRun(ref);
+      const statuses = await ctx.client.statuses(run.project, run.number);
+      if (opts.json) return printJson(statuses);
+      process.stdout.write(`${table(['STATUS', 'REASON', 'AT', 'MESSAGE'], statuses.map((s) => [s.status, s.reason, s.at, s.message]))}\n`);
+    });
+}
+
+/** The last value of each metric of a run. */
+async function lastMetrics(ctx: CommandContext, uuid: string): Promise<Record<string, number | string>> {
+  const series = await ctx.client.metrics(uuid);
+  const out: Record<string, number | string> = {};
+  for (const [name, points] of Object.entries(series)) if (points.length) out[name] = points[points.length - 1].value;
+  return out;
+}
+
+export function compareCommand(): Command {
+  return common(new Command('compare'))
+    .description('params and last metrics of runs side by side')
+    .argument('<runs...>', 'two or more run numbers or uuids')
+    .option('--json', 'print as JSON')
+    .action(async (refs: string[], opts: { project?: string; host?: string; json?: boolean }) => {
+      if (refs.length < 2) throw new CliError('compare needs at least two runs', EXIT.usage);
+      const ctx = createContext(opts);
+      const rows: Array<{ run: Run; metrics: Record<string, number | string> }> = [];
+      for (const ref of refs) {
+        const run = await ctx.resolveRun(ref);
+        rows.push({ run, metrics: await lastMetrics(ctx, run.uuid) });
+      }
+      if (opts.json) return printJson(rows.map((r) => ({ uuid: r.run.uuid, number: r.run.number, status: r.run.status, params: r.run.params, metrics: r.metrics })));
+      const params = [...new Set(rows.flatMap((r) => Object.keys(r.run.params)))].sort();
+      const metrics = [...new Set(rows.flatMap((r) => Object.keys(r.metrics)))].sort();
+      const body: Array<Array<string | number>> = [
+        ['status', ...rows.map((r) => r.run.status)],
+        ...params.map((p) => [`params.${p}`, ...rows.map((r) => JSON.stringify(r.run.params[p] ?? null))]),
+        ...metrics.map((m) => [`metrics.${m}`, ...rows.map((r) => r.metrics[m] ?? '')]),
+      ];
+      process.stdout.write(`${table(['', ...rows.map((r) => `#${r.run.number}`)], body)}\n`);
+    });
+}
+
+export function exportCommand(): Command {
+  return common(new Command('export'))
+    .description("the project's runs with their params and last metrics, as CSV")
+    .option('-o, --output <file>', 'write to a file instead of stdout')
+    .option('--limit <n>', 'at most this many runs (newest first)', (v) => Number(v), 1000)
+    .action(async (opts: { project?: string; host?: string; output?: string; limit: number }) => {
+      const ctx = createContext(opts);
+      const project = await ctx.project();
+      const runs: Run[] = [];
+      for (let offset = 0; runs.length < opts.limit; offset += 500) {
+        const pageOf = await ctx.client.listRuns(project, { limit: Math.min(500, opts.limit - runs.length), offset });
+        runs.push(...pageOf.results);
+        if (!pageOf.next) break;
+      }
+      const metrics = await Promise.all(runs.map((r) => lastMetrics(ctx, r.uuid)));
+      const paramNames = [...new Set(runs.flatMap((r) => Object.keys(r.params)))].sort();
+      const metricNames = [...new Set(metrics.flatMap((m) => Object.keys(m)))].sort();
+      const header = ['number', 'uuid', 'name', 'status', 'created_at', 'finished_at', ...paramNames.map((p) => `params.${p}`), ...metricNames.map((m) => `metrics.${m}`)];
+      const records = runs.map((r, i) => [
+        r.number, r.uuid, r.name ?? '', r.status, r.createdAt, r.finishedAt ?? '',
+        ...paramNames.map((p) => (r.params[p] === undefined ? '' : typeof r.params[p] === 'object' ? JSON.stringify(r.params[p]) : String(r.params[p]))),
+        ...metricNames.map((m) => metrics[i][m] ?? ''),
+      ]);
+      const csv = stringify([header, ...records]);
+      if (opts.output) {
+        writeFileSync(opts.output, csv);
+        process.stderr.write(`Wrote ${runs.length} runs to ${opts.output}\n`);
+      } else process.stdout.write(csv);
     });
 }

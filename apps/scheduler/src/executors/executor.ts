@@ -16,7 +16,10 @@ export type ProcessState =
 /** What the scheduler needs from a place that runs jobs (local processes now; Kubernetes later). */
 export interface Executor {
   readonly name: string;
-  launch(execution: ExecutionEntity): Promise<LaunchedProcess>;
+  /** `secrets` reach only the job's environment (its run token): never stored, never logged. */
+  launch(execution: ExecutionEntity, secrets?: { runToken?: string }): Promise<LaunchedProcess>;
+  /** Remove everything the executor keeps of a deleted run (working directory, outputs). */
+  purge(execution: ExecutionEntity): Promise<void>;
   inspect(execution: ExecutionEntity): Promise<ProcessState>;
   /** Ask the run to stop (SIGTERM to its process group). */
   terminate(execution: ExecutionEntity): Promise<void>;

@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
-import { MessagePattern, Payload } from '@nestjs/microservices';
-import { RunStart, RunStop } from '@myelin/contracts';
+import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
+import { RunDeleted, RunStart, RunStop } from '@myelin/contracts';
 import { SchedulerService } from './scheduler.service';
 
 @Controller()
@@ -10,6 +10,11 @@ export class SchedulerRpcController {
   @MessagePattern(RunStart.PATTERN)
   async start(@Payload() command: RunStart.Payload): Promise<void> {
     await this.scheduler.start(command);
+  }
+
+  @EventPattern(RunDeleted.PATTERN)
+  async deleted(@Payload() event: RunDeleted.Payload): Promise<void> {
+    await this.scheduler.deleted(event);
   }
 
   @MessagePattern(RunStop.PATTERN)

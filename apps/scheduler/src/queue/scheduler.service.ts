@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { ACTIVE_STATUSES, isFinal, RunStart, RunStatus, RunStop } from '@myelin/contracts';
+import { ACTIVE_STATUSES, isFinal, RunDeleted, RunStart, RunStatus, RunStop, RunTokenIssue } from '@myelin/contracts';
+import { MESSAGE_BUS, MessageBus } from '@myelin/bus';
 import { ExecutionEntity, ExecutionsRepository, OutboxRelay, StatusChange } from '@myelin/persistence';
 import { EXECUTOR, SCHEDULER_ENV } from '../tokens';
 import { SchedulerEnv } from '../config/env';
@@ -27,6 +28,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     private readonly relay: OutboxRelay,
     private readonly shipper: LogShipper,
     @Inject(EXECUTOR) private readonly executor: Executor,
+    @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
     @Inject(SCHEDULER_ENV) private readonly env: SchedulerEnv,
   ) {}
 
@@ -59,6 +61,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         params: command.params,
         spec: command.spec,
         codeDir: command.codeDir ?? null,
+        outputsOf: command.outputsOf ?? null,
+        copyOutputsFrom: command.copyOutputsFrom ?? null,
         priority: command.priority ?? 0,
         maxRestarts: command.maxRestarts ?? 0,
         executor: this.executor.name,
@@ -160,7 +164,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     );
     if (!starting) return; // stopped meanwhile
     try {
-      const launched = await this.executor.launch(starting);
+      const launched = await this.executor.launch(starting, { runToken: await this.runToken(starting) });
       await this.executions.patch(execution.runUuid, {
         pid: launched.pid,
         pidStartTime: launched.pidStartTime,
@@ -206,6 +210,29 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     }
   }
 
+  /**
+   * Ask the API for the run's own token. Without one the job still runs (and still reports
+   * through stdout); only its calls to the tracking API would be refused, which the log says.
+   */
+  private async runToken(execution: ExecutionEntity): Promise<string | undefined> {
+    try {
+      return (await this.bus.request<RunTokenIssue.Reply>(RunTokenIssue.PATTERN, { runUuid: execution.runUuid }, 5000)).token;
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.logger.warn(`run ${execution.runUuid}: no run token (${reason})`);
+      await this.shipper.shipSystemLine(execution.runUuid, `myelin: started without a run token (${reason}); tracking API calls from the job will be refused`, `token:${execution.attempt}`);
+      return undefined;
+    }
+  }
+
+  /** A deleted run: stop its process if any, remove its working directory and outputs, forget it. */
+  async deleted(event: RunDeleted.Payload): Promise<void> {
+    const execution = await this.executions.find(event.runUuid);
+    if (!execution) return;
+    await this.executor.purge(execution);
+    await this.executions.remove(event.runUuid);
+  }
+
   /** Tell log followers there is nothing more to come (for runs that end without a process). */
   private async endLogs(execution: ExecutionEntity): Promise<void> {
     const offsets = { stdoutOffset: Number(execution.stdoutOffset), stderrOffset: Number(execution.stderrOffset) };
@@ -235,6 +262,8 @@ function newExecution(fields: Partial<NewExecution> & Pick<NewExecution, 'runUui
     params: {},
     spec: {},
     codeDir: null,
+    outputsOf: null,
+    copyOutputsFrom: null,
     priority: 0,
     status: 'queued',
     attempt: 0,

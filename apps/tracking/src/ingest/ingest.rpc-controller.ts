@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
-import { MessagePattern, Payload } from '@nestjs/microservices';
-import { LogLinesAppend, MetricsBatch } from '@myelin/contracts';
+import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
+import { LogLinesAppend, MetricsBatch, RunDeleted } from '@myelin/contracts';
 import { TrackingRepository } from '@myelin/persistence';
 
 /** Log lines and metric points shipped by executors; batch ids make redeliveries harmless. */
@@ -16,6 +16,12 @@ export class IngestRpcController {
       batch.lines.map((l) => ({ at: new Date(l.at), stream: l.stream, line: l.line })),
     );
     if (batch.final) await this.tracking.markLogsEnded(batch.runUuid);
+  }
+
+  /** A deleted run takes its logs and metrics with it. */
+  @EventPattern(RunDeleted.PATTERN)
+  async deleted(@Payload() event: RunDeleted.Payload): Promise<void> {
+    await this.tracking.deleteRun(event.runUuid);
   }
 
   @MessagePattern(MetricsBatch.PATTERN)

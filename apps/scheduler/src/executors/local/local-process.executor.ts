@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { copyFile, mkdir, open, readdir, readFile, writeFile, stat } from 'node:fs/promises';
+import { copyFile, cp, mkdir, open, readdir, readFile, rm, writeFile, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { ExecutionEntity } from '@myelin/persistence';
 import { Executor, LaunchedProcess, ProcessState } from '../executor';
@@ -48,9 +48,10 @@ export class LocalProcessExecutor implements Executor {
     };
   }
 
-  async launch(execution: ExecutionEntity): Promise<LaunchedProcess> {
+  async launch(execution: ExecutionEntity, secrets: { runToken?: string } = {}): Promise<LaunchedProcess> {
     const p = this.paths(execution.runUuid);
-    for (const dir of [p.code, p.outputs, p.meta, join(p.workdir, 'logs')]) await mkdir(dir, { recursive: true });
+    for (const dir of [p.code, p.meta, join(p.workdir, 'logs')]) await mkdir(dir, { recursive: true });
+    await this.prepareOutputs(execution, p.outputs);
     if (execution.codeDir) await this.snapshotCode(execution.codeDir, p.code);
     await writeFile(p.script, `${execution.cmd}\n`);
     // Appending keeps earlier attempts' output; the shipper resumes from its stored offsets.
@@ -62,7 +63,7 @@ export class LocalProcessExecutor implements Executor {
     try {
       const child = spawn('/bin/bash', ['-c', wrapper, p.script, p.exitFile, p.pidFile], {
         cwd: p.code,
-        env: buildRunEnvironment(this.options.baseEnv, execution, p, this.options.publicUrl),
+        env: buildRunEnvironment(this.options.baseEnv, execution, { ...p, outputs: await this.outputsPath(execution) }, this.options.publicUrl, secrets.runToken),
         detached: true, // its own process group: stop signals reach the whole tree
         stdio: ['ignore', out.fd, err.fd],
       });
@@ -77,6 +78,32 @@ export class LocalProcessExecutor implements Executor {
       await out.close();
       await err.close();
     }
+  }
+
+  /**
+   * Outputs: a fresh directory (new run, restart), the original's directory itself (resume: its
+   * checkpoints are found where they were written) or a copy of it (copy).
+   */
+  private async prepareOutputs(execution: ExecutionEntity, outputs: string): Promise<void> {
+    const resumeOf = execution.outputsOf;
+    if (resumeOf) {
+      await mkdir(this.paths(resumeOf).outputs, { recursive: true });
+      return;
+    }
+    await mkdir(outputs, { recursive: true });
+    if (execution.copyOutputsFrom) {
+      const from = this.paths(execution.copyOutputsFrom).outputs;
+      if (await stat(from).then((st) => st.isDirectory(), () => false)) await cp(from, outputs, { recursive: true });
+    }
+  }
+
+  private async outputsPath(execution: ExecutionEntity): Promise<string> {
+    return execution.outputsOf ? this.paths(execution.outputsOf).outputs : this.paths(execution.runUuid).outputs;
+  }
+
+  async purge(execution: ExecutionEntity): Promise<void> {
+    await this.kill(execution);
+    await rm(this.paths(execution.runUuid).workdir, { recursive: true, force: true });
   }
 
   async inspect(execution: ExecutionEntity): Promise<ProcessState> {

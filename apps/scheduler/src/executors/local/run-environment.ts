@@ -13,6 +13,7 @@ export function buildRunEnvironment(
   execution: ExecutionEntity,
   paths: { workdir: string; outputs: string; code: string },
   publicUrl: string,
+  runToken?: string,
 ): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(base)) if (v !== undefined && !PRIVATE.test(k)) env[k] = v;
@@ -58,5 +59,10 @@ export function buildRunEnvironment(
     POLYAXON_EXPERIMENT_INFO: JSON.stringify(info),
     POLYAXON_JOB_INFO: JSON.stringify(info),
   });
+  if (runToken) {
+    // The run's own token: writes this run's tracking data, reads its project, dies with the run.
+    env['MYELIN_TOKEN'] = runToken;
+    env['POLYAXON_SECRET_USER_TOKEN'] = runToken;
+  }
   return env;
 }

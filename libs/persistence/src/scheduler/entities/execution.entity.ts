@@ -17,6 +17,10 @@ export class ExecutionEntity {
   @Column({ type: 'jsonb' }) spec!: Record<string, unknown>;
   /** Code directory on the submitting host (local executor snapshots it). */
   @Column({ name: 'code_dir', type: 'text', nullable: true }) codeDir!: string | null;
+  /** Resume: the run whose outputs this run writes into. */
+  @Column({ name: 'outputs_of', type: 'uuid', nullable: true }) outputsOf!: string | null;
+  /** Copy: the run whose outputs are copied in before the start. */
+  @Column({ name: 'copy_outputs_from', type: 'uuid', nullable: true }) copyOutputsFrom!: string | null;
   @Column({ type: 'integer', default: 0 }) priority!: number;
   @Column({ type: 'text' }) status!: RunStatus;
   @Column({ type: 'integer', default: 0 }) attempt!: number;

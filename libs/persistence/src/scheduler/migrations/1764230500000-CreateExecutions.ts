@@ -14,6 +14,8 @@ export class CreateExecutions1764230500000 implements MigrationInterface {
       "params" JSONB NOT NULL,
       "spec" JSONB NOT NULL,
       "code_dir" TEXT,
+      "outputs_of" UUID,
+      "copy_outputs_from" UUID,
       "priority" INTEGER NOT NULL DEFAULT 0,
       "status" TEXT NOT NULL,
       "attempt" INTEGER NOT NULL DEFAULT 0,

@@ -55,6 +55,10 @@ export class ExecutionsRepository {
     });
   }
 
+  async remove(runUuid: string): Promise<void> {
+    await this.repo.delete({ runUuid });
+  }
+
   find(runUuid: string): Promise<ExecutionEntity | null> {
     return this.repo.findOne({ where: { runUuid } });
   }
