@@ -120,6 +120,42 @@ describe('embedded mode: myelin up + the CLI', () => {
     }
   });
 
+  it('projects, init, resume from checkpoints, compare and export through the CLI', async () => {
+    expect((await myelin(['project', 'create', 'ckpt', '--description', 'checkpoints'], env)).code).toBe(0);
+    expect((await myelin(['project', 'create', 'ckpt'], env)).code).toBe(1); // exists
+    const ls = JSON.parse((await myelin(['project', 'ls', '--json'], env)).stdout) as { results: Array<{ fullName: string }> };
+    expect(ls.results.map((p) => p.fullName)).toContain('admin/ckpt');
+    const file = await spec(
+      'ckpt.yml',
+      [
+        'version: 1',
+        'kind: experiment',
+        'run:',
+        '  cmd: >-',
+        '    if [ -f "$POLYAXON_RUN_OUTPUTS_PATH/checkpoint.txt" ]; then echo "resumed from $(cat $POLYAXON_RUN_OUTPUTS_PATH/checkpoint.txt)";',
+        '    else echo epoch-7 > "$POLYAXON_RUN_OUTPUTS_PATH/checkpoint.txt"; echo fresh; fi;',
+        '    test -n "$MYELIN_TOKEN" && echo has-run-token',
+        '',
+      ].join('\n'),
+    );
+    const first = await myelin(['run', '-f', file, '-p', 'ckpt', '--watch'], env, 60_000);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/fresh/);
+    expect(first.stdout).toMatch(/has-run-token/);
+    const resumed = await myelin(['resume', '1', '-p', 'ckpt', '--watch'], env, 60_000);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toMatch(/resumed from epoch-7/);
+    const restarted = await myelin(['restart', '1', '-p', 'ckpt', '--watch'], env, 60_000);
+    expect(restarted.stdout).toMatch(/fresh/); // fresh outputs
+    const compare = await myelin(['compare', '1', '2', '-p', 'ckpt', '--json'], env);
+    expect(JSON.parse(compare.stdout)).toHaveLength(2);
+    const csv = await myelin(['export', '-p', 'ckpt'], env);
+    expect(csv.stdout.split('\n')[0]).toBe('number,uuid,name,status,created_at,finished_at');
+    expect(csv.stdout.trim().split('\n')).toHaveLength(4);
+    expect((await myelin(['delete', '3', '-p', 'ckpt'], env)).code).toBe(0);
+    expect((await myelin(['get', '3', '-p', 'ckpt'], env)).code).toBe(3);
+  });
+
   it('answers unknown runs with exit code 3 and usage errors with 2', async () => {
     expect((await myelin(['get', '9999'], env)).code).toBe(3);
     expect((await myelin(['get', 'not-a-run'], env)).code).toBe(2);
