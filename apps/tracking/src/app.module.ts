@@ -1,8 +1,9 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Logger, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { MESSAGE_BUS, MessageBus } from '@myelin/bus';
-import { TrackingRepository } from '@myelin/persistence';
+import { OutboxRelay, TrackingRepository } from '@myelin/persistence';
+import { OutboxLifecycle } from './ingest/outbox-lifecycle';
 import { HealthController, READINESS_CHECKS, ReadinessCheck, TOKEN_VERIFIER, TokenAuthGuard } from '@myelin/runtime';
 import { TrackingEnv } from './config/env';
 import { TRACKING_ENV } from './tokens';
@@ -28,6 +29,11 @@ export class TrackingModule {
         { provide: MESSAGE_BUS, useValue: deps.bus },
         { provide: READINESS_CHECKS, useValue: deps.readiness },
         { provide: TrackingRepository, useFactory: () => new TrackingRepository(deps.dataSource) },
+        {
+          provide: OutboxRelay,
+          useFactory: () => new OutboxRelay(deps.dataSource, 'tracking', deps.bus, { logger: new Logger('Outbox'), intervalMs: 250 }),
+        },
+        OutboxLifecycle,
         BusTokenVerifier,
         { provide: TOKEN_VERIFIER, useExisting: BusTokenVerifier },
         { provide: APP_GUARD, useClass: TokenAuthGuard },

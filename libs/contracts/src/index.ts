@@ -12,6 +12,7 @@ export * from './messages/runs/run-status-changed/run-status-changed.message';
 export * from './messages/runs/run-deleted/run-deleted.message';
 export * from './messages/tracking/log-lines/log-lines.message';
 export * from './messages/tracking/metrics-batch/metrics-batch.message';
+export * from './messages/tracking/metrics-summarized/metrics-summarized.message';
 export * from './messages/auth/token-verify/token-verify.message';
 export * from './messages/auth/run-token-issue/run-token-issue.message';
 export * from './metric-line';

@@ -186,6 +186,33 @@ describe.each(backends)('persistence on %s', (_label, provision) => {
     expect(await repo.logs(run, { afterId: stored[0].id })).toHaveLength(1);
   });
 
+  it('keeps per-metric summaries (last by step, finite min/max, count) and the API copy never regresses', async () => {
+    const repo = new TrackingRepository(tracking.dataSource);
+    const run = randomUUID();
+    const t = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
+    const seen: unknown[] = [];
+    await repo.appendMetrics(run, 's1', [
+      { name: 'loss', step: 2, value: 0.5, at: t(2) },
+      { name: 'loss', step: 1, value: 0.9, at: t(1) },
+      { name: 'loss', step: 3, value: Number.NaN, at: t(3) },
+    ], async (_m, summaries) => void seen.push(...summaries));
+    await repo.appendMetrics(run, 's2', [{ name: 'loss', step: 0, value: 0.1, at: t(0) }]); // a late, earlier step
+    const [loss] = await repo.summaries(run);
+    expect(loss).toMatchObject({ name: 'loss', lastStep: 3, min: 0.1, max: 0.9, count: 4 });
+    expect(Number.isNaN(loss.last as number)).toBe(true); // the last step's value, even if NaN
+    expect(seen).toHaveLength(1);
+
+    const runs = new RunsRepository(core.dataSource);
+    const accounts = new AccountsRepository(core.dataSource);
+    const user = await accounts.createUser({ username: `m${Date.now()}` });
+    const p = await runs.getOrCreateProject(user.id, 'metrics');
+    const r = await runs.create({ projectId: p.id, kind: 'job', content: '', spec: {}, params: {}, createdBy: user.id });
+    await runs.upsertMetricSummaries(r.uuid, [{ name: 'loss', last: 0.2, lastStep: 5, min: 0.2, max: 1, count: 5 }]);
+    await runs.upsertMetricSummaries(r.uuid, [{ name: 'loss', last: 0.9, lastStep: 1, min: 0.9, max: 0.9, count: 1 }]); // stale event
+    expect(await runs.metricSummaries(r.uuid)).toEqual([{ name: 'loss', last: 0.2, min: 0.2, max: 1, count: 5 }]);
+    await runs.upsertMetricSummaries(randomUUID(), [{ name: 'loss', last: 1, lastStep: 1, min: 1, max: 1, count: 1 }]); // deleted run: ignored
+  });
+
   it('serialises concurrent transactions (no interleaving on the embedded session)', async () => {
     const repo = new TrackingRepository(tracking.dataSource);
     const run = randomUUID();

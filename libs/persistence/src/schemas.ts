@@ -20,6 +20,8 @@ import {
 import { ExecutionEntity } from './scheduler/entities/execution.entity';
 import { CreateExecutions1764230500000 } from './scheduler/migrations/1764230500000-CreateExecutions';
 import { CreateTrackingTables1764230600000 } from './tracking/migrations/1764230600000-CreateTrackingTables';
+import { AddMetricSummaries1764230600001 } from './tracking/migrations/1764230600001-AddMetricSummaries';
+import { AddRunMetricsAndSearches1764230400005 } from './core/migrations/1764230400005-AddRunMetricsAndSearches';
 
 /**
  * What each service owns: its schema, entities and migrations, listed explicitly (globs break
@@ -47,6 +49,7 @@ export const CORE_SCHEMA = {
     CreateCoreOutbox1764230400002,
     AddOrganizationsTeamsAndGrants1764230400003,
     AddProjectAndRunLifecycle1764230400004,
+    AddRunMetricsAndSearches1764230400005,
   ],
 };
 
@@ -58,8 +61,8 @@ export const SCHEDULER_SCHEMA = {
 
 export const TRACKING_SCHEMA = {
   schema: 'tracking',
-  entities: [],
-  migrations: [CreateTrackingTables1764230600000],
+  entities: [outboxEntityFor('tracking')],
+  migrations: [CreateTrackingTables1764230600000, AddMetricSummaries1764230600001],
 };
 
 export type ServiceSchema = typeof CORE_SCHEMA | typeof SCHEDULER_SCHEMA | typeof TRACKING_SCHEMA;

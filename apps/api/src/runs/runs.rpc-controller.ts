@@ -1,14 +1,23 @@
 import { Controller } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
-import { RunStatusChanged } from '@myelin/contracts';
+import { MetricsSummarized, RunStatusChanged } from '@myelin/contracts';
+import { RunsRepository } from '@myelin/persistence';
 import { RunsService } from './runs.service';
 
 @Controller()
 export class RunsRpcController {
-  constructor(private readonly service: RunsService) {}
+  constructor(
+    private readonly service: RunsService,
+    private readonly runs: RunsRepository,
+  ) {}
 
   @EventPattern(RunStatusChanged.PATTERN)
   async statusChanged(@Payload() event: RunStatusChanged.Payload): Promise<void> {
     await this.service.applyStatus(event);
+  }
+
+  @EventPattern(MetricsSummarized.PATTERN)
+  async metricsSummarized(@Payload() event: MetricsSummarized.Payload): Promise<void> {
+    await this.runs.upsertMetricSummaries(event.runUuid, event.metrics);
   }
 }

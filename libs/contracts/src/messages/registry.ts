@@ -6,6 +6,7 @@ import { RunDeleted } from './runs/run-deleted/run-deleted.message';
 import { RunStatusChanged } from './runs/run-status-changed/run-status-changed.message';
 import { LogLinesAppend } from './tracking/log-lines/log-lines.message';
 import { MetricsBatch } from './tracking/metrics-batch/metrics-batch.message';
+import { MetricsSummarized } from './tracking/metrics-summarized/metrics-summarized.message';
 import { TokenVerify } from './auth/token-verify/token-verify.message';
 import { RunTokenIssue } from './auth/run-token-issue/run-token-issue.message';
 
@@ -18,6 +19,7 @@ export const MESSAGES: readonly MessageDefinition[] = [
   RunDeleted.definition,
   LogLinesAppend.definition,
   MetricsBatch.definition,
+  MetricsSummarized.definition,
   TokenVerify.definition,
   RunTokenIssue.definition,
 ];

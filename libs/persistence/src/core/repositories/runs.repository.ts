@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { canTransition, isFinal, MessageKind, RunCondition, RunKind, RunStatus } from '@myelin/contracts';
 import { ProjectEntity } from '../entities/project.entity';
 import { RunConditionEntity } from '../entities/run-condition.entity';
@@ -43,19 +43,16 @@ export class RunsRepository {
 
   async getOrCreateProject(ownerId: string, name: string): Promise<ProjectEntity> {
     const repo = this.dataSource.getRepository(ProjectEntity);
-    const existing = await repo.findOne({ where: { ownerId, name } });
+    const existing = await repo.findOne({ where: { ownerId, orgId: IsNull(), name } });
     if (existing) return existing;
     await this.dataSource.query(
       `INSERT INTO "core"."projects" ("id", "owner_id", "name") VALUES ($1, $2, $3)
-       ON CONFLICT ("owner_id", "name") DO NOTHING`,
+       ON CONFLICT ("owner_id", "name") WHERE "org_id" IS NULL DO NOTHING`,
       [randomUUID(), ownerId, name],
     );
-    return repo.findOneOrFail({ where: { ownerId, name } });
+    return repo.findOneOrFail({ where: { ownerId, orgId: IsNull(), name } });
   }
 
-  findProject(ownerId: string, name: string): Promise<ProjectEntity | null> {
-    return this.dataSource.getRepository(ProjectEntity).findOne({ where: { ownerId, name } });
-  }
 
   /**
    * Create a run with its per-project number, its first condition and the messages that
@@ -108,6 +105,45 @@ export class RunsRepository {
       for (const m of messages) await enqueueOutbox(manager, 'core', m.kind, m.pattern, m.payload(run));
       return run;
     });
+  }
+
+  /**
+   * Keep the API's copy of a run's metric summaries: a summary replaces the stored one only if
+   * it counts at least as many points (out-of-order events never regress it); summaries of a
+   * deleted run are dropped.
+   */
+  async upsertMetricSummaries(
+    runUuid: string,
+    metrics: Array<{ name: string; last: number | null; lastStep: number | null; min: number | null; max: number | null; count: number }>,
+  ): Promise<void> {
+    if (!metrics.length) return;
+    await this.dataSource.query(
+      `INSERT INTO "core"."run_metrics" ("run_uuid", "name", "last", "last_step", "min", "max", "count")
+       SELECT $1, m.name, m.last, m.last_step, m.min, m.max, m.count
+         FROM unnest($2::text[], $3::float8[], $4::bigint[], $5::float8[], $6::float8[], $7::bigint[]) AS m(name, last, last_step, min, max, count)
+        WHERE EXISTS (SELECT 1 FROM "core"."runs" WHERE "uuid" = $1)
+       ON CONFLICT ("run_uuid", "name") DO UPDATE SET
+         "last" = EXCLUDED."last", "last_step" = EXCLUDED."last_step", "min" = EXCLUDED."min",
+         "max" = EXCLUDED."max", "count" = EXCLUDED."count"
+       WHERE "core"."run_metrics"."count" <= EXCLUDED."count"`,
+      [
+        runUuid,
+        metrics.map((m) => m.name),
+        metrics.map((m) => m.last),
+        metrics.map((m) => m.lastStep),
+        metrics.map((m) => m.min),
+        metrics.map((m) => m.max),
+        metrics.map((m) => m.count),
+      ],
+    );
+  }
+
+  async metricSummaries(runUuid: string): Promise<Array<{ name: string; last: number | null; min: number | null; max: number | null; count: number }>> {
+    const rows = (await this.dataSource.query(
+      `SELECT "name", "last", "min", "max", "count" FROM "core"."run_metrics" WHERE "run_uuid" = $1 ORDER BY "name"`,
+      [runUuid],
+    )) as Array<{ name: string; last: number | null; min: number | null; max: number | null; count: number | string }>;
+    return rows.map((r) => ({ ...r, count: Number(r.count) }));
   }
 
   findByUuid(uuid: string): Promise<RunEntity | null> {

@@ -14,6 +14,15 @@ export interface MetricPoint {
   timestamp: string;
 }
 
+export interface MetricSummary {
+  name: string;
+  last: number | null;
+  lastStep: number | null;
+  min: number | null;
+  max: number | null;
+  count: number;
+}
+
 export interface LogLineInput {
   at: Date;
   stream: LogStream;
@@ -39,11 +48,18 @@ export class TrackingRepository {
    * transaction, so a redelivered batch is detected in O(1) and stored nothing twice.
    * Returns false for a duplicate.
    */
-  async appendMetrics(runUuid: string, batchId: string, points: MetricPointInput[]): Promise<boolean> {
+  async appendMetrics(
+    runUuid: string,
+    batchId: string,
+    points: MetricPointInput[],
+    /** Called in the same transaction with the updated summaries (to queue their event). */
+    onSummaries?: (manager: EntityManager, summaries: MetricSummary[]) => Promise<void>,
+  ): Promise<boolean> {
     return this.dataSource.transaction(async (manager) => {
       if (!(await this.claimBatch(manager, runUuid, `m:${batchId}`))) return false;
       if (!points.length) return true;
-      const ids = await this.internNames(manager, [...new Set(points.map((p) => p.name))]);
+      const names = [...new Set(points.map((p) => p.name))];
+      const ids = await this.internNames(manager, names);
       await manager.query(
         `INSERT INTO "tracking"."metrics" ("run_uuid", "name_id", "step", "value", "at")
          SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::float8[], $5::timestamptz[])`,
@@ -55,8 +71,66 @@ export class TrackingRepository {
           points.map((p) => p.at.toISOString()),
         ],
       );
+      const summaries = await this.updateSummaries(manager, runUuid, points, ids);
+      if (onSummaries) await onSummaries(manager, summaries);
       return true;
     });
+  }
+
+  /**
+   * Fold a batch into the per-run, per-metric summaries: last (by step, then time), min, max
+   * (finite values only), count. One upsert per metric; no rescan of the series.
+   */
+  private async updateSummaries(
+    manager: EntityManager,
+    runUuid: string,
+    points: MetricPointInput[],
+    ids: Map<string, number>,
+  ): Promise<MetricSummary[]> {
+    const byName = new Map<string, { last: MetricPointInput; min: number | null; max: number | null; count: number }>();
+    for (const p of points) {
+      const s = byName.get(p.name) ?? { last: p, min: null, max: null, count: 0 };
+      const later = (p.step ?? -1) > (s.last.step ?? -1) || ((p.step ?? -1) === (s.last.step ?? -1) && p.at.getTime() >= s.last.at.getTime());
+      if (later) s.last = p;
+      if (Number.isFinite(p.value)) {
+        s.min = s.min === null ? p.value : Math.min(s.min, p.value);
+        s.max = s.max === null ? p.value : Math.max(s.max, p.value);
+      }
+      s.count += 1;
+      byName.set(p.name, s);
+    }
+    const out: MetricSummary[] = [];
+    for (const [name, s] of byName) {
+      const [row] = (await manager.query(
+        `INSERT INTO "tracking"."metric_summaries" AS m ("run_uuid", "name_id", "last_value", "last_step", "last_at", "min_value", "max_value", "count")
+         VALUES ($1, $2, $3::float8, $4, $5, $6::float8, $7::float8, $8)
+         ON CONFLICT ("run_uuid", "name_id") DO UPDATE SET
+           "last_value" = CASE WHEN coalesce(EXCLUDED."last_step", -1) > coalesce(m."last_step", -1)
+                                 OR (coalesce(EXCLUDED."last_step", -1) = coalesce(m."last_step", -1) AND EXCLUDED."last_at" >= m."last_at")
+                               THEN EXCLUDED."last_value" ELSE m."last_value" END,
+           "last_at" = GREATEST(m."last_at", EXCLUDED."last_at"),
+           "last_step" = GREATEST(m."last_step", EXCLUDED."last_step"),
+           "min_value" = LEAST(m."min_value", EXCLUDED."min_value"),
+           "max_value" = GREATEST(m."max_value", EXCLUDED."max_value"),
+           "count" = m."count" + EXCLUDED."count"
+         RETURNING "last_value", "last_step", "min_value", "max_value", "count"`,
+        [runUuid, ids.get(name), String(s.last.value), s.last.step ?? null, s.last.at.toISOString(), s.min === null ? null : String(s.min), s.max === null ? null : String(s.max), s.count],
+      )) as Array<{ last_value: number | string | null; last_step: number | string | null; min_value: number | string | null; max_value: number | string | null; count: number | string }>;
+      const num = (v: number | string | null) => (v === null ? null : Number(v));
+      out.push({ name, last: num(row.last_value), lastStep: num(row.last_step), min: num(row.min_value), max: num(row.max_value), count: Number(row.count) });
+    }
+    return out;
+  }
+
+  async summaries(runUuid: string): Promise<MetricSummary[]> {
+    const rows = (await this.dataSource.query(
+      `SELECT n."name", s."last_value", s."last_step", s."min_value", s."max_value", s."count"
+         FROM "tracking"."metric_summaries" s JOIN "tracking"."metric_names" n ON n."id" = s."name_id"
+        WHERE s."run_uuid" = $1 ORDER BY n."name"`,
+      [runUuid],
+    )) as Array<{ name: string; last_value: number | null; last_step: number | null; min_value: number | null; max_value: number | null; count: number }>;
+    const num = (v: number | string | null) => (v === null ? null : Number(v));
+    return rows.map((r) => ({ name: r.name, last: num(r.last_value), lastStep: num(r.last_step), min: num(r.min_value), max: num(r.max_value), count: Number(r.count) }));
   }
 
   async appendLogs(runUuid: string, batchId: string, lines: LogLineInput[]): Promise<boolean> {
@@ -122,6 +196,7 @@ export class TrackingRepository {
       await m.query(`DELETE FROM "tracking"."metrics" WHERE "run_uuid" = $1`, [runUuid]);
       await m.query(`DELETE FROM "tracking"."logs" WHERE "run_uuid" = $1`, [runUuid]);
       await m.query(`DELETE FROM "tracking"."ingested_batches" WHERE "run_uuid" = $1`, [runUuid]);
+      await m.query(`DELETE FROM "tracking"."metric_summaries" WHERE "run_uuid" = $1`, [runUuid]);
     });
   }
 
