@@ -35,6 +35,7 @@ import { RunCleanupService } from './runs/run-cleanup.service';
 import { CreateRunUseCase } from './runs/usecases/create-run.usecase';
 import { RunsReconciler } from './runs/runs.reconciler';
 import { RetentionService } from './projects/retention.service';
+import { SelectionsController } from './selections/selections.controller';
 
 export interface ApiModuleDeps {
   env: ApiEnv;
@@ -56,6 +57,7 @@ export class ApiModule {
         OrgsController,
         ActivityController,
         RunsController,
+        SelectionsController,
         ProjectsController,
         TokenVerifyRpcController,
         RunTokenRpcController,

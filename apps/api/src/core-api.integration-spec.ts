@@ -183,6 +183,25 @@ describe.each([
     expect(activity.results[0].actor).toBe('alice');
   });
 
+  it('selections: hand-picked runs, added, removed, replaced', async () => {
+    const r1 = (await call('POST', '/api/v1/alice/vision/runs', spec(), tokens.alice)).body;
+    const r2 = (await call('POST', '/api/v1/alice/vision/runs', spec(), tokens.alice)).body;
+    const created = await call('POST', '/api/v1/alice/vision/selections', { name: 'best', runs: [r1.number] }, tokens.alice);
+    expect(created.status).toBe(201);
+    expect(created.body.runs.map((r: { number: number }) => r.number)).toEqual([r1.number]);
+    const added = await call('PATCH', `/api/v1/alice/vision/selections/${created.body.number}`, { operation: 'add', runs: [r2.number] }, tokens.alice);
+    expect(added.body.runs).toHaveLength(2);
+    const removed = await call('PATCH', `/api/v1/alice/vision/selections/${created.body.number}`, { operation: 'remove', runs: [r1.number] }, tokens.alice);
+    expect(removed.body.runs.map((r: { number: number }) => r.number)).toEqual([r2.number]);
+    const replaced = await call('PATCH', `/api/v1/alice/vision/selections/${created.body.number}`, { operation: 'replace', runs: [r1.number] }, tokens.alice);
+    expect(replaced.body.runs.map((r: { number: number }) => r.number)).toEqual([r1.number]);
+    const bad = await call('PATCH', `/api/v1/alice/vision/selections/${created.body.number}`, { operation: 'add', runs: [99999] }, tokens.alice);
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toMatch(/99999/);
+    expect((await call('GET', '/api/v1/alice/vision/selections', undefined, tokens.bob)).status).toBe(404);
+    expect((await call('DELETE', `/api/v1/alice/vision/selections/${created.body.number}`, undefined, tokens.alice)).status).toBe(204);
+  });
+
   it('run tokens: scoped to their run, revoked when it ends', async () => {
     const run = (await call('POST', '/api/v1/alice/vision/runs', spec(), tokens.alice)).body;
     const other = (await call('POST', '/api/v1/alice/vision/runs', spec(), tokens.alice)).body;

@@ -22,6 +22,7 @@ import { CreateExecutions1764230500000 } from './scheduler/migrations/1764230500
 import { CreateTrackingTables1764230600000 } from './tracking/migrations/1764230600000-CreateTrackingTables';
 import { AddMetricSummaries1764230600001 } from './tracking/migrations/1764230600001-AddMetricSummaries';
 import { AddRunMetricsAndSearches1764230400005 } from './core/migrations/1764230400005-AddRunMetricsAndSearches';
+import { AddSelections1764230400006 } from './core/migrations/1764230400006-AddSelections';
 
 /**
  * What each service owns: its schema, entities and migrations, listed explicitly (globs break
@@ -50,6 +51,7 @@ export const CORE_SCHEMA = {
     AddOrganizationsTeamsAndGrants1764230400003,
     AddProjectAndRunLifecycle1764230400004,
     AddRunMetricsAndSearches1764230400005,
+    AddSelections1764230400006,
   ],
 };
 
