@@ -1,6 +1,6 @@
 import { RunStart, RunStatusChanged, RunTokenIssue, TokenVerify } from '@myelin/contracts';
 import { InProcessBus, MessageHandler } from '@myelin/bus';
-import { AccountsRepository, CORE_SCHEMA, openServiceDatabase, ServiceDatabase } from '@myelin/persistence';
+import { AccountsRepository, CORE_SCHEMA, openServiceDatabase, RunsRepository, ServiceDatabase } from '@myelin/persistence';
 import { AppHandle } from '@myelin/runtime';
 import { createTestDatabase, TestDatabase, waitFor } from '@myelin/testing';
 import { bootstrap } from './bootstrap';
@@ -181,6 +181,31 @@ describe.each([
     const actions = activity.results.map((r: { action: string }) => r.action);
     for (const a2 of ['run.created', 'run.updated', 'run.archived', 'run.stopped', 'run.resume', 'run.copy', 'run.deleted']) expect(actions).toContain(a2);
     expect(activity.results[0].actor).toBe('alice');
+  });
+
+  it('filters and sorts runs with the query language, metrics included; a bad query is a 400 at its position', async () => {
+    await call('POST', '/api/v1/projects', { name: 'search' }, tokens.alice);
+    const made = [];
+    for (const lr of ['0.1', '0.2', '0.3']) made.push((await call('POST', '/api/v1/alice/search/runs', { ...spec(), params: { lr } }, tokens.alice)).body);
+    await call('PATCH', `/api/v1/alice/search/runs/${made[0].number}`, { tags: ['baseline'] }, tokens.alice);
+    const runs = new RunsRepository(db.dataSource);
+    await runs.upsertMetricSummaries(made[0].uuid, [{ name: 'loss', last: 0.5, lastStep: 3, min: 0.4, max: 0.9, count: 3 }]);
+    await runs.upsertMetricSummaries(made[1].uuid, [{ name: 'loss', last: 0.2, lastStep: 3, min: 0.2, max: 0.8, count: 3 }]);
+    const q = async (query: string, sort = '') =>
+      (await call('GET', `/api/v1/alice/search/runs?query=${encodeURIComponent(query)}&sort=${encodeURIComponent(sort)}`, undefined, tokens.alice)).body;
+    expect((await q('metrics.loss:<0.3')).results.map((r: { number: number }) => r.number)).toEqual([made[1].number]);
+    expect((await q('params.lr:>=0.2', 'params.lr')).results.map((r: { number: number }) => r.number)).toEqual([made[1].number, made[2].number]);
+    expect((await q('tags:baseline | params.lr:0.3')).count).toBe(2);
+    expect((await q('~tags:baseline', '-metrics.loss')).results.map((r: { number: number }) => r.number)).toEqual([made[1].number, made[2].number]); // nulls last
+    expect((await q('', '-metrics.loss.max')).results[0].number).toBe(made[0].number);
+    expect((await q('status:created|running')).count).toBe(3);
+    const bad = await call('GET', `/api/v1/alice/search/runs?query=${encodeURIComponent('status:running, metrics.loss:<<1')}`, undefined, tokens.alice);
+    expect(bad.status).toBe(400);
+    expect(bad.body.details.offset).toBeGreaterThan(20);
+    const unknown = await call('GET', `/api/v1/alice/search/runs?query=${encodeURIComponent('colour:red')}`, undefined, tokens.alice);
+    expect(unknown.body.message).toMatch(/colour/);
+    const badStatus = await call('GET', `/api/v1/alice/search/runs?query=status:flying`, undefined, tokens.alice);
+    expect(badStatus.status).toBe(400);
   });
 
   it('selections: hand-picked runs, added, removed, replaced', async () => {

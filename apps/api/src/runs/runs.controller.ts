@@ -3,7 +3,8 @@ import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { RunView } from '@myelin/contracts';
 import { RunsRepository } from '@myelin/persistence';
 import { AuthenticatedRequest } from '@myelin/runtime';
-import { page, PageQueryDto, PageView } from '../common/pagination';
+import { page, PageView } from '../common/pagination';
+import { compileRunListing, RunListQueryDto } from './run-list-query';
 import { ProjectsService } from '../projects/projects.service';
 import { CreateRunDto } from './dto/create-run.dto';
 import { BulkRunsDto, CloneRunDto, CLONING_STRATEGIES, CloningStrategy, UpdateRunDto } from './dto/run-update.dto';
@@ -41,11 +42,14 @@ export class RunsController {
   }
 
   @Get(':owner/:project/runs')
-  @ApiOperation({ summary: "List the project's runs, newest first" })
-  async list(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Query() q: PageQueryDto): Promise<PageView<RunView>> {
+  @ApiOperation({
+    summary: "List the project's runs, newest first; `query` and `sort` in Polyaxon's language (e.g. `status:running|queued, metrics.loss:<0.3`, `-metrics.loss`)",
+  })
+  async list(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Query() q: RunListQueryDto): Promise<PageView<RunView>> {
     const { project, fullName } = await this.projects.resolve(req.identity, owner, name);
-    const result = await this.runs.list(project.id, { limit: q.limit, offset: q.offset });
-    return page(`/api/v1/${owner}/${name}/runs`, {}, q, result.count, result.results.map((r) => toRunView(r, fullName)));
+    const filter = compileRunListing(q.query, q.sort);
+    const result = await this.runs.listFiltered(project.id, filter, { limit: q.limit, offset: q.offset, archived: q.archived });
+    return page(`/api/v1/${owner}/${name}/runs`, { query: q.query, sort: q.sort, archived: q.archived || undefined }, q, result.count, result.results.map((r) => toRunView(r, fullName)));
   }
 
   @Post(':owner/:project/runs/stop')

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DataSource, EntityManager, IsNull } from 'typeorm';
+import { DataSource, EntityManager, In, IsNull } from 'typeorm';
 import { canTransition, isFinal, MessageKind, RunCondition, RunKind, RunStatus } from '@myelin/contracts';
 import { ProjectEntity } from '../entities/project.entity';
 import { RunConditionEntity } from '../entities/run-condition.entity';
@@ -32,6 +32,14 @@ export interface NewRun {
 export type StatusUpdateResult =
   | { applied: true; run: RunEntity }
   | { applied: false; reason: 'not_found' | 'illegal_transition'; run?: RunEntity };
+
+/** SQL from libs/query over alias `r`: `where`'s parameters first (`whereParamCount` of them), then `orderBy`'s. */
+export interface RunFilter {
+  where: string;
+  orderBy: string;
+  params: unknown[];
+  whereParamCount: number;
+}
 
 export interface Page<T> {
   count: number;
@@ -152,6 +160,30 @@ export class RunsRepository {
 
   findByNumber(projectId: string, number: number): Promise<RunEntity | null> {
     return this.dataSource.getRepository(RunEntity).findOne({ where: { projectId, number } });
+  }
+
+  /**
+   * A filtered, sorted page of a project's runs. `where`/`orderBy` are SQL compiled by libs/query
+   * over the alias `r` with placeholders from `$2` on (`$1` is the project).
+   */
+  async listFiltered(
+    projectId: string,
+    filter: RunFilter,
+    { limit = 20, offset = 0, archived = false } = {},
+  ): Promise<Page<RunEntity>> {
+    const base = `FROM "core"."runs" r WHERE r."project_id" = $1 AND r."archived_at" IS ${archived ? 'NOT ' : ''}NULL AND (${filter.where})`;
+    const params = [projectId, ...filter.params];
+    const countParams = params.slice(0, 1 + filter.whereParamCount);
+    const [{ n }] = (await this.dataSource.query(`SELECT count(*)::int AS n ${base}`, countParams)) as Array<{ n: number }>;
+    const order = filter.orderBy ? `${filter.orderBy}, r."number" DESC` : 'r."number" DESC';
+    const rows = (await this.dataSource.query(
+      `SELECT r."uuid" ${base} ORDER BY ${order} LIMIT ${Number(limit)} OFFSET ${Number(offset)}`,
+      params,
+    )) as Array<{ uuid: string }>;
+    const byUuid = new Map(
+      (await this.dataSource.getRepository(RunEntity).findBy({ uuid: In(rows.map((r) => r.uuid)) })).map((r) => [r.uuid, r] as const),
+    );
+    return { count: Number(n), results: rows.map((r) => byUuid.get(r.uuid) as RunEntity) };
   }
 
   async list(projectId: string, { limit = 20, offset = 0 } = {}): Promise<Page<RunEntity>> {
