@@ -36,6 +36,7 @@ import { CreateRunUseCase } from './runs/usecases/create-run.usecase';
 import { RunsReconciler } from './runs/runs.reconciler';
 import { RetentionService } from './projects/retention.service';
 import { SelectionsController } from './selections/selections.controller';
+import { SearchesController } from './searches/searches.controller';
 
 export interface ApiModuleDeps {
   env: ApiEnv;
@@ -58,6 +59,7 @@ export class ApiModule {
         ActivityController,
         RunsController,
         SelectionsController,
+        SearchesController,
         ProjectsController,
         TokenVerifyRpcController,
         RunTokenRpcController,

@@ -206,6 +206,11 @@ describe.each([
     expect(unknown.body.message).toMatch(/colour/);
     const badStatus = await call('GET', `/api/v1/alice/search/runs?query=status:flying`, undefined, tokens.alice);
     expect(badStatus.status).toBe(400);
+    // Saved searches: validated on save, per user.
+    expect((await call('POST', '/api/v1/searches/alice/search', { name: 'good', query: 'metrics.loss:<0.3', sort: '-created_at' }, tokens.alice)).status).toBe(201);
+    expect((await call('POST', '/api/v1/searches/alice/search', { name: 'broken', query: 'metrics.loss:<<' }, tokens.alice)).status).toBe(400);
+    expect((await call('GET', '/api/v1/searches/alice/search', undefined, tokens.alice)).body.map((x: { name: string }) => x.name)).toEqual(['good']);
+    expect((await call('DELETE', '/api/v1/searches/alice/search/good', undefined, tokens.alice)).status).toBe(204);
   });
 
   it('selections: hand-picked runs, added, removed, replaced', async () => {

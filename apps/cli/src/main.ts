@@ -17,6 +17,7 @@ import {
   stopCommand,
   updateCommand,
 } from './commands/runs.commands';
+import { experimentCommand } from './commands/experiment.command';
 import { configCommand, loginCommand, logoutCommand, superuserCommand, userCommand, whoamiCommand } from './commands/account.commands';
 import { initCommand, projectCommand } from './commands/project.commands';
 import { upCommand } from './commands/up.command';
@@ -41,6 +42,7 @@ function program(): Command {
     checkCommand(),
     runCommand(),
     psCommand(),
+    experimentCommand(),
     getCommand(),
     updateCommand(),
     statusesCommand(),

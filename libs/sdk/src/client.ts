@@ -72,8 +72,9 @@ export class MyelinClient {
     return this.request('POST', `/api/v1/${project}/runs`, body);
   }
 
-  listRuns(project: string, { limit = 20, offset = 0 } = {}): Promise<Page<Run>> {
-    return this.request('GET', `/api/v1/${project}/runs?limit=${limit}&offset=${offset}`);
+  listRuns(project: string, { limit = 20, offset = 0, query, sort }: { limit?: number; offset?: number; query?: string; sort?: string } = {}): Promise<Page<Run>> {
+    const q = new URLSearchParams({ limit: String(limit), offset: String(offset), ...(query ? { query } : {}), ...(sort ? { sort } : {}) });
+    return this.request('GET', `/api/v1/${project}/runs?${q.toString()}`);
   }
 
   getRun(project: string, id: string | number): Promise<Run> {

@@ -17,10 +17,12 @@ export function psCommand(): Command {
     .description("list the project's runs, newest first")
     .option('--limit <n>', 'how many', (v) => Number(v), 20)
     .option('--offset <n>', 'skip this many', (v) => Number(v), 0)
+    .option('-q, --query <query>', 'filter, e.g. "status:running|queued, metrics.loss:<0.3"')
+    .option('-s, --sort <sort>', 'order, e.g. "-metrics.loss,created_at"')
     .option('--json', 'print the page as JSON')
-    .action(async (opts: { project?: string; host?: string; limit: number; offset: number; json?: boolean }) => {
+    .action(async (opts: { project?: string; host?: string; limit: number; offset: number; query?: string; sort?: string; json?: boolean }) => {
       const ctx = createContext(opts);
-      const page = await ctx.client.listRuns(await ctx.project(), { limit: opts.limit, offset: opts.offset });
+      const page = await ctx.client.listRuns(await ctx.project(), { limit: opts.limit, offset: opts.offset, query: opts.query, sort: opts.sort });
       if (opts.json) return printJson(page);
       if (!page.results.length) return void process.stdout.write('No runs yet.\n');
       process.stdout.write(
