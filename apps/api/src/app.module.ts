@@ -30,6 +30,7 @@ import { ProjectsRepository } from './projects/projects.repository';
 import { ProjectsService } from './projects/projects.service';
 import { RunsController } from './runs/runs.controller';
 import { RunsRpcController } from './runs/runs.rpc-controller';
+import { GroupsRpcController } from './groups/groups.rpc-controller';
 import { RunsService } from './runs/runs.service';
 import { RunCleanupService } from './runs/run-cleanup.service';
 import { CreateRunUseCase } from './runs/usecases/create-run.usecase';
@@ -64,6 +65,7 @@ export class ApiModule {
         TokenVerifyRpcController,
         RunTokenRpcController,
         RunsRpcController,
+        GroupsRpcController,
       ],
       providers: [
         { provide: API_ENV, useValue: deps.env },

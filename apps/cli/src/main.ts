@@ -18,6 +18,7 @@ import {
   updateCommand,
 } from './commands/runs.commands';
 import { experimentCommand } from './commands/experiment.command';
+import { groupCommand } from './commands/group.commands';
 import { configCommand, loginCommand, logoutCommand, superuserCommand, userCommand, whoamiCommand } from './commands/account.commands';
 import { initCommand, projectCommand } from './commands/project.commands';
 import { upCommand } from './commands/up.command';
@@ -43,6 +44,7 @@ function program(): Command {
     runCommand(),
     psCommand(),
     experimentCommand(),
+    groupCommand(),
     getCommand(),
     updateCommand(),
     statusesCommand(),

@@ -1,22 +1,20 @@
 import { Logger } from '@nestjs/common';
 import { createBus } from '@myelin/bus';
 import { loadConfig } from '@myelin/config';
-import { openServiceDatabase } from '@myelin/persistence';
-import { AppBootstrap, standardChecks, HealthOnlyModule, startService } from '@myelin/runtime';
+import { openServiceDatabase, OPTIMIZER_SCHEMA } from '@myelin/persistence';
+import { AppBootstrap, standardChecks, startService } from '@myelin/runtime';
 import { OptimizerEnv } from './config/env';
+import { OptimizerModule } from './app.module';
 
-/**
- * Start the optimization engine (hyperparameter search for groups). The engine arrives with its own issue; today the service boots, owns its
- * schema "optimizer", joins the bus and answers /healthz and /readyz.
- */
+/** Start the optimization engine: it runs groups' searches. See AppBootstrap for the hosting contract. */
 export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) => {
   const config = loadConfig(OptimizerEnv, env);
-  const db = await openServiceDatabase({ url: config.MYELIN_DATABASE_URL, embeddedTemplate: config.MYELIN_PGLITE_TEMPLATE, schema: 'optimizer', entities: [], migrations: [] });
+  const db = await openServiceDatabase({ url: config.MYELIN_DATABASE_URL, embeddedTemplate: config.MYELIN_PGLITE_TEMPLATE, ...OPTIMIZER_SCHEMA });
   const bus = sharedBus ?? createBus({ url: config.MYELIN_AMQP_URL, prefix: config.MYELIN_BUS_PREFIX, logger: new Logger('Bus') });
   const readiness = standardChecks(db.dataSource, bus, config.MYELIN_REDIS_URL);
   return startService({
     name: 'optimizer',
-    module: HealthOnlyModule.forRoot(readiness),
+    module: OptimizerModule.forRoot({ env: config, dataSource: db.dataSource, bus, readiness }),
     bus,
     listen,
     port: config.MYELIN_PORT,

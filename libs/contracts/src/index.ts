@@ -17,3 +17,6 @@ export * from './messages/auth/token-verify/token-verify.message';
 export * from './messages/auth/run-token-issue/run-token-issue.message';
 export * from './metric-line';
 export * from './runs/run-view';
+export * from './messages/groups/trial-create/trial-create.message';
+export * from './messages/groups/group-status-changed/group-status-changed.message';
+export * from './messages/groups/group-stop/group-stop.message';

@@ -23,6 +23,8 @@ import { CreateTrackingTables1764230600000 } from './tracking/migrations/1764230
 import { AddMetricSummaries1764230600001 } from './tracking/migrations/1764230600001-AddMetricSummaries';
 import { AddRunMetricsAndSearches1764230400005 } from './core/migrations/1764230400005-AddRunMetricsAndSearches';
 import { AddSelections1764230400006 } from './core/migrations/1764230400006-AddSelections';
+import { AddTrialKeys1764230400007 } from './core/migrations/1764230400007-AddTrialKeys';
+import { CreateSearches1764230700000 } from './optimizer/migrations/1764230700000-CreateSearches';
 
 /**
  * What each service owns: its schema, entities and migrations, listed explicitly (globs break
@@ -52,6 +54,7 @@ export const CORE_SCHEMA = {
     AddProjectAndRunLifecycle1764230400004,
     AddRunMetricsAndSearches1764230400005,
     AddSelections1764230400006,
+    AddTrialKeys1764230400007,
   ],
 };
 
@@ -65,6 +68,12 @@ export const TRACKING_SCHEMA = {
   schema: 'tracking',
   entities: [outboxEntityFor('tracking')],
   migrations: [CreateTrackingTables1764230600000, AddMetricSummaries1764230600001],
+};
+
+export const OPTIMIZER_SCHEMA = {
+  schema: 'optimizer',
+  entities: [outboxEntityFor('optimizer')],
+  migrations: [CreateSearches1764230700000],
 };
 
 export type ServiceSchema = typeof CORE_SCHEMA | typeof SCHEDULER_SCHEMA | typeof TRACKING_SCHEMA;

@@ -92,6 +92,20 @@ export class RunsController {
     await this.service.deleteMany(req.identity, project.id, [await this.service.findRun(project.id, id, { archived: true })]);
   }
 
+  @Get(':owner/:project/runs/:id/trials')
+  @ApiOperation({ summary: "A group's trials (its child runs) with their params, and the search's progress" })
+  async trials(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Param('id') id: string, @Query() q: RunListQueryDto) {
+    const { project, fullName } = await this.projects.resolve(req.identity, owner, name);
+    const group = await this.service.findRun(project.id, id, { archived: true });
+    if (group.kind !== 'group') throw new ApiException(ApiExceptionCode.BadRequest, `run ${group.number} is a ${group.kind}, not a group`);
+    const scoped = compileRunListing(q.query ? `group:"${group.uuid}", (${q.query})` : `group:"${group.uuid}"`, q.sort);
+    const result = await this.runs.listFiltered(project.id, scoped, { limit: q.limit, offset: q.offset });
+    return {
+      ...page(`/api/v1/${owner}/${name}/runs/${id}/trials`, { query: q.query, sort: q.sort }, q, result.count, result.results.map((r) => toRunView(r, fullName))),
+      progress: await this.service.groupProgress(group),
+    };
+  }
+
   @Get(':owner/:project/runs/:id/statuses')
   @ApiOperation({ summary: "A run's status history with conditions" })
   async statuses(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Param('id') id: string) {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource, In } from 'typeorm';
-import { isFinal, isStoppable, RunStatusChanged, RunStop } from '@myelin/contracts';
+import { GroupStop, isFinal, isStoppable, RunStatusChanged, RunStop } from '@myelin/contracts';
 import { AccountsRepository, enqueueOutbox, OutboxRelay, RunEntity, RunsRepository } from '@myelin/persistence';
 import { Identity } from '@myelin/runtime';
 import { CORE_DATA_SOURCE } from '../database/database.providers';
@@ -63,7 +63,7 @@ export class RunsService {
         isFinal(run.status) ? `run ${run.number} already ended (${run.status})` : `run ${run.number} is already stopping`,
       );
     }
-    await this.enqueueStops([run.uuid], `stopped by ${identity.username}`);
+    await this.enqueueStops([run], `stopped by ${identity.username}`);
     await this.activity.record(identity, 'run.stopped', 'run', run.uuid, run.projectId);
   }
 
@@ -71,17 +71,43 @@ export class RunsService {
   async stopMany(identity: Identity, projectId: string, numbers: number[]): Promise<number[]> {
     const runs = await this.dataSource.getRepository(RunEntity).find({ where: { projectId, number: In(numbers) } });
     const stoppable = runs.filter((r) => isStoppable(r.status));
-    await this.enqueueStops(stoppable.map((r) => r.uuid), `stopped by ${identity.username}`);
+    await this.enqueueStops(stoppable, `stopped by ${identity.username}`);
     for (const r of stoppable) await this.activity.record(identity, 'run.stopped', 'run', r.uuid, projectId);
     return stoppable.map((r) => r.number).sort((a, b) => a - b);
   }
 
-  private async enqueueStops(uuids: string[], reason: string): Promise<void> {
-    if (!uuids.length) return;
+  /**
+   * Stop commands go to the scheduler; a group instead moves to `stopping`, tells the optimizer to
+   * start no more trials, and its running trials are stopped (the optimizer then reports `stopped`).
+   */
+  private async enqueueStops(runs: RunEntity[], reason: string): Promise<void> {
+    if (!runs.length) return;
+    const targets: string[] = [];
+    for (const run of runs) {
+      if (run.kind !== 'group') {
+        targets.push(run.uuid);
+        continue;
+      }
+      await this.runs.applyStatus(run.uuid, { status: 'stopping', reason: 'Stopping', message: reason, at: new Date() }, [
+        { kind: 'command', pattern: GroupStop.PATTERN, payload: { groupUuid: run.uuid } satisfies GroupStop.Payload },
+      ]);
+      const children = await this.dataSource.getRepository(RunEntity).find({ where: { parentUuid: run.uuid } });
+      targets.push(...children.filter((c) => isStoppable(c.status)).map((c) => c.uuid));
+    }
     await this.dataSource.transaction(async (m) => {
-      for (const runUuid of uuids) await enqueueOutbox(m, 'core', 'command', RunStop.PATTERN, { runUuid, reason } satisfies RunStop.Payload);
+      for (const runUuid of targets) await enqueueOutbox(m, 'core', 'command', RunStop.PATTERN, { runUuid, reason } satisfies RunStop.Payload);
     });
     this.relay.poke();
+  }
+
+  /** A group's trials with their statuses, and how far the search went. */
+  async groupProgress(group: RunEntity): Promise<{ total: number; byStatus: Record<string, number> }> {
+    const rows = (await this.dataSource.query(
+      `SELECT "status", count(*)::int AS n FROM "core"."runs" WHERE "parent_uuid" = $1 GROUP BY "status"`,
+      [group.uuid],
+    )) as Array<{ status: string; n: number }>;
+    const byStatus = Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+    return { total: rows.reduce((a, r) => a + Number(r.n), 0), byStatus };
   }
 
   async update(identity: Identity, run: RunEntity, dto: UpdateRunDto): Promise<RunEntity> {

@@ -4,7 +4,7 @@ import { ApiError, Run } from '@myelin/sdk';
 import { CliError, createContext, EXIT } from '../cli-context';
 import { printJson } from '../output/format';
 import { codeDirOf, collect, parseParamFlags, readSpecFiles } from './spec-input';
-import { watchRun } from './watch';
+import { watchGroup, watchRun } from './watch';
 
 export function runCommand(): Command {
   return new Command('run')
@@ -58,7 +58,10 @@ export function runCommand(): Command {
       }
       if (opts.json) printJson(run);
       else process.stdout.write(`Created run ${run.project}#${run.number} (${run.uuid}), kind ${run.kind}\n`);
-      if (opts.watch) {
+      if (opts.watch && run.kind === 'group') {
+        const final = await watchGroup(ctx, run, { quiet: !!opts.json });
+        if (final.status !== 'done') throw new CliError(`group ${run.number} ${final.status}: ${final.statusMessage}`, EXIT.failure);
+      } else if (opts.watch) {
         const final = await watchRun(ctx, run, { quiet: !!opts.json });
         if (final.status !== 'succeeded') throw new CliError(`run ${run.number} ${final.status}: ${final.statusMessage}`, EXIT.failure);
       }

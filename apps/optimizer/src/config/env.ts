@@ -1,4 +1,9 @@
+import { IsInt, Max, Min } from 'class-validator';
 import { BaseServiceEnv } from '@myelin/config';
 
-/** Optimizer configuration: the shared variables for now; its engine adds its own. */
-export class OptimizerEnv extends BaseServiceEnv {}
+export class OptimizerEnv extends BaseServiceEnv {
+  /** Milliseconds between two looks at every running group (resumes after lost messages). */
+  @IsInt() @Min(50) MYELIN_OPTIMIZER_TICK_MS: number = 2000;
+  /** Seconds to wait, after a trial's run succeeded, for its metric value to arrive before it counts as failed. */
+  @IsInt() @Min(0) @Max(3600) MYELIN_TRIAL_VALUE_GRACE_SECONDS: number = 30;
+}

@@ -1,4 +1,7 @@
 import { MessageDefinition } from './message-kind';
+import { TrialCreate } from './groups/trial-create/trial-create.message';
+import { GroupStatusChanged } from './groups/group-status-changed/group-status-changed.message';
+import { GroupStop } from './groups/group-stop/group-stop.message';
 import { RunCreated } from './runs/run-created/run-created.message';
 import { RunStart } from './runs/run-start/run-start.message';
 import { RunStop } from './runs/run-stop/run-stop.message';
@@ -22,6 +25,9 @@ export const MESSAGES: readonly MessageDefinition[] = [
   MetricsSummarized.definition,
   TokenVerify.definition,
   RunTokenIssue.definition,
+  TrialCreate.definition,
+  GroupStatusChanged.definition,
+  GroupStop.definition,
 ];
 
 const byPattern = new Map(MESSAGES.map((m) => [m.pattern, m]));

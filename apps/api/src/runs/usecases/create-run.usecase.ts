@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { checkPolyaxonfiles, CompiledSpec, formatSpecError } from '@myelin/spec';
+import { checkPolyaxonfiles, CompiledSpec, formatSpecError, ParamValue, renderTrial } from '@myelin/spec';
 import { RunCreated, RunKind, RunStart } from '@myelin/contracts';
 import { ProjectEntity, RunEntity, RunsRepository } from '@myelin/persistence';
 import { Identity } from '@myelin/runtime';
@@ -9,7 +9,6 @@ import { CloningStrategy } from '../dto/run-update.dto';
 
 /** Kinds the platform can execute today, and why the others wait. */
 const NOT_YET: Partial<Record<RunKind, string>> = {
-  group: 'hyperparameter groups need the optimization engine (issue "Optimization engine")',
   pipeline: 'pipelines need the pipeline engine (issue "Pipeline engine")',
   build: 'image builds need the Kubernetes executor; the local executor has no container engine',
   notebook: 'notebooks need the Kubernetes executor (they run a notebook server image)',
@@ -59,6 +58,7 @@ export class CreateRunUseCase {
     const spec = result.spec;
     const reason = NOT_YET[spec.kind];
     if (reason) throw new ApiException(ApiExceptionCode.UnsupportedKind, `kind "${spec.kind}" cannot run yet: ${reason}`);
+    if (spec.kind === 'group') return this.createGroup(identity, project, projectName, input, spec);
     const cmd = spec.run?.cmd;
     if (!cmd) {
       throw new ApiException(ApiExceptionCode.InvalidSpec, `a ${spec.kind} needs a run.cmd to execute`, [{ path: 'run.cmd', message: 'missing' }]);
@@ -98,6 +98,79 @@ export class CreateRunUseCase {
       ...(original ? { original: original.run.uuid } : {}),
     });
     return run;
+  }
+
+  /**
+   * A group is a parent run: the optimizer receives its `hptuning` with "run created" and asks
+   * for its trials one by one (TrialCreate); the group itself never executes a process.
+   */
+  private async createGroup(identity: Identity, project: ProjectEntity, projectName: string, input: CreateRunInput, spec: CompiledSpec): Promise<RunEntity> {
+    const run = await this.runs.create(
+      {
+        projectId: project.id,
+        kind: 'group',
+        name: input.name ?? spec.name ?? null,
+        description: input.description ?? spec.description ?? '',
+        tags: input.tags ?? spec.tags ?? [],
+        content: JSON.stringify({ files: input.files, params: input.params } satisfies Submission),
+        spec: JSON.parse(JSON.stringify(spec)) as Record<string, unknown>,
+        params: spec.params as Record<string, unknown>,
+        codeDir: input.codeDir ?? null,
+        createdBy: identity.userId,
+      },
+      [
+        {
+          kind: 'event',
+          pattern: RunCreated.PATTERN,
+          payload: (r) => ({
+            runUuid: r.uuid,
+            project: projectName,
+            number: r.number,
+            kind: r.kind,
+            at: r.createdAt.toISOString(),
+            hptuning: JSON.parse(JSON.stringify(spec.hptuning ?? {})) as Record<string, unknown>,
+          }),
+        },
+      ],
+    );
+    await this.activity.record(identity, 'group.created', 'run', run.uuid, project.id, { number: run.number });
+    return run;
+  }
+
+  /**
+   * The child run of a group for one trial (idempotent on the trial key): the group's
+   * polyaxonfile rendered with the trial's params, started like any run.
+   */
+  async createTrial(group: RunEntity, projectName: string, trialKey: string, trialParams: Record<string, unknown>): Promise<RunEntity> {
+    const existing = await this.runs.findTrial(group.uuid, trialKey);
+    if (existing) return existing;
+    const spec = group.spec as unknown as CompiledSpec;
+    const rendered = renderTrial(spec, trialParams as Record<string, ParamValue>);
+    const trialSpec = { ...spec, kind: 'experiment' as const, params: rendered.params, run: { cmd: rendered.cmd } };
+    return this.runs.create(
+      {
+        projectId: group.projectId,
+        kind: 'experiment',
+        name: group.name ? `${group.name}.${trialKey}` : null,
+        description: '',
+        tags: group.tags,
+        content: group.content,
+        spec: JSON.parse(JSON.stringify(trialSpec)) as Record<string, unknown>,
+        params: rendered.params as Record<string, unknown>,
+        codeDir: group.codeDir,
+        createdBy: group.createdBy,
+        parentUuid: group.uuid,
+        trialKey,
+      },
+      [
+        {
+          kind: 'event',
+          pattern: RunCreated.PATTERN,
+          payload: (r) => ({ runUuid: r.uuid, project: projectName, number: r.number, kind: r.kind, parentUuid: group.uuid, at: r.createdAt.toISOString() }),
+        },
+        { kind: 'command', pattern: RunStart.PATTERN, payload: (r) => startPayload(r, projectName, trialSpec as CompiledSpec, rendered.cmd) },
+      ],
+    );
   }
 }
 

@@ -25,6 +25,8 @@ export class RunEntity {
   @Column({ name: 'parent_uuid', type: 'uuid', nullable: true }) parentUuid!: string | null;
   @Column({ name: 'original_uuid', type: 'uuid', nullable: true }) originalUuid!: string | null;
   @Column({ name: 'cloning_strategy', type: 'text', nullable: true }) cloningStrategy!: string | null;
+  /** A group's trial: the optimizer's trial id (unique within the group). */
+  @Column({ name: 'trial_key', type: 'text', nullable: true }) trialKey!: string | null;
   @Column({ name: 'created_by', type: 'uuid' }) createdBy!: string;
   @Column({ type: 'text', default: '' }) readme!: string;
   @Column({ name: 'archived_at', type: 'timestamptz', nullable: true }) archivedAt!: Date | null;

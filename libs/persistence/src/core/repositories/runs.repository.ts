@@ -27,6 +27,7 @@ export interface NewRun {
   parentUuid?: string | null;
   originalUuid?: string | null;
   cloningStrategy?: string | null;
+  trialKey?: string | null;
 }
 
 export type StatusUpdateResult =
@@ -103,6 +104,7 @@ export class RunsRepository {
         parentUuid: input.parentUuid ?? null,
         originalUuid: input.originalUuid ?? null,
         cloningStrategy: input.cloningStrategy ?? null,
+        trialKey: input.trialKey ?? null,
         createdBy: input.createdBy,
         startedAt: null,
         finishedAt: null,
@@ -152,6 +154,10 @@ export class RunsRepository {
       [runUuid],
     )) as Array<{ name: string; last: number | null; min: number | null; max: number | null; count: number | string }>;
     return rows.map((r) => ({ ...r, count: Number(r.count) }));
+  }
+
+  findTrial(parentUuid: string, trialKey: string): Promise<RunEntity | null> {
+    return this.dataSource.getRepository(RunEntity).findOne({ where: { parentUuid, trialKey } });
   }
 
   findByUuid(uuid: string): Promise<RunEntity | null> {

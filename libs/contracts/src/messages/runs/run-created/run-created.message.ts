@@ -1,5 +1,6 @@
 import { IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Min } from 'class-validator';
 import { defineMessage } from '../../message-kind';
+import { IsPlainObject } from '../../validators';
 import { RUN_KINDS, RunKind } from '../../../runs/run-kind';
 
 /** Fact: the API created a run (status `created`). */
@@ -13,6 +14,8 @@ export namespace RunCreated {
     @IsIn(RUN_KINDS) kind!: RunKind;
     @IsOptional() @IsUUID() parentUuid?: string;
     @IsISO8601() at!: string;
+    /** Groups only: the parsed `hptuning` section the optimizer searches with. */
+    @IsOptional() @IsPlainObject() hptuning?: Record<string, unknown>;
   }
   export const definition = defineMessage(PATTERN, 'event', Payload);
 }

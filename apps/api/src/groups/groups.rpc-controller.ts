@@ -1,0 +1,44 @@
+import { Controller, Logger } from '@nestjs/common';
+import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
+import { GroupStatusChanged, isFinal, TrialCreate } from '@myelin/contracts';
+import { OutboxRelay, RunsRepository } from '@myelin/persistence';
+import { RemoteError } from '@myelin/bus';
+import { CreateRunUseCase } from '../runs/usecases/create-run.usecase';
+import { RunsService } from '../runs/runs.service';
+
+/** The optimizer's side of groups: it asks for trial runs and reports the group's status. */
+@Controller()
+export class GroupsRpcController {
+  private readonly logger = new Logger('Groups');
+
+  constructor(
+    private readonly runs: RunsRepository,
+    private readonly service: RunsService,
+    private readonly createRun: CreateRunUseCase,
+    private readonly relay: OutboxRelay,
+  ) {}
+
+  @MessagePattern(TrialCreate.PATTERN)
+  async createTrial(@Payload() request: TrialCreate.Payload): Promise<TrialCreate.Reply> {
+    const group = await this.runs.findByUuid(request.groupUuid);
+    if (!group || group.kind !== 'group') throw new RemoteError(`group ${request.groupUuid} not found`);
+    const existing = await this.runs.findTrial(group.uuid, request.trialKey);
+    if (!existing && (isFinal(group.status) || group.status === 'stopping')) {
+      throw new RemoteError(`group ${group.uuid} is ${group.status}: no new trials`);
+    }
+    const trial = await this.createRun.createTrial(group, await this.service.projectName(group.projectId), request.trialKey, request.params);
+    this.relay.poke();
+    return { runUuid: trial.uuid, number: trial.number };
+  }
+
+  @EventPattern(GroupStatusChanged.PATTERN)
+  async statusChanged(@Payload() event: GroupStatusChanged.Payload): Promise<void> {
+    const result = await this.runs.applyStatus(event.groupUuid, {
+      status: event.status,
+      reason: event.reason,
+      message: event.message,
+      at: new Date(event.at),
+    });
+    if (!result.applied) this.logger.debug(`ignored group status ${event.status} for ${event.groupUuid}: ${result.reason}`);
+  }
+}

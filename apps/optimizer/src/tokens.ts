@@ -1,0 +1,1 @@
+export const OPTIMIZER_ENV = Symbol('OPTIMIZER_ENV');
