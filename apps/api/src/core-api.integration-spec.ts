@@ -1,4 +1,4 @@
-import { RunStart, RunStatusChanged, RunTokenIssue, TokenVerify } from '@myelin/contracts';
+import { GroupStatusChanged, RunStart, RunStatusChanged, RunTokenIssue, TokenVerify, TrialCreate } from '@myelin/contracts';
 import { InProcessBus, MessageHandler } from '@myelin/bus';
 import { AccountsRepository, CORE_SCHEMA, openServiceDatabase, RunsRepository, ServiceDatabase } from '@myelin/persistence';
 import { AppHandle } from '@myelin/runtime';
@@ -230,6 +230,29 @@ describe.each([
     expect(bad.body.message).toMatch(/99999/);
     expect((await call('GET', '/api/v1/alice/vision/selections', undefined, tokens.bob)).status).toBe(404);
     expect((await call('DELETE', `/api/v1/alice/vision/selections/${created.body.number}`, undefined, tokens.alice)).status).toBe(204);
+  });
+
+  it('groups: a parent run whose trials are created on request, idempotently, and stop together', async () => {
+    const groupSpec = 'version: 1\nkind: group\nhptuning:\n  concurrency: 2\n  matrix:\n    lr: {values: [0.1, 0.2]}\nrun:\n  cmd: train --lr={{ lr }}\n';
+    const group = (await call('POST', '/api/v1/alice/vision/runs', spec(groupSpec), tokens.alice)).body;
+    expect(group).toMatchObject({ kind: 'group', status: 'created' });
+    const first = await bus.request<TrialCreate.Reply>(TrialCreate.PATTERN, { groupUuid: group.uuid, trialKey: 'trial-0', params: { lr: 0.1 } });
+    const again = await bus.request<TrialCreate.Reply>(TrialCreate.PATTERN, { groupUuid: group.uuid, trialKey: 'trial-0', params: { lr: 0.1 } });
+    expect(again.runUuid).toBe(first.runUuid);
+    const trialStart = await waitFor(() => starts.find((s) => s.runUuid === first.runUuid), { what: 'the trial start' });
+    expect(trialStart.cmd).toBe('train --lr=0.1');
+    expect(trialStart.parentUuid).toBe(group.uuid);
+    await bus.emit(GroupStatusChanged.PATTERN, { groupUuid: group.uuid, status: 'running', reason: 'Running', message: '', at: new Date().toISOString() });
+    await bus.drain();
+    const trials = (await call('GET', `/api/v1/alice/vision/runs/${group.number}/trials`, undefined, tokens.alice)).body;
+    expect(trials.count).toBe(1);
+    expect(trials.progress).toEqual({ total: 1, byStatus: { created: 1 } });
+    expect((await call('POST', `/api/v1/alice/vision/runs/${group.number}/stop`, undefined, tokens.alice)).status).toBe(202);
+    expect((await call('GET', `/api/v1/alice/vision/runs/${group.number}`, undefined, tokens.alice)).body.status).toBe('stopping');
+    await expect(bus.request(TrialCreate.PATTERN, { groupUuid: group.uuid, trialKey: 'trial-1', params: { lr: 0.2 } })).rejects.toThrow(/no new trials/);
+    await bus.emit(GroupStatusChanged.PATTERN, { groupUuid: group.uuid, status: 'stopped', reason: 'Stopped', message: '', at: new Date().toISOString() });
+    await bus.drain();
+    expect((await call('GET', `/api/v1/alice/vision/runs/${group.number}`, undefined, tokens.alice)).body.status).toBe('stopped');
   });
 
   it('run tokens: scoped to their run, revoked when it ends', async () => {

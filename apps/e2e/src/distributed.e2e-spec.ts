@@ -128,6 +128,45 @@ describe('distributed mode: six processes on PostgreSQL, RabbitMQ and Redis', ()
     );
   });
 
+  it('finishes a group with exactly its planned trials when the optimizer is killed mid-search', async () => {
+    const file = join(specs.path, 'group.yml');
+    await writeFile(
+      file,
+      [
+        'version: 1',
+        'kind: group',
+        'hptuning:',
+        '  concurrency: 2',
+        '  seed: 11',
+        '  random_search: {n_experiments: 6}',
+        '  early_stopping: [{metric: loss, value: 0.0, optimization: minimize}]',
+        '  matrix:',
+        '    x: {uniform: [0, 1]}',
+        'run:',
+        "  cmd: sleep 1; echo myelin:metric loss={{ x }}",
+        '',
+      ].join('\n'),
+    );
+    const group = JSON.parse((await myelin(['run', '-f', file, '-p', 'grp', '--json'], cliEnv)).stdout) as { uuid: string; number: number };
+    const trials = async () =>
+      JSON.parse((await myelin(['group', 'experiments', String(group.number), '-p', 'grp', '--json'], cliEnv)).stdout) as { results: Array<{ status: string }> };
+    await waitFor(async () => (await trials()).results.length >= 2, { timeoutMs: 30_000, what: 'the first trials' });
+    await procs.get('optimizer')!.stop('SIGKILL');
+    await new Promise((r) => setTimeout(r, 2500)); // trials end while the optimizer is down
+    await startApp('optimizer');
+    const final = await waitFor(
+      async () => {
+        const g = JSON.parse((await myelin(['get', String(group.number), '-p', 'grp', '--json'], cliEnv)).stdout) as { status: string; statusMessage: string };
+        return g.status === 'done' ? g : null;
+      },
+      { timeoutMs: 90_000, what: 'the group to be done' },
+    );
+    expect(final.statusMessage).toMatch(/^6 trials; best trial/);
+    const all = (await trials()).results;
+    expect(all).toHaveLength(6); // none lost, none duplicated
+    expect(all.every((t) => t.status === 'succeeded')).toBe(true);
+  });
+
   it('fails a run whose process was killed while the scheduler was down', async () => {
     const file = join(specs.path, 'sleeper.yml');
     await writeFile(file, 'version: 1\nkind: experiment\nrun:\n  cmd: echo sleeping; sleep 300\n');

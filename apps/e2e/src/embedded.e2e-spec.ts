@@ -156,6 +156,46 @@ describe('embedded mode: myelin up + the CLI', () => {
     expect((await myelin(['get', '3', '-p', 'ckpt'], env)).code).toBe(3);
   });
 
+  it('runs a hyperparameter group: trials as child runs, concurrency, the best trial', async () => {
+    const file = await spec(
+      'group.yml',
+      [
+        'version: 1',
+        'kind: group',
+        'name: search',
+        'hptuning:',
+        '  concurrency: 2',
+        '  seed: 3',
+        '  random_search: {n_experiments: 5}',
+        '  early_stopping: [{metric: loss, value: 0.0, optimization: minimize}]',
+        '  matrix:',
+        '    lr: {uniform: [0.0, 0.3]}',
+        'run:',
+        '  cmd: python3 -c "lr={{ lr }}; print(f\'myelin:metric step=1 loss={(lr-0.1)**2}\')"',
+        '',
+      ].join('\n'),
+    );
+    const run = await myelin(['run', '-f', file, '-p', 'hpo', '--watch', '--json'], env, 120_000);
+    expect(run.code).toBe(0);
+    const group = JSON.parse(run.stdout) as { uuid: string; number: number };
+    const got = JSON.parse((await myelin(['group', 'get', String(group.number), '-p', 'hpo', '--json'], env)).stdout) as {
+      status: string;
+      statusMessage: string;
+      progress: { total: number; byStatus: Record<string, number> };
+    };
+    expect(got.status).toBe('done');
+    expect(got.statusMessage).toMatch(/5 trials; best trial \d+ with loss=/);
+    expect(got.progress).toEqual({ total: 5, byStatus: { succeeded: 5 } });
+    const trials = JSON.parse((await myelin(['group', 'experiments', String(group.number), '-p', 'hpo', '-s', 'metrics.loss', '--json'], env)).stdout) as {
+      results: Array<{ params: { lr: number }; parentUuid: string }>;
+    };
+    expect(trials.results).toHaveLength(5);
+    expect(trials.results.every((t) => t.parentUuid === group.uuid && t.params.lr >= 0 && t.params.lr <= 0.3)).toBe(true);
+    // Sorted by loss: the first trial is the one closest to lr = 0.1.
+    const distance = trials.results.map((t) => Math.abs(t.params.lr - 0.1));
+    expect(distance[0]).toBe(Math.min(...distance));
+  });
+
   it('answers unknown runs with exit code 3 and usage errors with 2', async () => {
     expect((await myelin(['get', '9999'], env)).code).toBe(3);
     expect((await myelin(['get', 'not-a-run'], env)).code).toBe(2);
