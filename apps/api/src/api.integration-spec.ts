@@ -76,10 +76,10 @@ describe('api over HTTP', () => {
 
   it('refuses kinds whose engine has not landed with 422 and the reason', async () => {
     const res = await call('POST', '/api/v1/admin/default/runs', polyaxonfile(
-      'version: 1\nkind: group\nhptuning:\n  matrix:\n    lr:\n      values: [0.1, 0.2]\nrun:\n  cmd: echo {{ lr }}\n',
+      'version: 1\nkind: notebook\nbuild:\n  image: jupyter/base-notebook\n',
     ));
     expect(res.status).toBe(422);
-    expect(res.body.message).toMatch(/optimization engine/);
+    expect(res.body.message).toMatch(/Kubernetes executor/);
   });
 
   it('creates runs with per-project numbers and sends their start command', async () => {

@@ -121,7 +121,7 @@ describe.each([
     expect(bobRun.status).toBe(201);
     expect((await call('DELETE', `/api/v1/alice/vision/runs/${bobRun.body.number}`, undefined, tokens.bob)).status).toBe(403);
     expect((await call('PUT', '/api/v1/alice/vision/grants', { user: 'carol', role: 'admin' }, tokens.bob)).status).toBe(403);
-    const grants = (await call('GET', '/api/v1/alice/vision/grants', undefined, tokens.alice)).body;
+    const grants = (await call('GET', '/api/v1/alice/vision/grants', undefined, tokens.alice)).body.results;
     expect(grants).toEqual([expect.objectContaining({ user: 'bob', role: 'member' })]);
     expect((await call('DELETE', `/api/v1/alice/vision/grants/${grants[0].id}`, undefined, tokens.alice)).status).toBe(204);
     expect((await call('GET', '/api/v1/alice/vision', undefined, tokens.bob)).status).toBe(404);
@@ -209,7 +209,7 @@ describe.each([
     // Saved searches: validated on save, per user.
     expect((await call('POST', '/api/v1/searches/alice/search', { name: 'good', query: 'metrics.loss:<0.3', sort: '-created_at' }, tokens.alice)).status).toBe(201);
     expect((await call('POST', '/api/v1/searches/alice/search', { name: 'broken', query: 'metrics.loss:<<' }, tokens.alice)).status).toBe(400);
-    expect((await call('GET', '/api/v1/searches/alice/search', undefined, tokens.alice)).body.map((x: { name: string }) => x.name)).toEqual(['good']);
+    expect((await call('GET', '/api/v1/searches/alice/search', undefined, tokens.alice)).body.results.map((x: { name: string }) => x.name)).toEqual(['good']);
     expect((await call('DELETE', '/api/v1/searches/alice/search/good', undefined, tokens.alice)).status).toBe(204);
   });
 
@@ -255,6 +255,20 @@ describe.each([
     expect((await call('GET', `/api/v1/alice/vision/runs/${group.number}`, undefined, tokens.alice)).body.status).toBe('stopped');
   });
 
+  it('purges what was archived longer than the retention period, with its data announced for deletion', async () => {
+    await call('POST', '/api/v1/projects', { name: 'old' }, tokens.alice);
+    const stale = (await call('POST', '/api/v1/alice/old/runs', spec(), tokens.alice)).body;
+    const fresh = (await call('POST', '/api/v1/alice/old/runs', spec(), tokens.alice)).body;
+    await call('POST', `/api/v1/alice/old/runs/${stale.number}/archive`, undefined, tokens.alice);
+    await call('POST', `/api/v1/alice/old/runs/${fresh.number}/archive`, undefined, tokens.alice);
+    await db.dataSource.query(`UPDATE "core"."runs" SET "archived_at" = now() - interval '30 days' WHERE "uuid" = $1`, [stale.uuid]);
+    expect((await call('POST', '/api/v1/archives/purge', undefined, tokens.alice)).status).toBe(403);
+    const purged = await call('POST', '/api/v1/archives/purge');
+    expect(purged.body.purgedRuns).toBeGreaterThanOrEqual(1);
+    expect((await call('GET', `/api/v1/alice/old/runs/${stale.number}`, undefined, tokens.alice)).status).toBe(404);
+    expect((await call('GET', `/api/v1/alice/old/runs/${fresh.number}`, undefined, tokens.alice)).status).toBe(200); // archived recently: kept
+  });
+
   it('run tokens: scoped to their run, revoked when it ends', async () => {
     const run = (await call('POST', '/api/v1/alice/vision/runs', spec(), tokens.alice)).body;
     const other = (await call('POST', '/api/v1/alice/vision/runs', spec(), tokens.alice)).body;
@@ -275,6 +289,7 @@ describe.each([
     const laptop = await call('POST', '/api/v1/users/tokens', { name: 'laptop' }, tokens.bob);
     expect(laptop.body.token).toMatch(/^myl_/);
     const list = (await call('GET', '/api/v1/users/tokens', undefined, tokens.bob)).body;
+    expect(list).toMatchObject({ count: expect.any(Number), next: null, previous: null });
     expect(JSON.stringify(list)).not.toContain(laptop.body.token); // never shown again
     expect((await call('DELETE', `/api/v1/users/tokens/${laptop.body.id}`, undefined, tokens.alice)).status).toBe(404); // not hers
     expect((await call('DELETE', `/api/v1/users/tokens/${laptop.body.id}`, undefined, tokens.bob)).status).toBe(204);

@@ -102,7 +102,7 @@ describe('distributed mode: six processes on PostgreSQL, RabbitMQ and Redis', ()
         'version: 1',
         'kind: experiment',
         'run:',
-        '  cmd: for i in $(seq 1 40); do echo "tick $i"; echo "myelin:metric step=$i tick=$i"; sleep 0.1; done',
+        '  cmd: for i in $(seq 1 40); do echo "tick $i"; echo "myelin:metric step=$i tick=$i"; sleep 0.3; done',
         '',
       ].join('\n'),
     );

@@ -1,4 +1,5 @@
-import { Controller, ForbiddenException, Get, Query, Req } from '@nestjs/common';
+import { Controller, ForbiddenException, Get, HttpCode, Post, Query, Req } from '@nestjs/common';
+import { RetentionService } from '../projects/retention.service';
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { AuthenticatedRequest } from '@myelin/runtime';
 import { page, PageQueryDto } from '../common/pagination';
@@ -6,11 +7,22 @@ import { ActivityService } from './activity.service';
 
 @ApiTags('activity')
 @ApiSecurity('token')
-@Controller('api/v1/activitylogs')
+@Controller('api/v1')
 export class ActivityController {
-  constructor(private readonly activity: ActivityService) {}
+  constructor(
+    private readonly activity: ActivityService,
+    private readonly retention: RetentionService,
+  ) {}
 
-  @Get()
+  @Post('archives/purge')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Purge now what was archived longer than the retention period (superuser; also runs hourly)' })
+  async purge(@Req() req: AuthenticatedRequest) {
+    if (!req.identity.isSuperuser || req.identity.runUuid) throw new ForbiddenException('superuser only');
+    return { purgedRuns: await this.retention.purge() };
+  }
+
+  @Get('activitylogs')
   @ApiOperation({ summary: 'Every change on the platform (superuser)' })
   async all(@Req() req: AuthenticatedRequest, @Query() q: PageQueryDto) {
     if (!req.identity.isSuperuser || req.identity.runUuid) throw new ForbiddenException('superuser only');

@@ -1,4 +1,5 @@
-import { Body, Controller, Delete, ForbiddenException, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { Body, Controller, Delete, ForbiddenException, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import { PageQueryDto, pageOf } from '../common/pagination';
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { AccountsRepository, TokenEntity, UserEntity } from '@myelin/persistence';
 import { AuthenticatedRequest, Identity } from '@myelin/runtime';
@@ -51,8 +52,8 @@ export class UsersController {
 
   @Get('users/tokens')
   @ApiOperation({ summary: "The caller's API tokens (never their values)" })
-  async tokens(@Req() req: AuthenticatedRequest) {
-    return (await this.accounts.listTokens(req.identity.userId)).map(tokenView);
+  async tokens(@Req() req: AuthenticatedRequest, @Query() q: PageQueryDto) {
+    return pageOf('/api/v1/users/tokens', q, (await this.accounts.listTokens(req.identity.userId)).map(tokenView));
   }
 
   @Post('users/tokens')
@@ -75,9 +76,9 @@ export class UsersController {
 
   @Get('users/accounts')
   @ApiOperation({ summary: 'Every user (superuser)' })
-  async list(@Req() req: AuthenticatedRequest) {
+  async list(@Req() req: AuthenticatedRequest, @Query() q: PageQueryDto) {
     requireSuperuser(req.identity);
-    return (await this.accounts.listUsers()).map(userView);
+    return pageOf('/api/v1/users/accounts', q, (await this.accounts.listUsers()).map(userView));
   }
 
   @Post('users/accounts')

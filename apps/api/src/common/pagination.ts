@@ -42,3 +42,8 @@ export function page<T>(path: string, query: Record<string, unknown>, q: PageQue
     results,
   };
 }
+
+/** Page an in-memory list (small collections: tokens, members, grants...) with the same shape as every listing. */
+export function pageOf<T>(path: string, q: PageQueryDto, all: T[], query: Record<string, unknown> = {}): PageView<T> {
+  return page(path, query, q, all.length, all.slice(q.offset, q.offset + q.limit));
+}

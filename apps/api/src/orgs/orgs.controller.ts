@@ -1,4 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req } from '@nestjs/common';
+import { PageQueryDto, pageOf } from '../common/pagination';
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { AuthenticatedRequest } from '@myelin/runtime';
 import { CreateOrgDto, CreateTeamDto, MemberRoleDto } from './dto/org.dto';
@@ -19,8 +20,8 @@ export class OrgsController {
 
   @Get()
   @ApiOperation({ summary: "The caller's organizations and roles" })
-  list(@Req() req: AuthenticatedRequest) {
-    return this.orgs.listFor(req.identity);
+  async list(@Req() req: AuthenticatedRequest, @Query() q: PageQueryDto) {
+    return pageOf('/api/v1/orgs', q, await this.orgs.listFor(req.identity));
   }
 
   @Get(':org')

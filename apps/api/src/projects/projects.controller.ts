@@ -4,7 +4,7 @@ import { Transform } from 'class-transformer';
 import { IsBoolean, IsOptional } from 'class-validator';
 import { AuthenticatedRequest } from '@myelin/runtime';
 import { ActivityService } from '../activity/activity.service';
-import { page, PageQueryDto, PageView } from '../common/pagination';
+import { page, PageQueryDto, pageOf, PageView } from '../common/pagination';
 import { CreateProjectDto, GrantDto, ProjectView, UpdateProjectDto } from './dto/project.dto';
 import { ProjectsRepository } from './projects.repository';
 import { ProjectsService } from './projects.service';
@@ -104,9 +104,9 @@ export class ProjectsController {
 
   @Get(':owner/:project/grants')
   @ApiOperation({ summary: "List the project's grants (admin)" })
-  async grants(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string) {
+  async grants(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Query() q: PageQueryDto) {
     const { project } = await this.service.resolve(req.identity, owner, name, 'admin');
-    return this.service.grants(project);
+    return pageOf(`/api/v1/${owner}/${name}/grants`, q, await this.service.grants(project));
   }
 
   @Put(':owner/:project/grants')

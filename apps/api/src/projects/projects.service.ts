@@ -13,7 +13,7 @@ import { RunCleanupService } from '../runs/run-cleanup.service';
 
 /** Names that are path segments of the API and so cannot name a user, an organization or a project owner. */
 export const RESERVED_NAMES = new Set([
-  'users', 'superusers', 'orgs', 'projects', 'runs', 'activitylogs', 'bookmarks', 'archives', 'searches',
+  'users', 'superusers', 'orgs', 'archives', 'projects', 'runs', 'activitylogs', 'bookmarks', 'archives', 'searches',
   'tracking', 'scheduler', 'pipelines', 'optimizer', 'ci', 'openapi.json', 'docs', 'healthz', 'readyz',
 ]);
 

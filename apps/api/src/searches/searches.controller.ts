@@ -1,4 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req } from '@nestjs/common';
+import { PageQueryDto, pageOf } from '../common/pagination';
 import { ApiProperty, ApiPropertyOptional, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
 import { randomUUID } from 'node:crypto';
@@ -27,13 +28,13 @@ export class SearchesController {
 
   @Get()
   @ApiOperation({ summary: 'Your saved searches in this project' })
-  async list(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string) {
+  async list(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Query() q: PageQueryDto) {
     const { project } = await this.projects.resolve(req.identity, owner, name);
-    return (await this.dataSource.query(
+    return pageOf(`/api/v1/searches/${owner}/${name}`, q, (await this.dataSource.query(
       `SELECT "id", "name", "query", "sort", "created_at" AS "createdAt" FROM "core"."saved_searches"
         WHERE "project_id" = $1 AND "user_id" = $2 ORDER BY "name"`,
       [project.id, req.identity.userId],
-    )) as unknown[];
+    )) as unknown[]);
   }
 
   @Post()

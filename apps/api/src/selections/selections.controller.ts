@@ -1,4 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query, Req } from '@nestjs/common';
+import { PageQueryDto, pageOf } from '../common/pagination';
 import { ApiProperty, ApiPropertyOptional, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsIn, IsInt, IsOptional, IsString, MaxLength, Min, MinLength } from 'class-validator';
 import { randomUUID } from 'node:crypto';
@@ -66,13 +67,13 @@ export class SelectionsController {
 
   @Get()
   @ApiOperation({ summary: "The project's selections" })
-  async list(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string) {
+  async list(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Query() q: PageQueryDto) {
     const { project } = await this.projects.resolve(req.identity, owner, name);
-    return (await this.dataSource.query(
+    return pageOf(`/api/v1/${owner}/${name}/selections`, q, (await this.dataSource.query(
       `SELECT s."number", s."name", s."description", (SELECT count(*)::int FROM "core"."selection_runs" sr WHERE sr."selection_id" = s."id") AS "runs"
          FROM "core"."selections" s WHERE s."project_id" = $1 ORDER BY s."number"`,
       [project.id],
-    )) as unknown[];
+    )) as unknown[]);
   }
 
   @Get(':number')

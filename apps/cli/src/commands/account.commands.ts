@@ -86,7 +86,7 @@ export function userCommand(): Command {
       .description('list users')
       .option('--json', 'print as JSON')
       .action(async (opts: { json?: boolean; host?: string }) => {
-        const users = await createContext(opts).client.call<Array<{ username: string; email: string | null; isSuperuser: boolean; isActive: boolean }>>('GET', '/api/v1/users/accounts');
+        const users = (await createContext(opts).client.call<{ results: Array<{ username: string; email: string | null; isSuperuser: boolean; isActive: boolean }> }>('GET', '/api/v1/users/accounts?limit=1000')).results;
         if (opts.json) return printJson(users);
         process.stdout.write(`${table(['USERNAME', 'EMAIL', 'SUPERUSER', 'ACTIVE'], users.map((u) => [u.username, u.email, u.isSuperuser ? 'yes' : '', u.isActive ? 'yes' : 'no']))}\n`);
       }),

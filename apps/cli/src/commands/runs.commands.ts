@@ -228,13 +228,20 @@ export function exportCommand(): Command {
   return common(new Command('export'))
     .description("the project's runs with their params and last metrics, as CSV")
     .option('-o, --output <file>', 'write to a file instead of stdout')
+    .option('-q, --query <query>', 'only the runs matching this query')
+    .option('-s, --sort <sort>', 'order of the rows')
+    .option('--group <number>', "a group's trials")
     .option('--limit <n>', 'at most this many runs (newest first)', (v) => Number(v), 1000)
-    .action(async (opts: { project?: string; host?: string; output?: string; limit: number }) => {
+    .action(async (opts: { project?: string; host?: string; output?: string; query?: string; sort?: string; group?: string; limit: number }) => {
       const ctx = createContext(opts);
       const project = await ctx.project();
+      if (opts.group) {
+        const g = await ctx.resolveRun(opts.group);
+        opts.query = opts.query ? `group:"${g.uuid}", (${opts.query})` : `group:"${g.uuid}"`;
+      }
       const runs: Run[] = [];
       for (let offset = 0; runs.length < opts.limit; offset += 500) {
-        const pageOf = await ctx.client.listRuns(project, { limit: Math.min(500, opts.limit - runs.length), offset });
+        const pageOf = await ctx.client.listRuns(project, { limit: Math.min(500, opts.limit - runs.length), offset, query: opts.query, sort: opts.sort });
         runs.push(...pageOf.results);
         if (!pageOf.next) break;
       }

@@ -55,11 +55,13 @@ export class TrackingRepository {
     /** Called in the same transaction with the updated summaries (to queue their event). */
     onSummaries?: (manager: EntityManager, summaries: MetricSummary[]) => Promise<void>,
   ): Promise<boolean> {
-    return this.dataSource.transaction(async (manager) => {
+    let learnt: Map<string, number> | undefined;
+    const stored = await this.dataSource.transaction(async (manager) => {
       if (!(await this.claimBatch(manager, runUuid, `m:${batchId}`))) return false;
       if (!points.length) return true;
       const names = [...new Set(points.map((p) => p.name))];
       const ids = await this.internNames(manager, names);
+      learnt = ids;
       await manager.query(
         `INSERT INTO "tracking"."metrics" ("run_uuid", "name_id", "step", "value", "at")
          SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::float8[], $5::timestamptz[])`,
@@ -75,6 +77,8 @@ export class TrackingRepository {
       if (onSummaries) await onSummaries(manager, summaries);
       return true;
     });
+    if (learnt) this.remember(learnt);
+    return stored;
   }
 
   /**
@@ -209,8 +213,13 @@ export class TrackingRepository {
     return rows.length === 1;
   }
 
+  /**
+   * Ids of metric names, creating the missing ones. Ids learnt inside a transaction are cached only
+   * after it commits (`remember`): a concurrent batch must not use an id whose row it cannot see yet.
+   */
   private async internNames(manager: EntityManager, names: string[]): Promise<Map<string, number>> {
     const missing = names.filter((n) => !this.nameIds.has(n));
+    const ids = new Map(names.filter((n) => this.nameIds.has(n)).map((n) => [n, this.nameIds.get(n) as number] as const));
     if (missing.length) {
       await manager.query(
         `INSERT INTO "tracking"."metric_names" ("name") SELECT unnest($1::text[]) ON CONFLICT ("name") DO NOTHING`,
@@ -219,8 +228,12 @@ export class TrackingRepository {
       const rows = (await manager.query(`SELECT "id", "name" FROM "tracking"."metric_names" WHERE "name" = ANY($1)`, [
         missing,
       ])) as Array<{ id: number; name: string }>;
-      for (const r of rows) this.nameIds.set(r.name, Number(r.id));
+      for (const r of rows) ids.set(r.name, Number(r.id));
     }
-    return this.nameIds;
+    return ids;
+  }
+
+  private remember(ids: Map<string, number>): void {
+    for (const [name, id] of ids) this.nameIds.set(name, id);
   }
 }
