@@ -196,6 +196,32 @@ describe('embedded mode: myelin up + the CLI', () => {
     expect(distance[0]).toBe(Math.min(...distance));
   });
 
+  it("stops a group early when a trial reaches Polyaxon's early-stopping threshold", async () => {
+    const file = await spec(
+      'early.yml',
+      [
+        'version: 1',
+        'kind: group',
+        'hptuning:',
+        '  concurrency: 1',
+        '  early_stopping: [{metric: loss, value: 0.001, optimization: minimize}]',
+        '  matrix:',
+        '    lr: {values: [0.5, 0.4, 0.1, 0.01, 0.02, 0.03]}',
+        'run:',
+        '  cmd: python3 -c "lr={{ lr }}; print(f\'myelin:metric step=1 loss={(lr-0.1)**2}\')"',
+        '',
+      ].join('\n'),
+    );
+    const run = await myelin(['run', '-f', file, '-p', 'early', '--watch', '--json'], env, 120_000);
+    expect(run.code).toBe(0);
+    const group = JSON.parse(run.stdout) as { number: number };
+    const got = JSON.parse((await myelin(['get', String(group.number), '-p', 'early', '--json'], env)).stdout) as { status: string; statusMessage: string };
+    expect(got.status).toBe('done');
+    expect(got.statusMessage).toMatch(/early stopping: trial 2 reached loss 0/);
+    const trials = JSON.parse((await myelin(['group', 'experiments', String(group.number), '-p', 'early', '--json'], env)).stdout) as { results: unknown[] };
+    expect(trials.results).toHaveLength(3); // the three others were never started
+  });
+
   it('answers unknown runs with exit code 3 and usage errors with 2', async () => {
     expect((await myelin(['get', '9999'], env)).code).toBe(3);
     expect((await myelin(['get', 'not-a-run'], env)).code).toBe(2);

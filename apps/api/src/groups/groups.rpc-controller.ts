@@ -26,7 +26,8 @@ export class GroupsRpcController {
     if (!existing && (isFinal(group.status) || group.status === 'stopping')) {
       throw new RemoteError(`group ${group.uuid} is ${group.status}: no new trials`);
     }
-    const trial = await this.createRun.createTrial(group, await this.service.projectName(group.projectId), request.trialKey, request.params);
+    const resumeOf = request.resumeFromTrialKey ? await this.runs.findTrial(group.uuid, request.resumeFromTrialKey) : null;
+    const trial = await this.createRun.createTrial(group, await this.service.projectName(group.projectId), request.trialKey, request.params, resumeOf);
     this.relay.poke();
     return { runUuid: trial.uuid, number: trial.number };
   }

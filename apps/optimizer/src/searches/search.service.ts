@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { isFinal, MetricsSummarized, RunCreated, RunStatusChanged, TrialCreate } from '@myelin/contracts';
+import { isFinal, MetricsSummarized, RunCreated, RunStatusChanged, RunStop, TrialCreate } from '@myelin/contracts';
 import { MESSAGE_BUS, MessageBus } from '@myelin/bus';
 import { createOptimizer, Optimizer, OptimizerState, restoreOptimizer, searchMetricOf, TrialReport } from '@myelin/hpo';
-import { OutboxRelay } from '@myelin/persistence';
+import { enqueueOutbox, OutboxRelay } from '@myelin/persistence';
 import type { HPTuning } from '@myelin/spec';
 import { OPTIMIZER_ENV } from '../tokens';
 import { OptimizerEnv } from '../config/env';
@@ -63,9 +63,11 @@ export class SearchService implements OnApplicationBootstrap, OnApplicationShutd
     const hp = (typeof group[0].hptuning === 'string' ? JSON.parse(group[0].hptuning) : group[0].hptuning) as HPTuning;
     const metric = searchMetricOf(hp).name;
     const summary = event.metrics.find((m) => m.name === metric);
-    if (!summary) return;
-    await this.searches.recordValue(event.runUuid, summary.last, summary.lastStep);
-    if (trial.status === 'ended') await this.drive(trial.groupUuid);
+    const all: Record<string, number> = {};
+    for (const m of event.metrics) if (m.last !== null) all[m.name] = m.last;
+    await this.searches.recordValues(event.runUuid, summary?.last ?? null, summary?.lastStep ?? null, all);
+    // A finished trial waiting for its value, or a running one with a new intermediate value for early stopping.
+    if (trial.status === 'ended' || (trial.status === 'created' && hasEarlyStopping(hp))) await this.drive(trial.groupUuid);
   }
 
   async stop(groupUuid: string): Promise<void> {
@@ -118,8 +120,34 @@ export class SearchService implements OnApplicationBootstrap, OnApplicationShutd
         if (!report) continue; // its value may still be on its way
         if (await this.searches.markFinal(m, groupUuid, trial.trialId)) opt.tell(trial.trialId, report);
       }
+      // Intermediate values of running trials feed early stopping, evaluated continuously.
+      const toStop: string[] = [];
+      if (hasEarlyStopping(group.hptuning as unknown as HPTuning)) {
+        for (const trial of await this.searches.trials(m, groupUuid)) {
+          if (trial.status !== 'created' || trial.lastValue === null || trial.lastStep === null) continue;
+          if (trial.toldStep !== null && trial.lastStep <= trial.toldStep) continue;
+          if (!Number.isFinite(trial.lastValue)) continue;
+          opt.tell(trial.trialId, { value: trial.lastValue, step: trial.lastStep, metrics: trial.lastMetrics });
+          await this.searches.markTold(m, groupUuid, trial.trialId, trial.lastStep);
+        }
+        const byId = new Map((await this.searches.trials(m, groupUuid)).map((t) => [t.trialId, t] as const));
+        for (const decision of opt.stopDecisions()) {
+          const trial = byId.get(decision.trialId);
+          if (trial?.runUuid && trial.status === 'created') toStop.push(trial.runUuid);
+          if (decision.scope === 'group') {
+            // A threshold was reached: the search is over; stop every running trial.
+            for (const t of byId.values()) if (t.runUuid && t.status === 'created') toStop.push(t.runUuid);
+          }
+          this.logger.log(`group ${groupUuid}: stopping trial ${decision.trialId}: ${decision.reason}`);
+        }
+        for (const runUuid of new Set(toStop)) {
+          await enqueueOutbox(m, 'optimizer', 'command', RunStop.PATTERN, { runUuid, reason: 'early stopping' } satisfies RunStop.Payload);
+        }
+      }
       // Ask for as many new trials as the concurrency allows; each is written down before its run exists.
-      for (let t = opt.ask(); t; t = opt.ask()) await this.searches.insertTrial(m, groupUuid, t.id, t.params as Record<string, unknown>);
+      for (let t = opt.ask(); t; t = opt.ask()) {
+        await this.searches.insertTrial(m, groupUuid, t.id, t.params as Record<string, unknown>, t.resumeFrom);
+      }
       const trials = await this.searches.trials(m, groupUuid);
       const live = trials.filter((t) => t.status !== 'final').length;
       let status: GroupRow['status'] | undefined;
@@ -127,11 +155,13 @@ export class SearchService implements OnApplicationBootstrap, OnApplicationShutd
       if (opt.isFinished() && live === 0) {
         status = 'done';
         const best = opt.best();
-        const message = !ranked
+        const stoppedBy = opt.progress().stoppedBy;
+        const early = stoppedBy ? ` (early stopping: ${stoppedBy.reason})` : '';
+        const message = (!ranked
           ? `${trials.length} trials (no search metric declared, so no best trial)`
           : best
             ? `${trials.length} trials; best trial ${best.id} with ${opt.metric.name}=${String(best.value)} (${JSON.stringify(best.params)})`
-            : `${trials.length} trials; no trial reported ${opt.metric.name}`;
+            : `${trials.length} trials; no trial reported ${opt.metric.name}`) + early;
         await this.searches.announce(m, groupUuid, 'done', 'Done', message);
       }
       await this.searches.saveState(m, groupUuid, opt.toJSON(), status);
@@ -147,7 +177,12 @@ export class SearchService implements OnApplicationBootstrap, OnApplicationShutd
       try {
         const reply = await this.bus.request<TrialCreate.Reply>(
           TrialCreate.PATTERN,
-          { groupUuid, trialKey: `trial-${trial.trialId}`, params: trial.params } satisfies TrialCreate.Payload,
+          {
+            groupUuid,
+            trialKey: `trial-${trial.trialId}`,
+            params: trial.params,
+            ...(trial.resumeFrom !== null ? { resumeFromTrialKey: `trial-${trial.resumeFrom}` } : {}),
+          } satisfies TrialCreate.Payload,
           15_000,
         );
         await this.searches.attachRun(groupUuid, trial.trialId, reply.runUuid);
@@ -162,6 +197,10 @@ export class SearchService implements OnApplicationBootstrap, OnApplicationShutd
     const hp = group.hptuning as unknown as HPTuning;
     return group.state ? restoreOptimizer(hp, group.state as unknown as OptimizerState) : createOptimizer(hp, {});
   }
+}
+
+function hasEarlyStopping(hp: HPTuning): boolean {
+  return (hp.early_stopping?.length ?? 0) > 0;
 }
 
 /** Does the search rank trials by a metric (bo, hyperband, tpe, asha, or an early-stopping rule)? grid/random alone do not. */

@@ -21,6 +21,10 @@ export interface TrialRow {
   lastStep: number | null;
   finalStatus: string | null;
   endedAt: Date | null;
+  lastMetrics: Record<string, number>;
+  toldStep: number | null;
+  /** hyperband with resume: the earlier trial whose outputs (checkpoints) this one continues from. */
+  resumeFrom: number | null;
 }
 
 const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
@@ -36,6 +40,9 @@ function toTrial(r: Record<string, unknown>): TrialRow {
     lastStep: r['last_step'] === null ? null : Number(r['last_step']),
     finalStatus: (r['final_status'] as string | null) ?? null,
     endedAt: r['ended_at'] ? new Date(r['ended_at'] as string) : null,
+    lastMetrics: json<Record<string, number>>(r['last_metrics'] ?? {}),
+    toldStep: r['told_step'] === null || r['told_step'] === undefined ? null : Number(r['told_step']),
+    resumeFrom: r['resume_from'] === null || r['resume_from'] === undefined ? null : Number(r['resume_from']),
   };
 }
 
@@ -70,12 +77,11 @@ export class SearchesRepository {
     await m.query(`UPDATE "optimizer"."groups" SET "status" = $2, "updated_at" = now() WHERE "uuid" = $1`, [uuid, status]);
   }
 
-  async insertTrial(m: EntityManager, groupUuid: string, trialId: number, params: Record<string, unknown>): Promise<void> {
-    await m.query(`INSERT INTO "optimizer"."trials" ("group_uuid", "trial_id", "params") VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
-      groupUuid,
-      trialId,
-      JSON.stringify(params),
-    ]);
+  async insertTrial(m: EntityManager, groupUuid: string, trialId: number, params: Record<string, unknown>, resumeFrom?: number): Promise<void> {
+    await m.query(
+      `INSERT INTO "optimizer"."trials" ("group_uuid", "trial_id", "params", "resume_from") VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+      [groupUuid, trialId, JSON.stringify(params), resumeFrom ?? null],
+    );
   }
 
   async trials(m: EntityManager | DataSource, groupUuid: string): Promise<TrialRow[]> {
@@ -96,8 +102,16 @@ export class SearchesRepository {
     );
   }
 
-  async recordValue(runUuid: string, value: number | null, step: number | null): Promise<void> {
-    await this.dataSource.query(`UPDATE "optimizer"."trials" SET "last_value" = $2, "last_step" = $3 WHERE "run_uuid" = $1`, [runUuid, value, step]);
+  async recordValues(runUuid: string, value: number | null, step: number | null, metrics: Record<string, number>): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE "optimizer"."trials" SET "last_value" = coalesce($2, "last_value"), "last_step" = coalesce($3, "last_step"),
+              "last_metrics" = "last_metrics" || $4::jsonb WHERE "run_uuid" = $1`,
+      [runUuid, value, step, JSON.stringify(metrics)],
+    );
+  }
+
+  async markTold(m: EntityManager, groupUuid: string, trialId: number, step: number): Promise<void> {
+    await m.query(`UPDATE "optimizer"."trials" SET "told_step" = $3 WHERE "group_uuid" = $1 AND "trial_id" = $2`, [groupUuid, trialId, step]);
   }
 
   /** The run ended: remember how, and when (its value may still arrive). */

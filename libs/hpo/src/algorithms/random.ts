@@ -16,6 +16,12 @@ export interface RandomState {
   exhausted: boolean;
 }
 
+/** -0 (from rounding a small negative draw) becomes 0: JSON has no -0, and states must round-trip. */
+function positiveZero(v: ParamValue): ParamValue {
+  if (Array.isArray(v)) return v.map(positiveZero);
+  return typeof v === 'number' ? v + 0 : v;
+}
+
 /** Draws distinct configurations; shared by random search, hyperband and asha. */
 export class DistinctSampler {
   private readonly seen = new Set<string>();
@@ -26,7 +32,7 @@ export class DistinctSampler {
     private readonly space: SearchSpace,
   ) {
     this.drawers = Object.entries(matrix).map(([name, option]): [string, (rng: Rng) => ParamValue] => {
-      if (isContinuous(option)) return [name, (rng) => sampleMatrixOption(option, rng.fn)];
+      if (isContinuous(option)) return [name, (rng) => positiveZero(sampleMatrixOption(option, rng.fn))];
       if (option.kind === 'pvalues') return [name, (rng) => option.values[rng.weighted(option.probabilities)]];
       const values = expandMatrixOption(option);
       return [name, (rng) => values[rng.int(values.length)]];

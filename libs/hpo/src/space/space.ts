@@ -61,7 +61,7 @@ export function clean(x: number): number {
 }
 
 function quantise(x: number, q: number): number {
-  return clean(Math.round(x / q) * q);
+  return clean(Math.round(x / q) * q) + 0; // + 0 turns -0 into 0 (JSON has no -0)
 }
 
 const BOX = 4;

@@ -141,7 +141,14 @@ export class CreateRunUseCase {
    * The child run of a group for one trial (idempotent on the trial key): the group's
    * polyaxonfile rendered with the trial's params, started like any run.
    */
-  async createTrial(group: RunEntity, projectName: string, trialKey: string, trialParams: Record<string, unknown>): Promise<RunEntity> {
+  async createTrial(
+    group: RunEntity,
+    projectName: string,
+    trialKey: string,
+    trialParams: Record<string, unknown>,
+    /** hyperband with resume: the earlier trial whose outputs (checkpoints) this one writes into. */
+    resumeOf: RunEntity | null = null,
+  ): Promise<RunEntity> {
     const existing = await this.runs.findTrial(group.uuid, trialKey);
     if (existing) return existing;
     const spec = group.spec as unknown as CompiledSpec;
@@ -161,6 +168,7 @@ export class CreateRunUseCase {
         createdBy: group.createdBy,
         parentUuid: group.uuid,
         trialKey,
+        ...(resumeOf ? { originalUuid: rootOriginal(resumeOf, 'resume'), cloningStrategy: 'resume' } : {}),
       },
       [
         {

@@ -23,6 +23,11 @@ export class CreateSearches1764230700000 implements MigrationInterface {
       "status" TEXT NOT NULL DEFAULT 'asked',
       "last_value" DOUBLE PRECISION,
       "last_step" BIGINT,
+      -- Last value of every metric the run reported (early-stopping rules may watch another metric).
+      "last_metrics" JSONB NOT NULL DEFAULT '{}'::jsonb,
+      -- Step of the last intermediate value told to the search.
+      "told_step" BIGINT,
+      "resume_from" INTEGER,
       -- The run's final status, kept while its metric value may still be on its way.
       "final_status" TEXT,
       "ended_at" TIMESTAMPTZ,

@@ -1,4 +1,4 @@
-import { IsString, IsUUID, Matches, MaxLength } from 'class-validator';
+import { IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
 import { defineMessage } from '../../message-kind';
 import { IsPlainObject } from '../../validators';
 
@@ -14,6 +14,8 @@ export namespace TrialCreate {
     @IsString() @MaxLength(100) @Matches(/^[A-Za-z0-9_.:-]+$/) trialKey!: string;
     /** The trial's matrix params (and the resource param for hyperband/asha). */
     @IsPlainObject() params!: Record<string, unknown>;
+    /** hyperband with `resume`: continue from this earlier trial's outputs (its checkpoints). */
+    @IsOptional() @IsString() @MaxLength(100) resumeFromTrialKey?: string;
   }
   export interface Reply {
     runUuid: string;
