@@ -95,28 +95,39 @@ describe('embedded mode: myelin up + the CLI', () => {
   it('stops a sleeping run within the grace period, even one that ignores SIGTERM', async () => {
     const polite = await spec('sleep.yml', 'version: 1\nkind: experiment\nrun:\n  cmd: echo sleeping; sleep 120\n');
     const stubborn = await spec('stubborn.yml', "version: 1\nkind: experiment\nrun:\n  cmd: trap '' TERM; echo ignoring TERM; sleep 120\n");
-    for (const file of [polite, stubborn]) {
+    for (const [file, obeysTerm] of [
+      [polite, true],
+      [stubborn, false],
+    ] as const) {
       const created = JSON.parse((await myelin(['run', '-f', file, '--json'], env)).stdout) as { uuid: string };
       await waitFor(async () => (JSON.parse((await myelin(['get', created.uuid, '--json'], env)).stdout) as { status: string }).status === 'running', {
         timeoutMs: 30_000,
         what: 'the run to be running',
       });
-      const started = Date.now();
       const stop = await myelin(['stop', created.uuid], env);
       expect(stop.code).toBe(0);
       const final = await waitFor(
         async () => {
-          const run = JSON.parse((await myelin(['get', created.uuid, '--json'], env)).stdout) as { status: string };
+          const run = JSON.parse((await myelin(['get', created.uuid, '--json'], env)).stdout) as {
+            status: string;
+            statuses: Array<{ status: string; at: string }>;
+          };
           return run.status === 'stopped' ? run : null;
         },
-        { timeoutMs: 20_000, what: `run ${file} to be stopped` },
+        { timeoutMs: 30_000, what: `run ${file} to be stopped` },
       ).catch(async (error: Error) => {
         const history = (await myelin(['get', created.uuid, '--json'], env)).stdout;
         throw new Error(`${error.message}\n${history}\n${up.output.slice(-3000)}`);
       });
-      expect(final.status).toBe('stopped');
-      // grace period 2 s + one supervision pass + CLI round trips
-      expect(Date.now() - started).toBeLessThan(10_000);
+      // Measured by the platform's own clock, not the CLI's polling: a run that obeys SIGTERM is
+      // stopped within the 2 s grace period; one that ignores it is killed once the period is over.
+      const at = (status: string) => Date.parse(final.statuses.find((s) => s.status === status)?.at ?? '');
+      const took = at('stopped') - at('stopping');
+      if (obeysTerm) expect(took).toBeLessThan(2000);
+      else {
+        expect(took).toBeGreaterThanOrEqual(2000);
+        expect(took).toBeLessThan(2000 + 5000);
+      }
     }
   });
 

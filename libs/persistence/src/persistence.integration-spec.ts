@@ -209,7 +209,7 @@ describe.each(backends)('persistence on %s', (_label, provision) => {
     const r = await runs.create({ projectId: p.id, kind: 'job', content: '', spec: {}, params: {}, createdBy: user.id });
     await runs.upsertMetricSummaries(r.uuid, [{ name: 'loss', last: 0.2, lastStep: 5, min: 0.2, max: 1, count: 5 }]);
     await runs.upsertMetricSummaries(r.uuid, [{ name: 'loss', last: 0.9, lastStep: 1, min: 0.9, max: 0.9, count: 1 }]); // stale event
-    expect(await runs.metricSummaries(r.uuid)).toEqual([{ name: 'loss', last: 0.2, min: 0.2, max: 1, count: 5 }]);
+    expect(await runs.metricSummaries(r.uuid)).toEqual([{ name: 'loss', last: 0.2, lastStep: 5, min: 0.2, max: 1, count: 5 }]);
     await runs.upsertMetricSummaries(randomUUID(), [{ name: 'loss', last: 1, lastStep: 1, min: 1, max: 1, count: 1 }]); // deleted run: ignored
   });
 

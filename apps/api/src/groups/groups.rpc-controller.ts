@@ -29,7 +29,9 @@ export class GroupsRpcController {
     const resumeOf = request.resumeFromTrialKey ? await this.runs.findTrial(group.uuid, request.resumeFromTrialKey) : null;
     const trial = await this.createRun.createTrial(group, await this.service.projectName(group.projectId), request.trialKey, request.params, resumeOf);
     this.relay.poke();
-    return { runUuid: trial.uuid, number: trial.number };
+    const metrics: TrialCreate.Reply['metrics'] = {};
+    for (const m of await this.runs.metricSummaries(trial.uuid)) metrics[m.name] = { last: m.last, lastStep: m.lastStep };
+    return { runUuid: trial.uuid, number: trial.number, status: trial.status, metrics };
   }
 
   @EventPattern(GroupStatusChanged.PATTERN)

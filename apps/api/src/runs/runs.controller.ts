@@ -13,6 +13,17 @@ import { RunsService } from './runs.service';
 import { CreateRunUseCase, readSubmission } from './usecases/create-run.usecase';
 import { ApiException, ApiExceptionCode } from '../api.exception';
 
+/** What a group searches with, from its compiled polyaxonfile. */
+function searchOf(spec: Record<string, unknown>) {
+  const hp = (spec['hptuning'] ?? {}) as { concurrency?: number; early_stopping?: unknown[] };
+  return {
+    algorithm: spec['algorithm'] ?? null,
+    concurrency: hp.concurrency ?? 1,
+    experiments: spec['numExperiments'] ?? null,
+    earlyStopping: hp.early_stopping ?? [],
+  };
+}
+
 /** Runs of every kind under `owner/project`, addressed by uuid or per-project number (Polyaxon's layout). */
 @ApiTags('runs')
 @ApiSecurity('token')
@@ -103,6 +114,7 @@ export class RunsController {
     return {
       ...page(`/api/v1/${owner}/${name}/runs/${id}/trials`, { query: q.query, sort: q.sort }, q, result.count, result.results.map((r) => toRunView(r, fullName))),
       progress: await this.service.groupProgress(group),
+      search: searchOf(group.spec),
     };
   }
 

@@ -7,6 +7,7 @@ interface TrialsPage {
   count: number;
   results: Run[];
   progress: { total: number; byStatus: Record<string, number> };
+  search: { algorithm: string | null; concurrency: number; experiments: number | null; earlyStopping: unknown[] };
 }
 
 const common = (cmd: Command) =>
@@ -44,10 +45,11 @@ export function groupCommand(): Command {
         const g = await groupOf(ctx, ref);
         const trials = await ctx.client.call<TrialsPage>('GET', `/api/v1/${g.project}/runs/${g.number}/trials?limit=1`);
         const spec = await ctx.client.call<{ statuses?: unknown }>('GET', `/api/v1/${g.project}/runs/${g.number}`);
-        if (opts.json) return printJson({ ...spec, progress: trials.progress });
+        if (opts.json) return printJson({ ...spec, progress: trials.progress, search: trials.search });
         const done = Object.entries(trials.progress.byStatus).filter(([s]) => ['succeeded', 'failed', 'stopped', 'skipped', 'upstream_failed'].includes(s)).reduce((a, [, n]) => a + n, 0);
         const running = (trials.progress.byStatus['running'] ?? 0) + (trials.progress.byStatus['starting'] ?? 0);
         process.stdout.write(`group      ${g.project}#${g.number} ${g.name ?? ''}\nstatus     ${g.status}${g.statusMessage ? ` (${g.statusMessage})` : ''}\n`);
+        process.stdout.write(`search     ${trials.search.algorithm ?? '?'}, concurrency ${trials.search.concurrency}${trials.search.experiments ? `, ${trials.search.experiments} experiments` : ''}${trials.search.earlyStopping.length ? ', early stopping' : ''}\n`);
         process.stdout.write(`trials     ${trials.progress.total} created: ${done} done, ${running} running, ${trials.progress.total - done - running} pending\n`);
         process.stdout.write(`by status  ${Object.entries(trials.progress.byStatus).map(([s, n]) => `${s} ${n}`).join(', ')}\n`);
       }),

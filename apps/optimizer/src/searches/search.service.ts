@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { isFinal, MetricsSummarized, RunCreated, RunStatusChanged, RunStop, TrialCreate } from '@myelin/contracts';
+import { isFinal, MetricsSummarized, RunCreated, RunStatus, RunStatusChanged, RunStop, TrialCreate } from '@myelin/contracts';
 import { MESSAGE_BUS, MessageBus } from '@myelin/bus';
 import { createOptimizer, Optimizer, OptimizerState, restoreOptimizer, searchMetricOf, TrialReport } from '@myelin/hpo';
 import { enqueueOutbox, OutboxRelay } from '@myelin/persistence';
@@ -84,7 +84,10 @@ export class SearchService implements OnApplicationBootstrap, OnApplicationShutd
 
   private async tick(): Promise<void> {
     try {
-      for (const uuid of await this.searches.activeGroups()) await this.drive(uuid);
+      for (const uuid of await this.searches.activeGroups()) {
+        await this.catchUp(uuid);
+        await this.drive(uuid);
+      }
     } catch (error) {
       this.logger.warn(`optimizer pass failed: ${String(error)}`);
     }
@@ -170,22 +173,54 @@ export class SearchService implements OnApplicationBootstrap, OnApplicationShutd
     await this.createRuns(groupUuid);
   }
 
+  /**
+   * Confirm long-running trials with the API (the idempotent TrialCreate returns the run as it is):
+   * a status or a value missed while the optimizer was down, or before the run was attached, is
+   * recovered here, so no trial stays running forever in the optimizer's eyes.
+   */
+  private async catchUp(groupUuid: string): Promise<void> {
+    for (const trial of await this.searches.staleTrials(groupUuid, this.env.MYELIN_TRIAL_CHECK_SECONDS * 1000)) {
+      try {
+        const reply = await this.requestTrial(groupUuid, trial);
+        await this.absorb(groupUuid, trial, reply);
+      } catch (error) {
+        this.logger.warn(`group ${groupUuid}: could not confirm trial ${trial.trialId} (${String(error)})`);
+        return;
+      }
+    }
+  }
+
+  private requestTrial(groupUuid: string, trial: TrialRow): Promise<TrialCreate.Reply> {
+    return this.bus.request<TrialCreate.Reply>(
+      TrialCreate.PATTERN,
+      {
+        groupUuid,
+        trialKey: `trial-${trial.trialId}`,
+        params: trial.params,
+        ...(trial.resumeFrom !== null ? { resumeFromTrialKey: `trial-${trial.resumeFrom}` } : {}),
+      } satisfies TrialCreate.Payload,
+      15_000,
+    );
+  }
+
+  /** Take in the run's state from a TrialCreate reply: attach it, record its values, note its end. */
+  private async absorb(groupUuid: string, trial: TrialRow, reply: TrialCreate.Reply): Promise<void> {
+    await this.searches.attachRun(groupUuid, trial.trialId, reply.runUuid);
+    const group = (await this.searches.dataSource.query(`SELECT "hptuning" FROM "optimizer"."groups" WHERE "uuid" = $1`, [groupUuid])) as Array<{ hptuning: unknown }>;
+    const hp = (typeof group[0].hptuning === 'string' ? JSON.parse(group[0].hptuning) : group[0].hptuning) as HPTuning;
+    const search = reply.metrics[searchMetricOf(hp).name];
+    const all: Record<string, number> = {};
+    for (const [name, m] of Object.entries(reply.metrics)) if (m.last !== null) all[name] = m.last;
+    if (Object.keys(all).length) await this.searches.recordValues(reply.runUuid, search?.last ?? null, search?.lastStep ?? null, all);
+    if (isFinal(reply.status as RunStatus)) await this.searches.markEnded(reply.runUuid, reply.status);
+  }
+
   /** Ask the API for the runs of trials not yet attached (again after a crash: the trial key makes it idempotent). */
   private async createRuns(groupUuid: string): Promise<void> {
     for (const trial of await this.searches.trials(this.searches.dataSource, groupUuid)) {
       if (trial.status !== 'asked') continue;
       try {
-        const reply = await this.bus.request<TrialCreate.Reply>(
-          TrialCreate.PATTERN,
-          {
-            groupUuid,
-            trialKey: `trial-${trial.trialId}`,
-            params: trial.params,
-            ...(trial.resumeFrom !== null ? { resumeFromTrialKey: `trial-${trial.resumeFrom}` } : {}),
-          } satisfies TrialCreate.Payload,
-          15_000,
-        );
-        await this.searches.attachRun(groupUuid, trial.trialId, reply.runUuid);
+        await this.absorb(groupUuid, trial, await this.requestTrial(groupUuid, trial));
       } catch (error) {
         this.logger.warn(`group ${groupUuid}: trial ${trial.trialId} not created yet (${String(error)}); retrying later`);
         return;

@@ -96,10 +96,19 @@ export class SearchesRepository {
 
   async attachRun(groupUuid: string, trialId: number, runUuid: string): Promise<void> {
     await this.dataSource.query(
-      `UPDATE "optimizer"."trials" SET "run_uuid" = $3, "status" = CASE WHEN "status" = 'asked' THEN 'created' ELSE "status" END
+      `UPDATE "optimizer"."trials" SET "run_uuid" = $3, "checked_at" = now(), "status" = CASE WHEN "status" = 'asked' THEN 'created' ELSE "status" END
         WHERE "group_uuid" = $1 AND "trial_id" = $2`,
       [groupUuid, trialId, runUuid],
     );
+  }
+
+  /** Running trials not confirmed with the API for `olderThanMs`: their events may have been missed. */
+  async staleTrials(groupUuid: string, olderThanMs: number): Promise<TrialRow[]> {
+    const rows = (await this.dataSource.query(
+      `SELECT * FROM "optimizer"."trials" WHERE "group_uuid" = $1 AND "status" = 'created' AND "checked_at" < now() - ($2::int * interval '1 millisecond')`,
+      [groupUuid, olderThanMs],
+    )) as Array<Record<string, unknown>>;
+    return rows.map(toTrial);
   }
 
   async recordValues(runUuid: string, value: number | null, step: number | null, metrics: Record<string, number>): Promise<void> {

@@ -106,7 +106,15 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         { status: 'stopping', reason: 'Stopping', message: reason },
         { stopRequestedAt: new Date() },
       );
-      if (row) await this.executor.terminate(row);
+      if (row) {
+        await this.executor.terminate(row);
+        // Look again right when the grace period ends (not at the next periodic inspection).
+        const timer = setTimeout(() => {
+          this.exited.add(row.runUuid);
+          this.poke();
+        }, this.env.MYELIN_STOP_GRACE_SECONDS * 1000 + 20);
+        timer.unref();
+      }
     }
     this.relay.poke();
     this.poke();

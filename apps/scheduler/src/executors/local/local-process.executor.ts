@@ -118,7 +118,7 @@ export class LocalProcessExecutor implements Executor {
     if (pid && (await isSameProcessAlive(pid, startTime))) return { state: 'running' };
     // The wrapper is gone but members of its process group live on (children that ignored
     // SIGTERM, or daemons the job forked): the run is not over until the group is empty.
-    if (pid && groupAlive(pid)) return { state: 'running' };
+    if (pid && (await groupAlive(pid))) return { state: 'running' };
     try {
       const code = Number((await readFile(p.exitFile, 'utf8')).trim());
       if (Number.isInteger(code)) {
@@ -203,13 +203,30 @@ function signalGroup(pid: number | null, signal: NodeJS.Signals): void {
   }
 }
 
-function groupAlive(pgid: number): boolean {
+/**
+ * Does any live process remain in the group? On Linux, zombies do not count: in a container whose
+ * PID 1 does not reap orphans they would otherwise keep a finished run "running" forever.
+ */
+async function groupAlive(pgid: number): Promise<boolean> {
   try {
     process.kill(-pgid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+  let entries: string[];
+  try {
+    entries = await readdir('/proc');
+  } catch {
+    return true; // no /proc: trust kill(0)
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[0] = state, fields[2] = process group
+    if (fields[2] === String(pgid) && fields[0] !== 'Z') return true;
+  }
+  return false;
 }
 
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks); null where /proc does not exist. */

@@ -148,12 +148,14 @@ export class RunsRepository {
     );
   }
 
-  async metricSummaries(runUuid: string): Promise<Array<{ name: string; last: number | null; min: number | null; max: number | null; count: number }>> {
+  async metricSummaries(
+    runUuid: string,
+  ): Promise<Array<{ name: string; last: number | null; lastStep: number | null; min: number | null; max: number | null; count: number }>> {
     const rows = (await this.dataSource.query(
-      `SELECT "name", "last", "min", "max", "count" FROM "core"."run_metrics" WHERE "run_uuid" = $1 ORDER BY "name"`,
+      `SELECT "name", "last", "last_step", "min", "max", "count" FROM "core"."run_metrics" WHERE "run_uuid" = $1 ORDER BY "name"`,
       [runUuid],
-    )) as Array<{ name: string; last: number | null; min: number | null; max: number | null; count: number | string }>;
-    return rows.map((r) => ({ ...r, count: Number(r.count) }));
+    )) as Array<{ name: string; last: number | null; last_step: number | string | null; min: number | null; max: number | null; count: number | string }>;
+    return rows.map((r) => ({ name: r.name, last: r.last, lastStep: r.last_step === null ? null : Number(r.last_step), min: r.min, max: r.max, count: Number(r.count) }));
   }
 
   findTrial(parentUuid: string, trialKey: string): Promise<RunEntity | null> {

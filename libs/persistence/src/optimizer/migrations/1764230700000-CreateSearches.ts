@@ -28,6 +28,8 @@ export class CreateSearches1764230700000 implements MigrationInterface {
       -- Step of the last intermediate value told to the search.
       "told_step" BIGINT,
       "resume_from" INTEGER,
+      -- When the optimizer last confirmed the trial's run with the API (catch-up of missed events).
+      "checked_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
       -- The run's final status, kept while its metric value may still be on its way.
       "final_status" TEXT,
       "ended_at" TIMESTAMPTZ,

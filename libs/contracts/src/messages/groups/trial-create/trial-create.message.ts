@@ -17,9 +17,16 @@ export namespace TrialCreate {
     /** hyperband with `resume`: continue from this earlier trial's outputs (its checkpoints). */
     @IsOptional() @IsString() @MaxLength(100) resumeFromTrialKey?: string;
   }
+  /**
+   * The trial's run as it is now: a repeated request doubles as a status check, so the optimizer
+   * catches up with events it missed (for instance while its run was not yet attached).
+   */
   export interface Reply {
     runUuid: string;
     number: number;
+    status: string;
+    /** Last value and step of each metric the run reported so far. */
+    metrics: Record<string, { last: number | null; lastStep: number | null }>;
   }
   export const definition = defineMessage(PATTERN, 'request', Payload);
 }
