@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { waitFor } from '@myelin/testing';
 import { join } from 'node:path';
 
 /** The repository root and the `myelin` command, as a user runs it (from dist, built by `npm test`). */
@@ -91,4 +92,9 @@ export async function waitForHttp(url: string, timeoutMs = 60_000, proc?: Servic
     if (Date.now() > deadline) throw new Error(`${url} not ready after ${timeoutMs} ms${proc ? `:\n${proc.output}` : ''}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** waitFor with a slower default pace: e2e checks spawn the CLI, and a busy loop of spawns slows the platform it waits on. */
+export function poll<T>(check: () => T | Promise<T>, options: Parameters<typeof waitFor>[1] = {}): Promise<NonNullable<T>> {
+  return waitFor(check, { intervalMs: 400, ...options });
 }

@@ -8,11 +8,11 @@ import {
   TEST_AMQP_URL,
   TEST_REDIS_URL,
   uniqueName,
-  waitFor,
-} from '@myelin/testing';
-import { freePort, myelin, ServiceProcess, waitForHttp } from './cli-harness';
 
-jest.setTimeout(120_000);
+} from '@myelin/testing';
+import { freePort, myelin, poll, ServiceProcess, waitForHttp } from './cli-harness';
+
+jest.setTimeout(240_000);
 
 const APPS = ['api', 'tracking', 'scheduler', 'pipelines', 'optimizer', 'ci'] as const;
 type App = (typeof APPS)[number];
@@ -111,7 +111,7 @@ describe('distributed mode: six processes on PostgreSQL, RabbitMQ and Redis', ()
     );
     const created = JSON.parse((await myelin(['run', '-f', file, '--json'], cliEnv)).stdout) as { uuid: string };
     const status = async () => (JSON.parse((await myelin(['get', created.uuid, '--json'], cliEnv)).stdout) as { status: string }).status;
-    await waitFor(async () => (await status()) === 'running', { timeoutMs: 30_000, what: 'the run to start' });
+    await poll(async () => (await status()) === 'running', { timeoutMs: 30_000, what: 'the run to start' });
 
     await procs.get('scheduler')!.stop('SIGKILL');
     // While the scheduler is down, a second run is submitted: it must wait, not vanish.
@@ -119,13 +119,13 @@ describe('distributed mode: six processes on PostgreSQL, RabbitMQ and Redis', ()
     await new Promise((r) => setTimeout(r, 1500));
     await startApp('scheduler');
 
-    await waitFor(async () => (await status()) === 'succeeded', { timeoutMs: 60_000, what: 'the killed-scheduler run to succeed' });
+    await poll(async () => (await status()) === 'succeeded', { timeoutMs: 60_000, what: 'the killed-scheduler run to succeed' });
     const logs = (await myelin(['logs', created.uuid], cliEnv)).stdout.split('\n').filter((l) => l.startsWith('tick '));
     expect(logs).toEqual(Array.from({ length: 40 }, (_, i) => `tick ${i + 1}`));
     const metrics = JSON.parse((await myelin(['metrics', created.uuid, '--json'], cliEnv)).stdout) as Record<string, Array<{ step: number }>>;
     expect(metrics.tick.map((p) => p.step)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
 
-    await waitFor(
+    await poll(
       async () => (JSON.parse((await myelin(['get', queued.uuid, '--json'], cliEnv)).stdout) as { status: string }).status === 'succeeded',
       { timeoutMs: 60_000, what: 'the run submitted while the scheduler was down' },
     );
@@ -153,11 +153,11 @@ describe('distributed mode: six processes on PostgreSQL, RabbitMQ and Redis', ()
     const group = JSON.parse((await myelin(['run', '-f', file, '-p', 'grp', '--json'], cliEnv)).stdout) as { uuid: string; number: number };
     const trials = async () =>
       JSON.parse((await myelin(['group', 'experiments', String(group.number), '-p', 'grp', '--json'], cliEnv)).stdout) as { results: Array<{ status: string }> };
-    await waitFor(async () => (await trials()).results.length >= 6, { timeoutMs: 60_000, what: 'the first trials' });
+    await poll(async () => (await trials()).results.length >= 6, { timeoutMs: 60_000, what: 'the first trials' });
     await procs.get('optimizer')!.stop('SIGKILL');
     await new Promise((r) => setTimeout(r, 3000)); // trials end while the optimizer is down
     await startApp('optimizer');
-    const final = await waitFor(
+    const final = await poll(
       async () => {
         const g = JSON.parse((await myelin(['get', String(group.number), '-p', 'grp', '--json'], cliEnv)).stdout) as { status: string; statusMessage: string };
         return g.status === 'done' ? g : null;
@@ -178,13 +178,13 @@ describe('distributed mode: six processes on PostgreSQL, RabbitMQ and Redis', ()
     await writeFile(file, 'version: 1\nkind: experiment\nrun:\n  cmd: echo sleeping; sleep 300\n');
     const created = JSON.parse((await myelin(['run', '-f', file, '--json'], cliEnv)).stdout) as { uuid: string };
     const get = async () => JSON.parse((await myelin(['get', created.uuid, '--json'], cliEnv)).stdout) as { status: string; statusMessage: string };
-    await waitFor(async () => (await get()).status === 'running', { timeoutMs: 30_000, what: 'the run to start' });
+    await poll(async () => (await get()).status === 'running', { timeoutMs: 30_000, what: 'the run to start' });
     await procs.get('scheduler')!.stop('SIGKILL');
     // The job's process group dies too (a node crash, an OOM kill of the whole tree).
     const pidFile = join(home.path, 'runs', created.uuid, '.myelin', 'pid');
     process.kill(-Number(await readFile(pidFile, 'utf8')), 'SIGKILL');
     await startApp('scheduler');
-    const final = await waitFor(async () => {
+    const final = await poll(async () => {
       const r = await get();
       return r.status === 'failed' ? r : null;
     }, { timeoutMs: 30_000, what: 'the orphaned run to be failed' });

@@ -1,25 +1,33 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createTempDir, TempDir, waitFor } from '@myelin/testing';
-import { freePort, myelin, ServiceProcess, waitForHttp } from './cli-harness';
+import { createTempDir, TempDir } from '@myelin/testing';
+import { freePort, myelin, poll, ServiceProcess, waitForHttp } from './cli-harness';
 
 /**
  * Embedded mode as a user meets it: `myelin up` in a fresh home, then the CLI in another
  * process against it. Nothing is mocked.
  */
-jest.setTimeout(90_000);
+jest.setTimeout(180_000);
 
 describe('embedded mode: myelin up + the CLI', () => {
   let home: TempDir;
   let specs: TempDir;
   let up: ServiceProcess;
   let env: Record<string, string>;
+  let base: string;
+  /** A run as the API sees it (polling over HTTP: cheaper than spawning the CLI under load). */
+  const apiRun = async (uuid: string) => {
+    const { token } = JSON.parse(await readFile(join(home.path, 'credentials.json'), 'utf8')) as { token: string };
+    const res = await fetch(`${base}/api/v1/runs/${uuid}`, { headers: { Authorization: `token ${token}` } });
+    return (await res.json()) as { status: string; project: string; number: number };
+  };
 
   beforeAll(async () => {
     home = await createTempDir('myelin-e2e-home');
     specs = await createTempDir('myelin-e2e-specs');
     const port = await freePort();
     env = { MYELIN_HOME: home.path, MYELIN_STOP_GRACE_SECONDS: '2' };
+    base = `http://127.0.0.1:${port}`;
     up = new ServiceProcess(['up', '--port', String(port)], env);
     await waitForHttp(`http://127.0.0.1:${port}/readyz`, 90_000, up);
   }, 120_000);
@@ -100,25 +108,17 @@ describe('embedded mode: myelin up + the CLI', () => {
       [stubborn, false],
     ] as const) {
       const created = JSON.parse((await myelin(['run', '-f', file, '--json'], env)).stdout) as { uuid: string };
-      await waitFor(async () => (JSON.parse((await myelin(['get', created.uuid, '--json'], env)).stdout) as { status: string }).status === 'running', {
+      await poll(async () => (await apiRun(created.uuid)).status === 'running', {
         timeoutMs: 30_000,
         what: 'the run to be running',
       });
       const stop = await myelin(['stop', created.uuid], env);
       expect(stop.code).toBe(0);
-      const final = await waitFor(
-        async () => {
-          const run = JSON.parse((await myelin(['get', created.uuid, '--json'], env)).stdout) as {
-            status: string;
-            statuses: Array<{ status: string; at: string }>;
-          };
-          return run.status === 'stopped' ? run : null;
-        },
-        { timeoutMs: 30_000, what: `run ${file} to be stopped` },
-      ).catch(async (error: Error) => {
+      await poll(async () => (await apiRun(created.uuid)).status === 'stopped', { timeoutMs: 60_000, what: `run ${file} to be stopped` }).catch(async (error: Error) => {
         const history = (await myelin(['get', created.uuid, '--json'], env)).stdout;
         throw new Error(`${error.message}\n${history}\n${up.output.slice(-3000)}`);
       });
+      const final = JSON.parse((await myelin(['get', created.uuid, '--json'], env)).stdout) as { status: string; statuses: Array<{ status: string; at: string }> };
       // Measured by the platform's own clock, not the CLI's polling: a run that obeys SIGTERM is
       // stopped within the 2 s grace period; one that ignores it is killed once the period is over.
       const at = (status: string) => Date.parse(final.statuses.find((s) => s.status === status)?.at ?? '');
