@@ -233,6 +233,49 @@ describe('embedded mode: myelin up + the CLI', () => {
     expect(trials.results).toHaveLength(3); // the three others were never started
   });
 
+  it('hyperband with resume: promoted trials continue from their checkpoints', async () => {
+    const file = await spec(
+      'hyperband.yml',
+      [
+        'version: 1',
+        'kind: group',
+        'hptuning:',
+        '  concurrency: 4',
+        '  seed: 5',
+        '  hyperband:',
+        '    max_iter: 9',
+        '    eta: 3',
+        '    resource: {name: epochs, type: int}',
+        '    metric: {name: loss, optimization: minimize}',
+        '    resume: true',
+        '  matrix:',
+        '    x: {uniform: [0, 1]}',
+        'run:',
+        '  cmd: >-',
+        '    python3 -c "import os; p=os.path.join(os.environ[\'POLYAXON_RUN_OUTPUTS_PATH\'], \'ckpt\');',
+        "    done=int(open(p).read()) if os.path.exists(p) else 0;",
+        "    print(f'resumed from epoch {done}') if done else print('fresh start');",
+        "    open(p, 'w').write(str({{ epochs }}));",
+        '    x={{ x }}; e={{ epochs }};',
+        "    print('myelin:metric step=%d loss=%f' % (e, x + 1.0 / e))\"",
+        '',
+      ].join('\n'),
+    );
+    const run = await myelin(['run', '-f', file, '-p', 'hb', '--watch', '--json'], env, 170_000);
+    expect(run.code).toBe(0);
+    const group = JSON.parse(run.stdout) as { number: number };
+    const trials = JSON.parse((await myelin(['group', 'experiments', String(group.number), '-p', 'hb', '--json'], env)).stdout) as {
+      results: Array<{ uuid: string; number: number; originalUuid: string | null; params: { epochs: number } }>;
+    };
+    expect(trials.results).toHaveLength(22); // 3 brackets of max_iter 9, eta 3
+    const resumed = trials.results.filter((t) => t.originalUuid !== null);
+    expect(resumed.length).toBeGreaterThan(0);
+    // A promoted trial wrote into its original's outputs and found the checkpoint there.
+    const logs = await myelin(['logs', String(resumed[0].number), '-p', 'hb'], env);
+    expect(logs.stdout).toMatch(/resumed from epoch \d+/);
+    expect(resumed[0].params.epochs).toBeGreaterThan(1);
+  });
+
   it('answers unknown runs with exit code 3 and usage errors with 2', async () => {
     expect((await myelin(['get', '9999'], env)).code).toBe(3);
     expect((await myelin(['get', 'not-a-run'], env)).code).toBe(2);
