@@ -59,8 +59,7 @@ export class SearchService implements OnApplicationBootstrap, OnApplicationShutd
   async metricsSummarized(event: MetricsSummarized.Payload): Promise<void> {
     const trial = await this.searches.trialByRun(event.runUuid);
     if (!trial) return;
-    const group = await this.searches.dataSource.query(`SELECT "hptuning" FROM "optimizer"."groups" WHERE "uuid" = $1`, [trial.groupUuid]);
-    const hp = (typeof group[0].hptuning === 'string' ? JSON.parse(group[0].hptuning) : group[0].hptuning) as HPTuning;
+    const hp = (await this.searches.hptuningOf(trial.groupUuid)) as unknown as HPTuning;
     const metric = searchMetricOf(hp).name;
     const summary = event.metrics.find((m) => m.name === metric);
     const all: Record<string, number> = {};
@@ -206,8 +205,7 @@ export class SearchService implements OnApplicationBootstrap, OnApplicationShutd
   /** Take in the run's state from a TrialCreate reply: attach it, record its values, note its end. */
   private async absorb(groupUuid: string, trial: TrialRow, reply: TrialCreate.Reply): Promise<void> {
     await this.searches.attachRun(groupUuid, trial.trialId, reply.runUuid);
-    const group = (await this.searches.dataSource.query(`SELECT "hptuning" FROM "optimizer"."groups" WHERE "uuid" = $1`, [groupUuid])) as Array<{ hptuning: unknown }>;
-    const hp = (typeof group[0].hptuning === 'string' ? JSON.parse(group[0].hptuning) : group[0].hptuning) as HPTuning;
+    const hp = (await this.searches.hptuningOf(groupUuid)) as unknown as HPTuning;
     const search = reply.metrics[searchMetricOf(hp).name];
     const all: Record<string, number> = {};
     for (const [name, m] of Object.entries(reply.metrics)) if (m.last !== null) all[name] = m.last;

@@ -139,6 +139,11 @@ export class SearchesRepository {
     return rows.length > 0;
   }
 
+  async hptuningOf(groupUuid: string): Promise<Record<string, unknown>> {
+    const rows = (await this.dataSource.query(`SELECT "hptuning" FROM "optimizer"."groups" WHERE "uuid" = $1`, [groupUuid])) as Array<{ hptuning: unknown }>;
+    return json(rows[0]?.hptuning ?? {});
+  }
+
   /** Groups still searching: what a restarted optimizer resumes. */
   async activeGroups(): Promise<string[]> {
     return ((await this.dataSource.query(`SELECT "uuid" FROM "optimizer"."groups" WHERE "status" = 'running'`)) as Array<{ uuid: string }>).map((r) => r.uuid);

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsBoolean, IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsTagList } from '../../common/tag-list';
 import { ROLES, Role } from '@myelin/persistence';
 
 export const NAME_FORMAT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
@@ -18,13 +19,7 @@ export class CreateProjectDto {
 
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(10_000) description?: string;
   @ApiPropertyOptional({ default: false }) @IsOptional() @IsBoolean() isPublic?: boolean;
-  @ApiPropertyOptional({ type: [String] })
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(50)
-  @IsString({ each: true })
-  @MaxLength(100, { each: true })
-  tags?: string[];
+  @IsTagList() tags?: string[];
 }
 
 export class UpdateProjectDto {
@@ -32,13 +27,7 @@ export class UpdateProjectDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(10_000) description?: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1_000_000) readme?: string;
   @ApiPropertyOptional() @IsOptional() @IsBoolean() isPublic?: boolean;
-  @ApiPropertyOptional({ type: [String] })
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(50)
-  @IsString({ each: true })
-  @MaxLength(100, { each: true })
-  tags?: string[];
+  @IsTagList() tags?: string[];
 }
 
 export class GrantDto {

@@ -10,6 +10,7 @@ import {
   ValidateNested,
   Matches,
 } from 'class-validator';
+import { IsTagList } from '../../common/tag-list';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsStringRecord } from './is-string-record';
 
@@ -39,7 +40,7 @@ export class CreateRunDto {
 
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(10_000) description?: string;
 
-  @ApiPropertyOptional({ type: [String] }) @IsOptional() @IsArray() @ArrayMaxSize(50) @IsString({ each: true }) @MaxLength(100, { each: true }) tags?: string[];
+  @IsTagList() tags?: string[];
 
   /** Absolute directory of the run's code on the submitting machine (local executor snapshots it). */
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(4096) codeDir?: string;

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsOptional, IsString, Matches, MaxLength, Min, ValidateNested } from 'class-validator';
+import { IsTagList } from '../../common/tag-list';
 import { PolyaxonfileDto } from './create-run.dto';
 import { IsStringRecord } from './is-string-record';
 
@@ -8,13 +9,7 @@ export class UpdateRunDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(200) @Matches(/^[A-Za-z0-9_.-]+$/) name?: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(10_000) description?: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1_000_000) readme?: string;
-  @ApiPropertyOptional({ type: [String] })
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(50)
-  @IsString({ each: true })
-  @MaxLength(100, { each: true })
-  tags?: string[];
+  @IsTagList() tags?: string[];
 }
 
 export class BulkRunsDto {
