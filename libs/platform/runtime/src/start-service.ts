@@ -49,8 +49,10 @@ export async function startService(options: StartServiceOptions): Promise<AppHan
       .setVersion('v1')
       .addApiKey({ type: 'apiKey', in: 'header', name: 'Authorization', description: '`token <key>` or `Bearer <key>`' }, 'token')
       .build();
-    const document = SwaggerModule.createDocument(app, config);
-    SwaggerModule.setup(options.openapi.docsPath, app, document, { jsonDocumentUrl: options.openapi.jsonPath, raw: ['json'] });
+    // Built on first request, not at boot: it costs start-up time every `myelin up` would pay.
+    let document: ReturnType<typeof SwaggerModule.createDocument> | undefined;
+    const documentFactory = () => (document ??= SwaggerModule.createDocument(app, config));
+    SwaggerModule.setup(options.openapi.docsPath, app, documentFactory, { jsonDocumentUrl: options.openapi.jsonPath, raw: ['json'] });
   }
   app.connectMicroservice({ strategy: new BusServer(options.bus, options.name) }, { inheritAppConfig: true });
   await app.startAllMicroservices();
