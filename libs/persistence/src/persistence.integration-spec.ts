@@ -114,7 +114,7 @@ describe.each(backends)('persistence on %s', (_label, provision) => {
     expect(done.applied && done.run.exitCode).toBe(3);
     expect((await runs.conditions(uuid)).map((c) => c.status)).toEqual(['created', 'queued', 'running', 'failed']);
     expect((await runs.applyStatus(randomUUID(), { status: 'running', reason: '', message: '', at })).applied).toBe(false);
-    const page = await runs.list(p1.id, { limit: 2 });
+    const page = await runs.listFiltered(p1.id, { where: 'TRUE', orderBy: '', params: [], whereParamCount: 0 }, { limit: 2 });
     expect(page.count).toBe(3);
     expect(page.results.map((r) => r.number)).toEqual([3, 2]);
   });

@@ -40,7 +40,8 @@ export class ProjectsController {
     const { count, results } = await this.projects.listVisible(owner, req.identity, { archived: q.archived, limit: q.limit, offset: q.offset });
     const views: ProjectView[] = [];
     for (const project of results) {
-      const role = (await this.service.resolve(req.identity, owner.name, project.name, 'viewer', { archived: true })).role;
+      // Listed only when visible, so the caller has at least viewer.
+      const role = (await this.service.roleOf(req.identity, project)) ?? 'viewer';
       views.push(this.service.view({ project, fullName: `${owner.name}/${project.name}`, role }));
     }
     return page(`/api/v1/${ownerName}`, { archived: q.archived }, q, count, views);

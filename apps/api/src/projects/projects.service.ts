@@ -52,6 +52,11 @@ export class ProjectsService {
     return { project, fullName: `${owner!.name}/${project.name}`, role };
   }
 
+  /** The caller's role on a project already loaded (listings: no second lookup by name). */
+  roleOf(identity: Identity, project: ProjectEntity): Promise<Role | null> {
+    return this.access.projectRole(identity, project);
+  }
+
   async create(identity: Identity, dto: CreateProjectDto): Promise<ResolvedProject> {
     if (identity.runUuid) throw new ApiException(ApiExceptionCode.Forbidden, 'a run token cannot create projects');
     const owner: Owner = dto.owner ? await this.owner(dto.owner) : { kind: 'user', id: identity.userId, name: identity.username };

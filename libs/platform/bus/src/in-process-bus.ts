@@ -1,4 +1,3 @@
-import { findMessage } from '@myelin/contracts';
 import {
   BusHealth,
   MessageBus,
@@ -145,7 +144,3 @@ function clone<T>(value: T): T {
   return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
 }
 
-/** Patterns known to the contracts: used by tests to make sure nothing is routed by accident. */
-export function isKnownPattern(pattern: string): boolean {
-  return findMessage(pattern) !== undefined;
-}

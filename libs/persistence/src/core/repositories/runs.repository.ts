@@ -194,16 +194,6 @@ export class RunsRepository {
     return { count: Number(n), results: rows.map((r) => byUuid.get(r.uuid) as RunEntity) };
   }
 
-  async list(projectId: string, { limit = 20, offset = 0 } = {}): Promise<Page<RunEntity>> {
-    const [results, count] = await this.dataSource.getRepository(RunEntity).findAndCount({
-      where: { projectId },
-      order: { number: 'DESC' },
-      take: limit,
-      skip: offset,
-    });
-    return { count, results };
-  }
-
   /** Runs not final, oldest first: what a reconciler looks at. */
   listUnfinished(statuses: RunStatus[], olderThan: Date, limit = 500): Promise<RunEntity[]> {
     return this.dataSource
