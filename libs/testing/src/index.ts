@@ -1,3 +1,4 @@
 export * from './test-ids';
 export * from './test-database';
 export * from './temp-dir';
+export * from './s3-test-server';
