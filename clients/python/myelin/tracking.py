@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -36,6 +37,7 @@ _lock = threading.Lock()
 _warned_untracked = False
 _uncaught = None  # (exc_type, exc_value, formatted traceback) of the exception that ends the process
 _hook_installed = False
+_terminated = False  # a SIGTERM turned into SystemExit by our handler
 
 
 # ----- module helpers (Polyaxon v0.x names); they only read the environment
@@ -89,6 +91,28 @@ def _install_excepthook():
             previous(exc_type, exc_value, exc_tb)
 
         sys.excepthook = hook
+
+
+def _install_sigterm_handler(env):
+    """Turns SIGTERM (how the platform stops a run, and what ``kill`` sends) into SystemExit(143),
+    so that ``finally`` blocks and the exit flush run. Only when nobody else handles SIGTERM, from
+    the main thread, and unless MYELIN_HANDLE_SIGTERM=0."""
+    if (env.get("MYELIN_HANDLE_SIGTERM") or "1").strip().lower() not in config.TRUTHY:
+        return
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):
+        pass
+
+
+def _on_sigterm(signum, frame):
+    global _terminated
+    _terminated = True
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    raise SystemExit(128 + signum)
 
 
 def _json_safe(value):
@@ -272,6 +296,7 @@ class Run:
                 self.log_code_ref()
             if track_env:
                 self.log_run_env()
+        _install_sigterm_handler(env)
         atexit.register(self._at_exit)
 
     def __repr__(self):
@@ -653,6 +678,9 @@ class Run:
             self._sender.close(self.settings.flush_timeout)
             return
         if self._created_here or self.mode == "created":
+            if _terminated:
+                self.end("stopped", "terminated (SIGTERM)")
+                return
             if _uncaught is not None:
                 exc_type, exc_value, text = _uncaught
                 if issubclass(exc_type, KeyboardInterrupt):
