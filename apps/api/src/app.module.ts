@@ -31,6 +31,8 @@ import { ProjectsService } from './projects/projects.service';
 import { RunsController } from './runs/runs.controller';
 import { RunsRpcController } from './runs/runs.rpc-controller';
 import { GroupsRpcController } from './groups/groups.rpc-controller';
+import { PipelinesController } from './pipelines/pipelines.controller';
+import { PipelinesRpcController } from './pipelines/pipelines.rpc-controller';
 import { RunsService } from './runs/runs.service';
 import { RunCleanupService } from './runs/run-cleanup.service';
 import { CreateRunUseCase } from './runs/usecases/create-run.usecase';
@@ -58,6 +60,7 @@ export class ApiModule {
         UsersController,
         OrgsController,
         ActivityController,
+        PipelinesController,
         RunsController,
         SelectionsController,
         SearchesController,
@@ -66,6 +69,7 @@ export class ApiModule {
         RunTokenRpcController,
         RunsRpcController,
         GroupsRpcController,
+        PipelinesRpcController,
       ],
       providers: [
         { provide: API_ENV, useValue: deps.env },

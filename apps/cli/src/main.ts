@@ -19,6 +19,7 @@ import {
 } from './commands/runs.commands';
 import { experimentCommand } from './commands/experiment.command';
 import { groupCommand } from './commands/group.commands';
+import { pipelineCommand } from './commands/pipeline.commands';
 import { configCommand, loginCommand, logoutCommand, superuserCommand, userCommand, whoamiCommand } from './commands/account.commands';
 import { initCommand, projectCommand } from './commands/project.commands';
 import { upCommand } from './commands/up.command';
@@ -45,6 +46,7 @@ function program(): Command {
     psCommand(),
     experimentCommand(),
     groupCommand(),
+    pipelineCommand(),
     getCommand(),
     updateCommand(),
     statusesCommand(),

@@ -1,22 +1,25 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { createBus } from '@myelin/bus';
 import { loadConfig } from '@myelin/config';
-import { openServiceDatabase } from '@myelin/persistence';
-import { AppBootstrap, standardChecks, HealthOnlyModule, startService } from '@myelin/runtime';
+import { openServiceDatabase, PIPELINES_SCHEMA } from '@myelin/persistence';
+import { AppBootstrap, standardChecks, startService } from '@myelin/runtime';
 import { PipelinesEnv } from './config/env';
+import { PipelinesModule } from './app.module';
+import { FileOpOutputsReader } from './runs/op-outputs';
 
-/**
- * Start the pipeline engine (DAGs, triggers, schedules). The engine arrives with its own issue; today the service boots, owns its
- * schema "pipelines", joins the bus and answers /healthz and /readyz.
- */
+/** Start the pipeline engine: it runs pipeline runs' DAGs (libs/dag). See AppBootstrap for the hosting contract. */
 export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) => {
   const config = loadConfig(PipelinesEnv, env);
-  const db = await openServiceDatabase({ url: config.MYELIN_DATABASE_URL, embeddedTemplate: config.MYELIN_PGLITE_TEMPLATE, schema: 'pipelines', entities: [], migrations: [] });
+  const db = await openServiceDatabase({ url: config.MYELIN_DATABASE_URL, embeddedTemplate: config.MYELIN_PGLITE_TEMPLATE, ...PIPELINES_SCHEMA });
   const bus = sharedBus ?? createBus({ url: config.MYELIN_AMQP_URL, prefix: config.MYELIN_BUS_PREFIX, logger: new Logger('Bus') });
   const readiness = standardChecks(db.dataSource, bus, config.MYELIN_REDIS_URL);
+  const home = config.MYELIN_HOME || join(homedir(), '.myelin');
+  const outputs = new FileOpOutputsReader(config.MYELIN_RUNS_DIR ?? join(home, 'runs'));
   return startService({
     name: 'pipelines',
-    module: HealthOnlyModule.forRoot(readiness),
+    module: PipelinesModule.forRoot({ env: config, dataSource: db.dataSource, bus, readiness, outputs }),
     bus,
     listen,
     port: config.MYELIN_PORT,

@@ -44,3 +44,5 @@ export type { CatchUpPolicy, ScheduleOptions, ScheduleState, ScheduleTick } from
 export { scanOutputRefs } from './refs';
 export type { OutputRef } from './refs';
 export type * from './types';
+export { resolveOpParams } from './resolve';
+export type { ResolvedParams } from './resolve';

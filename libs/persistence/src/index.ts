@@ -3,6 +3,7 @@ export * from './data-source/create-data-source';
 export * from './data-source/database-url';
 export * from './data-source/embedded-template';
 export * from './schemas';
+export * from './pipelines/pipelines-schema';
 export * from './outbox/outbox.entity';
 export * from './outbox/outbox-relay';
 export * from './core/entities/user.entity';

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource, In } from 'typeorm';
 import { GroupStop, isFinal, isStoppable, RunStatusChanged, RunStop } from '@myelin/contracts';
+import { PipelineStop } from '@myelin/contracts';
 import { AccountsRepository, enqueueOutbox, OutboxRelay, RunEntity, RunsRepository } from '@myelin/persistence';
 import { Identity } from '@myelin/runtime';
 import { CORE_DATA_SOURCE } from '../database/database.providers';
@@ -84,6 +85,13 @@ export class RunsService {
     if (!runs.length) return;
     const targets: string[] = [];
     for (const run of runs) {
+      if (run.kind === 'pipeline') {
+        // The pipelines service stops the running op runs and marks the others `stopped`, then reports `stopped`.
+        await this.runs.applyStatus(run.uuid, { status: 'stopping', reason: 'Stopping', message: reason, at: new Date() }, [
+          { kind: 'command', pattern: PipelineStop.PATTERN, payload: { pipelineUuid: run.uuid, reason } satisfies PipelineStop.Payload },
+        ]);
+        continue;
+      }
       if (run.kind !== 'group') {
         targets.push(run.uuid);
         continue;

@@ -58,7 +58,10 @@ export function runCommand(): Command {
       }
       if (opts.json) printJson(run);
       else process.stdout.write(`Created run ${run.project}#${run.number} (${run.uuid}), kind ${run.kind}\n`);
-      if (opts.watch && run.kind === 'group') {
+      if (opts.watch && run.kind === 'pipeline') {
+        const final = await watchGroup(ctx, run, { quiet: !!opts.json, label: 'Pipeline' });
+        if (final.status !== 'succeeded') throw new CliError(`pipeline run ${run.number} ${final.status}: ${final.statusMessage}`, EXIT.failure);
+      } else if (opts.watch && run.kind === 'group') {
         const final = await watchGroup(ctx, run, { quiet: !!opts.json });
         if (final.status !== 'done') throw new CliError(`group ${run.number} ${final.status}: ${final.statusMessage}`, EXIT.failure);
       } else if (opts.watch) {

@@ -45,12 +45,12 @@ export async function watchRun(ctx: CommandContext, run: Run, { quiet = false } 
 }
 
 /** A group has no logs of its own: report its status as it changes until it ends. */
-export async function watchGroup(ctx: CommandContext, group: Run, { quiet = false } = {}): Promise<Run> {
+export async function watchGroup(ctx: CommandContext, group: Run, { quiet = false, label = 'Group' } = {}): Promise<Run> {
   let last = '';
   for (;;) {
     const current = await ctx.client.getRunByUuid(group.uuid);
     const line = `${current.status}${current.statusMessage ? ` (${current.statusMessage})` : ''}`;
-    if (!quiet && line !== last) process.stderr.write(`Group ${current.project}#${current.number}: ${line}\n`);
+    if (!quiet && line !== last) process.stderr.write(`${label} ${current.project}#${current.number}: ${line}\n`);
     last = line;
     if (FINAL.has(current.status)) return current;
     await new Promise((r) => setTimeout(r, 1000));

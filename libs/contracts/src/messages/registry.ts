@@ -1,4 +1,7 @@
 import { MessageDefinition } from './message-kind';
+import { PipelineOpCreate } from './pipelines/pipeline-op-create/pipeline-op-create.message';
+import { PipelineStatusChanged } from './pipelines/pipeline-status-changed/pipeline-status-changed.message';
+import { PipelineStop } from './pipelines/pipeline-stop/pipeline-stop.message';
 import { TrialCreate } from './groups/trial-create/trial-create.message';
 import { GroupStatusChanged } from './groups/group-status-changed/group-status-changed.message';
 import { GroupStop } from './groups/group-stop/group-stop.message';
@@ -16,6 +19,9 @@ import { RunTokenIssue } from './auth/run-token-issue/run-token-issue.message';
 /** Every message the platform knows. The bus refuses (dead-letters) anything else. */
 export const MESSAGES: readonly MessageDefinition[] = [
   RunCreated.definition,
+  PipelineOpCreate.definition,
+  PipelineStatusChanged.definition,
+  PipelineStop.definition,
   RunStart.definition,
   RunStop.definition,
   RunStatusChanged.definition,

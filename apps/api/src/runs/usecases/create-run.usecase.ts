@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { checkPolyaxonfiles, CompiledSpec, formatSpecError, ParamValue, renderTrial } from '@myelin/spec';
-import { RunCreated, RunKind, RunStart } from '@myelin/contracts';
+import { isFinal, PipelineOpCreate, PipelineOpMark, RunCreated, RunKind, RunStart, RunStatus } from '@myelin/contracts';
 import { ProjectEntity, RunEntity, RunsRepository } from '@myelin/persistence';
 import { Identity } from '@myelin/runtime';
 import { ActivityService } from '../../activity/activity.service';
@@ -9,7 +9,6 @@ import { CloningStrategy } from '../dto/run-update.dto';
 
 /** Kinds the platform can execute today, and why the others wait. */
 const NOT_YET: Partial<Record<RunKind, string>> = {
-  pipeline: 'pipelines need the pipeline engine (issue "Pipeline engine")',
   build: 'image builds need the Kubernetes executor; the local executor has no container engine',
   notebook: 'notebooks need the Kubernetes executor (they run a notebook server image)',
   tensorboard: 'tensorboards need the Kubernetes executor (they run a tensorboard image)',
@@ -59,6 +58,7 @@ export class CreateRunUseCase {
     const reason = NOT_YET[spec.kind];
     if (reason) throw new ApiException(ApiExceptionCode.UnsupportedKind, `kind "${spec.kind}" cannot run yet: ${reason}`);
     if (spec.kind === 'group') return this.createGroup(identity, project, projectName, input, spec);
+    if (spec.kind === 'pipeline') return this.createPipeline(identity, project, projectName, input, spec);
     const cmd = spec.run?.cmd;
     if (!cmd) {
       throw new ApiException(ApiExceptionCode.InvalidSpec, `a ${spec.kind} needs a run.cmd to execute`, [{ path: 'run.cmd', message: 'missing' }]);
@@ -138,6 +138,142 @@ export class CreateRunUseCase {
   }
 
   /**
+   * A pipeline is a parent run: the pipelines service receives its compiled spec with "run
+   * created", decides with libs/dag, and asks for each op's run (PipelineOpCreate). Every op must
+   * use an inline template of a kind that runs today (experiment or job); `resumeOf` is the
+   * pipeline run whose succeeded ops a retry reuses.
+   */
+  async createPipeline(
+    identity: Identity,
+    project: ProjectEntity,
+    projectName: string,
+    input: CreateRunInput,
+    spec: CompiledSpec,
+    resumeOf: RunEntity | null = null,
+  ): Promise<RunEntity> {
+    const problems = pipelineProblems(spec);
+    if (problems.length) throw new ApiException(ApiExceptionCode.UnsupportedKind, `this pipeline cannot run yet:\n${problems.join('\n')}`);
+    const compiled = JSON.parse(JSON.stringify(spec)) as Record<string, unknown>;
+    const run = await this.runs.create(
+      {
+        projectId: project.id,
+        kind: 'pipeline',
+        name: input.name ?? spec.name ?? resumeOf?.name ?? null,
+        description: input.description ?? spec.description ?? '',
+        tags: input.tags ?? spec.tags ?? [],
+        content: JSON.stringify({ files: input.files, params: input.params } satisfies Submission),
+        spec: compiled,
+        params: spec.params as Record<string, unknown>,
+        codeDir: input.codeDir ?? resumeOf?.codeDir ?? null,
+        createdBy: identity.userId,
+        ...(resumeOf ? { originalUuid: resumeOf.uuid, cloningStrategy: 'resume' } : {}),
+      },
+      [
+        {
+          kind: 'event',
+          pattern: RunCreated.PATTERN,
+          payload: (r) => ({
+            runUuid: r.uuid,
+            project: projectName,
+            number: r.number,
+            kind: r.kind,
+            at: r.createdAt.toISOString(),
+            pipeline: compiled,
+            ...(resumeOf ? { resumeOf: resumeOf.uuid } : {}),
+          }),
+        },
+      ],
+    );
+    await this.activity.record(identity, resumeOf ? 'pipeline.retried' : 'pipeline.created', 'run', run.uuid, project.id, {
+      number: run.number,
+      ...(resumeOf ? { original: resumeOf.uuid } : {}),
+    });
+    return run;
+  }
+
+  /**
+   * The child run of a pipeline for one attempt of one op (idempotent on the op key): the op's
+   * inline template compiled with the resolved params and started like any run, or, for a mark,
+   * created with its final status and never executed. While the pipeline run is stopping or over, a
+   * start becomes a `stopped` mark: nothing starts after a stop.
+   */
+  async createPipelineOp(pipeline: RunEntity, projectName: string, request: PipelineOpCreate.Payload): Promise<RunEntity> {
+    const marked = request.mark !== undefined || request.reusedFrom !== undefined;
+    const key = opRunKey(request.op, marked ? undefined : request.attempt);
+    const existing = await this.runs.findTrial(pipeline.uuid, key);
+    if (existing) return existing;
+    const spec = pipeline.spec as unknown as CompiledSpec;
+    const op = spec.raw.ops?.find((o) => o.name === request.op);
+    if (!op) throw new ApiException(ApiExceptionCode.NotFound, `pipeline run ${pipeline.number} has no op "${request.op}"`);
+    const template = spec.raw.templates?.find((t) => t.name === op.template.name);
+    const late = !marked && (isFinal(pipeline.status) || pipeline.status === 'stopping');
+    const mark: { status: RunStatus; reason: string; message: string } | null = request.reusedFrom
+      ? { status: 'skipped', reason: 'Reused', message: request.reason ?? `reused run ${request.reusedFrom}` }
+      : request.mark
+        ? { status: request.mark, reason: markReason(request.mark), message: request.reason ?? '' }
+        : late
+          ? { status: 'stopped', reason: 'PipelineStopped', message: `the pipeline run is ${pipeline.status}: not started` }
+          : null;
+    const name = `${pipeline.name ?? 'pipeline'}.${request.op}`;
+    const params = request.params as Record<string, ParamValue>;
+    const base = {
+      projectId: pipeline.projectId,
+      name,
+      description: op.description ?? '',
+      tags: op.tags ?? pipeline.tags,
+      codeDir: pipeline.codeDir,
+      createdBy: pipeline.createdBy,
+      parentUuid: pipeline.uuid,
+      trialKey: key,
+    };
+    const announce = (r: RunEntity) => ({ runUuid: r.uuid, project: projectName, number: r.number, kind: r.kind, parentUuid: pipeline.uuid, at: r.createdAt.toISOString() });
+    if (mark || !template) {
+      const run = await this.runs.create(
+        {
+          ...base,
+          kind: template && (template.kind === 'experiment' || template.kind === 'job') ? template.kind : 'job',
+          content: JSON.stringify({ files: [], params: {} } satisfies Submission),
+          spec: { kind: template?.kind ?? 'job', pipelineOp: request.op, ...(request.reusedFrom ? { reusedFrom: request.reusedFrom } : {}) },
+          params,
+        },
+        [{ kind: 'event', pattern: RunCreated.PATTERN, payload: announce }],
+      );
+      const final = mark ?? { status: 'failed' as RunStatus, reason: 'UnknownTemplate', message: `template "${op.template.name ?? '?'}" not found` };
+      const applied = await this.runs.applyStatus(run.uuid, { ...final, at: new Date() });
+      return applied.run ?? run;
+    }
+    // The template is a polyaxonfile of its own: compile it with the op's params as -P overrides.
+    const files = [{ path: `${request.op}.template.yml`, content: JSON.stringify(template) }];
+    const overrides = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+    const result = checkPolyaxonfiles(files, { params: overrides });
+    const cmd = result.ok ? result.spec.run?.cmd : undefined;
+    if (!result.ok || !cmd) {
+      const message = result.ok ? 'the template has no run.cmd' : result.errors.map(formatSpecError).join('\n');
+      const run = await this.runs.create(
+        { ...base, kind: 'job', content: JSON.stringify({ files, params: overrides } satisfies Submission), spec: { kind: template.kind, pipelineOp: request.op }, params },
+        [{ kind: 'event', pattern: RunCreated.PATTERN, payload: announce }],
+      );
+      const applied = await this.runs.applyStatus(run.uuid, { status: 'failed', reason: 'InvalidParams', message: message.slice(0, 10_000), at: new Date() });
+      return applied.run ?? run;
+    }
+    const opSpec = result.spec;
+    return this.runs.create(
+      {
+        ...base,
+        kind: opSpec.kind,
+        description: op.description ?? opSpec.description ?? '',
+        content: JSON.stringify({ files, params: overrides } satisfies Submission),
+        spec: JSON.parse(JSON.stringify(opSpec)) as Record<string, unknown>,
+        params: opSpec.params as Record<string, unknown>,
+      },
+      [
+        { kind: 'event', pattern: RunCreated.PATTERN, payload: announce },
+        { kind: 'command', pattern: RunStart.PATTERN, payload: (r) => startPayload(r, projectName, opSpec, cmd) },
+      ],
+    );
+  }
+
+  /**
    * The child run of a group for one trial (idempotent on the trial key): the group's
    * polyaxonfile rendered with the trial's params, started like any run.
    */
@@ -180,6 +316,33 @@ export class CreateRunUseCase {
       ],
     );
   }
+}
+
+/** The key of an op run under its pipeline run: `<op>:<attempt>` for an attempt, `<op>:mark` for an op that never ran. */
+export function opRunKey(op: string, attempt?: number): string {
+  return attempt === undefined ? `${op}:mark` : `${op}:${attempt}`;
+}
+
+function markReason(mark: PipelineOpMark): string {
+  return mark === 'upstream_failed' ? 'UpstreamFailed' : mark === 'skipped' ? 'Skipped' : mark === 'stopped' ? 'PipelineStopped' : 'Failed';
+}
+
+/** Why a pipeline cannot run on this platform yet (empty when it can): ops must use inline experiment/job templates. */
+export function pipelineProblems(spec: CompiledSpec): string[] {
+  const problems: string[] = [];
+  const templates = new Map((spec.raw.templates ?? []).map((t) => [t.name, t]));
+  for (const op of spec.raw.ops ?? []) {
+    const ref = op.template;
+    if (!ref.name) {
+      const how = ref.path ? `path ${ref.path}` : ref.url ? `url ${ref.url}` : ref.action ? `action ${ref.action}` : `event ${ref.event ?? '?'}`;
+      problems.push(`op "${op.name}": template ${how}: only inline templates (template: {name: ...}) run today`);
+      continue;
+    }
+    const t = templates.get(ref.name);
+    if (t && t.kind !== 'experiment' && t.kind !== 'job') problems.push(`op "${op.name}": template "${t.name}" is a ${t.kind}; ops run experiments and jobs today`);
+  }
+  if (spec.raw.schedule) problems.push('schedule: scheduled pipelines are not run yet; remove `schedule` to run it once');
+  return problems;
 }
 
 /** Resuming a resumed run continues the root original's outputs (Polyaxon's rule). */

@@ -16,6 +16,10 @@ export namespace RunCreated {
     @IsISO8601() at!: string;
     /** Groups only: the parsed `hptuning` section the optimizer searches with. */
     @IsOptional() @IsPlainObject() hptuning?: Record<string, unknown>;
+    /** Pipelines only: the compiled `kind: pipeline` spec (ops, templates, policies) the pipelines service runs. */
+    @IsOptional() @IsPlainObject() pipeline?: Record<string, unknown>;
+    /** Pipelines only (`pipeline retry`): the earlier pipeline run whose succeeded ops are reused. */
+    @IsOptional() @IsUUID() resumeOf?: string;
   }
   export const definition = defineMessage(PATTERN, 'event', Payload);
 }

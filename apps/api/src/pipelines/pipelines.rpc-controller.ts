@@ -1,0 +1,49 @@
+import { Controller, Logger } from '@nestjs/common';
+import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
+import { PipelineOpCreate, PipelineStatusChanged } from '@myelin/contracts';
+import { OutboxRelay, RunEntity, RunsRepository } from '@myelin/persistence';
+import { RemoteError } from '@myelin/bus';
+import { CreateRunUseCase, opRunKey } from '../runs/usecases/create-run.usecase';
+import { RunsService } from '../runs/runs.service';
+
+/** The pipelines service's side of pipelines: it asks for op runs and reports the pipeline run's status. */
+@Controller()
+export class PipelinesRpcController {
+  private readonly logger = new Logger('Pipelines');
+
+  constructor(
+    private readonly runs: RunsRepository,
+    private readonly service: RunsService,
+    private readonly createRun: CreateRunUseCase,
+    private readonly relay: OutboxRelay,
+  ) {}
+
+  @MessagePattern(PipelineOpCreate.PATTERN)
+  async createOp(@Payload() request: PipelineOpCreate.Payload): Promise<PipelineOpCreate.Reply> {
+    const pipeline = await this.runs.findByUuid(request.pipelineUuid);
+    if (!pipeline || pipeline.kind !== 'pipeline') throw new RemoteError(`pipeline run ${request.pipelineUuid} not found`);
+    let run: RunEntity;
+    try {
+      run = await this.createRun.createPipelineOp(pipeline, await this.service.projectName(pipeline.projectId), request);
+    } catch (error) {
+      // Two deliveries of the same request raced: the unique (parent, key) index let one through.
+      const marked = request.mark !== undefined || request.reusedFrom !== undefined;
+      const existing = await this.runs.findTrial(pipeline.uuid, opRunKey(request.op, marked ? undefined : request.attempt));
+      if (!existing) throw error;
+      run = existing;
+    }
+    this.relay.poke();
+    return { runUuid: run.uuid, number: run.number, status: run.status };
+  }
+
+  @EventPattern(PipelineStatusChanged.PATTERN)
+  async statusChanged(@Payload() event: PipelineStatusChanged.Payload): Promise<void> {
+    const result = await this.runs.applyStatus(event.pipelineUuid, {
+      status: event.status,
+      reason: event.reason,
+      message: event.message,
+      at: new Date(event.at),
+    });
+    if (!result.applied) this.logger.debug(`ignored pipeline status ${event.status} for ${event.pipelineUuid}: ${result.reason}`);
+  }
+}

@@ -1,0 +1,370 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { isFinal, PipelineOpCreate, PipelineOpMark, RunCreated, RunStatus, RunStatusChanged } from '@myelin/contracts';
+import { MESSAGE_BUS, MessageBus } from '@myelin/bus';
+import {
+  createPipelineEngine,
+  Decisions,
+  EngineSnapshot,
+  pipelineGraphFromSpec,
+  PipelineEngine,
+  PipelineGraph,
+  planResume,
+  ResumePlan,
+  resolveOpParams,
+  restorePipelineEngine,
+} from '@myelin/dag';
+import { OutboxRelay } from '@myelin/persistence';
+import type { CompiledSpec, ParamValue } from '@myelin/spec';
+import { OP_OUTPUTS, PIPELINES_ENV } from '../tokens';
+import { PipelinesEnv } from '../config/env';
+import { OpOutputsReader } from './op-outputs';
+import { ActionRow, PipelineRow, PipelinesRepository } from './pipelines.repository';
+
+/** What the engine is told in one step (also the `input` of the decision log). */
+export type EngineInput =
+  | { type: 'start' }
+  | { type: 'status'; op: string; attempt: number; status: RunStatus; runUuid: string; outputs?: Record<string, ParamValue>; problem?: string }
+  | { type: 'tick' }
+  | { type: 'stop'; reason: string };
+
+const FINAL_OP_STATES = new Set(['succeeded', 'failed', 'upstream_failed', 'skipped', 'stopped']);
+
+/**
+ * Runs pipeline runs with the libs/dag engine. Every step — "start", an op run's final status, a
+ * due timer, "stop" — locks the pipeline's row, restores the engine from its snapshot, takes the
+ * decisions, and writes the new snapshot, the decision log and one action per decision in the same
+ * transaction. Only then are the actions carried out (op runs asked from the API with
+ * PipelineOpCreate, stops sent with RunStop), each marked done once acknowledged. An action is
+ * keyed by (pipeline run, op, attempt, kind) and the API keys op runs the same way, so a crash at
+ * any point repeats an action at most, never doubles its effect.
+ */
+@Injectable()
+export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Pipelines');
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly graphs = new Map<string, PipelineGraph>();
+  /** Final statuses that arrived before their op run was attached to its action (the reply was slower than the run). */
+  private readonly early = new Map<string, { status: RunStatus; at: number }>();
+  private timer?: NodeJS.Timeout;
+  private lastCheck = 0;
+  private ticking = false;
+  private closing = false;
+
+  constructor(
+    private readonly repo: PipelinesRepository,
+    private readonly relay: OutboxRelay,
+    @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
+    @Inject(PIPELINES_ENV) private readonly env: PipelinesEnv,
+    @Inject(OP_OUTPUTS) private readonly outputs: OpOutputsReader,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.relay.start();
+    // Catch up after a restart: unstarted runs, due timers, pending actions, op runs that ended meanwhile.
+    this.lastCheck = 0;
+    void this.tick(true);
+    this.timer = setInterval(() => void this.tick(false), this.env.MYELIN_PIPELINES_TICK_MS);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.closing = true;
+    if (this.timer) clearInterval(this.timer);
+    await Promise.allSettled([...this.chains.values()]);
+    await this.relay.stop();
+  }
+
+  // ------------------------------------------------------------------ inputs
+
+  async runCreated(event: RunCreated.Payload): Promise<void> {
+    if (event.kind !== 'pipeline' || !event.pipeline) return;
+    await this.repo.insertRun(event.runUuid, event.project, event.pipeline, event.resumeOf ?? null);
+    await this.step(event.runUuid, { type: 'start' });
+  }
+
+  async runStatusChanged(event: RunStatusChanged.Payload): Promise<void> {
+    if (!isFinal(event.status)) return;
+    const action = await this.repo.startByRun(event.runUuid);
+    if (!action) {
+      // Maybe an op run whose PipelineOpCreate reply is still on its way: keep the status a while.
+      this.early.set(event.runUuid, { status: event.status, at: Date.now() });
+      return;
+    }
+    await this.opEnded(action, event.runUuid, event.status);
+  }
+
+  async stop(pipelineUuid: string, reason = 'stopped by request'): Promise<void> {
+    const row = await this.repo.find(this.repo.dataSource, pipelineUuid);
+    // "run created" may not be processed yet: fail, so the bus delivers the command again later.
+    if (!row) throw new Error(`pipeline run ${pipelineUuid} is not known yet`);
+    await this.step(pipelineUuid, { type: 'stop', reason });
+  }
+
+  /** An op run ended: its outputs are read once, on success, then the engine decides. */
+  private async opEnded(action: ActionRow, runUuid: string, status: RunStatus): Promise<void> {
+    await this.repo.setRunStatus(runUuid, status);
+    let outputs: Record<string, ParamValue> | undefined;
+    let problem: string | undefined;
+    if (status === 'succeeded') {
+      const read = await this.outputs.read(runUuid);
+      outputs = read.outputs;
+      problem = read.problem;
+      if (problem) this.logger.warn(`pipeline ${action.pipelineUuid}: op ${action.op}: ${problem}`);
+    }
+    await this.step(action.pipelineUuid, { type: 'status', op: action.op, attempt: action.attempt, status, runUuid, ...(outputs ? { outputs } : {}), ...(problem ? { problem } : {}) });
+  }
+
+  // ------------------------------------------------------------------ steps
+
+  /** One decision step then the actions it asked for, never two steps at once for one pipeline run in this process. */
+  step(pipelineUuid: string, input: EngineInput): Promise<void> {
+    return this.serial(pipelineUuid, async () => {
+      await this.decide(pipelineUuid, input);
+      await this.act(pipelineUuid);
+    });
+  }
+
+  private serial(key: string, work: () => Promise<void>): Promise<void> {
+    const previous = this.chains.get(key) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    this.chains.set(key, next);
+    void next.finally(() => {
+      if (this.chains.get(key) === next) this.chains.delete(key);
+    });
+    return next;
+  }
+
+  private graphOf(row: PipelineRow): PipelineGraph {
+    let graph = this.graphs.get(row.uuid);
+    if (!graph) {
+      graph = pipelineGraphFromSpec(row.spec as unknown as CompiledSpec);
+      this.graphs.set(row.uuid, graph);
+    }
+    return graph;
+  }
+
+  private async decide(pipelineUuid: string, input: EngineInput): Promise<void> {
+    await this.repo.dataSource.transaction(async (m) => {
+      const row = await this.repo.lock(m, pipelineUuid);
+      if (!row || row.status !== 'running') return;
+      const graph = this.graphOf(row);
+      const now = Date.now();
+      let engine: PipelineEngine;
+      let reuse: Map<string, string> | undefined;
+      let d: Decisions;
+      if (row.snapshot) engine = restorePipelineEngine(graph, row.snapshot as unknown as EngineSnapshot);
+      else {
+        const resume = row.resumeOf ? await this.resumePlan(m, row.resumeOf, graph) : undefined;
+        reuse = resume?.runs;
+        engine = createPipelineEngine(graph, resume ? { resume: resume.plan } : {});
+      }
+      switch (input.type) {
+        case 'start':
+          if (row.snapshot) return; // already started (a repeated "run created")
+          await this.repo.announce(m, pipelineUuid, 'running', 'Running', `${graph.size} ops`);
+          d = engine.start(now);
+          break;
+        case 'status':
+          if (!row.snapshot) return;
+          d = engine.onStatus(input.op, input.status, now, { attempt: input.attempt, ...(input.outputs ? { outputs: input.outputs } : {}) });
+          break;
+        case 'tick':
+          if (!row.snapshot) return;
+          d = engine.tick(now);
+          break;
+        case 'stop':
+          if (!row.snapshot) {
+            // Stopped before its first step: start it to have every op decided, then stop at once.
+            await this.repo.announce(m, pipelineUuid, 'running', 'Running', `${graph.size} ops`);
+            const first = engine.start(now);
+            await this.record(m, row, engine, { type: 'start' }, first, reuse);
+          }
+          d = engine.stop(now, input.reason);
+          break;
+      }
+      await this.record(m, row, engine, input, d, reuse);
+    });
+    this.relay.poke();
+  }
+
+  /** Write the decisions down as actions, then the snapshot (and the final status) — all before anything is acted on. */
+  private async record(m: EntityManager, row: PipelineRow, engine: PipelineEngine, input: EngineInput, d: Decisions, reuse?: Map<string, string>): Promise<void> {
+    const uuid = row.uuid;
+    const graph = engine.graph;
+    const changed =
+      d.start.length + d.skip.length + d.upstreamFailed.length + d.retryAt.length + d.stop.length + d.stopped.length + d.delayed.length + d.reused.length > 0 ||
+      d.done !== undefined;
+    if (changed || input.type !== 'tick') {
+      const { ignored, ...rest } = d;
+      await this.repo.logDecision(m, uuid, input.type === 'status' ? { ...input, outputs: undefined, hasOutputs: input.outputs !== undefined } : input, {
+        ...rest,
+        ...(ignored ? { ignored } : {}),
+      });
+    }
+    for (const op of d.reused) {
+      await this.repo.insertAction(m, uuid, { op, attempt: 0, kind: 'reuse', reason: 'reused from the retried run', ...(reuse?.get(op) ? { reusedFrom: reuse.get(op) } : {}) });
+    }
+    for (const s of d.start) {
+      const resolved = resolveOpParams(graph.op(s.op).params, (op) => engine.outputsOf(op));
+      if (resolved.missing.length) {
+        // The op cannot start: an upstream op succeeded without the output it needs. The attempt fails at once.
+        await this.repo.insertAction(m, uuid, {
+          op: s.op,
+          attempt: s.attempt,
+          kind: 'start',
+          mark: 'failed',
+          reason: `missing upstream outputs: ${resolved.missing.join(', ')} (an op writes its outputs to $MYELIN_OUTPUTS_PATH/outputs.json)`,
+          params: resolved.params,
+        });
+      } else await this.repo.insertAction(m, uuid, { op: s.op, attempt: s.attempt, kind: 'start', reason: s.reason, params: resolved.params });
+    }
+    const marks: Array<[PipelineOpMark, Decisions['skip']]> = [
+      ['skipped', d.skip],
+      ['upstream_failed', d.upstreamFailed],
+      ['stopped', d.stopped],
+    ];
+    for (const [mark, list] of marks) {
+      for (const x of list) await this.repo.insertAction(m, uuid, { op: x.op, attempt: 0, kind: 'mark', mark, reason: x.reason, params: { ...graph.op(x.op).params } });
+    }
+    for (const s of d.stop) await this.repo.insertAction(m, uuid, { op: s.op, attempt: s.attempt, kind: 'stop', reason: s.reason });
+    if (d.done) {
+      const c = d.done.counts;
+      const counts = Object.entries(c)
+        .filter(([, n]) => n > 0)
+        .map(([k, n]) => `${n} ${k}`)
+        .join(', ');
+      await this.repo.announce(m, uuid, d.done.status, d.done.status === 'succeeded' ? 'Succeeded' : d.done.status[0].toUpperCase() + d.done.status.slice(1), d.done.status === 'succeeded' ? d.done.reason : `${d.done.reason} (${counts})`);
+    }
+    await this.repo.save(m, uuid, engine.toJSON(), d.done ? undefined : d.wakeAt, d.done?.status);
+  }
+
+  /**
+   * Retry from the failed node: the previous run's op states from its snapshot, planned with
+   * planResume; the reused ops keep a link to the op run that succeeded (or that was itself reused).
+   */
+  private async resumePlan(m: EntityManager, previousUuid: string, graph: PipelineGraph): Promise<{ plan: ResumePlan; runs: Map<string, string> } | undefined> {
+    const previous = await this.repo.find(m, previousUuid);
+    if (!previous?.snapshot) {
+      this.logger.warn(`retry of ${previousUuid}: the earlier run is unknown here; every op runs again`);
+      return undefined;
+    }
+    let old: PipelineEngine;
+    try {
+      old = restorePipelineEngine(pipelineGraphFromSpec(previous.spec as unknown as CompiledSpec), previous.snapshot as unknown as EngineSnapshot);
+    } catch (error) {
+      this.logger.warn(`retry of ${previousUuid}: cannot restore the earlier run (${String(error)}); every op runs again`);
+      return undefined;
+    }
+    const statuses: Record<string, RunStatus | undefined> = {};
+    const outputs: Record<string, Record<string, ParamValue> | undefined> = {};
+    for (const op of graph.topologicalOrder()) {
+      if (!old.graph.has(op)) continue;
+      const view = old.view(op);
+      if (FINAL_OP_STATES.has(view.state)) statuses[op] = view.state as RunStatus;
+      const outs = old.outputsOf(op);
+      if (outs) outputs[op] = { ...outs };
+    }
+    const plan = planResume(graph, statuses, outputs);
+    const runs = new Map<string, string>();
+    for (const a of await this.repo.actions(m, previousUuid)) {
+      if (a.kind === 'start' && a.runStatus === 'succeeded' && a.runUuid) runs.set(a.op, a.runUuid);
+      if (a.kind === 'reuse') runs.set(a.op, a.reusedFrom ?? a.runUuid ?? '');
+    }
+    for (const [op, run] of runs) if (!run) runs.delete(op);
+    return { plan, runs };
+  }
+
+  // ------------------------------------------------------------------ actions
+
+  /** Carry out the pending actions in order; stop at the first failure (the next pass retries). */
+  private async act(pipelineUuid: string): Promise<void> {
+    for (const action of await this.repo.pendingActions(pipelineUuid)) {
+      if (this.closing) return;
+      try {
+        if (action.kind === 'stop') {
+          const start = await this.repo.startOf(pipelineUuid, action.op, action.attempt);
+          if (start?.runUuid) await this.repo.enqueueStop(this.repo.dataSource, start.runUuid, action.reason);
+          else if (start && !start.doneAt) return; // its op run is not created yet
+          await this.repo.complete(action.id, null, null);
+          this.relay.poke();
+          continue;
+        }
+        const reply = await this.bus.request<PipelineOpCreate.Reply>(
+          PipelineOpCreate.PATTERN,
+          {
+            pipelineUuid,
+            op: action.op,
+            attempt: action.attempt,
+            params: action.params,
+            ...(action.mark ? { mark: action.mark as PipelineOpMark } : {}),
+            ...(action.reason ? { reason: action.reason } : {}),
+            ...(action.reusedFrom ? { reusedFrom: action.reusedFrom } : {}),
+          } satisfies PipelineOpCreate.Payload,
+          15_000,
+        );
+        await this.repo.complete(action.id, reply.runUuid, reply.status);
+        if (action.kind !== 'start') continue;
+        const early = this.early.get(reply.runUuid);
+        this.early.delete(reply.runUuid);
+        const status = isFinal(reply.status as RunStatus) ? (reply.status as RunStatus) : early?.status;
+        // Ended already (a mark for a failed start, a stop that came first, a status that beat the reply): tell the engine now.
+        if (status) await this.later(() => this.opEnded({ ...action, runUuid: reply.runUuid }, reply.runUuid, status));
+      } catch (error) {
+        this.logger.warn(`pipeline ${pipelineUuid}: ${action.kind} ${action.op}#${action.attempt} not done yet (${String(error)}); retrying later`);
+        return;
+      }
+    }
+  }
+
+  /** Queue work after the current step of the same pipeline (a step must not wait on itself). */
+  private later(work: () => Promise<void>): Promise<void> {
+    void Promise.resolve().then(work).catch((error: unknown) => this.logger.warn(`pipelines: ${String(error)}`));
+    return Promise.resolve();
+  }
+
+  // ------------------------------------------------------------------ timer
+
+  private async tick(boot: boolean): Promise<void> {
+    if (this.ticking || this.closing) return;
+    this.ticking = true;
+    try {
+      if (boot) for (const uuid of await this.repo.unstarted()) await this.step(uuid, { type: 'start' });
+      const { due, pending } = await this.repo.needingAttention(new Date());
+      for (const uuid of due) await this.step(uuid, { type: 'tick' });
+      for (const uuid of pending) if (!due.includes(uuid)) await this.serial(uuid, () => this.act(uuid));
+      const checkMs = this.env.MYELIN_OP_CHECK_SECONDS * 1000;
+      if (boot || Date.now() - this.lastCheck >= Math.min(checkMs, 1000)) {
+        this.lastCheck = Date.now();
+        await this.confirm(boot ? 0 : checkMs);
+      }
+      const cutoff = Date.now() - 60_000;
+      for (const [run, e] of this.early) if (e.at < cutoff) this.early.delete(run);
+    } catch (error) {
+      this.logger.warn(`pipelines pass failed: ${String(error)}`);
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /**
+   * Confirm running op runs with the API (the idempotent PipelineOpCreate returns the run as it is):
+   * an op run that ended while this service was down, or whose event was lost, is caught up here.
+   */
+  private async confirm(olderThanMs: number): Promise<void> {
+    for (const action of await this.repo.staleStarts(olderThanMs)) {
+      try {
+        const reply = await this.bus.request<PipelineOpCreate.Reply>(
+          PipelineOpCreate.PATTERN,
+          { pipelineUuid: action.pipelineUuid, op: action.op, attempt: action.attempt, params: action.params } satisfies PipelineOpCreate.Payload,
+          15_000,
+        );
+        if (isFinal(reply.status as RunStatus)) await this.opEnded(action, reply.runUuid, reply.status as RunStatus);
+        else await this.repo.touch(action.id);
+      } catch (error) {
+        this.logger.warn(`pipeline ${action.pipelineUuid}: could not confirm op ${action.op}#${action.attempt} (${String(error)})`);
+        return;
+      }
+    }
+  }
+}

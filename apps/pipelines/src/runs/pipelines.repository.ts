@@ -1,0 +1,216 @@
+import { DataSource, EntityManager } from 'typeorm';
+import { enqueueOutbox } from '@myelin/persistence';
+import { PipelineStatusChanged, PipelineStatusName, RunStop } from '@myelin/contracts';
+
+export interface PipelineRow {
+  uuid: string;
+  project: string;
+  spec: Record<string, unknown>;
+  snapshot: Record<string, unknown> | null;
+  resumeOf: string | null;
+  status: 'running' | 'done';
+  finalStatus: string | null;
+}
+
+export type ActionKind = 'start' | 'mark' | 'reuse' | 'stop';
+
+export interface ActionRow {
+  id: number;
+  pipelineUuid: string;
+  op: string;
+  attempt: number;
+  kind: ActionKind;
+  mark: string | null;
+  reason: string;
+  params: Record<string, unknown>;
+  reusedFrom: string | null;
+  runUuid: string | null;
+  runStatus: string | null;
+  doneAt: Date | null;
+}
+
+export interface NewAction {
+  op: string;
+  attempt: number;
+  kind: ActionKind;
+  mark?: string;
+  reason: string;
+  params?: Record<string, unknown>;
+  reusedFrom?: string;
+}
+
+const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
+const FINAL_SQL = `('succeeded','failed','upstream_failed','stopped','skipped','done')`;
+
+function toPipeline(r: Record<string, unknown>): PipelineRow {
+  return {
+    uuid: r['uuid'] as string,
+    project: r['project'] as string,
+    spec: json(r['spec']),
+    snapshot: r['snapshot'] === null ? null : json(r['snapshot']),
+    resumeOf: (r['resume_of'] as string | null) ?? null,
+    status: r['status'] as PipelineRow['status'],
+    finalStatus: (r['final_status'] as string | null) ?? null,
+  };
+}
+
+function toAction(r: Record<string, unknown>): ActionRow {
+  return {
+    id: Number(r['id']),
+    pipelineUuid: r['pipeline_uuid'] as string,
+    op: r['op'] as string,
+    attempt: Number(r['attempt']),
+    kind: r['kind'] as ActionKind,
+    mark: (r['mark'] as string | null) ?? null,
+    reason: r['reason'] as string,
+    params: json(r['params'] ?? {}),
+    reusedFrom: (r['reused_from'] as string | null) ?? null,
+    runUuid: (r['run_uuid'] as string | null) ?? null,
+    runStatus: (r['run_status'] as string | null) ?? null,
+    doneAt: r['done_at'] ? new Date(r['done_at'] as string) : null,
+  };
+}
+
+/** The pipelines service's tables (schema `pipelines`): pipeline runs, their decision log, and the actions decided. */
+export class PipelinesRepository {
+  constructor(readonly dataSource: DataSource) {}
+
+  /** Insert a pipeline run once (a repeated "run created" is ignored). */
+  async insertRun(uuid: string, project: string, spec: Record<string, unknown>, resumeOf: string | null): Promise<void> {
+    await this.dataSource.query(
+      `INSERT INTO "pipelines"."runs" ("uuid", "project", "spec", "resume_of") VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+      [uuid, project, JSON.stringify(spec), resumeOf],
+    );
+  }
+
+  async find(m: EntityManager | DataSource, uuid: string): Promise<PipelineRow | null> {
+    const rows = (await m.query(`SELECT * FROM "pipelines"."runs" WHERE "uuid" = $1`, [uuid])) as Array<Record<string, unknown>>;
+    return rows.length ? toPipeline(rows[0]) : null;
+  }
+
+  /** The pipeline row locked for the rest of the transaction: one decision maker per pipeline run. */
+  async lock(m: EntityManager, uuid: string): Promise<PipelineRow | null> {
+    const rows = (await m.query(`SELECT * FROM "pipelines"."runs" WHERE "uuid" = $1 FOR UPDATE`, [uuid])) as Array<Record<string, unknown>>;
+    return rows.length ? toPipeline(rows[0]) : null;
+  }
+
+  async save(m: EntityManager, uuid: string, snapshot: unknown, wakeAt: number | undefined, finalStatus?: string): Promise<void> {
+    await m.query(
+      `UPDATE "pipelines"."runs" SET "snapshot" = $2, "wake_at" = $3, "status" = CASE WHEN $4::text IS NULL THEN "status" ELSE 'done' END,
+              "final_status" = coalesce($4, "final_status"), "updated_at" = now() WHERE "uuid" = $1`,
+      [uuid, JSON.stringify(snapshot), wakeAt === undefined ? null : new Date(wakeAt), finalStatus ?? null],
+    );
+  }
+
+  async logDecision(m: EntityManager, uuid: string, input: unknown, decisions: unknown): Promise<void> {
+    await m.query(`INSERT INTO "pipelines"."decisions" ("pipeline_uuid", "input", "decisions") VALUES ($1, $2, $3)`, [
+      uuid,
+      JSON.stringify(input),
+      JSON.stringify(decisions),
+    ]);
+  }
+
+  /** Write an action down; the key (pipeline, op, attempt, kind) makes a repeated decision a no-op. */
+  async insertAction(m: EntityManager, uuid: string, a: NewAction): Promise<void> {
+    await m.query(
+      `INSERT INTO "pipelines"."actions" ("pipeline_uuid", "op", "attempt", "kind", "mark", "reason", "params", "reused_from")
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT ("pipeline_uuid", "op", "attempt", "kind") DO NOTHING`,
+      [uuid, a.op, a.attempt, a.kind, a.mark ?? null, a.reason.slice(0, 2000), JSON.stringify(a.params ?? {}), a.reusedFrom ?? null],
+    );
+  }
+
+  async pendingActions(uuid: string): Promise<ActionRow[]> {
+    const rows = (await this.dataSource.query(`SELECT * FROM "pipelines"."actions" WHERE "pipeline_uuid" = $1 AND "done_at" IS NULL ORDER BY "id"`, [uuid])) as Array<
+      Record<string, unknown>
+    >;
+    return rows.map(toAction);
+  }
+
+  async actions(m: EntityManager | DataSource, uuid: string): Promise<ActionRow[]> {
+    const rows = (await m.query(`SELECT * FROM "pipelines"."actions" WHERE "pipeline_uuid" = $1 ORDER BY "id"`, [uuid])) as Array<Record<string, unknown>>;
+    return rows.map(toAction);
+  }
+
+  /** The action carried out: the op run it created (start, mark, reuse) and that run's status. */
+  async complete(id: number, runUuid: string | null, runStatus: string | null): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE "pipelines"."actions" SET "done_at" = now(), "run_uuid" = coalesce($2, "run_uuid"), "run_status" = coalesce($3, "run_status"), "checked_at" = now() WHERE "id" = $1`,
+      [id, runUuid, runStatus],
+    );
+  }
+
+  /** The start action that created this op run. */
+  async startByRun(runUuid: string): Promise<ActionRow | null> {
+    const rows = (await this.dataSource.query(`SELECT * FROM "pipelines"."actions" WHERE "run_uuid" = $1 AND "kind" = 'start'`, [runUuid])) as Array<
+      Record<string, unknown>
+    >;
+    return rows.length ? toAction(rows[0]) : null;
+  }
+
+  async startOf(uuid: string, op: string, attempt: number): Promise<ActionRow | null> {
+    const rows = (await this.dataSource.query(
+      `SELECT * FROM "pipelines"."actions" WHERE "pipeline_uuid" = $1 AND "op" = $2 AND "attempt" = $3 AND "kind" = 'start'`,
+      [uuid, op, attempt],
+    )) as Array<Record<string, unknown>>;
+    return rows.length ? toAction(rows[0]) : null;
+  }
+
+  /** Remember the op run's final status (so a confirmation pass leaves it alone). */
+  async setRunStatus(runUuid: string, status: string): Promise<void> {
+    await this.dataSource.query(`UPDATE "pipelines"."actions" SET "run_status" = $2, "checked_at" = now() WHERE "run_uuid" = $1 AND "kind" <> 'stop'`, [
+      runUuid,
+      status,
+    ]);
+  }
+
+  /** Started op runs of active pipelines, not final in our eyes and not confirmed for `olderThanMs`: their events may have been missed. */
+  async staleStarts(olderThanMs: number): Promise<ActionRow[]> {
+    const rows = (await this.dataSource.query(
+      `SELECT a.* FROM "pipelines"."actions" a JOIN "pipelines"."runs" r ON r."uuid" = a."pipeline_uuid"
+        WHERE r."status" = 'running' AND a."kind" = 'start' AND a."done_at" IS NOT NULL
+          AND (a."run_status" IS NULL OR a."run_status" NOT IN ${FINAL_SQL})
+          AND a."checked_at" < now() - ($1::int * interval '1 millisecond')
+        ORDER BY a."id" LIMIT 200`,
+      [olderThanMs],
+    )) as Array<Record<string, unknown>>;
+    return rows.map(toAction);
+  }
+
+  async touch(id: number): Promise<void> {
+    await this.dataSource.query(`UPDATE "pipelines"."actions" SET "checked_at" = now() WHERE "id" = $1`, [id]);
+  }
+
+  /** Pipeline runs with a timer due, or with actions still to carry out. */
+  async needingAttention(now: Date): Promise<{ due: string[]; pending: string[] }> {
+    const due = (await this.dataSource.query(`SELECT "uuid" FROM "pipelines"."runs" WHERE "status" = 'running' AND "wake_at" <= $1`, [now])) as Array<{ uuid: string }>;
+    const pending = (await this.dataSource.query(`SELECT DISTINCT "pipeline_uuid" AS uuid FROM "pipelines"."actions" WHERE "done_at" IS NULL`)) as Array<{
+      uuid: string;
+    }>;
+    return { due: due.map((r) => r.uuid), pending: pending.map((r) => r.uuid) };
+  }
+
+  /** Pipeline runs created but never started (the service died between "run created" and the first decision). */
+  async unstarted(): Promise<string[]> {
+    return ((await this.dataSource.query(`SELECT "uuid" FROM "pipelines"."runs" WHERE "status" = 'running' AND "snapshot" IS NULL`)) as Array<{ uuid: string }>).map(
+      (r) => r.uuid,
+    );
+  }
+
+  async announce(m: EntityManager, pipelineUuid: string, status: PipelineStatusName, reason: string, message: string): Promise<void> {
+    await enqueueOutbox(m, 'pipelines', 'event', PipelineStatusChanged.PATTERN, {
+      pipelineUuid,
+      status,
+      reason,
+      message: message.slice(0, 10_000),
+      at: new Date().toISOString(),
+    } satisfies PipelineStatusChanged.Payload);
+  }
+
+  async enqueueStop(m: EntityManager | DataSource, runUuid: string, reason: string): Promise<void> {
+    if (m instanceof DataSource) {
+      await m.transaction((t) => enqueueOutbox(t, 'pipelines', 'command', RunStop.PATTERN, { runUuid, reason: reason.slice(0, 1000) } satisfies RunStop.Payload));
+      return;
+    }
+    await enqueueOutbox(m, 'pipelines', 'command', RunStop.PATTERN, { runUuid, reason: reason.slice(0, 1000) } satisfies RunStop.Payload);
+  }
+}

@@ -1,0 +1,24 @@
+import { Controller } from '@nestjs/common';
+import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
+import { PipelineStop, RunCreated, RunStatusChanged } from '@myelin/contracts';
+import { PipelineRunnerService } from './pipeline-runner.service';
+
+@Controller()
+export class PipelinesRpcController {
+  constructor(private readonly runner: PipelineRunnerService) {}
+
+  @EventPattern(RunCreated.PATTERN)
+  created(@Payload() event: RunCreated.Payload): Promise<void> {
+    return this.runner.runCreated(event);
+  }
+
+  @EventPattern(RunStatusChanged.PATTERN)
+  status(@Payload() event: RunStatusChanged.Payload): Promise<void> {
+    return this.runner.runStatusChanged(event);
+  }
+
+  @MessagePattern(PipelineStop.PATTERN)
+  stop(@Payload() command: PipelineStop.Payload): Promise<void> {
+    return this.runner.stop(command.pipelineUuid, command.reason);
+  }
+}
