@@ -9,6 +9,7 @@ import { TrackingEnv } from './config/env';
 import { TRACKING_ENV } from './tokens';
 import { BusTokenVerifier } from './auth/bus-token-verifier';
 import { IngestRpcController } from './ingest/ingest.rpc-controller';
+import { OutputsModule } from './outputs/outputs.module';
 import { ReadsController } from './reads/reads.controller';
 
 export interface TrackingModuleDeps {
@@ -23,6 +24,7 @@ export class TrackingModule {
   static forRoot(deps: TrackingModuleDeps): DynamicModule {
     return {
       module: TrackingModule,
+      imports: [OutputsModule.forRoot({ env: deps.env, bus: deps.bus })],
       controllers: [HealthController, IngestRpcController, ReadsController],
       providers: [
         { provide: TRACKING_ENV, useValue: deps.env },
