@@ -179,6 +179,7 @@ class Sender:
         self._failures = 0
         self._next_attempt = 0.0
         self._retry_cap = self.settings.retry_max_delay
+        self._flushers = 0  # callers waiting in flush(): retry at least every second meanwhile
         self._deadline = None
         self.delivered = {kind: 0 for kind in ITEM_KEYS}
 
@@ -219,6 +220,11 @@ class Sender:
         """False while the last attempt failed (the caller should queue rather than try inline)."""
         return not self._failures and not self._dead
 
+    def is_empty(self):
+        with self._cond:
+            self._seal_all()
+            return self._empty()
+
     def buffered(self):
         """Items not yet delivered: (in memory, in the spill file)."""
         with self._cond:
@@ -229,6 +235,15 @@ class Sender:
     def flush(self, timeout):
         """Sends everything buffered now; answers True when it all got a final answer in time."""
         deadline = time.monotonic() + max(0.0, timeout)
+        with self._cond:
+            self._flushers += 1
+        try:
+            return self._flush(deadline)
+        finally:
+            with self._cond:
+                self._flushers -= 1
+
+    def _flush(self, deadline):
         with self._cond:
             if self._dead:
                 return True
@@ -440,11 +455,12 @@ class Sender:
 
     def _schedule_retry(self, error):
         self._failures += 1
-        delay = min(self._retry_cap, self.settings.retry_base_delay * (2 ** min(self._failures - 1, 30)))
+        cap = min(self._retry_cap, 1.0) if self._flushers else self._retry_cap
+        delay = min(cap, self.settings.retry_base_delay * (2 ** min(self._failures - 1, 30)))
         delay = delay / 2 + random.uniform(0, delay / 2)
         retry_after = getattr(error, "retry_after", None)
         if retry_after:
-            delay = max(delay, min(retry_after, self._retry_cap))
+            delay = max(delay, min(retry_after, cap))
         self._next_attempt = time.monotonic() + delay
         if self._failures == 1:
             logger.warning(

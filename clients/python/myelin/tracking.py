@@ -162,7 +162,11 @@ def _timestamp(value):
         return value.timestamp()
     if isinstance(value, str):
         return value  # ISO-8601, passed through
-    return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        logger.warning("myelin: timestamp %r is neither a number nor a datetime; using now", value)
+        return time.time()
 
 
 def _destination(name):
@@ -650,6 +654,9 @@ class Run:
         delivers what is buffered (bounded by ``timeout``) and stops the background thread."""
         if self._sender is None or self._ended:
             return True
+        never_used = self.mode == "created" and not self.run_uuid and self._sender.is_empty()
+        if never_used:  # e.g. an Experiment never created nor logged to: no run to end
+            status = None
         if self.mode != "job" and not self._final_reported and status and os.getpid() == self._pid:
             self.log_status(status, message, traceback)
         self._ended = True
@@ -713,6 +720,8 @@ def _show(value):
 
 
 def _flatten(tags):
+    if isinstance(tags, str):
+        return [tags]
     out = []
     for tag in tags or ():
         if isinstance(tag, (list, tuple, set)):

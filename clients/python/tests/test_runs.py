@@ -119,6 +119,23 @@ class ExternalRunTest(ServerTestCase):
         self.assertIsInstance(experiment, tracking.Run)
 
 
+    def test_an_experiment_never_created_nor_used_creates_nothing(self):
+        script = run_script(
+            """
+            from myelin import tracking
+            experiment = tracking.Experiment(project="alice/vision")
+            """,
+            self.laptop_env(),
+        )
+        self.assertEqual(script.returncode, 0, script.stderr)
+        self.assertEqual(self.server.requests, [])
+
+    def test_tags_given_as_one_string(self):
+        r = self.track(tracking.Run(project="alice/vision", tags="cnn", environ=self.laptop_env(), track_env=False))
+        self.assertEqual(self.server.only_run().creation, {"tags": ["cnn"]})
+        self.assertEqual(r.mode, "created")
+
+
 class JobRunTest(ServerTestCase):
     def test_inside_a_job_the_status_is_left_to_the_scheduler(self):
         run, env = self.job_environ()
@@ -193,6 +210,16 @@ class NoOpTest(ServerTestCase):
         self.assertEqual(script.returncode, 0, script.stderr)
         self.assertEqual(script.stdout.strip(), "ok")
         self.assertEqual(self.server.requests, [])
+
+    def test_myelin_no_op_values(self):
+        _, env = self.job_environ()
+        for value, expected in (("1", True), ("yes", True), ("TRUE", True), ("0", False), ("", False)):
+            env["MYELIN_NO_OP"] = value
+            r = self.track(tracking.Run(environ=env))
+            self.assertEqual(r.is_no_op, expected, value)
+            r.log_metrics(step=1, loss=1.0)
+            r.flush(5)
+        self.assertEqual(len(self.server.paths("POST")), 2)  # only the two runs that were not no-op
 
     def test_outside_a_job_without_a_project_it_is_a_no_op_with_one_warning(self):
         script = run_script(
