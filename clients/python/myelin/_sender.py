@@ -19,6 +19,7 @@ import os
 import random
 import threading
 import time
+import uuid
 import weakref
 
 from ._http import HttpError, NetworkError
@@ -71,7 +72,7 @@ class _RunUnavailable(Exception):
 
 
 def new_batch_id():
-    return os.urandom(16).hex()
+    return uuid.uuid4().hex
 
 
 def child_batch_id(batch_id, half):
@@ -393,6 +394,13 @@ class Sender:
                     return
                 self._die(e)
                 return
+            except Exception:  # noqa: BLE001 - a bug must cost this item, not the thread or the rest
+                logger.exception("myelin: unexpected error while sending %s; dropped", _describe(item))
+                with self._cond:
+                    self._busy = None
+                    self._finish(item)
+                    self._cond.notify_all()
+                continue
             with self._cond:
                 self._busy = None
                 self._finish(item)
@@ -553,6 +561,12 @@ class Sender:
                 self.settings.max_buffered_points,
                 self._spill.path,
             )
+
+
+def _describe(item):
+    if isinstance(item, Batch):
+        return "a batch of %d %s" % (len(item.items), ITEM_KEYS[item.kind])
+    return item.what
 
 
 def _reason(error):

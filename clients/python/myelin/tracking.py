@@ -417,6 +417,9 @@ class Run:
                 step = None
         points = []
         for name, value in metrics.items():
+            name = str(name)
+            if not name:
+                continue
             number = _metric_value(value)
             if number is None:
                 self._warn_once("metric:" + name, "myelin: metric %r has a non-numeric value %r; skipped" % (name, value))
