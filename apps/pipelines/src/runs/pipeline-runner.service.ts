@@ -203,7 +203,14 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
       });
     }
     for (const op of d.reused) {
-      await this.repo.insertAction(m, uuid, { op, attempt: 0, kind: 'reuse', reason: 'reused from the retried run', ...(reuse?.get(op) ? { reusedFrom: reuse.get(op) } : {}) });
+      const from = reuse?.get(op);
+      await this.repo.insertAction(m, uuid, {
+        op,
+        attempt: 0,
+        kind: 'reuse',
+        reason: from ? `succeeded in op run ${from} of the retried pipeline run` : 'succeeded in the retried pipeline run',
+        ...(from ? { reusedFrom: from } : {}),
+      });
     }
     for (const s of d.start) {
       const resolved = resolveOpParams(graph.op(s.op).params, (op) => engine.outputsOf(op));

@@ -1,0 +1,266 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createTempDir, TempDir } from '@myelin/testing';
+import { freePort, myelin, poll, ServiceProcess, waitForHttp } from './cli-harness';
+
+/**
+ * Pipelines in embedded mode, as a user runs them: `myelin up` in a fresh home, real ops on the
+ * local executor, the CLI in other processes. Nothing is mocked.
+ */
+jest.setTimeout(240_000);
+
+interface OpView {
+  name: string;
+  status: string;
+  reason: string;
+  message: string;
+  attempts: number;
+  upstream: string[];
+  run: { uuid: string; number: number; status: string } | null;
+  runs: number[];
+}
+interface RunJson {
+  uuid: string;
+  number: number;
+  status: string;
+  statusMessage: string;
+  params: Record<string, unknown>;
+  startedAt: string | null;
+  finishedAt: string | null;
+  parentUuid: string | null;
+  originalUuid: string | null;
+  project: string;
+}
+
+describe('pipelines in embedded mode: myelin up + the CLI', () => {
+  let home: TempDir;
+  let specs: TempDir;
+  let up: ServiceProcess;
+  let env: Record<string, string>;
+  let base: string;
+  let token: string;
+
+  const api = async <T>(path: string): Promise<T> => {
+    const res = await fetch(`${base}${path}`, { headers: { Authorization: `token ${token}` } });
+    return (await res.json()) as T;
+  };
+  const runByUuid = (uuid: string) => api<RunJson>(`/api/v1/runs/${uuid}`);
+  const cli = async (args: string[], timeoutMs?: number) => {
+    const res = await myelin([...args, '-p', 'pipes'], env, timeoutMs);
+    return res;
+  };
+  const json = <T>(stdout: string): T => JSON.parse(stdout.slice(0, stdout.lastIndexOf('}') + 1)) as T;
+  const ops = async (ref: string | number) => {
+    const res = await cli(['pipeline', 'get', String(ref), '--json']);
+    expect(res.code).toBe(0);
+    const view = json<{ pipeline: RunJson; ops: OpView[] }>(res.stdout);
+    return { pipeline: view.pipeline, ops: Object.fromEntries(view.ops.map((o) => [o.name, o])) };
+  };
+  const spec = async (name: string, lines: string[]) => {
+    const path = join(specs.path, name);
+    await writeFile(path, `${lines.join('\n')}\n`);
+    return path;
+  };
+  const finalOf = async (uuid: string, what: string) =>
+    poll(
+      async () => {
+        const r = await runByUuid(uuid);
+        return ['succeeded', 'failed', 'stopped', 'skipped'].includes(r.status) ? r : null;
+      },
+      { timeoutMs: 120_000, what },
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}\n${up.output.slice(-4000)}`);
+    });
+
+  beforeAll(async () => {
+    home = await createTempDir('myelin-e2e-pipelines');
+    specs = await createTempDir('myelin-e2e-pipeline-specs');
+    const port = await freePort();
+    env = { MYELIN_HOME: home.path, MYELIN_STOP_GRACE_SECONDS: '2' };
+    base = `http://127.0.0.1:${port}`;
+    up = new ServiceProcess(['up', '--port', String(port)], env);
+    await waitForHttp(`${base}/readyz`, 90_000, up);
+    token = (JSON.parse(await readFile(join(home.path, 'credentials.json'), 'utf8')) as { token: string }).token;
+    expect((await myelin(['project', 'create', 'pipes'], env)).code).toBe(0);
+  }, 120_000);
+
+  afterAll(async () => {
+    await up?.stop();
+    await home?.remove();
+    await specs?.remove();
+  });
+
+  it('runs a 3-op pipeline: outputs of a real op become params of the next ones', async () => {
+    const run = await cli(['run', '-f', 'examples/pipelines/pipeline.yml', '--watch', '--json'], 180_000);
+    expect(run.code).toBe(0);
+    const created = json<RunJson>(run.stdout);
+    const { pipeline, ops: byOp } = await ops(created.number);
+    expect(pipeline.status).toBe('succeeded');
+    expect(pipeline.statusMessage).toMatch(/3 ops succeeded/);
+    expect(Object.keys(byOp)).toEqual(['prepare', 'train', 'report']);
+    for (const op of Object.values(byOp)) expect(op.status).toBe('succeeded');
+    expect(byOp.train.upstream).toEqual(['prepare']);
+    expect(byOp.report.upstream.sort()).toEqual(['prepare', 'train']);
+    // prepare wrote {"rows": 500} (1000 // 2); train received it as an int, computed loss = 0.05 * 1000 / 500.
+    const train = await runByUuid(byOp.train.run!.uuid);
+    expect(train.parentUuid).toBe(created.uuid);
+    expect(train.params).toMatchObject({ rows: 500, lr: 0.05 });
+    const report = await cli(['logs', String(byOp.report.run!.number)]);
+    expect(report.code).toBe(0);
+    expect(report.stdout).toMatch(/rows=500 loss=0\.1\b/);
+    // The DAG as text, with each op's status.
+    const graph = await cli(['pipeline', 'graph', String(created.number)]);
+    expect(graph.code).toBe(0);
+    expect(graph.stdout).toMatch(/layer 1\n\s+✔ prepare\s+succeeded\s+\(root\)/);
+    expect(graph.stdout).toMatch(/layer 3\n\s+✔ report\s+succeeded\s+<- prepare, train/);
+    const ls = json<{ results: Array<{ uuid: string }> }>((await cli(['pipeline', 'ls', '--json'])).stdout);
+    expect(ls.results.map((r) => r.uuid)).toContain(created.uuid);
+  });
+
+  it('retries a flaky op with backoff, marks the ops after a failing op upstream_failed, then `pipeline retry` re-runs only the failed and not-run ops', async () => {
+    const marker = join(specs.path, 'flaky-failed-once');
+    const fixed = join(specs.path, 'fixed');
+    const file = await spec('failing.yml', [
+      'version: 1',
+      'kind: pipeline',
+      'name: failing',
+      'ops:',
+      '  - name: first',
+      '    template: {name: step}',
+      '    params: {what: first}',
+      '  - name: flaky',
+      '    template: {name: flaky}',
+      '    dependencies: [first]',
+      '    max_retries: 2',
+      '    retry_delay: 2',
+      '    retry_exp_backoff: true',
+      '  - name: broken',
+      '    template: {name: broken}',
+      '    dependencies: [flaky]',
+      '  - name: after',
+      '    template: {name: step}',
+      '    dependencies: [broken]',
+      '    params: {what: after}',
+      '  - name: last',
+      '    template: {name: step}',
+      '    dependencies: [after]',
+      '    params: {what: last}',
+      'templates:',
+      '  - kind: experiment',
+      '    name: step',
+      '    inputs: [{name: what, type: str}]',
+      '    run:',
+      '      cmd: echo step {{ what }}',
+      '  - kind: experiment',
+      '    name: flaky',
+      '    run:',
+      `      cmd: if [ -f ${marker} ]; then echo recovered; else touch ${marker}; echo failing once; exit 1; fi`,
+      '  - kind: experiment',
+      '    name: broken',
+      '    run:',
+      `      cmd: test -f ${fixed} || { echo not fixed yet; exit 2; }`,
+    ]);
+    const run = await cli(['run', '-f', file, '--watch', '--json'], 180_000);
+    expect(run.code).toBe(1);
+    const created = json<RunJson>(run.stdout);
+    const { pipeline, ops: byOp } = await ops(created.number);
+    expect(pipeline.status).toBe('failed');
+    expect(pipeline.statusMessage).toMatch(/broken/);
+    expect(byOp.first.status).toBe('succeeded');
+    // flaky: attempt 1 failed, attempt 2 (after the 2 s backoff) succeeded; two op runs.
+    expect(byOp.flaky.status).toBe('succeeded');
+    expect(byOp.flaky.attempts).toBe(2);
+    expect(byOp.flaky.runs).toHaveLength(2);
+    const [try1, try2] = await Promise.all(byOp.flaky.runs.map((n) => api<RunJson>(`/api/v1/${pipeline.project}/runs/${n}`)));
+    expect(try1.status).toBe('failed');
+    expect(try2.status).toBe('succeeded');
+    expect(Date.parse(try2.startedAt!) - Date.parse(try1.finishedAt!)).toBeGreaterThanOrEqual(2000);
+    expect(byOp.broken.status).toBe('failed');
+    expect(byOp.after.status).toBe('upstream_failed');
+    expect(byOp.last.status).toBe('upstream_failed');
+    expect(byOp.after.run).not.toBeNull(); // visible in the API as a run of its own, never executed
+    expect((await runByUuid(byOp.after.run!.uuid)).startedAt).toBeNull();
+
+    // Fix the cause, then retry from the failed node.
+    await writeFile(fixed, 'ok');
+    const retry = await cli(['pipeline', 'retry', String(created.number), '--json']);
+    expect(retry.code).toBe(0);
+    const second = json<RunJson>(retry.stdout);
+    expect(second.originalUuid).toBe(created.uuid);
+    const done = await finalOf(second.uuid, 'the retried pipeline run to end');
+    expect(done.status).toBe('succeeded');
+    const again = await ops(second.number);
+    expect(again.ops.first.status).toBe('reused');
+    expect(again.ops.flaky.status).toBe('reused');
+    expect(again.ops.first.attempts).toBe(0);
+    expect(again.ops.flaky.attempts).toBe(0);
+    expect(again.ops.first.message).toContain(byOp.first.run!.uuid);
+    for (const name of ['broken', 'after', 'last']) {
+      expect(again.ops[name].status).toBe('succeeded');
+      expect(again.ops[name].attempts).toBe(1);
+    }
+    // Only the failed and not-run ops executed: the reused ops' runs never started.
+    for (const name of ['first', 'flaky']) {
+      expect(again.ops[name].runs).toHaveLength(1);
+      expect((await runByUuid(again.ops[name].run!.uuid)).startedAt).toBeNull();
+    }
+    for (const name of ['broken', 'after', 'last']) expect((await runByUuid(again.ops[name].run!.uuid)).startedAt).not.toBeNull();
+  });
+
+  it('stops a pipeline run mid-run: the running op is stopped and the waiting ones are marked stopped', async () => {
+    const file = await spec('slow.yml', [
+      'version: 1',
+      'kind: pipeline',
+      'name: slow',
+      'ops:',
+      '  - name: quick',
+      '    template: {name: quick}',
+      '  - name: sleeper',
+      '    template: {name: sleeper}',
+      '    dependencies: [quick]',
+      '  - name: next',
+      '    template: {name: quick}',
+      '    dependencies: [sleeper]',
+      'templates:',
+      '  - kind: experiment',
+      '    name: quick',
+      '    run: {cmd: echo quick}',
+      '  - kind: experiment',
+      '    name: sleeper',
+      '    run: {cmd: echo sleeping; sleep 120}',
+    ]);
+    const created = json<RunJson>((await cli(['run', '-f', file, '--json'])).stdout);
+    const sleeper = await poll(
+      async () => {
+        const { ops: byOp } = await ops(created.number);
+        return byOp.sleeper.run && (await runByUuid(byOp.sleeper.run.uuid)).status === 'running' ? byOp.sleeper.run : null;
+      },
+      { timeoutMs: 60_000, what: 'the sleeper op to be running' },
+    );
+    const stop = await cli(['pipeline', 'stop', String(created.number)]);
+    expect(stop.code).toBe(0);
+    const final = await finalOf(created.uuid, 'the pipeline run to be stopped');
+    expect(final.status).toBe('stopped');
+    const { ops: byOp } = await ops(created.number);
+    expect(byOp.quick.status).toBe('succeeded');
+    expect(byOp.sleeper.status).toBe('stopped');
+    expect(byOp.sleeper.run!.uuid).toBe(sleeper.uuid);
+    expect(byOp.next.status).toBe('stopped');
+    expect((await runByUuid(byOp.next.run!.uuid)).startedAt).toBeNull();
+    const sleeperRun = await runByUuid(sleeper.uuid);
+    expect(Date.parse(sleeperRun.finishedAt!) - Date.parse(sleeperRun.startedAt!)).toBeLessThan(60_000);
+  });
+
+  it('refuses what cannot run yet with 422 and a reason, and reports usage errors', async () => {
+    const file = await spec('path.yml', ['version: 1', 'kind: pipeline', 'ops:', '  - name: a', '    template: {path: other.yml}']);
+    const res = await cli(['run', '-f', file]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/only inline templates/);
+    const plain = await spec('plain.yml', ['version: 1', 'kind: experiment', 'run:', '  cmd: echo plain']);
+    const experiment = json<RunJson>((await cli(['run', '-f', plain, '--json'])).stdout);
+    const notPipeline = await cli(['pipeline', 'get', String(experiment.number)]);
+    expect(notPipeline.code).toBe(2);
+    expect(notPipeline.stderr).toMatch(/not a pipeline/);
+    expect((await cli(['pipeline', 'get', '9999'])).code).toBe(3);
+  });
+});
