@@ -29,6 +29,8 @@ import { ProjectsController } from './projects/projects.controller';
 import { ProjectsRepository } from './projects/projects.repository';
 import { ProjectsService } from './projects/projects.service';
 import { RunsController } from './runs/runs.controller';
+import { ExternalRunsController } from './external-runs/external-runs.controller';
+import { ExternalRunsService } from './external-runs/external-runs.service';
 import { RunsRpcController } from './runs/runs.rpc-controller';
 import { GroupsRpcController } from './groups/groups.rpc-controller';
 import { PipelinesController } from './pipelines/pipelines.controller';
@@ -61,6 +63,7 @@ export class ApiModule {
         OrgsController,
         ActivityController,
         PipelinesController,
+        ExternalRunsController,
         RunsController,
         SelectionsController,
         SearchesController,
@@ -96,6 +99,7 @@ export class ApiModule {
         RunsService,
         RunCleanupService,
         CreateRunUseCase,
+        ExternalRunsService,
         RunsReconciler,
       ],
     };

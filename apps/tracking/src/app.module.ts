@@ -10,13 +10,18 @@ import { TRACKING_ENV } from './tokens';
 import { BusTokenVerifier } from './auth/bus-token-verifier';
 import { IngestRpcController } from './ingest/ingest.rpc-controller';
 import { OutputsModule } from './outputs/outputs.module';
-import { ReadsController } from './reads/reads.controller';
+import { CompareController, ReadsController } from './reads/reads.controller';
+import { IngestController } from './ingest/ingest.controller';
+import { IngestService } from './ingest/ingest.service';
+import { LOG_NOTIFIER } from './tokens';
+import type { LogNotifier } from './logs/log-notifier';
 
 export interface TrackingModuleDeps {
   env: TrackingEnv;
   dataSource: DataSource;
   bus: MessageBus;
   readiness: ReadinessCheck[];
+  logNotifier: LogNotifier;
 }
 
 @Module({})
@@ -25,7 +30,7 @@ export class TrackingModule {
     return {
       module: TrackingModule,
       imports: [OutputsModule.forRoot({ env: deps.env, bus: deps.bus })],
-      controllers: [HealthController, IngestRpcController, ReadsController],
+      controllers: [HealthController, IngestRpcController, IngestController, ReadsController, CompareController],
       providers: [
         { provide: TRACKING_ENV, useValue: deps.env },
         { provide: MESSAGE_BUS, useValue: deps.bus },
@@ -36,6 +41,8 @@ export class TrackingModule {
           useFactory: () => new OutboxRelay(deps.dataSource, 'tracking', deps.bus, { logger: new Logger('Outbox'), intervalMs: 250 }),
         },
         OutboxLifecycle,
+        IngestService,
+        { provide: LOG_NOTIFIER, useValue: deps.logNotifier },
         BusTokenVerifier,
         { provide: TOKEN_VERIFIER, useExisting: BusTokenVerifier },
         { provide: APP_GUARD, useClass: TokenAuthGuard },

@@ -1,1 +1,2 @@
 export const TRACKING_ENV = Symbol('TRACKING_ENV');
+export const LOG_NOTIFIER = Symbol('LOG_NOTIFIER');

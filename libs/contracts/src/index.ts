@@ -23,3 +23,5 @@ export * from './runs/run-view';
 export * from './messages/groups/trial-create/trial-create.message';
 export * from './messages/groups/group-status-changed/group-status-changed.message';
 export * from './messages/groups/group-stop/group-stop.message';
+export * from './messages/tracking/run-facts-logged/run-facts-logged.message';
+export * from './messages/runs/run-status-report/run-status-report.message';

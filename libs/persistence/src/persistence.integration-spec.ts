@@ -223,3 +223,17 @@ describe.each(backends)('persistence on %s', (_label, provision) => {
     expect((await repo.metrics(run)).x).toHaveLength(20);
   });
 });
+
+describe('replicas starting together on a PostgreSQL server', () => {
+  it('migrate once: the others wait for the first instead of racing it', async () => {
+    const db = await createTestDatabase('myelin_migrate_race');
+    try {
+      const replicas = await Promise.all([1, 2, 3].map(() => openServiceDatabase({ url: db.url, ...TRACKING_SCHEMA })));
+      const ran = (await replicas[0].dataSource.query(`SELECT count(*)::int AS n FROM "tracking"."migrations"`)) as Array<{ n: number }>;
+      expect(ran[0].n).toBe(TRACKING_SCHEMA.migrations.length);
+      for (const r of replicas) await r.close();
+    } finally {
+      await db.drop();
+    }
+  }, 60_000);
+});

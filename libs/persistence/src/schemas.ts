@@ -21,9 +21,11 @@ import { ExecutionEntity } from './scheduler/entities/execution.entity';
 import { CreateExecutions1764230500000 } from './scheduler/migrations/1764230500000-CreateExecutions';
 import { CreateTrackingTables1764230600000 } from './tracking/migrations/1764230600000-CreateTrackingTables';
 import { AddMetricSummaries1764230600001 } from './tracking/migrations/1764230600001-AddMetricSummaries';
+import { AddRunFacts1764230600002 } from './tracking/migrations/1764230600002-AddRunFacts';
 import { AddRunMetricsAndSearches1764230400005 } from './core/migrations/1764230400005-AddRunMetricsAndSearches';
 import { AddSelections1764230400006 } from './core/migrations/1764230400006-AddSelections';
 import { AddTrialKeys1764230400007 } from './core/migrations/1764230400007-AddTrialKeys';
+import { AddExternalRuns1764230400010 } from './core/migrations/1764230400010-AddExternalRuns';
 import { CreateSearches1764230700000 } from './optimizer/migrations/1764230700000-CreateSearches';
 
 /**
@@ -55,6 +57,7 @@ export const CORE_SCHEMA = {
     AddRunMetricsAndSearches1764230400005,
     AddSelections1764230400006,
     AddTrialKeys1764230400007,
+    AddExternalRuns1764230400010,
   ],
 };
 
@@ -67,7 +70,7 @@ export const SCHEDULER_SCHEMA = {
 export const TRACKING_SCHEMA = {
   schema: 'tracking',
   entities: [outboxEntityFor('tracking')],
-  migrations: [CreateTrackingTables1764230600000, AddMetricSummaries1764230600001],
+  migrations: [CreateTrackingTables1764230600000, AddMetricSummaries1764230600001, AddRunFacts1764230600002],
 };
 
 export const OPTIMIZER_SCHEMA = {

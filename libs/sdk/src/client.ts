@@ -1,6 +1,24 @@
 import { createParser } from 'eventsource-parser';
 import { ApiError, ConnectionError } from './api-error';
-import { Condition, CreateRunRequest, LogLine, MetricPoint, Page, Run } from './types';
+import type { OutputDownload, OutputEntry } from './types';
+import { Condition, CreateRunRequest, LogLine, MetricPoint, MetricSummary, Page, Run, RunMetadata } from './types';
+
+export interface SeriesRange {
+  fromStep?: number;
+  toStep?: number;
+  /** Downsample longer series to this many points (LTTB on the server). */
+  points?: number;
+}
+
+function seriesQuery(names: string[] | undefined, range: SeriesRange): string {
+  const q = new URLSearchParams();
+  if (names?.length) q.set('names', names.join(','));
+  if (range.fromStep !== undefined) q.set('from_step', String(range.fromStep));
+  if (range.toStep !== undefined) q.set('to_step', String(range.toStep));
+  if (range.points !== undefined) q.set('points', String(range.points));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
 
 export interface ClientOptions {
   host: string;
@@ -97,9 +115,28 @@ export class MyelinClient {
     return this.request('GET', `/api/v1/tracking/runs/${uuid}/logs?after=${after}&limit=${limit}`);
   }
 
-  metrics(uuid: string, names?: string[]): Promise<Record<string, MetricPoint[]>> {
-    const q = names?.length ? `?names=${encodeURIComponent(names.join(','))}` : '';
-    return this.request('GET', `/api/v1/tracking/runs/${uuid}/metrics${q}`);
+  metrics(uuid: string, names?: string[], range: SeriesRange = {}): Promise<Record<string, MetricPoint[]>> {
+    return this.request('GET', `/api/v1/tracking/runs/${uuid}/metrics${seriesQuery(names, range)}`);
+  }
+
+  /** Several runs' series at once (comparison), keyed by run uuid. */
+  metricsOfRuns(uuids: string[], names?: string[], range: SeriesRange = {}): Promise<Record<string, Record<string, MetricPoint[]>>> {
+    const q = seriesQuery(names, range);
+    return this.request('GET', `/api/v1/tracking/metrics${q ? `${q}&` : '?'}runs=${uuids.join(',')}`);
+  }
+
+  metricSummaries(uuid: string): Promise<MetricSummary[]> {
+    return this.request('GET', `/api/v1/tracking/runs/${uuid}/metrics/summaries`);
+  }
+
+  /** Params the run logged, its code reference, environment and data references. */
+  runMetadata(uuid: string): Promise<RunMetadata> {
+    return this.request('GET', `/api/v1/tracking/runs/${uuid}/metadata`);
+  }
+
+  /** A run tracked from outside the platform (a script on a laptop): `running` at once, never scheduled. */
+  createExternalRun(project: string, body: { name?: string; description?: string; tags?: string[]; params?: Record<string, unknown> } = {}): Promise<Run> {
+    return this.request('POST', `/api/v1/${project}/runs/external`, body);
   }
 
   /**
@@ -143,5 +180,66 @@ export class MyelinClient {
       }
       await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** attempt, 3000)));
     }
+  }
+
+  /** `?path=` of the outputs endpoints. */
+  private static outputsQuery(path: string | undefined): string {
+    return path ? `?path=${encodeURIComponent(path)}` : '';
+  }
+
+  /** A run's outputs as a recursive tree (`path`: a folder, default the root). */
+  outputsTree(uuid: string, path?: string): Promise<{ entries: OutputEntry[] }> {
+    return this.request('GET', `/api/v1/tracking/runs/${uuid}/outputs/tree${MyelinClient.outputsQuery(path)}`);
+  }
+
+  /** One file of a run's outputs, streamed. */
+  downloadOutput(uuid: string, path: string, signal?: AbortSignal): Promise<OutputDownload> {
+    return this.openDownload(`/api/v1/tracking/runs/${uuid}/outputs/file${MyelinClient.outputsQuery(path)}`, signal);
+  }
+
+  /** A folder of a run's outputs (default: all of them) as a `.tar.gz`, streamed; its size is not known in advance. */
+  downloadOutputsArchive(uuid: string, path?: string, signal?: AbortSignal): Promise<OutputDownload> {
+    return this.openDownload(`/api/v1/tracking/runs/${uuid}/outputs/download${MyelinClient.outputsQuery(path)}`, signal);
+  }
+
+  /** Store a file in a run's outputs; `body` is streamed when it is an async iterable of chunks. */
+  async uploadOutput(uuid: string, path: string, body: Uint8Array | AsyncIterable<Uint8Array>): Promise<{ path: string; size: number }> {
+    const url = `${this.trackingHost}/api/v1/tracking/runs/${uuid}/outputs/file${MyelinClient.outputsQuery(path)}`;
+    let res: Response;
+    try {
+      res = await this.fetchImpl(url, {
+        method: 'PUT',
+        headers: this.headers({ 'Content-Type': 'application/octet-stream' }),
+        body: body instanceof Uint8Array ? body : ReadableStream.from(body),
+        duplex: 'half',
+      } as RequestInit);
+    } catch (error) {
+      throw new ConnectionError(this.trackingHost, (error as { cause?: unknown }).cause ?? error);
+    }
+    const text = await res.text();
+    const data = (text ? JSON.parse(text) : {}) as { path: string; size: number; code?: string; message?: string };
+    if (!res.ok) throw new ApiError(res.status, data.code ?? `http_${res.status}`, data.message ?? res.statusText);
+    return { path: data.path, size: data.size };
+  }
+
+  private async openDownload(path: string, signal?: AbortSignal): Promise<OutputDownload> {
+    let res: Response;
+    try {
+      res = await this.fetchImpl(`${this.trackingHost}${path}`, { headers: this.headers({ Accept: '*/*' }), ...(signal ? { signal } : {}) });
+    } catch (error) {
+      throw new ConnectionError(this.trackingHost, (error as { cause?: unknown }).cause ?? error);
+    }
+    if (!res.ok || !res.body) {
+      const text = await res.text();
+      let e: { code?: string; message?: string } = {};
+      try {
+        e = text ? (JSON.parse(text) as typeof e) : {};
+      } catch {
+        // not JSON (a proxy's page): the status says enough
+      }
+      throw new ApiError(res.status, e.code ?? `http_${res.status}`, e.message ?? res.statusText);
+    }
+    const length = res.headers.get('content-length');
+    return { body: res.body as unknown as AsyncIterable<Uint8Array>, size: length === null ? null : Number(length) };
   }
 }

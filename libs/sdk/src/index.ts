@@ -1,3 +1,4 @@
 export * from './api-error';
 export * from './types';
 export * from './client';
+export * from './tracker';

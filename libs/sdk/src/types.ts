@@ -39,3 +39,34 @@ export interface CreateRunRequest {
   tags?: string[];
   codeDir?: string;
 }
+
+export interface MetricSummary {
+  name: string;
+  last: number | string | null;
+  lastStep: number | null;
+  min: number | string | null;
+  max: number | string | null;
+  count: number;
+}
+
+export interface RunMetadata {
+  params: Record<string, unknown>;
+  codeRef: { commit: string; branch?: string; dirty?: boolean; remote?: string } | null;
+  environment: Record<string, unknown> | null;
+  dataRefs: Array<{ name: string; hash: string; path?: string }>;
+}
+
+/** One file or folder of a run's outputs (`GET .../outputs/tree`); `path` is relative to the outputs' root. */
+export interface OutputEntry {
+  path: string;
+  type: 'file' | 'dir';
+  /** Bytes of a file; for a folder, of every file under it. */
+  size: number;
+  modified: string;
+}
+
+/** A streamed download: the bytes as they arrive, and their count when the server announced it. */
+export interface OutputDownload {
+  body: AsyncIterable<Uint8Array>;
+  size: number | null;
+}

@@ -20,6 +20,7 @@ export function toRunView(run: RunEntity, project: string): RunView {
     params: run.params,
     parentUuid: run.parentUuid,
     originalUuid: run.originalUuid,
+    managed: run.managed,
     createdAt: run.createdAt.toISOString(),
     updatedAt: run.updatedAt.toISOString(),
     startedAt: run.startedAt?.toISOString() ?? null,

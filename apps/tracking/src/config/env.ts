@@ -6,8 +6,15 @@ import { ARTIFACTS_STORE_PATTERN } from '@myelin/artifacts';
 export class TrackingEnv extends BaseServiceEnv {
   /** Seconds a verified token (and its access to a run) is cached before the API is asked again. */
   @IsInt() @Min(0) @Max(300) MYELIN_AUTH_CACHE_SECONDS: number = 10;
-  /** Milliseconds between two looks at the database while following a run's logs. */
-  @IsInt() @Min(20) MYELIN_LOG_FOLLOW_POLL_MS: number = 250;
+  /**
+   * Longest wait, in milliseconds, between two looks at the database while following a run's
+   * logs; new lines wake the follower at once (in-process, or through Redis between replicas).
+   */
+  @IsInt() @Min(20) MYELIN_LOG_FOLLOW_POLL_MS: number = 2000;
+  /** Points (or log lines) per ingest batch; above it a request gets 413 and the clients split. */
+  @IsInt() @Min(1) @Max(1_000_000) MYELIN_TRACKING_MAX_BATCH_POINTS: number = 10_000;
+  /** Largest JSON request body, in bytes. */
+  @IsInt() @Min(1024) MYELIN_TRACKING_MAX_BODY_BYTES: number = 16 * 1024 * 1024;
   /** Where runs' outputs live: `local` (the runs folder below) or `s3://bucket[/prefix]`. */
   @Matches(ARTIFACTS_STORE_PATTERN, { message: 'must be "local" or "s3://bucket[/prefix]"' }) MYELIN_ARTIFACTS_STORE: string = 'local';
   /** Local store: the folder of run working directories, as the scheduler's (default: $MYELIN_HOME/runs). */

@@ -5,19 +5,66 @@ import { AuthenticatedRequest, extractToken } from '@myelin/runtime';
 import { BusTokenVerifier } from '../auth/bus-token-verifier';
 import { TRACKING_ENV } from '../tokens';
 import { TrackingEnv } from '../config/env';
-import { LogsQueryDto, MetricsQueryDto } from './dto';
+import { LogsQueryDto, MetricsQueryDto, MultiRunMetricsQueryDto } from './dto';
+import { LOG_NOTIFIER } from '../tokens';
+import type { LogNotifier } from '../logs/log-notifier';
+import type { MetricPoint } from '@myelin/persistence';
+import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 
 /** JSON has no NaN or infinities: they travel as the strings "NaN", "Infinity", "-Infinity". */
 function jsonNumber(v: number): number | string {
   return Number.isFinite(v) ? v : String(v);
 }
 
+function seriesView(series: Record<string, MetricPoint[]>) {
+  const out: Record<string, Array<{ step: number | null; value: number | string; timestamp: string }>> = {};
+  for (const [name, points] of Object.entries(series)) {
+    out[name] = points.map((p) => ({ step: p.step, value: jsonNumber(p.value), timestamp: p.timestamp }));
+  }
+  return out;
+}
+
+function seriesOptions(q: MetricsQueryDto) {
+  return {
+    ...(q.names ? { names: q.names } : {}),
+    ...(q.from_step !== undefined ? { fromStep: q.from_step } : {}),
+    ...(q.to_step !== undefined ? { toStep: q.to_step } : {}),
+    ...(q.points !== undefined ? { points: q.points } : {}),
+  };
+}
+
+/** Several runs' series at once, for comparison charts. */
+@ApiTags('tracking')
+@ApiSecurity('token')
+@Controller('api/v1/tracking')
+export class CompareController {
+  constructor(
+    private readonly tracking: TrackingRepository,
+    private readonly verifier: BusTokenVerifier,
+  ) {}
+
+  @Get('metrics')
+  @ApiOperation({ summary: "Several runs' metric series at once (`runs=<uuid>,<uuid>`), downsampled with `points`" })
+  async metrics(@Req() req: AuthenticatedRequest, @Query() q: MultiRunMetricsQueryDto) {
+    const token = extractToken(req.headers.authorization) as string;
+    const out: Record<string, ReturnType<typeof seriesView>> = {};
+    for (const uuid of q.runs) {
+      await this.verifier.requireRunAccess(token, uuid, 'read');
+      out[uuid] = seriesView(await this.tracking.series(uuid, seriesOptions(q)));
+    }
+    return out;
+  }
+}
+
+@ApiTags('tracking')
+@ApiSecurity('token')
 @Controller('api/v1/tracking/runs/:uuid')
 export class ReadsController {
   constructor(
     private readonly tracking: TrackingRepository,
     private readonly verifier: BusTokenVerifier,
     @Inject(TRACKING_ENV) private readonly env: TrackingEnv,
+    @Inject(LOG_NOTIFIER) private readonly notifier: LogNotifier,
   ) {}
 
   private async authorize(req: AuthenticatedRequest, uuid: string): Promise<void> {
@@ -25,17 +72,26 @@ export class ReadsController {
   }
 
   @Get('metrics')
+  @ApiOperation({ summary: "The run's metric series by name, within a step range, downsampled to `points` when longer" })
   async metrics(@Req() req: AuthenticatedRequest, @Param('uuid', ParseUUIDPipe) uuid: string, @Query() q: MetricsQueryDto) {
     await this.authorize(req, uuid);
-    const series = await this.tracking.metrics(uuid, q.names);
-    const out: Record<string, Array<{ step: number | null; value: number | string; timestamp: string }>> = {};
-    for (const [name, points] of Object.entries(series)) {
-      out[name] = points.map((p) => ({ step: p.step, value: jsonNumber(p.value), timestamp: p.timestamp }));
-    }
-    return out;
+    return seriesView(await this.tracking.series(uuid, seriesOptions(q)));
+  }
+
+  @Get('metrics/summaries')
+  @ApiOperation({ summary: 'Per metric: last value and step, min, max, count' })
+  async summaries(@Req() req: AuthenticatedRequest, @Param('uuid', ParseUUIDPipe) uuid: string) {
+    await this.authorize(req, uuid);
+    return (await this.tracking.summaries(uuid)).map((s) => ({
+      ...s,
+      last: s.last === null ? null : jsonNumber(s.last),
+      min: s.min === null ? null : jsonNumber(s.min),
+      max: s.max === null ? null : jsonNumber(s.max),
+    }));
   }
 
   @Get('logs')
+  @ApiOperation({ summary: "A page of the run's log lines after `after`" })
   async logs(@Req() req: AuthenticatedRequest, @Param('uuid', ParseUUIDPipe) uuid: string, @Query() q: LogsQueryDto) {
     await this.authorize(req, uuid);
     const results = await this.tracking.logs(uuid, { afterId: q.after, limit: q.limit });
@@ -49,9 +105,12 @@ export class ReadsController {
   /**
    * Server-Sent Events: every stored line after `after`, then new ones as they arrive; the
    * stream ends with an `end` event once the run's last batch is in. Works the same during and
-   * after the run, and from any tracking replica (it reads the database).
+   * after the run, and from any tracking replica: lines are read from the database, and the
+   * follower sleeps until a notification (in-process, or Redis pub/sub between replicas) says
+   * new lines were stored, with a slow poll as a safety net.
    */
   @Get('logs/stream')
+  @ApiOperation({ summary: 'Server-Sent Events: stored lines, then new ones live, then `event: end`' })
   async stream(
     @Req() req: AuthenticatedRequest,
     @Res() res: Response,
@@ -82,12 +141,13 @@ export class ReadsController {
         break;
       }
       if (!lines.length) {
-        idle += this.env.MYELIN_LOG_FOLLOW_POLL_MS;
+        const started = Date.now();
+        await this.notifier.wait(uuid, this.env.MYELIN_LOG_FOLLOW_POLL_MS);
+        idle += Date.now() - started;
         if (idle >= 15_000) {
           res.write(': keep-alive\n\n');
           idle = 0;
         }
-        await new Promise((r) => setTimeout(r, this.env.MYELIN_LOG_FOLLOW_POLL_MS));
       }
     }
     res.end();

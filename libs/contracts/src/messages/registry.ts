@@ -15,6 +15,8 @@ import { MetricsBatch } from './tracking/metrics-batch/metrics-batch.message';
 import { MetricsSummarized } from './tracking/metrics-summarized/metrics-summarized.message';
 import { TokenVerify } from './auth/token-verify/token-verify.message';
 import { RunTokenIssue } from './auth/run-token-issue/run-token-issue.message';
+import { RunFactsLogged } from './tracking/run-facts-logged/run-facts-logged.message';
+import { RunStatusReport } from './runs/run-status-report/run-status-report.message';
 
 /** Every message the platform knows. The bus refuses (dead-letters) anything else. */
 export const MESSAGES: readonly MessageDefinition[] = [
@@ -34,6 +36,8 @@ export const MESSAGES: readonly MessageDefinition[] = [
   TrialCreate.definition,
   GroupStatusChanged.definition,
   GroupStop.definition,
+  RunFactsLogged.definition,
+  RunStatusReport.definition,
 ];
 
 const byPattern = new Map(MESSAGES.map((m) => [m.pattern, m]));

@@ -17,6 +17,8 @@ export interface RunView {
   params: Record<string, unknown>;
   parentUuid: string | null;
   originalUuid: string | null;
+  /** False for a run tracked from outside the platform (it reports its own status). */
+  managed: boolean;
   createdAt: string;
   updatedAt: string;
   startedAt: string | null;

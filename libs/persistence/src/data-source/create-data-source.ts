@@ -27,6 +27,28 @@ export interface ServiceDatabase {
 }
 
 /**
+ * Replicas of a service starting together would race on creating the schema and the migrations
+ * table: on a server, one migrates while the others wait on an advisory lock named after the
+ * schema (held by a connection of its own, released even if a migration fails).
+ */
+async function migrateExclusively(dataSource: DataSource, schema: string, server: boolean): Promise<void> {
+  const migrate = async () => {
+    await dataSource.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    await dataSource.runMigrations({ transaction: 'each' });
+  };
+  if (!server) return migrate();
+  const lock = dataSource.createQueryRunner();
+  await lock.connect();
+  try {
+    await lock.query(`SELECT pg_advisory_lock(hashtext($1))`, [`myelin.migrations.${schema}`]);
+    await migrate();
+  } finally {
+    await lock.query(`SELECT pg_advisory_unlock(hashtext($1))`, [`myelin.migrations.${schema}`]).catch(() => undefined);
+    await lock.release();
+  }
+}
+
+/**
  * One DataSource per service, on its own schema, for a PostgreSQL server or the embedded
  * PGlite: the same dialect, entities and migrations either way. Migrations run here
  * (`synchronize` is never used), so a service is always on its latest schema when it starts.
@@ -53,8 +75,7 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
   }
   try {
     await dataSource.initialize();
-    await dataSource.query(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`);
-    await dataSource.runMigrations({ transaction: 'each' });
+    await migrateExclusively(dataSource, options.schema, target.kind === 'server');
   } catch (error) {
     if (dataSource.isInitialized) await dataSource.destroy();
     if (target.kind === 'embedded') await releaseEmbedded(target.dataDir);

@@ -22,6 +22,8 @@ export interface StartServiceOptions {
   logLevel: string;
   /** Serve an OpenAPI document of the app's routes and an interactive page. */
   openapi?: { title: string; description: string; jsonPath: string; docsPath: string };
+  /** Largest JSON request body in bytes (default 4 MiB). */
+  bodyLimitBytes?: number;
   /** Called after the Nest app closed (release the database, the bus if owned...). */
   onClose?: () => Promise<void>;
 }
@@ -39,7 +41,7 @@ export async function startService(options: StartServiceOptions): Promise<AppHan
     bodyParser: false,
     abortOnError: false,
   });
-  app.use(express.json({ limit: '4mb', strict: false }));
+  app.use(express.json({ limit: options.bodyLimitBytes ?? 4 * 1024 * 1024, strict: false }));
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.useGlobalFilters(new HttpErrorFilter());
   if (options.openapi) {

@@ -27,6 +27,8 @@ export class RunEntity {
   @Column({ name: 'cloning_strategy', type: 'text', nullable: true }) cloningStrategy!: string | null;
   /** A group's trial: the optimizer's trial id (unique within the group). */
   @Column({ name: 'trial_key', type: 'text', nullable: true }) trialKey!: string | null;
+  /** False for a run tracked from outside the platform: it reports its own status. */
+  @Column({ type: 'boolean', default: true }) managed!: boolean;
   @Column({ name: 'created_by', type: 'uuid' }) createdBy!: string;
   @Column({ type: 'text', default: '' }) readme!: string;
   @Column({ name: 'archived_at', type: 'timestamptz', nullable: true }) archivedAt!: Date | null;

@@ -24,6 +24,8 @@ export interface NewRun {
   params: Record<string, unknown>;
   codeDir?: string | null;
   createdBy: string;
+  /** False: tracked from outside, never started by the scheduler. */
+  managed?: boolean;
   parentUuid?: string | null;
   originalUuid?: string | null;
   cloningStrategy?: string | null;
@@ -106,6 +108,7 @@ export class RunsRepository {
         cloningStrategy: input.cloningStrategy ?? null,
         trialKey: input.trialKey ?? null,
         createdBy: input.createdBy,
+        managed: input.managed ?? true,
         startedAt: null,
         finishedAt: null,
       });

@@ -1,5 +1,6 @@
 import { DataSource, EntityManager } from 'typeorm';
 import type { LogStream } from '@myelin/contracts';
+import { downsampleSeries, SeriesPoint } from './downsample';
 
 export interface MetricPointInput {
   name: string;
@@ -33,6 +34,33 @@ export interface StoredLogLine extends LogLineInput {
   id: number;
 }
 
+export interface ParamConflict {
+  key: string;
+  stored: unknown;
+  attempted: unknown;
+}
+
+export interface DataRef {
+  name: string;
+  hash: string;
+  path?: string;
+}
+
+export interface RunMetadata {
+  params: Record<string, unknown>;
+  codeRef: Record<string, unknown> | null;
+  environment: Record<string, unknown> | null;
+  dataRefs: DataRef[];
+}
+
+/** JSON with sorted keys: two params are the same value whatever the order of their fields. */
+function canonical(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  const o = value as Record<string, unknown>;
+  return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`;
+}
+
 /** PostgreSQL's float8 accepts these spellings; JSON has no NaN or infinities. */
 function toFloat(value: number | string): number {
   return typeof value === 'number' ? value : Number(value);
@@ -42,6 +70,11 @@ export class TrackingRepository {
   private readonly nameIds = new Map<string, number>();
 
   constructor(private readonly dataSource: DataSource) {}
+
+  /** A transaction on tracking's database (to queue an outbox event with nothing else). */
+  transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(work);
+  }
 
   /**
    * Store a batch of metric points once: the batch id is claimed by primary key in the same
@@ -186,6 +219,84 @@ export class TrackingRepository {
     return out;
   }
 
+  /**
+   * Series of one run by name, optionally within a step range and downsampled to `points`.
+   * Long series are reduced in the database first (min and max of each of `points` buckets over
+   * the step axis, one pass over the index range), then by LTTB here: a 1M-point series never
+   * leaves PostgreSQL whole.
+   */
+  async series(
+    runUuid: string,
+    options: { names?: string[]; fromStep?: number; toStep?: number; points?: number } = {},
+  ): Promise<Record<string, MetricPoint[]>> {
+    const names = options.names?.length
+      ? options.names
+      : ((await this.dataSource.query(
+          `SELECT n."name" FROM "tracking"."metric_summaries" s JOIN "tracking"."metric_names" n ON n."id" = s."name_id" WHERE s."run_uuid" = $1`,
+          [runUuid],
+        )) as Array<{ name: string }>).map((r) => r.name);
+    const out: Record<string, MetricPoint[]> = {};
+    for (const name of names) {
+      const points = await this.seriesOf(runUuid, name, options);
+      if (points) out[name] = points;
+    }
+    return out;
+  }
+
+  private async seriesOf(
+    runUuid: string,
+    name: string,
+    { fromStep, toStep, points }: { fromStep?: number; toStep?: number; points?: number },
+  ): Promise<MetricPoint[] | undefined> {
+    const [named] = (await this.dataSource.query(`SELECT "id" FROM "tracking"."metric_names" WHERE "name" = $1`, [name])) as Array<{ id: number }>;
+    if (!named) return undefined;
+    const params: unknown[] = [runUuid, named.id];
+    let range = '';
+    if (fromStep !== undefined) range += ` AND "step" >= $${params.push(fromStep)}`;
+    if (toStep !== undefined) range += ` AND "step" <= $${params.push(toStep)}`;
+    const where = `"run_uuid" = $1 AND "name_id" = $2${range}`;
+    const x = `coalesce("step"::float8, extract(epoch from "at") * 1000)`;
+    if (points) {
+      const [stats] = (await this.dataSource.query(`SELECT count(*) AS n, min(${x}) AS lo, max(${x}) AS hi FROM "tracking"."metrics" WHERE ${where}`, params)) as Array<{
+        n: string | number;
+        lo: number | null;
+        hi: number | null;
+      }>;
+      if (Number(stats.n) > points && stats.lo !== null && stats.hi !== null && stats.hi > stats.lo) {
+        const buckets = points;
+        const lo = params.push(stats.lo);
+        const hi = params.push(stats.hi + (stats.hi - stats.lo) / (buckets * 1000));
+        const nb = params.push(buckets);
+        // Per bucket, the rows holding the min and the max value (min/max over [value, x, ...] arrays
+        // compare element-wise). NaN sorts above every number in PostgreSQL: it shows up as a max.
+        const rows = (await this.dataSource.query(
+          `SELECT min(ARRAY["value", ${x}, coalesce("step"::float8, 'NaN'), extract(epoch from "at") * 1000]) AS lo_pt,
+                  max(ARRAY["value", ${x}, coalesce("step"::float8, 'NaN'), extract(epoch from "at") * 1000]) AS hi_pt
+             FROM "tracking"."metrics" WHERE ${where}
+            GROUP BY width_bucket(${x}, $${lo}, $${hi}, $${nb})`,
+          params,
+        )) as Array<{ lo_pt: Array<number | string>; hi_pt: Array<number | string> }>;
+        const reduced: SeriesPoint[] = [];
+        const seen = new Set<number>();
+        for (const r of rows) {
+          for (const pt of [r.lo_pt, r.hi_pt]) {
+            const [value, px, step, at] = pt.map(Number);
+            if (seen.has(px)) continue;
+            seen.add(px);
+            reduced.push({ x: px, step: Number.isNaN(step) ? null : step, value, timestamp: new Date(at).toISOString() });
+          }
+        }
+        reduced.sort((a, b) => a.x - b.x);
+        return downsampleSeries(reduced, points).map(({ step, value, timestamp }) => ({ step, value, timestamp }));
+      }
+    }
+    const rows = (await this.dataSource.query(
+      `SELECT "step", "value", "at" FROM "tracking"."metrics" WHERE ${where} ORDER BY "step" NULLS FIRST, "at"`,
+      params,
+    )) as Array<{ step: number | string | null; value: number | string; at: Date | string }>;
+    return rows.map((r) => ({ step: r.step === null ? null : Number(r.step), value: toFloat(r.value), timestamp: new Date(r.at).toISOString() }));
+  }
+
   async logs(runUuid: string, { afterId = 0, limit = 1000 } = {}): Promise<StoredLogLine[]> {
     const rows = (await this.dataSource.query(
       `SELECT "id", "at", "stream", "line" FROM "tracking"."logs"
@@ -201,7 +312,93 @@ export class TrackingRepository {
       await m.query(`DELETE FROM "tracking"."logs" WHERE "run_uuid" = $1`, [runUuid]);
       await m.query(`DELETE FROM "tracking"."ingested_batches" WHERE "run_uuid" = $1`, [runUuid]);
       await m.query(`DELETE FROM "tracking"."metric_summaries" WHERE "run_uuid" = $1`, [runUuid]);
+      await m.query(`DELETE FROM "tracking"."run_params" WHERE "run_uuid" = $1`, [runUuid]);
+      await m.query(`DELETE FROM "tracking"."run_metadata" WHERE "run_uuid" = $1`, [runUuid]);
     });
+  }
+
+  /**
+   * Params are write-once: a key logged again with the same value is accepted (a retried call),
+   * with another value it is a conflict and nothing of the call is stored. `onLogged` runs in the
+   * same transaction with the keys stored for the first time (to announce them).
+   */
+  async logParams(
+    runUuid: string,
+    params: Record<string, unknown>,
+    onLogged?: (manager: EntityManager, added: Record<string, unknown>) => Promise<void>,
+  ): Promise<{ conflicts: ParamConflict[]; params: Record<string, unknown> }> {
+    const keys = Object.keys(params);
+    return this.dataSource.transaction(async (manager) => {
+      const inserted = keys.length
+        ? ((await manager.query(
+            `INSERT INTO "tracking"."run_params" ("run_uuid", "key", "value")
+             SELECT $1, k, v FROM unnest($2::text[], $3::jsonb[]) AS t(k, v)
+             ON CONFLICT ("run_uuid", "key") DO NOTHING RETURNING "key"`,
+            [runUuid, keys, keys.map((k) => JSON.stringify(params[k] ?? null))],
+          )) as Array<{ key: string }>)
+        : [];
+      const added = new Set(inserted.map((r) => r.key));
+      const existing = await this.params(runUuid, manager);
+      const conflicts: ParamConflict[] = [];
+      for (const k of keys) {
+        if (added.has(k)) continue;
+        if (canonical(existing[k]) !== canonical(params[k] ?? null)) conflicts.push({ key: k, stored: existing[k], attempted: params[k] });
+      }
+      if (conflicts.length) {
+        // Nothing of a conflicting call is kept: the caller fixes it and sends it again.
+        await manager.query(`DELETE FROM "tracking"."run_params" WHERE "run_uuid" = $1 AND "key" = ANY($2)`, [runUuid, [...added]]);
+        for (const k of added) delete existing[k];
+        return { conflicts, params: existing };
+      }
+      if (added.size && onLogged) await onLogged(manager, Object.fromEntries([...added].map((k) => [k, params[k] ?? null])));
+      return { conflicts, params: existing };
+    });
+  }
+
+  async params(runUuid: string, manager: EntityManager | DataSource = this.dataSource): Promise<Record<string, unknown>> {
+    const rows = (await manager.query(`SELECT "key", "value" FROM "tracking"."run_params" WHERE "run_uuid" = $1 ORDER BY "key"`, [
+      runUuid,
+    ])) as Array<{ key: string; value: unknown }>;
+    return Object.fromEntries(rows.map((r) => [r.key, r.value]));
+  }
+
+  async setMetadata(runUuid: string, field: 'code_ref' | 'environment', value: Record<string, unknown>): Promise<void> {
+    await this.dataSource.query(
+      `INSERT INTO "tracking"."run_metadata" ("run_uuid", "${field}") VALUES ($1, $2::jsonb)
+       ON CONFLICT ("run_uuid") DO UPDATE SET "${field}" = EXCLUDED."${field}", "updated_at" = now()`,
+      [runUuid, JSON.stringify(value)],
+    );
+  }
+
+  /** Data references are keyed by name: logging a name again replaces its hash and path. */
+  async addDataRefs(runUuid: string, refs: DataRef[]): Promise<DataRef[]> {
+    return this.dataSource.transaction(async (manager) => {
+      const rows = (await manager.query(`SELECT "data_refs" FROM "tracking"."run_metadata" WHERE "run_uuid" = $1 FOR UPDATE`, [
+        runUuid,
+      ])) as Array<{ data_refs: DataRef[] }>;
+      const byName = new Map((rows[0]?.data_refs ?? []).map((r) => [r.name, r]));
+      for (const r of refs) byName.set(r.name, r);
+      const all = [...byName.values()];
+      await manager.query(
+        `INSERT INTO "tracking"."run_metadata" ("run_uuid", "data_refs") VALUES ($1, $2::jsonb)
+         ON CONFLICT ("run_uuid") DO UPDATE SET "data_refs" = EXCLUDED."data_refs", "updated_at" = now()`,
+        [runUuid, JSON.stringify(all)],
+      );
+      return all;
+    });
+  }
+
+  async metadata(runUuid: string): Promise<RunMetadata> {
+    const rows = (await this.dataSource.query(
+      `SELECT "code_ref", "environment", "data_refs" FROM "tracking"."run_metadata" WHERE "run_uuid" = $1`,
+      [runUuid],
+    )) as Array<{ code_ref: Record<string, unknown> | null; environment: Record<string, unknown> | null; data_refs: DataRef[] }>;
+    return {
+      params: await this.params(runUuid),
+      codeRef: rows[0]?.code_ref ?? null,
+      environment: rows[0]?.environment ?? null,
+      dataRefs: rows[0]?.data_refs ?? [],
+    };
   }
 
   private async claimBatch(manager: EntityManager, runUuid: string, batchId: string): Promise<boolean> {

@@ -1,0 +1,71 @@
+import { ConflictException, Inject, Injectable } from '@nestjs/common';
+import { MetricsSummarized, RunFactsLogged } from '@myelin/contracts';
+import { enqueueOutbox, LogLineInput, MetricPointInput, OutboxRelay, ParamConflict, TrackingRepository } from '@myelin/persistence';
+import { LOG_NOTIFIER } from '../tokens';
+import type { LogNotifier } from '../logs/log-notifier';
+
+function finite(v: number | null): number | null {
+  return v !== null && Number.isFinite(v) ? v : null;
+}
+
+function show(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+/** Everything that stores what a run reports, whether it came over the bus or over HTTP. */
+@Injectable()
+export class IngestService {
+  constructor(
+    private readonly tracking: TrackingRepository,
+    private readonly relay: OutboxRelay,
+    @Inject(LOG_NOTIFIER) private readonly notifier: LogNotifier,
+  ) {}
+
+  /** False for a batch already stored (a retry). */
+  async metrics(runUuid: string, batchId: string, points: MetricPointInput[]): Promise<boolean> {
+    const stored = await this.tracking.appendMetrics(runUuid, batchId, points, (manager, summaries) =>
+      // The new summaries are announced in the same transaction (outbox): the API's copy never misses one.
+      enqueueOutbox(manager, 'tracking', 'event', MetricsSummarized.PATTERN, {
+        runUuid,
+        metrics: summaries.map((s) => ({ name: s.name, last: finite(s.last), lastStep: s.lastStep, min: finite(s.min), max: finite(s.max), count: s.count })),
+      } satisfies MetricsSummarized.Payload),
+    );
+    if (stored) this.relay.poke();
+    return stored;
+  }
+
+  async logs(runUuid: string, batchId: string, lines: LogLineInput[], final = false): Promise<boolean> {
+    const stored = await this.tracking.appendLogs(runUuid, batchId, lines);
+    if (final) await this.tracking.markLogsEnded(runUuid);
+    if (stored || final) this.notifier.notify(runUuid);
+    return stored;
+  }
+
+  async endLogs(runUuid: string): Promise<void> {
+    await this.tracking.markLogsEnded(runUuid);
+    this.notifier.notify(runUuid);
+  }
+
+  /** Write-once params: 409 naming each key with the stored and the refused value. */
+  async params(runUuid: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const result = await this.tracking.logParams(runUuid, params, (manager, added) =>
+      enqueueOutbox(manager, 'tracking', 'event', RunFactsLogged.PATTERN, { runUuid, params: added } satisfies RunFactsLogged.Payload),
+    );
+    if (result.conflicts.length) {
+      throw new ConflictException({
+        code: 'conflict',
+        message: `params are write-once: ${result.conflicts.map((c: ParamConflict) => `\`${c.key}\` is already ${show(c.stored)}, refusing ${show(c.attempted)}`).join('; ')}`,
+        details: result.conflicts,
+      });
+    }
+    this.relay.poke();
+    return { ...result.params, ...params };
+  }
+
+  async tags(runUuid: string, tags: string[]): Promise<void> {
+    await this.tracking.transaction((manager) =>
+      enqueueOutbox(manager, 'tracking', 'event', RunFactsLogged.PATTERN, { runUuid, tags } satisfies RunFactsLogged.Payload),
+    );
+    this.relay.poke();
+  }
+}
