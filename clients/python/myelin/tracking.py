@@ -12,6 +12,7 @@ import atexit
 import logging
 import math
 import os
+import re
 import shutil
 import signal
 import sys
@@ -30,6 +31,16 @@ from .exceptions import MyelinError
 logger = logging.getLogger("myelin")
 
 FINAL_STATUSES = ("succeeded", "failed", "stopped")
+REPORTABLE_STATUSES = ("running",) + FINAL_STATUSES
+#: What the server accepts (beyond it a value would be refused with a 400, and a whole batch with it).
+RUN_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+MAX_METRIC_NAME = 250
+MAX_LOG_LINE = 100000
+MAX_TAG = 100
+MAX_TAGS_PER_REQUEST = 100
+MAX_CREATION_TAGS = 50
+MAX_MESSAGE = 10000
+MAX_TRACEBACK = 100000
 #: Where spill files go inside an outputs folder.
 SPILL_FOLDER = ".myelin"
 
@@ -281,13 +292,9 @@ class Run:
         if self.mode == "created":
             if not self.project or self.project.count("/") != 1 or "" in self.project.split("/"):
                 raise MyelinError("project must be 'owner/name', got %r" % (self.project,))
-            self._creation = _json_safe(
-                {
-                    k: v
-                    for k, v in (("name", name), ("description", description), ("tags", _flatten(tags)), ("params", params))
-                    if v
-                }
-            )
+            self._creation = {}
+            self._creation_tags_overflow = []
+            self._set_creation_fields(name, description, tags, params)
             _install_excepthook()
             self._track_on_create = (
                 track_code if track_code is not None else True,
@@ -315,11 +322,9 @@ class Run:
         raises MyelinError."""
         if self.mode != "created" or self.run_uuid or self._ended:
             return self
-        extra = {k: v for k, v in (("name", name), ("description", description), ("tags", _flatten(tags)), ("params", params)) if v}
-        if extra:
-            self._creation.update(_json_safe(extra))
-            if params:
-                self._params.update(params)
+        self._set_creation_fields(name, description, tags, params)
+        if params:
+            self._params.update(params)
         try:
             self._create_now(retries=1)
         except (NetworkError, HttpError) as e:
@@ -330,6 +335,9 @@ class Run:
                 self.host,
                 e,
             )
+        if self._creation_tags_overflow:  # creation takes MAX_CREATION_TAGS; the rest go after
+            overflow, self._creation_tags_overflow = self._creation_tags_overflow, []
+            self.log_tags(overflow)
         track_code, track_env = self._track_on_create
         self._track_on_create = (False, False)
         if track_code:
@@ -337,6 +345,25 @@ class Run:
         if track_env:
             self.log_run_env()
         return self
+
+    def _set_creation_fields(self, name, description, tags, params):
+        """Checks what the server would refuse with a 400 now, while the caller can still see it
+        (a run created later in the background could only log a warning)."""
+        if name:
+            name = str(name)
+            if not RUN_NAME.match(name):
+                raise MyelinError("run name %r: at most 200 letters, digits, _ . -" % name, status=400)
+            self._creation["name"] = name
+        if description:
+            self._creation["description"] = _clip(str(description), MAX_MESSAGE)
+        tags = _valid_tags(_flatten(tags), self._warn_once)
+        if tags:
+            self._creation["tags"] = tags[:MAX_CREATION_TAGS]
+            self._creation_tags_overflow.extend(tags[MAX_CREATION_TAGS:])
+        if params:
+            if not isinstance(params, dict):
+                raise MyelinError("params must be a dict", status=400)
+            self._creation.setdefault("params", {}).update(_json_safe(params))
 
     def _create_now(self, retries=0):
         with self._creation_lock:
@@ -413,12 +440,15 @@ class Run:
             try:
                 step = int(step)
             except (TypeError, ValueError):
-                self._warn_once("step", "myelin: step %r is not an integer; logged without a step" % (step,))
-                step = None
+                step = -1
+            if step < 0:
+                self._warn_once("step", "myelin: a step must be an integer >= 0; points with step %r skipped" % (step,))
+                return
         points = []
         for name, value in metrics.items():
             name = str(name)
-            if not name:
+            if not 0 < len(name) <= MAX_METRIC_NAME:
+                self._warn_once("name:" + name, "myelin: a metric name must have 1 to %d characters; %r skipped" % (MAX_METRIC_NAME, name[:50]))
                 continue
             number = _metric_value(value)
             if number is None:
@@ -437,7 +467,7 @@ class Run:
     def log_line(self, line, stream="stdout", timestamp=None):
         if not self._active():
             return
-        item = {"line": str(line), "stream": "stderr" if stream == "stderr" else "stdout", "timestamp": _timestamp(timestamp)}
+        item = {"line": _clip(str(line), MAX_LOG_LINE), "stream": "stderr" if stream == "stderr" else "stdout", "timestamp": _timestamp(timestamp)}
         self._sender.add("logs", [item])
 
     def log_text(self, text, stream="stdout"):
@@ -446,7 +476,7 @@ class Run:
             return
         at = time.time()
         kind = "stderr" if stream == "stderr" else "stdout"
-        self._sender.add("logs", [{"line": line, "stream": kind, "timestamp": at} for line in str(text).splitlines()])
+        self._sender.add("logs", [{"line": _clip(line, MAX_LOG_LINE), "stream": kind, "timestamp": at} for line in str(text).splitlines()])
 
     # ----- params (synchronous: a write-once conflict is the caller's to know)
 
@@ -522,9 +552,9 @@ class Run:
         """``log_tags("a", "b")`` or ``log_tags(["a", "b"])``: adds tags to the run."""
         if not self._active():
             return
-        values = _flatten(tags)
-        if values:
-            self._enqueue(Op("POST", "tags", {"tags": values}, what="tags"))
+        values = _valid_tags(_flatten(tags), self._warn_once)
+        for i in range(0, len(values), MAX_TAGS_PER_REQUEST):
+            self._enqueue(Op("POST", "tags", {"tags": values[i : i + MAX_TAGS_PER_REQUEST]}, what="tags"))
 
     def log_status(self, status, message=None, traceback=None):
         """Reports a status of a run tracked from outside. Inside a job the scheduler owns the
@@ -536,11 +566,14 @@ class Run:
                 "status", "myelin: inside a job the scheduler reports the run's status; log_%s ignored" % status, logging.INFO
             )
             return
+        if status not in REPORTABLE_STATUSES:
+            raise ValueError("status must be one of %s" % ", ".join(REPORTABLE_STATUSES))
         body = {"status": status}
         if message is not None:
-            body["message"] = str(message)
+            body["message"] = _clip(str(message), MAX_MESSAGE)
         if traceback is not None:
-            body["traceback"] = traceback if isinstance(traceback, str) else "".join(traceback_module.format_tb(traceback))
+            text = traceback if isinstance(traceback, str) else "".join(traceback_module.format_tb(traceback))
+            body["traceback"] = _clip(text, MAX_TRACEBACK, keep_end=True)  # the end says what failed
         final = status in FINAL_STATUSES
         if final:
             self._final_reported = True
@@ -577,7 +610,7 @@ class Run:
         return env
 
     def log_data_ref(self, name=None, data=None, path=None, hash=None, data_name=None):
-        """Records a data set by name with the sha256 of ``data`` (bytes, str, a buffer such as a
+        """Records a data set by name with ``sha256:<hex>`` of ``data`` (bytes, str, a buffer such as a
         numpy array, or JSON-able) or of the file/folder at ``path``, or a given ``hash``.
         ``data_name`` is Polyaxon's spelling of ``name``."""
         if not isinstance(name, str) and name is not None and data is None:
@@ -585,9 +618,9 @@ class Run:
         name = name or data_name or "data"
         if hash is None:
             if data is not None:
-                hash = hash_data(data)
+                hash = "sha256:" + hash_data(data)
             elif path is not None:
-                hash = hash_path(path)
+                hash = "sha256:" + hash_path(path)
             else:
                 raise ValueError("log_data_ref needs data, path or hash")
         if not self._active():
@@ -720,6 +753,24 @@ def _conflict_text(clashes, run_uuid):
 
 def _show(value):
     return repr(value)
+
+
+def _clip(text, limit, keep_end=False):
+    if len(text) <= limit:
+        return text
+    marker = "...[truncated]..."
+    return marker + text[-(limit - len(marker)):] if keep_end else text[: limit - len(marker)] + marker
+
+
+def _valid_tags(tags, warn_once):
+    out = []
+    for tag in tags:
+        if 0 < len(tag) <= MAX_TAG:
+            if tag not in out:
+                out.append(tag)
+        else:
+            warn_once("tag:" + tag[:50], "myelin: a tag must have 1 to %d characters; %r skipped" % (MAX_TAG, tag[:50]))
+    return out
 
 
 def _flatten(tags):

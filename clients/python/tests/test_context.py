@@ -71,7 +71,7 @@ class ContextTest(ServerTestCase):
         r.log_data_ref(data=b"raw", data_name="polyaxon-style")
         r.log_data_ref("given", hash="abc123")
         self.assertTrue(r.flush(5))
-        sha = lambda b: hashlib.sha256(b).hexdigest()  # noqa: E731
+        sha = lambda b: "sha256:" + hashlib.sha256(b).hexdigest()  # noqa: E731
         self.assertEqual(
             run.data_refs,
             [
