@@ -24,6 +24,7 @@ import { configCommand, loginCommand, logoutCommand, superuserCommand, userComma
 import { initCommand, projectCommand } from './commands/project.commands';
 import { upCommand } from './commands/up.command';
 import { serveCommand } from './commands/serve.command';
+import { outputsCommand } from './commands/outputs.commands';
 
 function program(): Command {
   const root = new Command('myelin')
@@ -59,6 +60,7 @@ function program(): Command {
     deleteCommand(),
     compareCommand(),
     exportCommand(),
+    outputsCommand(),
   ]) {
     root.addCommand(cmd);
   }
