@@ -642,7 +642,7 @@ class Run:
         destination = _destination(name if name is not None else os.path.basename(path))
         if not self._active():
             return None
-        local = self._local_outputs()
+        local = self._local_outputs() if self.in_job else None  # a run from outside: always uploaded
         if local:
             target = os.path.join(local, *destination.split("/"))
             if os.path.exists(target) and os.path.samefile(path, target):
