@@ -83,6 +83,21 @@ def get_outputs_refs_paths():
     return config.outputs_refs_paths(os.environ)
 
 
+def get_log_level():
+    """POLYAXON_LOG_LEVEL (or MYELIN_LOG_LEVEL), else None."""
+    return config._first(os.environ, "MYELIN_LOG_LEVEL", "POLYAXON_LOG_LEVEL")
+
+
+def get_cluster_def():
+    """POLYAXON_CLUSTER (the replicas of a distributed job), parsed, else None."""
+    return config._json(os.environ, "POLYAXON_CLUSTER")
+
+
+def get_task_info():
+    """POLYAXON_TASK_INFO ({"type", "index"} of this replica), parsed, else None."""
+    return config._json(os.environ, "POLYAXON_TASK_INFO")
+
+
 def _install_excepthook():
     """Remembers the exception that ends the process (the previous hook still prints it)."""
     global _hook_installed

@@ -179,10 +179,19 @@ class JobRunTest(ServerTestCase):
             """
             from myelin import tracking
             print(tracking.get_outputs_path(), tracking.get_params(), tracking.get_data_paths())
+            print(tracking.get_log_level(), tracking.get_task_info(), tracking.get_cluster_def())
             """,
-            clean_environ(MYELIN_OUTPUTS_PATH="/o", MYELIN_PARAMS='{"a": 1}', POLYAXON_RUN_DATA_PATHS='{"d": "/d"}'),
+            clean_environ(
+                MYELIN_OUTPUTS_PATH="/o",
+                MYELIN_PARAMS='{"a": 1}',
+                POLYAXON_RUN_DATA_PATHS='{"d": "/d"}',
+                POLYAXON_LOG_LEVEL="INFO",
+                POLYAXON_TASK_INFO='{"type": "master", "index": 0}',
+            ),
         )
-        self.assertEqual(script.stdout.strip(), "/o {'a': 1} {'d': '/d'}")
+        self.assertEqual(
+            script.stdout.splitlines(), ["/o {'a': 1} {'d': '/d'}", "INFO {'type': 'master', 'index': 0} None"]
+        )
 
 
 class NoOpTest(ServerTestCase):
