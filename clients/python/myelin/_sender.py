@@ -303,6 +303,7 @@ class Sender:
             busy = self._busy
             if isinstance(busy, Batch) and busy.spill_end is None:
                 self._batches.appendleft(busy)
+            self._spill_warned = True  # the warning below says it all
             while self._batches:
                 batch = self._batches.popleft()
                 self._mem -= len(batch.items)
