@@ -3,6 +3,7 @@ import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Response } from 'express';
+import { ApiBody, ApiConsumes, ApiOperation, ApiProduces, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { ArtifactEntry, ArtifactStore } from '@myelin/artifacts';
 import { AuthenticatedRequest, extractToken } from '@myelin/runtime';
 import { BusTokenVerifier } from '../auth/bus-token-verifier';
@@ -21,6 +22,8 @@ function attachment(name: string): string {
  * Bytes are streamed both ways; reads need read access to the run, uploads write access, asked of
  * the API like every tracking route (404 for a run the token may not see).
  */
+@ApiTags('tracking')
+@ApiSecurity('token')
 @Controller('api/v1/tracking/runs/:uuid/outputs')
 export class OutputsController {
   constructor(
@@ -33,6 +36,7 @@ export class OutputsController {
   }
 
   @Get('tree')
+  @ApiOperation({ summary: "The run's outputs as a recursive tree of files and folders (`path`: a folder)" })
   async tree(@Req() req: AuthenticatedRequest, @Param('uuid', ParseUUIDPipe) uuid: string, @Query() q: OutputsPathQueryDto): Promise<{ entries: ArtifactEntry[] }> {
     await this.authorize(req, uuid, 'read');
     try {
@@ -43,6 +47,8 @@ export class OutputsController {
   }
 
   @Get('file')
+  @ApiOperation({ summary: 'One file of the outputs, streamed' })
+  @ApiProduces('application/octet-stream')
   async file(@Req() req: AuthenticatedRequest, @Res() res: Response, @Param('uuid', ParseUUIDPipe) uuid: string, @Query() q: OutputsPathQueryDto): Promise<void> {
     await this.authorize(req, uuid, 'read');
     if (!q.path) throw new BadRequestException('path: the file to download is required');
@@ -63,6 +69,9 @@ export class OutputsController {
 
   /** The request body is the file, streamed to the store (any content type but JSON, which the body parser would consume). */
   @Put('file')
+  @ApiOperation({ summary: 'Upload one file to the outputs: the raw bytes as the body (application/octet-stream), streamed' })
+  @ApiConsumes('application/octet-stream')
+  @ApiBody({ schema: { type: 'string', format: 'binary' } })
   async upload(@Req() req: AuthenticatedRequest, @Param('uuid', ParseUUIDPipe) uuid: string, @Query() q: OutputsPathQueryDto): Promise<{ path: string; size: number }> {
     await this.authorize(req, uuid, 'write');
     if (!q.path) throw new BadRequestException('path: where to store the file is required');
@@ -77,6 +86,8 @@ export class OutputsController {
   }
 
   @Get('download')
+  @ApiOperation({ summary: 'The outputs (or the folder `path`) as a .tar.gz, streamed' })
+  @ApiProduces('application/gzip')
   async download(@Req() req: AuthenticatedRequest, @Res() res: Response, @Param('uuid', ParseUUIDPipe) uuid: string, @Query() q: OutputsPathQueryDto): Promise<void> {
     await this.authorize(req, uuid, 'read');
     let archive: Readable;

@@ -7,7 +7,8 @@ import { extract as tarExtract } from 'tar-stream';
 import { LogLinesAppend, RunDeleted, TokenVerify } from '@myelin/contracts';
 import { InProcessBus, MessageHandler } from '@myelin/bus';
 import { AppHandle } from '@myelin/runtime';
-import { createTempDir, createTestDatabase, TempDir, TestDatabase, waitFor } from '@myelin/testing';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { createTempDir, createTestDatabase, S3TestServer, startS3TestServer, TempDir, TestDatabase, waitFor } from '@myelin/testing';
 import { bootstrap } from '../bootstrap';
 
 const WRITER = 'writer-token-0001';
@@ -161,6 +162,12 @@ describe('tracking outputs over HTTP', () => {
     expect(((await res.json()) as { message: string }).message).toMatch(/octet-stream/);
   });
 
+  it('describes the outputs routes in the OpenAPI document', async () => {
+    const doc = (await (await fetch(`${base}/api/v1/tracking/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    for (const what of ['tree', 'file', 'download']) expect(Object.keys(doc.paths)).toContain(`/api/v1/tracking/runs/{uuid}/outputs/${what}`);
+    expect(Object.keys(doc.paths['/api/v1/tracking/runs/{uuid}/outputs/file'])).toEqual(expect.arrayContaining(['get', 'put']));
+  });
+
   it('deletes the outputs with the run, beside the logs (two handlers of the same event)', async () => {
     await bus.send(LogLinesAppend.PATTERN, { runUuid: run, batchId: 'b1', lines: [{ at: new Date().toISOString(), stream: 'stdout', line: 'hello' }] });
     await waitFor(async () => ((await (await fetch(`${base}/api/v1/tracking/runs/${run}/logs`, { headers: auth(READER) })).json()) as { results: unknown[] }).results.length === 1, {
@@ -172,5 +179,78 @@ describe('tracking outputs over HTTP', () => {
       what: 'the logs removed',
     });
     expect(((await (await fetch(url(run, 'tree'), { headers: auth(READER) })).json()) as { entries: unknown[] }).entries).toEqual([]);
+  });
+});
+
+/** The same service with MYELIN_ARTIFACTS_STORE=s3://...: an in-process S3 server, the real AWS SDK client. */
+describe('tracking outputs over HTTP, S3 bucket store', () => {
+  let app: AppHandle;
+  let bus: InProcessBus;
+  let db: TestDatabase;
+  let s3: S3TestServer;
+  let client: S3Client;
+  let base: string;
+  const run = randomUUID();
+  const headers = { Authorization: `token ${WRITER}` };
+  const keysOf = async (uuid: string) =>
+    ((await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `team/${uuid}/` }))).Contents ?? []).map((o) => o.Key);
+
+  beforeAll(async () => {
+    db = await createTestDatabase('myelin_outputs_s3');
+    s3 = await startS3TestServer();
+    client = new S3Client({ endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials, forcePathStyle: true });
+    bus = new InProcessBus();
+    await bus.consume(
+      'api',
+      new Map([[TokenVerify.PATTERN, ((p: TokenVerify.Payload): TokenVerify.Reply => ({ valid: p.token === WRITER, userId: randomUUID(), username: 'writer', access: p.runUuid === run ? 'write' : 'none' })) as MessageHandler]]),
+    );
+    app = await bootstrap({
+      env: {
+        MYELIN_DATABASE_URL: db.url,
+        MYELIN_PORT: '0',
+        MYELIN_LOG_LEVEL: 'error',
+        MYELIN_ARTIFACTS_STORE: `s3://${s3.bucket}/team`,
+        MYELIN_S3_ENDPOINT: s3.endpoint,
+        MYELIN_S3_REGION: s3.region,
+        AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+      },
+      bus,
+      listen: true,
+    });
+    base = `http://127.0.0.1:${app.port}/api/v1/tracking/runs/${run}/outputs`;
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.close();
+    await bus?.close();
+    client?.destroy();
+    await s3?.close();
+    await db?.drop();
+  });
+
+  it('uploads into the bucket, lists, downloads, archives, and deletes with the run', async () => {
+    const up = await fetch(`${base}/file?path=checkpoints/ckpt-1.bin`, { method: 'PUT', headers: { ...headers, 'Content-Type': 'application/octet-stream' }, body: 'weights v1' });
+    expect(await up.json()).toEqual({ path: 'checkpoints/ckpt-1.bin', size: 10 });
+    expect(await keysOf(run)).toEqual([`team/${run}/outputs/checkpoints/ckpt-1.bin`]);
+    const tree = (await (await fetch(`${base}/tree`, { headers })).json()) as { entries: Array<{ path: string }> };
+    expect(tree.entries.map((e) => e.path)).toEqual(['checkpoints', 'checkpoints/ckpt-1.bin']);
+    expect(await (await fetch(`${base}/file?path=checkpoints/ckpt-1.bin`, { headers })).text()).toBe('weights v1');
+    const archive = await fetch(`${base}/download`, { headers });
+    expect(archive.status).toBe(200);
+    const names: string[] = [];
+    const ex = tarExtract();
+    const done = (async () => {
+      for await (const entry of ex) {
+        names.push(entry.header.name);
+        entry.resume();
+      }
+    })();
+    Readable.fromWeb(archive.body as never).pipe(createGunzip()).pipe(ex as unknown as NodeJS.WritableStream);
+    await done;
+    expect(names).toEqual(['checkpoints/', 'checkpoints/ckpt-1.bin']);
+    expect((await fetch(`${base}/file?path=../x`, { headers })).status).toBe(400);
+    await bus.emit(RunDeleted.PATTERN, { runUuid: run, at: new Date().toISOString() } satisfies RunDeleted.Payload);
+    await waitFor(async () => (await keysOf(run)).length === 0, { what: 'the run\'s objects deleted' });
   });
 });
