@@ -165,6 +165,7 @@ class Sender:
 
     def _init_state(self):
         self._cond = threading.Condition(threading.RLock())
+        self._drain_lock = threading.Lock()  # one sender at a time (the worker, or flush() without one)
         self._pid = os.getpid()
         self._pending = {kind: [] for kind in ITEM_KEYS}
         self._batches = collections.deque()
@@ -361,6 +362,10 @@ class Sender:
 
     def _drain(self):
         """Sends until nothing is left or an attempt fails (then schedules the retry)."""
+        with self._drain_lock:
+            self._drain_locked()
+
+    def _drain_locked(self):
         while True:
             with self._cond:
                 if self._stop and threading.current_thread() is self._thread:

@@ -194,3 +194,17 @@ class SpillTest(ServerTestCase):
         self.assertEqual(set(counts.values()), {1})
         self.assertTrue(set(spilled_ids) <= set(run.metric_batches))  # sent with the ids they were spilled with
         self.assertFalse(os.path.exists(spill))  # removed once drained
+
+
+class NoThreadTest(ServerTestCase):
+    def test_flush_delivers_from_the_callers_thread_when_no_thread_can_start(self):
+        # What happens at interpreter shutdown on Python >= 3.12, where threads can no longer start.
+        run, env = self.job_environ()
+        r = self.track(tracking.Run(environ=env))
+        r._sender._ensure_worker = lambda: None
+        for step in range(30):
+            r.log_metrics(step=step, loss=1.0)
+        self.server.fail_next = 2  # and it still retries
+        self.assertTrue(r.flush(10))
+        self.assertEqual(len(keys(run.points())), 30)
+        self.assertIsNone(r._sender._thread)
