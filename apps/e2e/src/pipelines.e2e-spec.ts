@@ -12,6 +12,7 @@ jest.setTimeout(240_000);
 interface OpView {
   name: string;
   status: string;
+  decision: string | null;
   reason: string;
   message: string;
   attempts: number;
@@ -249,6 +250,71 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
     expect((await runByUuid(byOp.next.run!.uuid)).startedAt).toBeNull();
     const sleeperRun = await runByUuid(sleeper.uuid);
     expect(Date.parse(sleeperRun.finishedAt!) - Date.parse(sleeperRun.startedAt!)).toBeLessThan(60_000);
+  });
+
+  it('caches a `cache: true` op: a hit reuses the earlier run and its outputs, a changed param misses with the reason, --no-cache runs it again', async () => {
+    const counter = join(specs.path, 'expensive-runs');
+    const pipeline = (n: number) => [
+      'version: 1',
+      'kind: pipeline',
+      'name: cached',
+      'ops:',
+      '  - name: expensive',
+      '    template: {name: expensive}',
+      `    params: {n: ${n}}`,
+      '    cache: true',
+      '  - name: use',
+      '    template: {name: use}',
+      '    params: {v: "{{ ops.expensive.outputs.v }}"}',
+      'templates:',
+      '  - kind: experiment',
+      '    name: expensive',
+      '    inputs: [{name: n, type: int}]',
+      '    outputs: [{name: v, type: int, is_optional: true}]',
+      '    run:',
+      '      cmd: >-',
+      `        echo ran >> ${counter} && echo "{\\"v\\": $(( {{ n }} * 10 ))}" > $MYELIN_OUTPUTS_PATH/outputs.json`,
+      '  - kind: experiment',
+      '    name: use',
+      '    inputs: [{name: v, type: int}]',
+      '    run:',
+      '      cmd: echo v={{ v }}',
+    ];
+    const one = await spec('cached-1.yml', pipeline(1));
+    const two = await spec('cached-2.yml', pipeline(2));
+    const runIt = async (file: string, extra: string[] = []) => {
+      const res = await cli(['run', '-f', file, '--watch', '--json', ...extra], 120_000);
+      expect(res.code).toBe(0);
+      const created = json<RunJson>(res.stdout);
+      const view = await ops(created.number);
+      const logs = await cli(['logs', String(view.ops.use.run!.number)]);
+      return { ...view, useLogs: logs.stdout, ran: (await readFile(counter, 'utf8')).trim().split('\n').length };
+    };
+    const first = await runIt(one);
+    expect(first.ops.expensive.status).toBe('succeeded');
+    expect(first.ops.expensive.decision).toMatch(/^cache miss \(no_candidates\)/);
+    expect(first.useLogs).toMatch(/v=10\b/);
+    expect(first.ran).toBe(1);
+
+    const second = await runIt(one);
+    expect(second.pipeline.status).toBe('succeeded');
+    expect(second.ops.expensive.status).toBe('cached');
+    expect(second.ops.expensive.message).toContain(`cache hit: run ${first.ops.expensive.run!.uuid} succeeded with the same`);
+    expect(second.useLogs).toMatch(/v=10\b/); // the cached run's outputs were passed on
+    expect(second.ran).toBe(1); // not run again
+
+    const third = await runIt(two);
+    expect(third.ops.expensive.status).toBe('succeeded');
+    expect(third.ops.expensive.decision).toMatch(/^cache miss \(changed\): .*param `n` changed/);
+    expect(third.useLogs).toMatch(/v=20\b/);
+    expect(third.ran).toBe(2);
+
+    const refreshed = await runIt(one, ['--no-cache']);
+    expect(refreshed.ops.expensive.status).toBe('succeeded');
+    expect(refreshed.ops.expensive.decision).toMatch(/^cache refresh: --no-cache/);
+    expect(refreshed.ran).toBe(3);
+    const table = await cli(['pipeline', 'get', String(second.pipeline.number)]);
+    expect(table.stdout).toMatch(/expensive\s+cached\s+#\d+/);
   });
 
   it('refuses what cannot run yet with 422 and a reason, and reports usage errors', async () => {

@@ -8,8 +8,10 @@ export interface PipelineOpView {
   template: string | null;
   upstream: string[];
   trigger: string;
-  /** `waiting` (no decision yet), `reused` (a retry took it from the earlier run), `retrying`, or its run's status. */
+  /** `waiting` (no decision yet), `reused` (a retry took it from the earlier run), `cached` (a cache hit), `retrying`, or its run's status. */
   status: string;
+  /** Why the latest op run was started: the trigger that held, or for `cache: true` ops the cache miss and its reason. */
+  decision: string | null;
   reason: string;
   message: string;
   /** Attempts started (retries included). */
@@ -62,6 +64,7 @@ export function pipelineView(pipeline: RunEntity, children: RunEntity[]): Pipeli
     let reason = latest ? latest.statusReason : pipelineOver ? 'NotRun' : 'Waiting';
     let message = latest ? latest.statusMessage : '';
     if (latest?.statusReason === 'Reused') status = 'reused';
+    else if (latest?.statusReason === 'Cached') status = 'cached';
     else if (latest && latest.status === 'failed' && !pipelineOver && keyOf(latest)?.attempt !== null && attempts <= op.maxRetries) {
       status = 'retrying';
       reason = 'Retrying';
@@ -75,6 +78,7 @@ export function pipelineView(pipeline: RunEntity, children: RunEntity[]): Pipeli
       status,
       reason,
       message,
+      decision: typeof latest?.spec['pipelineDecision'] === 'string' ? latest.spec['pipelineDecision'] : null,
       attempts,
       maxRetries: op.maxRetries,
       run: latest ? { uuid: latest.uuid, number: latest.number, status: latest.status } : null,

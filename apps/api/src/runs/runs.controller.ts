@@ -48,6 +48,7 @@ export class RunsController {
       ...(body.description ? { description: body.description } : {}),
       ...(body.tags ? { tags: body.tags } : {}),
       ...(body.codeDir ? { codeDir: body.codeDir } : {}),
+      ...(body.noCache ? { noCache: true } : {}),
     });
     return toRunView(run, fullName);
   }

@@ -6,7 +6,7 @@ import { GraphOp, renderPipelineGraph } from '../output/pipeline-graph';
 
 interface OpsView {
   pipeline: Run;
-  ops: Array<GraphOp & { template: string | null; trigger: string; runs: number[]; run: { uuid: string; number: number; status: string } | null }>;
+  ops: Array<GraphOp & { template: string | null; trigger: string; decision: string | null; runs: number[]; run: { uuid: string; number: number; status: string } | null }>;
 }
 interface GraphView extends OpsView {
   layers: string[][];
@@ -55,8 +55,16 @@ export function pipelineCommand(): Command {
         if (r.originalUuid) process.stdout.write(`retry of   ${r.originalUuid}\n`);
         process.stdout.write(
           `${table(
-            ['OP', 'STATUS', 'RUN', 'ATTEMPTS', 'UPSTREAM', 'REASON'],
-            view.ops.map((o) => [o.name, o.status, o.run ? `#${o.run.number}` : '-', `${o.attempts}/${o.maxRetries + 1}`, o.upstream.join(',') || '-', o.message || o.reason]),
+            ['OP', 'STATUS', 'RUN', 'ATTEMPTS', 'UPSTREAM', 'REASON', 'WHY IT RAN'],
+            view.ops.map((o) => [
+              o.name,
+              o.status,
+              o.run ? `#${o.run.number}` : '-',
+              `${o.attempts}/${o.maxRetries + 1}`,
+              o.upstream.join(',') || '-',
+              o.message || o.reason,
+              o.decision ?? '-',
+            ]),
           )}\n`,
         );
       }),

@@ -17,6 +17,7 @@ export function runCommand(): Command {
     .option('--tags <tags>', 'comma-separated tags')
     .option('-w, --watch', 'stream the logs until the run ends; exit 0 if it succeeded, 1 otherwise')
     .option('--json', 'print the created run as JSON')
+    .option('--no-cache', 'pipelines: run every `cache: true` op again instead of reusing an earlier identical run')
     .option('--host <url>', 'API URL (default: $MYELIN_HOST or http://127.0.0.1:8000)')
     .action(async (opts: {
       file: string[];
@@ -28,6 +29,7 @@ export function runCommand(): Command {
       watch?: boolean;
       json?: boolean;
       host?: string;
+      cache?: boolean;
     }) => {
       const files = readSpecFiles(opts.file);
       const params = parseParamFlags(opts.param);
@@ -48,6 +50,7 @@ export function runCommand(): Command {
           ...(opts.name ? { name: opts.name } : {}),
           ...(opts.description ? { description: opts.description } : {}),
           ...(opts.tags ? { tags: opts.tags.split(',').map((t) => t.trim()).filter(Boolean) } : {}),
+          ...(opts.cache === false ? { noCache: true } : {}),
         });
       } catch (error) {
         if (error instanceof ApiError && Array.isArray(error.details) && error.code === 'invalid_spec') {

@@ -13,6 +13,7 @@ export interface GraphOp {
 const MARK: Record<string, string> = {
   succeeded: '✔',
   reused: '✔',
+  cached: '✔',
   failed: '✘',
   upstream_failed: '✘',
   stopped: '■',

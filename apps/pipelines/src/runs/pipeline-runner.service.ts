@@ -3,7 +3,12 @@ import { EntityManager } from 'typeorm';
 import { isFinal, PipelineOpCreate, PipelineOpMark, RunCreated, RunStatus, RunStatusChanged } from '@myelin/contracts';
 import { MESSAGE_BUS, MessageBus } from '@myelin/bus';
 import {
+  CacheCandidate,
+  CacheInput,
+  CacheKey,
+  cacheKey,
   createPipelineEngine,
+  decideCache,
   Decisions,
   EngineSnapshot,
   pipelineGraphFromSpec,
@@ -26,6 +31,7 @@ export type EngineInput =
   | { type: 'start' }
   | { type: 'status'; op: string; attempt: number; status: RunStatus; runUuid: string; outputs?: Record<string, ParamValue>; problem?: string }
   | { type: 'tick' }
+  | { type: 'cache'; op: string; attempt: number; run: string }
   | { type: 'stop'; reason: string };
 
 const FINAL_OP_STATES = new Set(['succeeded', 'failed', 'upstream_failed', 'skipped', 'stopped']);
@@ -104,6 +110,9 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
   /** An op run ended: its outputs are read once, on success, then the engine decides. */
   private async opEnded(action: ActionRow, runUuid: string, status: RunStatus): Promise<void> {
     await this.repo.setRunStatus(runUuid, status);
+    const remember = async (outputs: Record<string, unknown>) => {
+      if (action.cacheScope && action.cacheKey) await this.repo.remember(runUuid, action.cacheScope, action.cacheKey, status, outputs);
+    };
     let outputs: Record<string, ParamValue> | undefined;
     let problem: string | undefined;
     if (status === 'succeeded') {
@@ -112,6 +121,7 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
       problem = read.problem;
       if (problem) this.logger.warn(`pipeline ${action.pipelineUuid}: op ${action.op}: ${problem}`);
     }
+    await remember(outputs ?? {});
     await this.step(action.pipelineUuid, { type: 'status', op: action.op, attempt: action.attempt, status, runUuid, ...(outputs ? { outputs } : {}), ...(problem ? { problem } : {}) });
   }
 
@@ -170,6 +180,7 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
           d = engine.onStatus(input.op, input.status, now, { attempt: input.attempt, ...(input.outputs ? { outputs: input.outputs } : {}) });
           break;
         case 'tick':
+        case 'cache':
           if (!row.snapshot) return;
           d = engine.tick(now);
           break;
@@ -212,8 +223,10 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
         ...(from ? { reusedFrom: from } : {}),
       });
     }
+    const hits: Array<{ op: string; attempt: number; run: string; outputs: Record<string, ParamValue> }> = [];
     for (const s of d.start) {
-      const resolved = resolveOpParams(graph.op(s.op).params, (op) => engine.outputsOf(op));
+      const op = graph.op(s.op);
+      const resolved = resolveOpParams(op.params, (name) => engine.outputsOf(name));
       if (resolved.missing.length) {
         // The op cannot start: an upstream op succeeded without the output it needs. The attempt fails at once.
         await this.repo.insertAction(m, uuid, {
@@ -224,7 +237,35 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
           reason: `missing upstream outputs: ${resolved.missing.join(', ')} (an op writes its outputs to $MYELIN_OUTPUTS_PATH/outputs.json)`,
           params: resolved.params,
         });
-      } else await this.repo.insertAction(m, uuid, { op: s.op, attempt: s.attempt, kind: 'start', reason: s.reason, params: resolved.params });
+        continue;
+      }
+      if (!op.cache) {
+        await this.repo.insertAction(m, uuid, { op: s.op, attempt: s.attempt, kind: 'start', reason: s.reason, params: resolved.params });
+        continue;
+      }
+      // `cache: true`: an earlier run of this op with the same content key is reused instead of run.
+      const scope = `${row.project}/${(row.spec['name'] as string | undefined) ?? '-'}/${s.op}`;
+      const input = this.cacheInput(row, s.op, resolved.params);
+      const noCache = row.spec['noCache'] === true;
+      const entries = noCache ? [] : await this.repo.cacheCandidates(m, scope);
+      const candidates: CacheCandidate[] = entries.map((c) => ({ key: c.key as unknown as CacheKey, run: c.runUuid, status: c.status as RunStatus, finishedAt: c.finishedAt.getTime() }));
+      const decision = noCache ? undefined : decideCache(input, candidates, { enabled: true });
+      if (decision?.hit) {
+        const entry = entries.find((c) => c.runUuid === decision.run)!;
+        await this.repo.insertAction(m, uuid, { op: s.op, attempt: s.attempt, kind: 'cached', reason: `cache hit: ${decision.reason}`, params: resolved.params, reusedFrom: String(decision.run) });
+        hits.push({ op: s.op, attempt: s.attempt, run: String(decision.run), outputs: entry.outputs as Record<string, ParamValue> });
+        continue;
+      }
+      const why = decision ? `cache miss (${decision.code}): ${decision.reason}` : 'cache refresh: --no-cache was asked, the op runs again';
+      await this.repo.insertAction(m, uuid, {
+        op: s.op,
+        attempt: s.attempt,
+        kind: 'start',
+        reason: why,
+        params: resolved.params,
+        cacheScope: scope,
+        cacheKey: decision && !decision.hit && decision.key ? decision.key : cacheKey(input),
+      });
     }
     const marks: Array<[PipelineOpMark, Decisions['skip']]> = [
       ['skipped', d.skip],
@@ -244,6 +285,20 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
       await this.repo.announce(m, uuid, d.done.status, d.done.status === 'succeeded' ? 'Succeeded' : d.done.status[0].toUpperCase() + d.done.status.slice(1), d.done.status === 'succeeded' ? d.done.reason : `${d.done.reason} (${counts})`);
     }
     await this.repo.save(m, uuid, engine.toJSON(), d.done ? undefined : d.wakeAt, d.done?.status);
+    // Cache hits succeed at once, with the outputs of the run they reuse; their downstream ops are decided now.
+    for (const hit of hits) {
+      const next = engine.onStatus(hit.op, 'succeeded', Date.now(), { attempt: hit.attempt, outputs: hit.outputs });
+      await this.record(m, row, engine, { type: 'cache', op: hit.op, attempt: hit.attempt, run: hit.run }, next, reuse);
+    }
+  }
+
+  /** What an op's cache key covers: its template, its resolved params, and the template's image. */
+  private cacheInput(row: PipelineRow, opName: string, params: Record<string, ParamValue>): CacheInput {
+    const spec = row.spec as unknown as CompiledSpec;
+    const ref = spec.raw.ops?.find((o) => o.name === opName)?.template.name;
+    const template = spec.raw.templates?.find((t) => t.name === ref);
+    const image = template?.build?.image;
+    return { template: template ?? null, params, ...(image ? { image } : {}) };
   }
 
   /**
@@ -307,6 +362,7 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
             ...(action.mark ? { mark: action.mark as PipelineOpMark } : {}),
             ...(action.reason ? { reason: action.reason } : {}),
             ...(action.reusedFrom ? { reusedFrom: action.reusedFrom } : {}),
+            ...(action.kind === 'cached' ? { cached: true } : {}),
           } satisfies PipelineOpCreate.Payload,
           15_000,
         );

@@ -12,7 +12,8 @@ export interface PipelineRow {
   finalStatus: string | null;
 }
 
-export type ActionKind = 'start' | 'mark' | 'reuse' | 'stop';
+/** start: create and start the op run; mark: create it with a final status; reuse: taken from the retried run; cached: a cache hit; stop: RunStop. */
+export type ActionKind = 'start' | 'mark' | 'reuse' | 'cached' | 'stop';
 
 export interface ActionRow {
   id: number;
@@ -27,6 +28,8 @@ export interface ActionRow {
   runUuid: string | null;
   runStatus: string | null;
   doneAt: Date | null;
+  cacheScope: string | null;
+  cacheKey: Record<string, unknown> | null;
 }
 
 export interface NewAction {
@@ -37,6 +40,17 @@ export interface NewAction {
   reason: string;
   params?: Record<string, unknown>;
   reusedFrom?: string;
+  /** `cache: true` ops: where the key is kept, and the key the op run starts with. */
+  cacheScope?: string;
+  cacheKey?: unknown;
+}
+
+export interface CacheEntry {
+  runUuid: string;
+  key: Record<string, unknown>;
+  status: string;
+  outputs: Record<string, unknown>;
+  finishedAt: Date;
 }
 
 const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
@@ -68,6 +82,8 @@ function toAction(r: Record<string, unknown>): ActionRow {
     runUuid: (r['run_uuid'] as string | null) ?? null,
     runStatus: (r['run_status'] as string | null) ?? null,
     doneAt: r['done_at'] ? new Date(r['done_at'] as string) : null,
+    cacheScope: (r['cache_scope'] as string | null) ?? null,
+    cacheKey: r['cache_key'] === null || r['cache_key'] === undefined ? null : json(r['cache_key']),
   };
 }
 
@@ -113,9 +129,20 @@ export class PipelinesRepository {
   /** Write an action down; the key (pipeline, op, attempt, kind) makes a repeated decision a no-op. */
   async insertAction(m: EntityManager, uuid: string, a: NewAction): Promise<void> {
     await m.query(
-      `INSERT INTO "pipelines"."actions" ("pipeline_uuid", "op", "attempt", "kind", "mark", "reason", "params", "reused_from")
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT ("pipeline_uuid", "op", "attempt", "kind") DO NOTHING`,
-      [uuid, a.op, a.attempt, a.kind, a.mark ?? null, a.reason.slice(0, 2000), JSON.stringify(a.params ?? {}), a.reusedFrom ?? null],
+      `INSERT INTO "pipelines"."actions" ("pipeline_uuid", "op", "attempt", "kind", "mark", "reason", "params", "reused_from", "cache_scope", "cache_key")
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT ("pipeline_uuid", "op", "attempt", "kind") DO NOTHING`,
+      [
+        uuid,
+        a.op,
+        a.attempt,
+        a.kind,
+        a.mark ?? null,
+        a.reason.slice(0, 2000),
+        JSON.stringify(a.params ?? {}),
+        a.reusedFrom ?? null,
+        a.cacheScope ?? null,
+        a.cacheKey === undefined ? null : JSON.stringify(a.cacheKey),
+      ],
     );
   }
 
@@ -193,6 +220,28 @@ export class PipelinesRepository {
   async unstarted(): Promise<string[]> {
     return ((await this.dataSource.query(`SELECT "uuid" FROM "pipelines"."runs" WHERE "status" = 'running' AND "snapshot" IS NULL`)) as Array<{ uuid: string }>).map(
       (r) => r.uuid,
+    );
+  }
+
+  /** Earlier op runs of the same op (cache scope), newest first. */
+  async cacheCandidates(m: EntityManager, scope: string, limit = 50): Promise<CacheEntry[]> {
+    const rows = (await m.query(`SELECT * FROM "pipelines"."op_cache" WHERE "scope" = $1 ORDER BY "finished_at" DESC LIMIT $2`, [scope, limit])) as Array<
+      Record<string, unknown>
+    >;
+    return rows.map((r) => ({
+      runUuid: r['run_uuid'] as string,
+      key: json(r['key']),
+      status: r['status'] as string,
+      outputs: json(r['outputs'] ?? {}),
+      finishedAt: new Date(r['finished_at'] as string),
+    }));
+  }
+
+  /** Keep a finished op run's key, status and outputs for later cache decisions (once per op run). */
+  async remember(runUuid: string, scope: string, key: unknown, status: string, outputs: Record<string, unknown>): Promise<void> {
+    await this.dataSource.query(
+      `INSERT INTO "pipelines"."op_cache" ("run_uuid", "scope", "key", "status", "outputs") VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+      [runUuid, scope, JSON.stringify(key), status, JSON.stringify(outputs)],
     );
   }
 

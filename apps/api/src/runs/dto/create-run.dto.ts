@@ -3,6 +3,7 @@ import {
   ArrayMaxSize,
   ArrayMinSize,
   IsArray,
+  IsBoolean,
   IsOptional,
   IsString,
   MaxLength,
@@ -44,4 +45,7 @@ export class CreateRunDto {
 
   /** Absolute directory of the run's code on the submitting machine (local executor snapshots it). */
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(4096) codeDir?: string;
+
+  /** Pipelines: run every `cache: true` op again instead of reusing an earlier identical run. */
+  @ApiPropertyOptional() @IsOptional() @IsBoolean() noCache?: boolean;
 }

@@ -26,6 +26,8 @@ export interface CreateRunInput extends Submission {
   tags?: string[];
   codeDir?: string;
   original?: { run: RunEntity; strategy: CloningStrategy };
+  /** Pipelines: ignore the op cache (`myelin run --no-cache`). */
+  noCache?: boolean;
 }
 
 export function readSubmission(run: RunEntity): Submission {
@@ -154,6 +156,8 @@ export class CreateRunUseCase {
     const problems = pipelineProblems(spec);
     if (problems.length) throw new ApiException(ApiExceptionCode.UnsupportedKind, `this pipeline cannot run yet:\n${problems.join('\n')}`);
     const compiled = JSON.parse(JSON.stringify(spec)) as Record<string, unknown>;
+    // `--no-cache`: every `cache: true` op runs again (its new key is still kept for later runs).
+    if (input.noCache) compiled['noCache'] = true;
     const run = await this.runs.create(
       {
         projectId: project.id,
@@ -208,7 +212,7 @@ export class CreateRunUseCase {
     const template = spec.raw.templates?.find((t) => t.name === op.template.name);
     const late = !marked && (isFinal(pipeline.status) || pipeline.status === 'stopping');
     const mark: { status: RunStatus; reason: string; message: string } | null = request.reusedFrom
-      ? { status: 'skipped', reason: 'Reused', message: request.reason ?? `reused run ${request.reusedFrom}` }
+      ? { status: 'skipped', reason: request.cached ? 'Cached' : 'Reused', message: request.reason ?? `reused run ${request.reusedFrom}` }
       : request.mark
         ? { status: request.mark, reason: markReason(request.mark), message: request.reason ?? '' }
         : late
@@ -263,7 +267,7 @@ export class CreateRunUseCase {
         kind: opSpec.kind,
         description: op.description ?? opSpec.description ?? '',
         content: JSON.stringify({ files, params: overrides } satisfies Submission),
-        spec: JSON.parse(JSON.stringify(opSpec)) as Record<string, unknown>,
+        spec: { ...(JSON.parse(JSON.stringify(opSpec)) as Record<string, unknown>), ...(request.reason ? { pipelineDecision: request.reason } : {}) },
         params: opSpec.params as Record<string, unknown>,
       },
       [

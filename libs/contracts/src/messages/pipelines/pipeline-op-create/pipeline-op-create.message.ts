@@ -1,4 +1,4 @@
-import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, MaxLength, Min } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, MaxLength, Min } from 'class-validator';
 import { defineMessage } from '../../message-kind';
 import { IsPlainObject } from '../../validators';
 
@@ -15,8 +15,9 @@ export type PipelineOpMark = (typeof PIPELINE_OP_MARKS)[number];
  * `params` (upstream outputs already injected) and started like any run (RunStart → scheduler).
  * With `mark`, the op run is created directly with that final status and never executes: the op
  * was skipped, upstream_failed or stopped before it started, failed before it could start (an
- * upstream output it needs is missing), or (`reusedFrom`) reused from the run
- * being retried.
+ * upstream output it needs is missing), or (`reusedFrom`) reused from the run being retried or,
+ * with `cached`, from an earlier run with the same cache key. For a started op run, `reason` (why
+ * it runs: the trigger, or the cache miss) is kept in its spec as `pipelineDecision`.
  */
 // eslint-disable-next-line @typescript-eslint/no-namespace
 export namespace PipelineOpCreate {
@@ -33,6 +34,8 @@ export namespace PipelineOpCreate {
     @IsOptional() @IsString() @MaxLength(2000) reason?: string;
     /** Retry of a pipeline run: the op run of the earlier pipeline run whose success is reused. */
     @IsOptional() @IsUUID() reusedFrom?: string;
+    /** With `reusedFrom`: the op was a cache hit (`cache: true`), not a retry's reuse. */
+    @IsOptional() @IsBoolean() cached?: boolean;
   }
   /** The op run as it is now: a repeated request doubles as a status check after a restart. */
   export interface Reply {
