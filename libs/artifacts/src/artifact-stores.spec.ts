@@ -190,6 +190,12 @@ describe.each(fixtures)('ArtifactStore: %s', (_name, make) => {
     await expectArtifactError(store.list('../../etc'), ArtifactErrorCode.InvalidPath, /uuid/);
   });
 
+  it('keeps a tree: no file over a folder, no folder under a file', async () => {
+    await expectArtifactError(store.write(run, 'checkpoints', Readable.from(['x'])), ArtifactErrorCode.InvalidPath, /is a folder/);
+    await expectArtifactError(store.write(run, 'metrics.json/inner.txt', Readable.from(['x'])), ArtifactErrorCode.InvalidPath, /a file stands/);
+    expect(await text((await store.read(run, 'metrics.json')).stream)).toBe('{"loss":0.1}');
+  });
+
   it('streams a .tar.gz of everything or of one folder that unpacks to the same files', async () => {
     const all = await untar(await store.tarGz(run));
     expect(Object.fromEntries(all)).toEqual({

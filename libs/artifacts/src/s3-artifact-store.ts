@@ -1,6 +1,7 @@
 import {
   DeleteObjectsCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   ListObjectsV2CommandOutput,
   S3Client,
@@ -8,7 +9,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable, Transform } from 'node:stream';
-import { ArtifactEntry, ArtifactFile, ArtifactStore, checkRunUuid, normalizeArtifactPath, notFound } from './artifact-store';
+import { ArtifactEntry, ArtifactFile, ArtifactStore, checkRunUuid, invalidPath, normalizeArtifactPath, notFound } from './artifact-store';
 import { tarGzStream } from './tar-gz';
 
 export interface S3ArtifactStoreOptions {
@@ -103,6 +104,7 @@ export class S3ArtifactStore implements ArtifactStore {
 
   async write(runUuid: string, path: string, body: Readable): Promise<{ path: string; size: number }> {
     const rel = normalizeArtifactPath(path, { allowRoot: false });
+    await this.checkWritable(runUuid, rel);
     let size = 0;
     const counted = new Transform({
       transform(chunk: Buffer, _enc, done) {
@@ -121,6 +123,25 @@ export class S3ArtifactStore implements ArtifactStore {
     });
     await upload.done();
     return { path: rel, size };
+  }
+
+  /** The same tree rules as a filesystem: no file over a folder, no folder under a file. */
+  private async checkWritable(runUuid: string, rel: string): Promise<void> {
+    const base = this.runKey(runUuid);
+    // Delimited, so the answer stays one short page however many files the folder holds.
+    const under = await this.client.send(new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: `${base}${rel}/`, Delimiter: '/' }));
+    if (under.Contents?.length || under.CommonPrefixes?.length) throw invalidPath(`cannot write "${rel}": it is a folder`);
+    const parts = rel.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const exists = await this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: `${base}${parts.slice(0, i).join('/')}` })).then(
+        () => true,
+        (error: unknown) => {
+          if (isMissing(error)) return false;
+          throw error;
+        },
+      );
+      if (exists) throw invalidPath(`cannot write "${rel}": a file stands where a folder is needed`);
+    }
   }
 
   async deleteRun(runUuid: string): Promise<void> {
