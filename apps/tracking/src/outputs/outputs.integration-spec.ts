@@ -2,11 +2,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import { extract as tarExtract } from 'tar-stream';
 import { LogLinesAppend, RunDeleted, TokenVerify } from '@myelin/contracts';
 import { InProcessBus, MessageHandler } from '@myelin/bus';
 import { AppHandle } from '@myelin/runtime';
+import { MyelinClient } from '@myelin/sdk';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createTempDir, createTestDatabase, S3TestServer, startS3TestServer, TempDir, TestDatabase, waitFor } from '@myelin/testing';
 import { bootstrap } from '../bootstrap';
@@ -131,6 +132,29 @@ describe('tracking outputs over HTTP', () => {
     const download = await fetch(url(run, 'file', 'big/model.bin'), { headers: auth(READER) });
     for await (const c of download.body as unknown as AsyncIterable<Uint8Array>) got.update(c);
     expect(got.digest('hex')).toBe(expected);
+  });
+
+  it('works through the SDK client: streamed upload, tree, download, archive, errors', async () => {
+    const client = new MyelinClient({ host: base, token: WRITER });
+    async function* chunks() {
+      for (let i = 0; i < 4; i++) yield Buffer.from(`part ${i}\n`);
+    }
+    expect(await client.uploadOutput(run, 'sdk/parts.txt', chunks())).toEqual({ path: 'sdk/parts.txt', size: 28 });
+    expect(await client.uploadOutput(run, 'sdk/bytes.bin', new Uint8Array([1, 2, 3]))).toEqual({ path: 'sdk/bytes.bin', size: 3 });
+    expect((await client.outputsTree(run, 'sdk')).entries.map((e) => e.path)).toEqual(['sdk/bytes.bin', 'sdk/parts.txt']);
+    const file = await client.downloadOutput(run, 'sdk/parts.txt');
+    expect(file.size).toBe(28);
+    const parts: Buffer[] = [];
+    for await (const c of file.body) parts.push(Buffer.from(c));
+    expect(Buffer.concat(parts).toString()).toBe('part 0\npart 1\npart 2\npart 3\n');
+    const archive = await client.downloadOutputsArchive(run, 'sdk');
+    expect(archive.size).toBeNull();
+    const gz: Buffer[] = [];
+    for await (const c of archive.body) gz.push(Buffer.from(c));
+    expect(gunzipSync(Buffer.concat(gz)).toString('latin1')).toContain('part 3');
+    await expect(client.downloadOutput(run, 'sdk/none.bin')).rejects.toMatchObject({ status: 404 });
+    await expect(client.uploadOutput(run, '../escape', new Uint8Array([1]))).rejects.toMatchObject({ status: 400 });
+    await expect(new MyelinClient({ host: base, token: STRANGER }).outputsTree(run)).rejects.toMatchObject({ status: 404 });
   });
 
   it('answers 404 for a run the token may not see, 403 for an upload with read access only', async () => {
