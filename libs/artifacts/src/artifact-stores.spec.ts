@@ -170,6 +170,11 @@ describe.each(fixtures)('ArtifactStore: %s', (_name, make) => {
     await store.write(run, 'notes.txt', Readable.from(['first version, longer']));
     expect(await store.write(run, 'notes.txt', Readable.from(['second']))).toEqual({ path: 'notes.txt', size: 6 });
     expect(await text((await store.read(run, 'notes.txt')).stream)).toBe('second');
+    const other = randomUUID();
+    expect(await store.write(other, 'unicode/naïve-模型.txt', Readable.from(['poids µ']))).toEqual({ path: 'unicode/naïve-模型.txt', size: 8 });
+    expect(await text((await store.read(other, 'unicode/naïve-模型.txt')).stream)).toBe('poids µ');
+    expect((await store.list(other)).map((e) => [e.path, e.size])).toEqual([['unicode', 8], ['unicode/naïve-模型.txt', 8]]);
+    await store.deleteRun(other);
   });
 
   it('answers NotFound for a missing file or folder, and an empty tree for a run without outputs', async () => {

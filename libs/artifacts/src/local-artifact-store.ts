@@ -140,8 +140,9 @@ export class LocalArtifactStore implements ArtifactStore {
     const tmp = join(dir, `.${basename(target)}${UPLOAD_MARK}${randomBytes(6).toString('hex')}`);
     let size = 0;
     const count = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        size += chunk.length;
+      transform(chunk: Buffer | string, _enc, done) {
+        // Bytes, also for a stream of strings.
+        size += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
         done(null, chunk);
       },
     });

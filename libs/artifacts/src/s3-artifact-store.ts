@@ -107,8 +107,9 @@ export class S3ArtifactStore implements ArtifactStore {
     await this.checkWritable(runUuid, rel);
     let size = 0;
     const counted = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        size += chunk.length;
+      transform(chunk: Buffer | string, _enc, done) {
+        // Bytes, also for a stream of strings.
+        size += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
         done(null, chunk);
       },
     });
