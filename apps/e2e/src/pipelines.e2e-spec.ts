@@ -317,6 +317,64 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
     expect(table.stdout).toMatch(/expensive\s+cached\s+#\d+/);
   });
 
+  it('runs a scheduled pipeline: a pipeline run per slot, pause holds it, resume catches up with the latest missed slot, it ends after end_at', async () => {
+    const start = Date.now() + 3000;
+    const file = await spec('scheduled.yml', [
+      'version: 1',
+      'kind: pipeline',
+      'name: every-2s',
+      'schedule:',
+      '  kind: interval',
+      `  start_at: '${new Date(start).toISOString()}'`,
+      `  end_at: '${new Date(start + 16_000).toISOString()}'`,
+      '  frequency: 2',
+      'ops:',
+      '  - name: tick',
+      '    template: {name: tick}',
+      'templates:',
+      '  - kind: experiment',
+      '    name: tick',
+      '    run:',
+      '      cmd: echo tick',
+    ]);
+    const created = json<RunJson>((await cli(['run', '-f', file, '--json'])).stdout);
+    const children = async () =>
+      json<{ results: RunJson[] }>((await cli(['pipeline', 'ls', '--json'])).stdout).results.filter((r) => r.parentUuid === created.uuid);
+    interface Listed {
+      run: RunJson;
+      state: { status: string; fired: number; missed: number; nextAt: string | null } | null;
+    }
+    const state = async () => {
+      const res = await cli(['pipeline', 'schedule', 'ls', '--json']);
+      expect(res.code).toBe(0);
+      return json<{ results: Listed[] }>(res.stdout).results.find((r) => r.run.uuid === created.uuid)!;
+    };
+    await poll(async () => (await children()).length >= 1, { timeoutMs: 30_000, what: 'the first slot to fire' });
+    const paused = await cli(['pipeline', 'schedule', 'pause', String(created.number)]);
+    expect(paused.code).toBe(0);
+    expect(paused.stdout).toMatch(/paused/);
+    const firedWhenPaused = (await state()).state!.fired;
+    await new Promise((r) => setTimeout(r, 5000)); // two or three slots pass while paused
+    expect((await state()).state!).toMatchObject({ status: 'paused', fired: firedWhenPaused });
+    expect(await children()).toHaveLength(firedWhenPaused);
+    const resumed = await cli(['pipeline', 'schedule', 'resume', String(created.number)]);
+    expect(resumed.stderr).toBe('');
+    expect(resumed.code).toBe(0);
+    const final = await finalOf(created.uuid, 'the schedule to end');
+    expect(final.status).toBe('succeeded');
+    expect(final.statusMessage).toMatch(/^schedule ended: \d+ run\(s\), \d+ missed/);
+    const listed = await state();
+    expect(listed.state!.status).toBe('finished');
+    // Nine slots from start_at to end_at: each one either ran or was missed (catch-up: latest).
+    expect(listed.state!.fired + listed.state!.missed).toBe(9);
+    expect(listed.state!.missed).toBeGreaterThan(0);
+    const runs = await children();
+    expect(runs).toHaveLength(listed.state!.fired);
+    for (const r of runs) expect((await finalOf(r.uuid, 'a slot run to end')).status).toBe('succeeded');
+    const text = await cli(['pipeline', 'schedule', 'ls']);
+    expect(text.stdout).toMatch(/every 2 s\s+finished/);
+  });
+
   it('refuses what cannot run yet with 422 and a reason, and reports usage errors', async () => {
     const file = await spec('path.yml', ['version: 1', 'kind: pipeline', 'ops:', '  - name: a', '    template: {path: other.yml}']);
     const res = await cli(['run', '-f', file]);

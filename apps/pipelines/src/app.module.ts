@@ -10,6 +10,8 @@ import { OpOutputsReader } from './runs/op-outputs';
 import { PipelinesRepository } from './runs/pipelines.repository';
 import { PipelineRunnerService } from './runs/pipeline-runner.service';
 import { PipelinesRpcController } from './runs/pipelines.rpc-controller';
+import { SchedulesRepository } from './schedules/schedules.repository';
+import { ScheduleService } from './schedules/schedule.service';
 
 export interface PipelinesModuleDeps {
   env: PipelinesEnv;
@@ -38,6 +40,8 @@ export class PipelinesModule {
           provide: OutboxRelay,
           useFactory: () => new OutboxRelay(deps.dataSource, 'pipelines', deps.bus, { logger: new Logger('Outbox'), intervalMs: 250 }),
         },
+        { provide: SchedulesRepository, useFactory: () => new SchedulesRepository(deps.dataSource) },
+        ScheduleService,
         PipelineRunnerService,
       ],
     };

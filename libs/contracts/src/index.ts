@@ -8,6 +8,8 @@ export * from './messages/registry';
 export * from './messages/pipelines/pipeline-op-create/pipeline-op-create.message';
 export * from './messages/pipelines/pipeline-status-changed/pipeline-status-changed.message';
 export * from './messages/pipelines/pipeline-stop/pipeline-stop.message';
+export * from './messages/pipelines/pipeline-run-create/pipeline-run-create.message';
+export * from './messages/pipelines/schedule-control/schedule-control.message';
 export * from './messages/runs/run-created/run-created.message';
 export * from './messages/runs/run-start/run-start.message';
 export * from './messages/runs/run-stop/run-stop.message';

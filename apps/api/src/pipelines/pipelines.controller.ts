@@ -2,7 +2,8 @@ import { Controller, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { DataSource } from 'typeorm';
 import { Inject } from '@nestjs/common';
-import { RunView } from '@myelin/contracts';
+import { RunView, ScheduleControl, ScheduleView } from '@myelin/contracts';
+import { MESSAGE_BUS, MessageBus } from '@myelin/bus';
 import { RunEntity } from '@myelin/persistence';
 import { checkPolyaxonfiles, formatSpecError } from '@myelin/spec';
 import { AuthenticatedRequest } from '@myelin/runtime';
@@ -28,7 +29,56 @@ export class PipelinesController {
     private readonly projects: ProjectsService,
     private readonly createRun: CreateRunUseCase,
     @Inject(CORE_DATA_SOURCE) private readonly dataSource: DataSource,
+    @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
   ) {}
+
+  /** The pipelines service's view of schedules (null when it does not answer: the list still shows the runs). */
+  private async schedules(uuids: string[], action: ScheduleControl.Payload['action']): Promise<Map<string, ScheduleView> | null> {
+    if (!uuids.length) return new Map();
+    try {
+      const reply = await this.bus.request<ScheduleControl.Reply>(ScheduleControl.PATTERN, { scheduleUuids: uuids, action } satisfies ScheduleControl.Payload, 10_000);
+      return new Map(reply.schedules.map((s) => [s.uuid, s]));
+    } catch (error) {
+      if (action !== 'get') throw new ApiException(ApiExceptionCode.Conflict, `the pipelines service did not answer: ${String(error)}`);
+      return null;
+    }
+  }
+
+  @Get(':owner/:project/schedules')
+  @ApiOperation({ summary: "The project's scheduled pipelines: each schedule's run with its state (active, paused, finished, stopped), next slot, runs fired and missed" })
+  async listSchedules(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string) {
+    const { project, fullName } = await this.projects.resolve(req.identity, owner, name);
+    const runs = await this.dataSource
+      .getRepository(RunEntity)
+      .createQueryBuilder('r')
+      .where('r.projectId = :projectId', { projectId: project.id })
+      .andWhere(`r.kind = 'pipeline'`)
+      .andWhere(`r.spec -> 'raw' -> 'schedule' IS NOT NULL`)
+      .orderBy('r.createdAt', 'DESC')
+      .limit(500)
+      .getMany();
+    const states = await this.schedules(runs.map((r) => r.uuid), 'get');
+    const results = runs.map((r) => ({ run: toRunView(r, fullName), schedule: (r.spec['raw'] as { schedule: unknown }).schedule, state: states?.get(r.uuid) ?? null }));
+    return { count: results.length, next: null, previous: null, results };
+  }
+
+  @Post(':owner/:project/runs/:id/schedule/:action')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'pause | resume a scheduled pipeline (member); on resume, slots missed while paused follow the catch-up policy' })
+  async controlSchedule(
+    @Req() req: AuthenticatedRequest,
+    @Param('owner') owner: string,
+    @Param('project') name: string,
+    @Param('id') id: string,
+    @Param('action') action: string,
+  ) {
+    if (action !== 'pause' && action !== 'resume') throw new ApiException(ApiExceptionCode.NotFound, `no action "${action}" on schedules (pause, resume)`);
+    const { run, fullName } = await this.pipeline(req, owner, name, id, 'member');
+    if (!(run.spec['raw'] as { schedule?: unknown }).schedule) throw new ApiException(ApiExceptionCode.BadRequest, `pipeline run ${run.number} has no schedule`);
+    const state = (await this.schedules([run.uuid], action))?.get(run.uuid);
+    if (!state) throw new ApiException(ApiExceptionCode.Conflict, `schedule ${run.number} is not registered with the pipelines service yet`);
+    return { run: toRunView(run, fullName), state };
+  }
 
   private async pipeline(req: AuthenticatedRequest, owner: string, name: string, id: string, role?: 'member') {
     const resolved = await this.projects.resolve(req.identity, owner, name, role);

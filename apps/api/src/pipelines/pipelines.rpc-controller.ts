@@ -1,6 +1,6 @@
 import { Controller, Logger } from '@nestjs/common';
 import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
-import { PipelineOpCreate, PipelineStatusChanged } from '@myelin/contracts';
+import { PipelineOpCreate, PipelineRunCreate, PipelineStatusChanged } from '@myelin/contracts';
 import { OutboxRelay, RunEntity, RunsRepository } from '@myelin/persistence';
 import { RemoteError } from '@myelin/bus';
 import { CreateRunUseCase, opRunKey } from '../runs/usecases/create-run.usecase';
@@ -30,6 +30,22 @@ export class PipelinesRpcController {
       const marked = request.mark !== undefined || request.reusedFrom !== undefined;
       const existing = await this.runs.findTrial(pipeline.uuid, opRunKey(request.op, marked ? undefined : request.attempt));
       if (!existing) throw error;
+      run = existing;
+    }
+    this.relay.poke();
+    return { runUuid: run.uuid, number: run.number, status: run.status };
+  }
+
+  @MessagePattern(PipelineRunCreate.PATTERN)
+  async createScheduledRun(@Payload() request: PipelineRunCreate.Payload): Promise<PipelineRunCreate.Reply> {
+    const schedule = await this.runs.findByUuid(request.scheduleUuid);
+    if (!schedule || schedule.kind !== 'pipeline') throw new RemoteError(`schedule ${request.scheduleUuid} not found`);
+    let run: RunEntity;
+    try {
+      run = await this.createRun.createScheduledRun(schedule, await this.service.projectName(schedule.projectId), request.slot);
+    } catch (error) {
+      const existing = await this.runs.findTrial(schedule.uuid, `slot:${new Date(request.slot).toISOString()}`);
+      if (!existing) throw error instanceof Error ? new RemoteError(error.message) : error;
       run = existing;
     }
     this.relay.poke();

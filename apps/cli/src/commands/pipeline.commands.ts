@@ -106,5 +106,69 @@ export function pipelineCommand(): Command {
         process.stdout.write(`Created pipeline run ${run.project}#${run.number} (${run.uuid}), retry of #${p.number}\n`);
       }),
   );
+  pipeline.addCommand(scheduleCommand());
   return pipeline;
+}
+
+interface ScheduleState {
+  status: string;
+  nextAt: string | null;
+  fired: number;
+  missed: number;
+  blocked: string | null;
+  lastSlot: { slot: string; status: string } | null;
+  catchUp: string;
+}
+
+function describeSchedule(s: { kind?: string; cron?: string; frequency?: number }): string {
+  return s.kind === 'cron' ? `cron ${s.cron ?? '?'}` : `every ${s.frequency ?? '?'} s`;
+}
+
+function scheduleCommand(): Command {
+  const schedule = new Command('schedule').description('scheduled pipelines (a `schedule:` section): list, pause, resume');
+  schedule.addCommand(
+    common(new Command('ls'))
+      .description("the project's schedules with their state, next run and runs fired")
+      .option('--json', 'print as JSON')
+      .action(async (opts: { project?: string; host?: string; json?: boolean }) => {
+        const ctx = createContext(opts);
+        const page = await ctx.client.call<{ results: Array<{ run: Run; schedule: { kind?: string; cron?: string; frequency?: number }; state: ScheduleState | null }> }>(
+          'GET',
+          `/api/v1/${await ctx.project()}/schedules`,
+        );
+        if (opts.json) return printJson(page);
+        if (!page.results.length) return void process.stdout.write('No schedules.\n');
+        process.stdout.write(
+          `${table(
+            ['#', 'NAME', 'SCHEDULE', 'STATE', 'NEXT', 'FIRED', 'MISSED', 'LAST'],
+            page.results.map((r) => [
+              r.run.number,
+              r.run.name,
+              describeSchedule(r.schedule),
+              r.state ? r.state.status + (r.state.blocked ? ` (${r.state.blocked})` : '') : `unknown (run ${r.run.status})`,
+              r.state?.nextAt ?? '-',
+              r.state?.fired ?? '-',
+              r.state?.missed ?? '-',
+              r.state?.lastSlot ? `${r.state.lastSlot.slot} ${r.state.lastSlot.status}` : '-',
+            ]),
+          )}\n`,
+        );
+      }),
+  );
+  for (const action of ['pause', 'resume'] as const) {
+    schedule.addCommand(
+      common(new Command(action))
+        .description(action === 'pause' ? 'pause a schedule: no slot fires until resumed' : 'resume a paused schedule (missed slots follow the catch-up policy)')
+        .argument('<schedule>', "the schedule's run number or uuid")
+        .option('--json', 'print as JSON')
+        .action(async (ref: string, opts: { project?: string; host?: string; json?: boolean }) => {
+          const ctx = createContext(opts);
+          const p = await pipelineOf(ctx, ref);
+          const res = await ctx.client.call<{ run: Run; state: ScheduleState }>('POST', `/api/v1/${p.project}/runs/${p.number}/schedule/${action}`);
+          if (opts.json) return printJson(res);
+          process.stdout.write(`Schedule ${p.project}#${p.number} ${res.state.status}${res.state.nextAt ? `, next run at ${res.state.nextAt}` : ''}\n`);
+        }),
+    );
+  }
+  return schedule;
 }

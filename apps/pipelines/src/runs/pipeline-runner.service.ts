@@ -24,6 +24,7 @@ import type { CompiledSpec, ParamValue } from '@myelin/spec';
 import { OP_OUTPUTS, PIPELINES_ENV } from '../tokens';
 import { PipelinesEnv } from '../config/env';
 import { OpOutputsReader } from './op-outputs';
+import { ScheduleService } from '../schedules/schedule.service';
 import { ActionRow, PipelineRow, PipelinesRepository } from './pipelines.repository';
 
 /** What the engine is told in one step (also the `input` of the decision log). */
@@ -63,6 +64,7 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
     @Inject(PIPELINES_ENV) private readonly env: PipelinesEnv,
     @Inject(OP_OUTPUTS) private readonly outputs: OpOutputsReader,
+    private readonly schedules: ScheduleService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -85,6 +87,8 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
 
   async runCreated(event: RunCreated.Payload): Promise<void> {
     if (event.kind !== 'pipeline' || !event.pipeline) return;
+    // A scheduled pipeline is a schedule: its slots become pipeline runs of their own.
+    if ((event.pipeline as unknown as CompiledSpec).raw?.schedule) return this.schedules.created(event.runUuid, event.project, event.pipeline);
     await this.repo.insertRun(event.runUuid, event.project, event.pipeline, event.resumeOf ?? null);
     await this.step(event.runUuid, { type: 'start' });
   }
@@ -101,6 +105,7 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
   }
 
   async stop(pipelineUuid: string, reason = 'stopped by request'): Promise<void> {
+    if (await this.schedules.stop(pipelineUuid)) return;
     const row = await this.repo.find(this.repo.dataSource, pipelineUuid);
     // "run created" may not be processed yet: fail, so the bus delivers the command again later.
     if (!row) throw new Error(`pipeline run ${pipelineUuid} is not known yet`);
@@ -282,6 +287,7 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
         .filter(([, n]) => n > 0)
         .map(([k, n]) => `${n} ${k}`)
         .join(', ');
+      await this.schedules.pipelineDone(m, uuid, row.resumeOf, d.done.status);
       await this.repo.announce(m, uuid, d.done.status, d.done.status === 'succeeded' ? 'Succeeded' : d.done.status[0].toUpperCase() + d.done.status.slice(1), d.done.status === 'succeeded' ? d.done.reason : `${d.done.reason} (${counts})`);
     }
     await this.repo.save(m, uuid, engine.toJSON(), d.done ? undefined : d.wakeAt, d.done?.status);
@@ -396,6 +402,7 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
       const { due, pending } = await this.repo.needingAttention(new Date());
       for (const uuid of due) await this.step(uuid, { type: 'tick' });
       for (const uuid of pending) if (!due.includes(uuid)) await this.serial(uuid, () => this.act(uuid));
+      await this.schedules.pass();
       const checkMs = this.env.MYELIN_OP_CHECK_SECONDS * 1000;
       if (boot || Date.now() - this.lastCheck >= Math.min(checkMs, 1000)) {
         this.lastCheck = Date.now();

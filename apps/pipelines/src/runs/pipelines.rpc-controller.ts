@@ -1,11 +1,15 @@
 import { Controller } from '@nestjs/common';
 import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
-import { PipelineStop, RunCreated, RunStatusChanged } from '@myelin/contracts';
+import { PipelineStop, RunCreated, RunStatusChanged, ScheduleControl } from '@myelin/contracts';
+import { ScheduleService } from '../schedules/schedule.service';
 import { PipelineRunnerService } from './pipeline-runner.service';
 
 @Controller()
 export class PipelinesRpcController {
-  constructor(private readonly runner: PipelineRunnerService) {}
+  constructor(
+    private readonly runner: PipelineRunnerService,
+    private readonly schedules: ScheduleService,
+  ) {}
 
   @EventPattern(RunCreated.PATTERN)
   created(@Payload() event: RunCreated.Payload): Promise<void> {
@@ -20,5 +24,10 @@ export class PipelinesRpcController {
   @MessagePattern(PipelineStop.PATTERN)
   stop(@Payload() command: PipelineStop.Payload): Promise<void> {
     return this.runner.stop(command.pipelineUuid, command.reason);
+  }
+
+  @MessagePattern(ScheduleControl.PATTERN)
+  schedule(@Payload() request: ScheduleControl.Payload): Promise<ScheduleControl.Reply> {
+    return this.schedules.control(request);
   }
 }

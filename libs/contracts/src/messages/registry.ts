@@ -2,6 +2,8 @@ import { MessageDefinition } from './message-kind';
 import { PipelineOpCreate } from './pipelines/pipeline-op-create/pipeline-op-create.message';
 import { PipelineStatusChanged } from './pipelines/pipeline-status-changed/pipeline-status-changed.message';
 import { PipelineStop } from './pipelines/pipeline-stop/pipeline-stop.message';
+import { PipelineRunCreate } from './pipelines/pipeline-run-create/pipeline-run-create.message';
+import { ScheduleControl } from './pipelines/schedule-control/schedule-control.message';
 import { TrialCreate } from './groups/trial-create/trial-create.message';
 import { GroupStatusChanged } from './groups/group-status-changed/group-status-changed.message';
 import { GroupStop } from './groups/group-stop/group-stop.message';
@@ -24,6 +26,8 @@ export const MESSAGES: readonly MessageDefinition[] = [
   PipelineOpCreate.definition,
   PipelineStatusChanged.definition,
   PipelineStop.definition,
+  PipelineRunCreate.definition,
+  ScheduleControl.definition,
   RunStart.definition,
   RunStop.definition,
   RunStatusChanged.definition,

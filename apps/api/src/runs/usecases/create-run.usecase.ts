@@ -278,6 +278,44 @@ export class CreateRunUseCase {
   }
 
   /**
+   * The pipeline run of one slot of a scheduled pipeline (idempotent on the slot): a child of the
+   * schedule's run with the schedule's spec minus `schedule`, announced like any pipeline run.
+   */
+  async createScheduledRun(schedule: RunEntity, projectName: string, slot: string): Promise<RunEntity> {
+    const key = `slot:${new Date(slot).toISOString()}`;
+    const existing = await this.runs.findTrial(schedule.uuid, key);
+    if (existing) return existing;
+    if (isFinal(schedule.status) || schedule.status === 'stopping') {
+      throw new ApiException(ApiExceptionCode.Conflict, `schedule ${schedule.number} is ${schedule.status}: no new runs`);
+    }
+    const compiled = JSON.parse(JSON.stringify(schedule.spec)) as Record<string, unknown> & { raw: Record<string, unknown> };
+    delete compiled.raw['schedule'];
+    return this.runs.create(
+      {
+        projectId: schedule.projectId,
+        kind: 'pipeline',
+        name: schedule.name,
+        description: `run of ${new Date(slot).toISOString()}`,
+        tags: schedule.tags,
+        content: schedule.content,
+        spec: compiled,
+        params: schedule.params,
+        codeDir: schedule.codeDir,
+        createdBy: schedule.createdBy,
+        parentUuid: schedule.uuid,
+        trialKey: key,
+      },
+      [
+        {
+          kind: 'event',
+          pattern: RunCreated.PATTERN,
+          payload: (r) => ({ runUuid: r.uuid, project: projectName, number: r.number, kind: r.kind, parentUuid: schedule.uuid, at: r.createdAt.toISOString(), pipeline: compiled }),
+        },
+      ],
+    );
+  }
+
+  /**
    * The child run of a group for one trial (idempotent on the trial key): the group's
    * polyaxonfile rendered with the trial's params, started like any run.
    */
@@ -345,7 +383,6 @@ export function pipelineProblems(spec: CompiledSpec): string[] {
     const t = templates.get(ref.name);
     if (t && t.kind !== 'experiment' && t.kind !== 'job') problems.push(`op "${op.name}": template "${t.name}" is a ${t.kind}; ops run experiments and jobs today`);
   }
-  if (spec.raw.schedule) problems.push('schedule: scheduled pipelines are not run yet; remove `schedule` to run it once');
   return problems;
 }
 
