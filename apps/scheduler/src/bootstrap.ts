@@ -8,6 +8,7 @@ import { AppBootstrap, standardChecks, startService } from '@myelin/runtime';
 import { SchedulerEnv } from './config/env';
 import { SchedulerModule } from './app.module';
 import { LocalProcessExecutor } from './executors/local/local-process.executor';
+import { startOutputsSync } from './outputs/outputs-sync';
 
 /** Start the scheduler with the local process executor. See AppBootstrap for the hosting contract. */
 export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) => {
@@ -21,6 +22,7 @@ export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) =
     baseEnv: env,
   });
   const readiness = standardChecks(db.dataSource, bus, config.MYELIN_REDIS_URL);
+  await startOutputsSync(env, bus); // with an S3 artifacts store: finished runs' local outputs go to the bucket
   return startService({
     name: 'scheduler',
     module: SchedulerModule.forRoot({ env: config, dataSource: db.dataSource, bus, executor, readiness }),
