@@ -3,7 +3,8 @@ import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { extract as tarExtract } from 'tar-stream';
-import { createTempDir, TempDir } from '@myelin/testing';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { createTempDir, S3TestServer, startS3TestServer, TempDir } from '@myelin/testing';
 import { freePort, myelin, poll, ServiceProcess, waitForHttp } from './cli-harness';
 
 /**
@@ -130,5 +131,61 @@ describe('outputs through the CLI (embedded mode)', () => {
     expect((await myelin(['delete', String(run.number)], env)).code).toBe(0);
     await poll(async () => (await stat(outputs).catch(() => null)) === null, { timeoutMs: 30_000, what: 'the outputs folder removed' });
     expect((await myelin(['outputs', 'ls', run.uuid], env)).code).toBe(3);
+  });
+});
+
+/**
+ * The same platform with MYELIN_ARTIFACTS_STORE=s3://...: the job still writes locally, the
+ * scheduler copies its outputs to the bucket when it ends, the CLI reads them from the bucket
+ * through tracking, and deleting the run empties the bucket's prefix.
+ */
+describe('outputs through the CLI with an S3 bucket store (embedded mode)', () => {
+  let home: TempDir;
+  let work: TempDir;
+  let s3: S3TestServer;
+  let client: S3Client;
+  let up: ServiceProcess;
+  let env: Record<string, string>;
+  const keys = async (prefix: string) => ((await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }))).Contents ?? []).map((o) => o.Key);
+
+  beforeAll(async () => {
+    home = await createTempDir('myelin-e2e-s3-home');
+    work = await createTempDir('myelin-e2e-s3-work');
+    s3 = await startS3TestServer();
+    client = new S3Client({ endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials, forcePathStyle: true });
+    const port = await freePort();
+    env = {
+      MYELIN_HOME: home.path,
+      MYELIN_ARTIFACTS_STORE: `s3://${s3.bucket}/e2e`,
+      MYELIN_S3_ENDPOINT: s3.endpoint,
+      MYELIN_S3_REGION: s3.region,
+      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+    };
+    up = new ServiceProcess(['up', '--port', String(port)], env);
+    await waitForHttp(`http://127.0.0.1:${port}/readyz`, 90_000, up);
+  }, 120_000);
+
+  afterAll(async () => {
+    await up?.stop();
+    client?.destroy();
+    await s3?.close();
+    await home?.remove();
+    await work?.remove();
+  });
+
+  it('a finished run’s outputs reach the bucket, are read from it, and leave with the run', async () => {
+    const spec = join(work.path, 'p.yml');
+    await writeFile(spec, ['version: 1', 'kind: experiment', 'run:', '  cmd: |', '    mkdir -p "$MYELIN_OUTPUTS_PATH/checkpoints"', '    echo w1 > "$MYELIN_OUTPUTS_PATH/checkpoints/ckpt-1.bin"', ''].join('\n'));
+    const res = await myelin(['run', '-f', spec, '--watch', '--json'], env, 120_000);
+    expect(res.code).toBe(0);
+    const run = JSON.parse(res.stdout.slice(0, res.stdout.lastIndexOf('}') + 1)) as { uuid: string; number: number };
+    await poll(async () => (await keys(`e2e/${run.uuid}/`)).length === 1, { timeoutMs: 30_000, what: 'the outputs copied to the bucket' });
+    expect(await keys(`e2e/${run.uuid}/`)).toEqual([`e2e/${run.uuid}/outputs/checkpoints/ckpt-1.bin`]);
+    const ls = JSON.parse((await myelin(['outputs', 'ls', String(run.number), '--json'], env)).stdout) as { entries: Array<{ path: string }> };
+    expect(ls.entries.map((e) => e.path)).toEqual(['checkpoints', 'checkpoints/ckpt-1.bin']);
+    expect((await myelin(['outputs', 'get', run.uuid, 'checkpoints/ckpt-1.bin', '-o', '-'], env)).stdout).toBe('w1\n');
+    expect((await myelin(['delete', String(run.number)], env)).code).toBe(0);
+    await poll(async () => (await keys(`e2e/${run.uuid}/`)).length === 0, { timeoutMs: 30_000, what: 'the bucket emptied of the run' });
   });
 });
