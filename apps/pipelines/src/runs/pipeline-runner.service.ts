@@ -380,6 +380,12 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
         // Ended already (a mark for a failed start, a stop that came first, a status that beat the reply): tell the engine now.
         if (status) await this.later(() => this.opEnded({ ...action, runUuid: reply.runUuid }, reply.runUuid, status));
       } catch (error) {
+        if (/pipeline run \S+ not found/.test(String(error))) {
+          // The pipeline run was deleted through the API: nothing left to act on.
+          this.logger.warn(`pipeline ${pipelineUuid}: deleted in the API; dropping it`);
+          await this.repo.drop(pipelineUuid);
+          return;
+        }
         this.logger.warn(`pipeline ${pipelineUuid}: ${action.kind} ${action.op}#${action.attempt} not done yet (${String(error)}); retrying later`);
         return;
       }

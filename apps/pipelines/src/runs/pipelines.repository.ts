@@ -166,6 +166,14 @@ export class PipelinesRepository {
     );
   }
 
+  /** A pipeline run deleted in the API: no longer driven, its pending actions dropped. */
+  async drop(uuid: string): Promise<void> {
+    await this.dataSource.transaction(async (m) => {
+      await m.query(`UPDATE "pipelines"."runs" SET "status" = 'done', "final_status" = coalesce("final_status", 'deleted'), "wake_at" = NULL WHERE "uuid" = $1`, [uuid]);
+      await m.query(`UPDATE "pipelines"."actions" SET "done_at" = now() WHERE "pipeline_uuid" = $1 AND "done_at" IS NULL`, [uuid]);
+    });
+  }
+
   /** The start action that created this op run. */
   async startByRun(runUuid: string): Promise<ActionRow | null> {
     const rows = (await this.dataSource.query(`SELECT * FROM "pipelines"."actions" WHERE "run_uuid" = $1 AND "kind" = 'start'`, [runUuid])) as Array<
