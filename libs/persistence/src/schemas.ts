@@ -22,6 +22,7 @@ import { CreateExecutions1764230500000 } from './scheduler/migrations/1764230500
 import { CreateTrackingTables1764230600000 } from './tracking/migrations/1764230600000-CreateTrackingTables';
 import { AddMetricSummaries1764230600001 } from './tracking/migrations/1764230600001-AddMetricSummaries';
 import { AddRunFacts1764230600002 } from './tracking/migrations/1764230600002-AddRunFacts';
+import { AddPendingSummaries1764230600003 } from './tracking/migrations/1764230600003-AddPendingSummaries';
 import { AddRunMetricsAndSearches1764230400005 } from './core/migrations/1764230400005-AddRunMetricsAndSearches';
 import { AddSelections1764230400006 } from './core/migrations/1764230400006-AddSelections';
 import { AddTrialKeys1764230400007 } from './core/migrations/1764230400007-AddTrialKeys';
@@ -70,7 +71,7 @@ export const SCHEDULER_SCHEMA = {
 export const TRACKING_SCHEMA = {
   schema: 'tracking',
   entities: [outboxEntityFor('tracking')],
-  migrations: [CreateTrackingTables1764230600000, AddMetricSummaries1764230600001, AddRunFacts1764230600002],
+  migrations: [CreateTrackingTables1764230600000, AddMetricSummaries1764230600001, AddRunFacts1764230600002, AddPendingSummaries1764230600003],
 };
 
 export const OPTIMIZER_SCHEMA = {

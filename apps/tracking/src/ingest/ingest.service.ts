@@ -22,16 +22,23 @@ export class IngestService {
   ) {}
 
   /** False for a batch already stored (a retry). */
-  async metrics(runUuid: string, batchId: string, points: MetricPointInput[]): Promise<boolean> {
-    const stored = await this.tracking.appendMetrics(runUuid, batchId, points, (manager, summaries) =>
-      // The new summaries are announced in the same transaction (outbox): the API's copy never misses one.
+  metrics(runUuid: string, batchId: string, points: MetricPointInput[]): Promise<boolean> {
+    return this.tracking.appendMetrics(runUuid, batchId, points);
+  }
+
+  /**
+   * Announce the summaries of runs that got points since the last call, one event per run: the
+   * marks and the outbox rows change in one transaction, so the API's copy never misses one.
+   */
+  async announceSummaries(): Promise<number> {
+    const count = await this.tracking.takePendingSummaries(500, (manager, runUuid, summaries) =>
       enqueueOutbox(manager, 'tracking', 'event', MetricsSummarized.PATTERN, {
         runUuid,
         metrics: summaries.map((s) => ({ name: s.name, last: finite(s.last), lastStep: s.lastStep, min: finite(s.min), max: finite(s.max), count: s.count })),
       } satisfies MetricsSummarized.Payload),
     );
-    if (stored) this.relay.poke();
-    return stored;
+    if (count) this.relay.poke();
+    return count;
   }
 
   async logs(runUuid: string, batchId: string, lines: LogLineInput[], final = false): Promise<boolean> {

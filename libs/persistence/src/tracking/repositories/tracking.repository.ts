@@ -78,16 +78,11 @@ export class TrackingRepository {
 
   /**
    * Store a batch of metric points once: the batch id is claimed by primary key in the same
-   * transaction, so a redelivered batch is detected in O(1) and stored nothing twice.
+   * transaction, so a redelivered batch is detected in O(1) and stored nothing twice. The run's
+   * summaries are folded in and the run is marked for announcement (see takePendingSummaries).
    * Returns false for a duplicate.
    */
-  async appendMetrics(
-    runUuid: string,
-    batchId: string,
-    points: MetricPointInput[],
-    /** Called in the same transaction with the updated summaries (to queue their event). */
-    onSummaries?: (manager: EntityManager, summaries: MetricSummary[]) => Promise<void>,
-  ): Promise<boolean> {
+  async appendMetrics(runUuid: string, batchId: string, points: MetricPointInput[]): Promise<boolean> {
     let learnt: Map<string, number> | undefined;
     const stored = await this.dataSource.transaction(async (manager) => {
       if (!(await this.claimBatch(manager, runUuid, `m:${batchId}`))) return false;
@@ -95,19 +90,24 @@ export class TrackingRepository {
       const names = [...new Set(points.map((p) => p.name))];
       const ids = await this.internNames(manager, names);
       learnt = ids;
+      const nameIds = new Array<number | undefined>(points.length);
+      const steps = new Array<number | null>(points.length);
+      const values = new Array<string>(points.length);
+      const ats = new Array<string>(points.length);
+      for (let i = 0; i < points.length; i++) {
+        const p = points[i];
+        nameIds[i] = ids.get(p.name);
+        steps[i] = p.step === undefined ? null : p.step;
+        values[i] = String(p.value);
+        ats[i] = p.at.toISOString();
+      }
       await manager.query(
         `INSERT INTO "tracking"."metrics" ("run_uuid", "name_id", "step", "value", "at")
          SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::float8[], $5::timestamptz[])`,
-        [
-          runUuid,
-          points.map((p) => ids.get(p.name)),
-          points.map((p) => (p.step === undefined ? null : p.step)),
-          points.map((p) => String(p.value)),
-          points.map((p) => p.at.toISOString()),
-        ],
+        [runUuid, nameIds, steps, values, ats],
       );
-      const summaries = await this.updateSummaries(manager, runUuid, points, ids);
-      if (onSummaries) await onSummaries(manager, summaries);
+      await this.updateSummaries(manager, runUuid, points, ids);
+      await manager.query(`INSERT INTO "tracking"."summaries_pending" ("run_uuid") VALUES ($1) ON CONFLICT DO NOTHING`, [runUuid]);
       return true;
     });
     if (learnt) this.remember(learnt);
@@ -116,14 +116,9 @@ export class TrackingRepository {
 
   /**
    * Fold a batch into the per-run, per-metric summaries: last (by step, then time), min, max
-   * (finite values only), count. One upsert per metric; no rescan of the series.
+   * (finite values only), count. One upsert for all the batch's metrics; no rescan of the series.
    */
-  private async updateSummaries(
-    manager: EntityManager,
-    runUuid: string,
-    points: MetricPointInput[],
-    ids: Map<string, number>,
-  ): Promise<MetricSummary[]> {
+  private async updateSummaries(manager: EntityManager, runUuid: string, points: MetricPointInput[], ids: Map<string, number>): Promise<void> {
     const byName = new Map<string, { last: MetricPointInput; min: number | null; max: number | null; count: number }>();
     for (const p of points) {
       const s = byName.get(p.name) ?? { last: p, min: null, max: null, count: 0 };
@@ -136,31 +131,55 @@ export class TrackingRepository {
       s.count += 1;
       byName.set(p.name, s);
     }
-    const out: MetricSummary[] = [];
-    for (const [name, s] of byName) {
-      const [row] = (await manager.query(
-        `INSERT INTO "tracking"."metric_summaries" AS m ("run_uuid", "name_id", "last_value", "last_step", "last_at", "min_value", "max_value", "count")
-         VALUES ($1, $2, $3::float8, $4, $5, $6::float8, $7::float8, $8)
-         ON CONFLICT ("run_uuid", "name_id") DO UPDATE SET
-           "last_value" = CASE WHEN coalesce(EXCLUDED."last_step", -1) > coalesce(m."last_step", -1)
-                                 OR (coalesce(EXCLUDED."last_step", -1) = coalesce(m."last_step", -1) AND EXCLUDED."last_at" >= m."last_at")
-                               THEN EXCLUDED."last_value" ELSE m."last_value" END,
-           "last_at" = GREATEST(m."last_at", EXCLUDED."last_at"),
-           "last_step" = GREATEST(m."last_step", EXCLUDED."last_step"),
-           "min_value" = LEAST(m."min_value", EXCLUDED."min_value"),
-           "max_value" = GREATEST(m."max_value", EXCLUDED."max_value"),
-           "count" = m."count" + EXCLUDED."count"
-         RETURNING "last_value", "last_step", "min_value", "max_value", "count"`,
-        [runUuid, ids.get(name), String(s.last.value), s.last.step ?? null, s.last.at.toISOString(), s.min === null ? null : String(s.min), s.max === null ? null : String(s.max), s.count],
-      )) as Array<{ last_value: number | string | null; last_step: number | string | null; min_value: number | string | null; max_value: number | string | null; count: number | string }>;
-      const num = (v: number | string | null) => (v === null ? null : Number(v));
-      out.push({ name, last: num(row.last_value), lastStep: num(row.last_step), min: num(row.min_value), max: num(row.max_value), count: Number(row.count) });
-    }
-    return out;
+    const rows = [...byName.entries()];
+    await manager.query(
+      `INSERT INTO "tracking"."metric_summaries" AS m ("run_uuid", "name_id", "last_value", "last_step", "last_at", "min_value", "max_value", "count")
+       SELECT $1, * FROM unnest($2::int[], $3::float8[], $4::bigint[], $5::timestamptz[], $6::float8[], $7::float8[], $8::bigint[])
+       ON CONFLICT ("run_uuid", "name_id") DO UPDATE SET
+         "last_value" = CASE WHEN coalesce(EXCLUDED."last_step", -1) > coalesce(m."last_step", -1)
+                               OR (coalesce(EXCLUDED."last_step", -1) = coalesce(m."last_step", -1) AND EXCLUDED."last_at" >= m."last_at")
+                             THEN EXCLUDED."last_value" ELSE m."last_value" END,
+         "last_at" = GREATEST(m."last_at", EXCLUDED."last_at"),
+         "last_step" = GREATEST(m."last_step", EXCLUDED."last_step"),
+         "min_value" = LEAST(m."min_value", EXCLUDED."min_value"),
+         "max_value" = GREATEST(m."max_value", EXCLUDED."max_value"),
+         "count" = m."count" + EXCLUDED."count"`,
+      [
+        runUuid,
+        rows.map(([name]) => ids.get(name)),
+        rows.map(([, s]) => String(s.last.value)),
+        rows.map(([, s]) => s.last.step ?? null),
+        rows.map(([, s]) => s.last.at.toISOString()),
+        rows.map(([, s]) => (s.min === null ? null : String(s.min))),
+        rows.map(([, s]) => (s.max === null ? null : String(s.max))),
+        rows.map(([, s]) => s.count),
+      ],
+    );
   }
 
-  async summaries(runUuid: string): Promise<MetricSummary[]> {
-    const rows = (await this.dataSource.query(
+  /**
+   * Take up to `limit` runs whose summaries changed and hand each run's current summaries to
+   * `announce` in the same transaction (to queue their event): a crash before commit leaves the
+   * marks in place. Concurrent announcers skip each other's runs. Returns the runs announced.
+   */
+  async takePendingSummaries(limit: number, announce: (manager: EntityManager, runUuid: string, summaries: MetricSummary[]) => Promise<void>): Promise<number> {
+    return this.dataSource.transaction(async (manager) => {
+      // Wrapped in a CTE so the driver returns plain rows (a bare DELETE returns [rows, count]).
+      const taken = (await manager.query(
+        `WITH taken AS (
+           DELETE FROM "tracking"."summaries_pending" WHERE "run_uuid" IN (
+             SELECT "run_uuid" FROM "tracking"."summaries_pending" ORDER BY "since" LIMIT $1 FOR UPDATE SKIP LOCKED)
+           RETURNING "run_uuid")
+         SELECT "run_uuid" FROM taken`,
+        [limit],
+      )) as Array<{ run_uuid: string }>;
+      for (const { run_uuid } of taken) await announce(manager, run_uuid, await this.summaries(run_uuid, manager));
+      return taken.length;
+    });
+  }
+
+  async summaries(runUuid: string, manager: EntityManager | DataSource = this.dataSource): Promise<MetricSummary[]> {
+    const rows = (await manager.query(
       `SELECT n."name", s."last_value", s."last_step", s."min_value", s."max_value", s."count"
          FROM "tracking"."metric_summaries" s JOIN "tracking"."metric_names" n ON n."id" = s."name_id"
         WHERE s."run_uuid" = $1 ORDER BY n."name"`,
@@ -255,41 +274,63 @@ export class TrackingRepository {
     if (fromStep !== undefined) range += ` AND "step" >= $${params.push(fromStep)}`;
     if (toStep !== undefined) range += ` AND "step" <= $${params.push(toStep)}`;
     const where = `"run_uuid" = $1 AND "name_id" = $2${range}`;
-    const x = `coalesce("step"::float8, extract(epoch from "at") * 1000)`;
     if (points) {
-      const [stats] = (await this.dataSource.query(`SELECT count(*) AS n, min(${x}) AS lo, max(${x}) AS hi FROM "tracking"."metrics" WHERE ${where}`, params)) as Array<{
-        n: string | number;
-        lo: number | null;
-        hi: number | null;
+      // The step bounds come from the (run, name, step) index: no pass over the rows.
+      const [bounds] = (await this.dataSource.query(`SELECT min("step") AS lo, max("step") AS hi FROM "tracking"."metrics" WHERE ${where}`, params)) as Array<{
+        lo: number | string | null;
+        hi: number | string | null;
       }>;
-      if (Number(stats.n) > points && stats.lo !== null && stats.hi !== null && stats.hi > stats.lo) {
-        const buckets = points;
-        const lo = params.push(stats.lo);
-        const hi = params.push(stats.hi + (stats.hi - stats.lo) / (buckets * 1000));
-        const nb = params.push(buckets);
-        // Per bucket, the rows holding the min and the max value (min/max over [value, x, ...] arrays
-        // compare element-wise). NaN sorts above every number in PostgreSQL: it shows up as a max.
-        const rows = (await this.dataSource.query(
-          `SELECT min(ARRAY["value", ${x}, coalesce("step"::float8, 'NaN'), extract(epoch from "at") * 1000]) AS lo_pt,
-                  max(ARRAY["value", ${x}, coalesce("step"::float8, 'NaN'), extract(epoch from "at") * 1000]) AS hi_pt
-             FROM "tracking"."metrics" WHERE ${where}
-            GROUP BY width_bucket(${x}, $${lo}, $${hi}, $${nb})`,
-          params,
-        )) as Array<{ lo_pt: Array<number | string>; hi_pt: Array<number | string> }>;
-        const reduced: SeriesPoint[] = [];
-        const seen = new Set<number>();
-        for (const r of rows) {
-          for (const pt of [r.lo_pt, r.hi_pt]) {
-            const [value, px, step, at] = pt.map(Number);
-            if (seen.has(px)) continue;
-            seen.add(px);
-            reduced.push({ x: px, step: Number.isNaN(step) ? null : step, value, timestamp: new Date(at).toISOString() });
-          }
-        }
-        reduced.sort((a, b) => a.x - b.x);
-        return downsampleSeries(reduced, points).map(({ step, value, timestamp }) => ({ step, value, timestamp }));
+      const lo = bounds.lo === null ? null : Number(bounds.lo);
+      const hi = bounds.hi === null ? null : Number(bounds.hi);
+      if (lo !== null && hi !== null && hi - lo + 1 > points) return this.downsampled(where, params, lo, hi, points);
+      if (lo === null) {
+        // Points logged without steps: chart them by time, reduced here.
+        const all = await this.rawSeries(where, params);
+        return downsampleSeries(
+          all.map((p) => ({ ...p, x: Date.parse(p.timestamp) })),
+          points,
+        ).map(({ step, value, timestamp }) => ({ step, value, timestamp }));
       }
     }
+    return this.rawSeries(where, params);
+  }
+
+  /**
+   * A long series reduced in the database: the steps are cut into 4 x `points` buckets and each
+   * gives the rows holding its min and its max value (min/max over `[value, step]` arrays compare
+   * element-wise; NaN sorts above every number, so it shows up as a max). Integer bucketing and
+   * no per-row timestamp arithmetic keep it a single cheap pass. LTTB then picks `points` of them.
+   * Points without a step are left out of a downsampled view of a stepped series.
+   */
+  private async downsampled(where: string, params: unknown[], lo: number, hi: number, points: number): Promise<MetricPoint[]> {
+    const buckets = points * 4;
+    const args = [...params];
+    const loArg = args.push(lo);
+    const nbArg = args.push(buckets);
+    const spanArg = args.push(hi - lo + 1);
+    const rows = (await this.dataSource.query(
+      `SELECT min(ARRAY["value", "step"::float8]) AS lo_pt, max(ARRAY["value", "step"::float8]) AS hi_pt
+         FROM "tracking"."metrics" WHERE ${where} AND "step" IS NOT NULL
+        GROUP BY ("step" - $${loArg}) * $${nbArg} / $${spanArg}`,
+      args,
+    )) as Array<{ lo_pt: Array<number | string>; hi_pt: Array<number | string> }>;
+    const byStep = new Map<number, number>();
+    for (const r of rows) {
+      for (const pt of [r.lo_pt, r.hi_pt]) byStep.set(Number(pt[1]), Number(pt[0]));
+    }
+    const reduced: SeriesPoint[] = [...byStep.entries()].sort((a, b) => a[0] - b[0]).map(([step, value]) => ({ x: step, step, value, timestamp: '' }));
+    const kept = downsampleSeries(reduced, points);
+    // Timestamps only for the points kept: one index lookup, not a conversion per stored row.
+    const stepArg = params.length + 1;
+    const times = (await this.dataSource.query(
+      `SELECT DISTINCT ON ("step") "step", "at" FROM "tracking"."metrics" WHERE ${where} AND "step" = ANY($${stepArg}::bigint[]) ORDER BY "step", "at"`,
+      [...params, kept.map((p) => p.step)],
+    )) as Array<{ step: number | string; at: Date | string }>;
+    const at = new Map(times.map((t) => [Number(t.step), new Date(t.at).toISOString()]));
+    return kept.map((p) => ({ step: p.step, value: p.value, timestamp: at.get(p.step as number) ?? '' }));
+  }
+
+  private async rawSeries(where: string, params: unknown[]): Promise<MetricPoint[]> {
     const rows = (await this.dataSource.query(
       `SELECT "step", "value", "at" FROM "tracking"."metrics" WHERE ${where} ORDER BY "step" NULLS FIRST, "at"`,
       params,
@@ -314,6 +355,7 @@ export class TrackingRepository {
       await m.query(`DELETE FROM "tracking"."metric_summaries" WHERE "run_uuid" = $1`, [runUuid]);
       await m.query(`DELETE FROM "tracking"."run_params" WHERE "run_uuid" = $1`, [runUuid]);
       await m.query(`DELETE FROM "tracking"."run_metadata" WHERE "run_uuid" = $1`, [runUuid]);
+      await m.query(`DELETE FROM "tracking"."summaries_pending" WHERE "run_uuid" = $1`, [runUuid]);
     });
   }
 
