@@ -252,6 +252,66 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
     expect(Date.parse(sleeperRun.finishedAt!) - Date.parse(sleeperRun.startedAt!)).toBeLessThan(60_000);
   });
 
+  it('stops an op at its timeout: the attempt fails, and the ops after it are upstream_failed', async () => {
+    const file = await spec('timeout.yml', [
+      'version: 1',
+      'kind: pipeline',
+      'name: timeout',
+      'ops:',
+      '  - name: slow',
+      '    template: {name: slow}',
+      '    timeout: 2',
+      '  - name: after',
+      '    template: {name: slow}',
+      '    dependencies: [slow]',
+      'templates:',
+      '  - kind: experiment',
+      '    name: slow',
+      '    run:',
+      '      cmd: echo sleeping; sleep 60',
+    ]);
+    const created = json<RunJson>((await cli(['run', '-f', file, '--json'])).stdout);
+    const final = await finalOf(created.uuid, 'the pipeline run to fail');
+    expect(final.status).toBe('failed');
+    expect(final.statusMessage).toMatch(/slow/);
+    const { ops: byOp } = await ops(created.number);
+    expect(byOp.after.status).toBe('upstream_failed');
+    const slow = json<RunJson & { statuses: Array<{ status: string; message: string; at: string }> }>((await cli(['get', byOp.slow.run!.uuid, '--json'])).stdout);
+    const stopping = slow.statuses.find((c) => c.status === 'stopping');
+    expect(stopping?.message).toMatch(/timed out after 2s/);
+    // Stopped by its timeout, not by the 60 s sleep ending.
+    expect(Date.parse(slow.finishedAt!) - Date.parse(slow.startedAt!)).toBeLessThan(20_000);
+  });
+
+  it('holds an op with `concurrency: 1` while a run of it is active in another run of the same pipeline', async () => {
+    const file = await spec('exclusive.yml', [
+      'version: 1',
+      'kind: pipeline',
+      'name: exclusive',
+      'ops:',
+      '  - name: critical',
+      '    template: {name: critical}',
+      '    concurrency: 1',
+      'templates:',
+      '  - kind: experiment',
+      '    name: critical',
+      '    run:',
+      '      cmd: echo inside; sleep 3',
+    ]);
+    const [one, two] = await Promise.all([cli(['run', '-f', file, '--json']), cli(['run', '-f', file, '--json'])]);
+    const runs = [json<RunJson>(one.stdout), json<RunJson>(two.stdout)];
+    for (const r of runs) expect((await finalOf(r.uuid, 'both pipeline runs to end')).status).toBe('succeeded');
+    const intervals = [];
+    for (const r of runs) {
+      const op = (await ops(r.number)).ops.critical.run!;
+      const got = await runByUuid(op.uuid);
+      intervals.push([Date.parse(got.startedAt!), Date.parse(got.finishedAt!)]);
+    }
+    intervals.sort((a, b) => a[0] - b[0]);
+    // The second op run started only after the first one ended.
+    expect(intervals[1][0]).toBeGreaterThanOrEqual(intervals[0][1]);
+  });
+
   it('caches a `cache: true` op: a hit reuses the earlier run and its outputs, a changed param misses with the reason, --no-cache runs it again', async () => {
     const counter = join(specs.path, 'expensive-runs');
     const pipeline = (n: number) => [

@@ -51,6 +51,13 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
   private readonly logger = new Logger('Pipelines');
   private readonly chains = new Map<string, Promise<void>>();
   private readonly graphs = new Map<string, PipelineGraph>();
+  /**
+   * The engine of each active pipeline run as the last committed step left it, with the row's
+   * version then: the next step reuses it instead of restoring the snapshot (O(ops)) when the row
+   * was not written since. Taken out while a step runs, put back only after its commit.
+   */
+  private readonly engines = new Map<string, { engine: PipelineEngine; row: PipelineRow; version: string; elsewhere: { counts: Map<string, number> } }>();
+  private readonly limited = new Map<string, boolean>();
   /** Final statuses that arrived before their op run was attached to its action (the reply was slower than the run). */
   private readonly early = new Map<string, { status: RunStatus; at: number }>();
   private timer?: NodeJS.Timeout;
@@ -160,37 +167,53 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
   }
 
   private async decide(pipelineUuid: string, input: EngineInput): Promise<void> {
-    await this.repo.dataSource.transaction(async (m) => {
-      const row = await this.repo.lock(m, pipelineUuid);
-      if (!row || row.status !== 'running') return;
+    const cached = this.engines.get(pipelineUuid);
+    this.engines.delete(pipelineUuid);
+    const kept = await this.repo.dataSource.transaction(async (m) => {
+      const lean = await this.repo.lockLean(m, pipelineUuid);
+      if (!lean || lean.status !== 'running') return undefined;
+      const fresh = cached && cached.version === lean.version ? cached : undefined;
+      const row = fresh?.row ?? (await this.repo.find(m, pipelineUuid));
+      if (!row) return undefined;
+      const started = lean.started;
       const graph = this.graphOf(row);
       const now = Date.now();
       let engine: PipelineEngine;
       let reuse: Map<string, string> | undefined;
       let d: Decisions;
-      if (row.snapshot) engine = restorePipelineEngine(graph, row.snapshot as unknown as EngineSnapshot);
+      // Op-level `concurrency` counts the op's runs in the other runs of the same pipeline (project and name).
+      let limited = this.limited.get(pipelineUuid);
+      if (limited === undefined) {
+        limited = graph.topologicalOrder().some((op) => graph.op(op).concurrency !== undefined);
+        this.limited.set(pipelineUuid, limited);
+      }
+      const elsewhere = fresh?.elsewhere ?? { counts: new Map<string, number>() };
+      if (limited) elsewhere.counts = await this.repo.runningElsewhere(m, row);
+      const options = limited ? { runningElsewhere: (op: string) => elsewhere.counts.get(op) ?? 0 } : {};
+      if (fresh) engine = fresh.engine;
+      else if (row.snapshot) engine = restorePipelineEngine(graph, row.snapshot as unknown as EngineSnapshot, options);
       else {
         const resume = row.resumeOf ? await this.resumePlan(m, row.resumeOf, graph) : undefined;
         reuse = resume?.runs;
-        engine = createPipelineEngine(graph, resume ? { resume: resume.plan } : {});
+        engine = createPipelineEngine(graph, resume ? { ...options, resume: resume.plan } : options);
       }
       switch (input.type) {
         case 'start':
-          if (row.snapshot) return; // already started (a repeated "run created")
+          if (started) return undefined; // already started (a repeated "run created")
           await this.repo.announce(m, pipelineUuid, 'running', 'Running', `${graph.size} ops`);
           d = engine.start(now);
           break;
         case 'status':
-          if (!row.snapshot) return;
+          if (!started) return undefined;
           d = engine.onStatus(input.op, input.status, now, { attempt: input.attempt, ...(input.outputs ? { outputs: input.outputs } : {}) });
           break;
         case 'tick':
         case 'cache':
-          if (!row.snapshot) return;
+          if (!started) return undefined;
           d = engine.tick(now);
           break;
         case 'stop':
-          if (!row.snapshot) {
+          if (!started) {
             // Stopped before its first step: start it to have every op decided, then stop at once.
             await this.repo.announce(m, pipelineUuid, 'running', 'Running', `${graph.size} ops`);
             const first = engine.start(now);
@@ -200,7 +223,15 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
           break;
       }
       await this.record(m, row, engine, input, d, reuse);
+      if (engine.done) return undefined;
+      const stripped: PipelineRow = { ...row, snapshot: null };
+      return { engine, row: stripped, version: await this.repo.version(m, pipelineUuid), elsewhere };
     });
+    if (kept) this.engines.set(pipelineUuid, kept);
+    else {
+      this.graphs.delete(pipelineUuid);
+      this.limited.delete(pipelineUuid);
+    }
     this.relay.poke();
   }
 
@@ -290,7 +321,10 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
       await this.schedules.pipelineDone(m, uuid, row.resumeOf, d.done.status);
       await this.repo.announce(m, uuid, d.done.status, d.done.status === 'succeeded' ? 'Succeeded' : d.done.status[0].toUpperCase() + d.done.status.slice(1), d.done.status === 'succeeded' ? d.done.reason : `${d.done.reason} (${counts})`);
     }
-    await this.repo.save(m, uuid, engine.toJSON(), d.done ? undefined : d.wakeAt, d.done?.status);
+    // Ops held by an op-level concurrency limit wait for runs elsewhere to end: look again in a second.
+    const held = !d.done && engine.readyQueue().some((op) => graph.op(op).concurrency !== undefined);
+    const wakeAt = held ? Math.min(d.wakeAt ?? Infinity, Date.now() + 1000) : d.wakeAt;
+    await this.repo.save(m, uuid, engine.toJSON(), d.done ? undefined : wakeAt, d.done?.status);
     // Cache hits succeed at once, with the outputs of the run they reuse; their downstream ops are decided now.
     for (const hit of hits) {
       const next = engine.onStatus(hit.op, 'succeeded', Date.now(), { attempt: hit.attempt, outputs: hit.outputs });

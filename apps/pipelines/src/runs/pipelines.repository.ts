@@ -104,6 +104,24 @@ export class PipelinesRepository {
     return rows.length ? toPipeline(rows[0]) : null;
   }
 
+  /**
+   * The pipeline row locked for the rest of the transaction, without its (large) spec and snapshot:
+   * its status and `xmin`, which changes with every write, so an engine kept in memory since the
+   * last step can be trusted only if nothing else wrote the row meanwhile.
+   */
+  async lockLean(m: EntityManager, uuid: string): Promise<{ status: string; version: string; started: boolean } | null> {
+    const rows = (await m.query(`SELECT "status", xmin::text AS "version", "snapshot" IS NOT NULL AS "started" FROM "pipelines"."runs" WHERE "uuid" = $1 FOR UPDATE`, [
+      uuid,
+    ])) as Array<{ status: string; version: string; started: boolean }>;
+    return rows.length ? rows[0] : null;
+  }
+
+  /** The row's version after this transaction's writes (see lockLean). */
+  async version(m: EntityManager, uuid: string): Promise<string> {
+    const rows = (await m.query(`SELECT xmin::text AS "version" FROM "pipelines"."runs" WHERE "uuid" = $1`, [uuid])) as Array<{ version: string }>;
+    return rows[0]?.version ?? '';
+  }
+
   /** The pipeline row locked for the rest of the transaction: one decision maker per pipeline run. */
   async lock(m: EntityManager, uuid: string): Promise<PipelineRow | null> {
     const rows = (await m.query(`SELECT * FROM "pipelines"."runs" WHERE "uuid" = $1 FOR UPDATE`, [uuid])) as Array<Record<string, unknown>>;
@@ -164,6 +182,20 @@ export class PipelinesRepository {
       `UPDATE "pipelines"."actions" SET "done_at" = now(), "run_uuid" = coalesce($2, "run_uuid"), "run_status" = coalesce($3, "run_status"), "checked_at" = now() WHERE "id" = $1`,
       [id, runUuid, runStatus],
     );
+  }
+
+  /** Per op name, the op runs still running in the other active runs of the same pipeline (same project and name). */
+  async runningElsewhere(m: EntityManager, row: PipelineRow): Promise<Map<string, number>> {
+    // One decision at a time per pipeline (project and name), so two runs cannot both take the last slot.
+    await m.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`pipeline:${row.project}:${(row.spec['name'] as string | undefined) ?? ''}`]);
+    const rows = (await m.query(
+      `SELECT a."op", count(*)::int AS n FROM "pipelines"."actions" a JOIN "pipelines"."runs" r ON r."uuid" = a."pipeline_uuid"
+        WHERE r."project" = $1 AND r."spec" ->> 'name' IS NOT DISTINCT FROM $2 AND r."uuid" <> $3 AND r."status" = 'running'
+          AND a."kind" = 'start' AND a."mark" IS NULL AND (a."run_status" IS NULL OR a."run_status" NOT IN ${FINAL_SQL})
+        GROUP BY a."op"`,
+      [row.project, (row.spec['name'] as string | undefined) ?? null, row.uuid],
+    )) as Array<{ op: string; n: number }>;
+    return new Map(rows.map((r) => [r.op, Number(r.n)]));
   }
 
   /** A pipeline run deleted in the API: no longer driven, its pending actions dropped. */
