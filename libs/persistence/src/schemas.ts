@@ -23,6 +23,7 @@ import { CreateTrackingTables1764230600000 } from './tracking/migrations/1764230
 import { AddMetricSummaries1764230600001 } from './tracking/migrations/1764230600001-AddMetricSummaries';
 import { AddRunFacts1764230600002 } from './tracking/migrations/1764230600002-AddRunFacts';
 import { AddPendingSummaries1764230600003 } from './tracking/migrations/1764230600003-AddPendingSummaries';
+import { DropMetricNameForeignKeys1764230600004 } from './tracking/migrations/1764230600004-DropMetricNameForeignKeys';
 import { AddRunMetricsAndSearches1764230400005 } from './core/migrations/1764230400005-AddRunMetricsAndSearches';
 import { AddSelections1764230400006 } from './core/migrations/1764230400006-AddSelections';
 import { AddTrialKeys1764230400007 } from './core/migrations/1764230400007-AddTrialKeys';
@@ -71,7 +72,7 @@ export const SCHEDULER_SCHEMA = {
 export const TRACKING_SCHEMA = {
   schema: 'tracking',
   entities: [outboxEntityFor('tracking')],
-  migrations: [CreateTrackingTables1764230600000, AddMetricSummaries1764230600001, AddRunFacts1764230600002, AddPendingSummaries1764230600003],
+  migrations: [CreateTrackingTables1764230600000, AddMetricSummaries1764230600001, AddRunFacts1764230600002, AddPendingSummaries1764230600003, DropMetricNameForeignKeys1764230600004],
 };
 
 export const OPTIMIZER_SCHEMA = {
