@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { createBus } from '@myelin/bus';
 import { loadConfig } from '@myelin/config';
 import { openServiceDatabase, SCHEDULER_SCHEMA } from '@myelin/persistence';
@@ -9,6 +10,15 @@ import { SchedulerEnv } from './config/env';
 import { SchedulerModule } from './app.module';
 import { LocalProcessExecutor } from './executors/local/local-process.executor';
 import { startOutputsSync } from './outputs/outputs-sync';
+
+/** clients/python of this checkout, from dist/apps/scheduler/src or apps/scheduler/src (under jest). */
+function bundledPythonClient(): string {
+  for (const up of [['..', '..', '..', '..'], ['..', '..', '..']]) {
+    const dir = join(__dirname, ...up, 'clients', 'python');
+    if (existsSync(join(dir, 'myelin', '__init__.py'))) return dir;
+  }
+  return '';
+}
 
 /** Start the scheduler with the local process executor. See AppBootstrap for the hosting contract. */
 export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) => {
@@ -20,6 +30,8 @@ export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) =
     runsDir: config.MYELIN_RUNS_DIR ?? join(home, 'runs'),
     publicUrl: config.MYELIN_PUBLIC_URL,
     baseEnv: env,
+    pythonPath: config.MYELIN_JOB_PYTHONPATH ?? bundledPythonClient(),
+    ...(config.MYELIN_PUBLIC_TRACKING_URL ? { trackingUrl: config.MYELIN_PUBLIC_TRACKING_URL } : {}),
   });
   const readiness = standardChecks(db.dataSource, bus, config.MYELIN_REDIS_URL);
   await startOutputsSync(env, bus); // with an S3 artifacts store: finished runs' local outputs go to the bucket

@@ -10,6 +10,14 @@ export class SchedulerEnv extends BaseServiceEnv {
   @IsOptional() @IsString() MYELIN_RUNS_DIR?: string;
   /** API URL given to jobs (POLYAXON_API_HOST, MYELIN_HOST). */
   @IsString() MYELIN_PUBLIC_URL: string = 'http://127.0.0.1:8000';
+  /** Tracking URL given to jobs (MYELIN_TRACKING_HOST) when it is not behind MYELIN_PUBLIC_URL (distributed mode without an ingress). */
+  @IsOptional() @IsString() MYELIN_PUBLIC_TRACKING_URL?: string;
+  /**
+   * Prepended to jobs' PYTHONPATH so training code can `from myelin import tracking` without
+   * installing anything (default: the Python client shipped in this repository, clients/python;
+   * "" turns it off).
+   */
+  @IsOptional() @IsString() MYELIN_JOB_PYTHONPATH?: string;
   /** Milliseconds between two passes over the queue and the running processes. */
   @IsInt() @Min(10) MYELIN_SCHEDULER_TICK_MS: number = 200;
 }

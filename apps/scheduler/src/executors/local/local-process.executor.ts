@@ -1,10 +1,17 @@
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { copyFile, cp, mkdir, open, readdir, readFile, rm, writeFile, stat } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
+import { delimiter, join, resolve, sep } from 'node:path';
 import type { ExecutionEntity } from '@myelin/persistence';
 import { Executor, LaunchedProcess, ProcessState } from '../executor';
 import { buildRunEnvironment } from './run-environment';
+
+/** The bundled tracking client first on the job's PYTHONPATH (`from myelin import tracking` works as is), and where tracking is. */
+function withJobExtras(env: Record<string, string>, pythonPath: string | undefined, trackingUrl: string | undefined): Record<string, string> {
+  const out = trackingUrl ? { ...env, MYELIN_TRACKING_HOST: trackingUrl } : env;
+  if (!pythonPath) return out;
+  return { ...out, PYTHONPATH: env['PYTHONPATH'] ? `${pythonPath}${delimiter}${env['PYTHONPATH']}` : pythonPath };
+}
 
 /** Names skipped when a code directory is snapshotted into a run. */
 const SKIPPED = new Set(['.git', 'node_modules', '__pycache__', '.myelin', '.venv', 'venv', '.mypy_cache', '.pytest_cache']);
@@ -30,6 +37,10 @@ export class LocalProcessExecutor implements Executor {
       runsDir: string;
       publicUrl: string;
       baseEnv: Record<string, string | undefined>;
+      /** Prepended to the job's PYTHONPATH (the bundled tracking client); empty: untouched. */
+      pythonPath?: string;
+      /** MYELIN_TRACKING_HOST for jobs, when tracking is not behind the public URL. */
+      trackingUrl?: string;
     },
   ) {}
 
@@ -63,7 +74,11 @@ export class LocalProcessExecutor implements Executor {
     try {
       const child = spawn('/bin/bash', ['-c', wrapper, p.script, p.exitFile, p.pidFile], {
         cwd: p.code,
-        env: buildRunEnvironment(this.options.baseEnv, execution, { ...p, outputs: await this.outputsPath(execution) }, this.options.publicUrl, secrets.runToken),
+        env: withJobExtras(
+          buildRunEnvironment(this.options.baseEnv, execution, { ...p, outputs: await this.outputsPath(execution) }, this.options.publicUrl, secrets.runToken),
+          this.options.pythonPath,
+          this.options.trackingUrl,
+        ),
         detached: true, // its own process group: stop signals reach the whole tree
         stdio: ['ignore', out.fd, err.fd],
       });
