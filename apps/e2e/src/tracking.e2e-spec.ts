@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTempDir, createTestDatabase, TempDir, TEST_AMQP_URL, TEST_REDIS_URL, TestDatabase, uniqueName } from '@myelin/testing';
+import { MyelinClient, RunTracker } from '@myelin/sdk';
 import { freePort, poll, ServiceProcess, waitForHttp } from './cli-harness';
 
 jest.setTimeout(120_000);
@@ -32,6 +33,8 @@ describe('tracking HTTP API, two replicas on PostgreSQL, RabbitMQ and Redis', ()
   let replicaPort: number;
   let admin: string;
   const started: number[] = [];
+  let startApp: (app: string, port: number) => Promise<ServiceProcess>;
+  let replicaProc: ServiceProcess;
 
   const call = async (port: number, method: string, path: string, body?: unknown, token: string | null = admin): Promise<Reply> => {
     const res = await fetch(`http://127.0.0.1:${port}${path}`, {
@@ -75,13 +78,14 @@ describe('tracking HTTP API, two replicas on PostgreSQL, RabbitMQ and Redis', ()
       // A long fallback poll: a follower that sees new lines quickly was woken by Redis pub/sub.
       MYELIN_LOG_FOLLOW_POLL_MS: '60000',
     };
-    const start = async (app: string, port: number) => {
+    startApp = async (app: string, port: number) => {
       const proc = new ServiceProcess(['serve', app], { ...env, MYELIN_PORT: String(port) });
       procs.push(proc);
       await waitForHttp(`http://127.0.0.1:${port}/readyz`, 60_000, proc);
+      return proc;
     };
-    await start('api', apiPort);
-    await Promise.all([start('tracking', trackingPort), start('tracking', replicaPort), start('scheduler', await freePort())]);
+    await startApp('api', apiPort);
+    await Promise.all([startApp('tracking', trackingPort), startApp('tracking', replicaPort).then((p) => (replicaProc = p)), startApp('scheduler', await freePort())]);
     admin = (JSON.parse(await readFile(join(home.path, 'credentials.json'), 'utf8')) as { token: string }).token;
     expect((await core('POST', '/api/v1/projects', { name: 'tracked' })).status).toBe(201);
   }, 120_000);
@@ -267,6 +271,34 @@ describe('tracking HTTP API, two replicas on PostgreSQL, RabbitMQ and Redis', ()
     // The whole history after the run ended.
     const all = await trk('GET', `/api/v1/tracking/runs/${uuid}/logs`);
     expect(all.body).toMatchObject({ ended: true, results: [{ line: 'epoch 0', stream: 'stdout' }, { line: 'epoch 1', stream: 'stderr' }] });
+  });
+
+  it('the TypeScript RunTracker keeps points while tracking is down, splits on 413, and delivers each once', async () => {
+    const created = await core('POST', '/api/v1/admin/tracked/runs/external', {});
+    const warnings: string[] = [];
+    const tracker = new RunTracker({
+      client: new MyelinClient({ host: `http://127.0.0.1:${apiPort}`, trackingHost: `http://127.0.0.1:${replicaPort}`, token: admin }),
+      runUuid: created.body.uuid,
+      flushIntervalMs: 100,
+      batchSize: 8000, // above this server's limit of 5000: the first send gets 413 and splits
+      maxBufferedPoints: 10_000, // beyond it, batches wait in the spill file
+      maxBackoffMs: 500,
+      onWarning: (m) => warnings.push(m),
+    });
+    for (let step = 0; step < 8000; step++) tracker.logMetrics({ loss: 1 / (step + 1) }, step);
+    await tracker.flush();
+    expect(tracker.backlog).toBe(0);
+    await replicaProc.stop('SIGKILL');
+    const t0 = Date.now();
+    for (let step = 8000; step < 30_000; step++) tracker.logMetrics({ loss: 1 / (step + 1) }, step);
+    await tracker.flush();
+    expect(Date.now() - t0).toBeLessThan(2000); // logging and a failed flush never block
+    expect(tracker.backlog).toBe(22_000);
+    replicaProc = await startApp('tracking', replicaPort);
+    expect(await tracker.close(30_000)).toBe(0);
+    const summaries = await trk('GET', `/api/v1/tracking/runs/${created.body.uuid}/metrics/summaries`);
+    expect(summaries.body).toEqual([expect.objectContaining({ name: 'loss', count: 30_000, lastStep: 29_999 })]);
+    expect(warnings.some((w) => /unreachable/.test(w))).toBe(true);
   });
 
   it('the tracking endpoints are in its OpenAPI document', async () => {
