@@ -39,8 +39,8 @@ const freePort = () =>
     });
   });
 
-function start(args, extraEnv) {
-  const child = spawn(process.execPath, [bin, ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+function start(args, extraEnv, nodeFlags = []) {
+  const child = spawn(process.execPath, [...nodeFlags, bin, ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
@@ -151,7 +151,9 @@ try {
   const api = start(['serve', 'api'], { ...serverEnv, MYELIN_PORT: String(apiPort) });
   children.push(api);
   await ready(apiPort, api);
-  const tracking = start(['serve', 'tracking'], { ...serverEnv, MYELIN_PORT: String(trackingPort) });
+  // MYELIN_BENCH_PROFILE=<dir>: a CPU profile of the tracking process, to see where ingest time goes.
+  const profile = process.env.MYELIN_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.MYELIN_BENCH_PROFILE}`] : [];
+  const tracking = start(['serve', 'tracking'], { ...serverEnv, MYELIN_PORT: String(trackingPort) }, profile);
   children.push(tracking);
   await ready(trackingPort, tracking);
   const token = JSON.parse(readFileSync(join(home, 'credentials.json'), 'utf8')).token;
@@ -187,13 +189,18 @@ try {
 
   // ---------------------------------------------------------------- 3. Read a 1M-point series
   const seriesRun = (await core('POST', '/api/v1/admin/bench/runs/external', {})).uuid;
-  await pg.query(`INSERT INTO tracking.metric_names (name) VALUES ('big') ON CONFLICT DO NOTHING`);
-  const [{ id: bigId }] = (await pg.query(`SELECT id FROM tracking.metric_names WHERE name = 'big'`)).rows;
-  await pg.query(
-    `INSERT INTO tracking.metrics (run_uuid, name_id, step, value, at)
-     SELECT $1, $2, g, sin(g / 1000.0) + random() / 10, now() FROM generate_series(0, $3 - 1) g`,
-    [seriesRun, bigId, SERIES],
+  // Through the API, as a training job would log it (the rollups are kept at ingest).
+  const seriesBatches = SERIES / BATCH;
+  await Promise.all(
+    Array.from({ length: WRITERS }, async (_, w) => {
+      const call = http(`http://127.0.0.1:${trackingPort}`, token);
+      for (let b = w; b < seriesBatches; b += WRITERS) {
+        const points = Array.from({ length: BATCH }, (_, i) => ({ name: 'big', step: b * BATCH + i, value: Math.sin((b * BATCH + i) / 1000) + Math.random() / 10 }));
+        await call('POST', `/api/v1/tracking/runs/${seriesRun}/metrics`, { batchId: `big-${b}`, points });
+      }
+    }),
   );
+  const [{ id: bigId }] = (await pg.query(`SELECT id FROM tracking.metric_names WHERE name = 'big'`)).rows;
   await pg.query('VACUUM ANALYZE tracking.metrics');
   const raw = [];
   const down = [];

@@ -17,3 +17,4 @@ export * from './core/repositories/runs.repository';
 export * from './scheduler/entities/execution.entity';
 export * from './tracking/repositories/tracking.repository';
 export * from './scheduler/repositories/executions.repository';
+export * from './scheduler/repositories/quotas.repository';

@@ -220,6 +220,27 @@ describe.each(backends)('persistence on %s', (_label, provision) => {
     await runs.upsertMetricSummaries(randomUUID(), [{ name: 'loss', last: 1, lastStep: 1, min: 1, max: 1, count: 1 }]); // deleted run: ignored
   });
 
+  it('keeps metric rollups at ingest equal to what the migration computes from the stored points', async () => {
+    const repo = new TrackingRepository(tracking.dataSource);
+    const run = randomUUID();
+    const at = new Date();
+    // Out-of-order batches, ties, NaN and a bucket of only NaN.
+    const steps = Array.from({ length: 3000 }, (_, i) => (i * 7919) % 25_000);
+    for (let b = 0; b < 6; b++) {
+      const chunk = steps.slice(b * 500, (b + 1) * 500);
+      await repo.appendMetrics(run, `r${b}`, chunk.map((step) => ({ name: 'r', step, value: step % 97 === 0 ? Number.NaN : Math.round(Math.sin(step) * 10), at })));
+    }
+    await repo.appendMetrics(run, 'nan-only', [{ name: 'r', step: 40_001, value: Number.NaN, at }]);
+    const ds = tracking.dataSource;
+    const rollups = () =>
+      ds.query(`SELECT "width", "bucket", "min_value", "min_step", "max_value", "max_step", "count" FROM "tracking"."metric_rollups" WHERE "run_uuid" = $1 ORDER BY 1, 2`, [run]);
+    const incremental = await rollups();
+    expect(incremental.length).toBeGreaterThan(250);
+    await ds.undoLastMigration({ transaction: 'each' });
+    await ds.runMigrations({ transaction: 'each' });
+    expect(await rollups()).toEqual(incremental);
+  });
+
   it('serialises concurrent transactions (no interleaving on the embedded session)', async () => {
     const repo = new TrackingRepository(tracking.dataSource);
     const run = randomUUID();

@@ -24,6 +24,7 @@ import { AddMetricSummaries1764230600001 } from './tracking/migrations/176423060
 import { AddRunFacts1764230600002 } from './tracking/migrations/1764230600002-AddRunFacts';
 import { AddPendingSummaries1764230600003 } from './tracking/migrations/1764230600003-AddPendingSummaries';
 import { DropMetricNameForeignKeys1764230600004 } from './tracking/migrations/1764230600004-DropMetricNameForeignKeys';
+import { AddMetricRollups1764230600005 } from './tracking/migrations/1764230600005-AddMetricRollups';
 import { AddRunMetricsAndSearches1764230400005 } from './core/migrations/1764230400005-AddRunMetricsAndSearches';
 import { AddSelections1764230400006 } from './core/migrations/1764230400006-AddSelections';
 import { AddTrialKeys1764230400007 } from './core/migrations/1764230400007-AddTrialKeys';
@@ -72,7 +73,7 @@ export const SCHEDULER_SCHEMA = {
 export const TRACKING_SCHEMA = {
   schema: 'tracking',
   entities: [outboxEntityFor('tracking')],
-  migrations: [CreateTrackingTables1764230600000, AddMetricSummaries1764230600001, AddRunFacts1764230600002, AddPendingSummaries1764230600003, DropMetricNameForeignKeys1764230600004],
+  migrations: [CreateTrackingTables1764230600000, AddMetricSummaries1764230600001, AddRunFacts1764230600002, AddPendingSummaries1764230600003, DropMetricNameForeignKeys1764230600004, AddMetricRollups1764230600005],
 };
 
 export const OPTIMIZER_SCHEMA = {
@@ -82,3 +83,7 @@ export const OPTIMIZER_SCHEMA = {
 };
 
 export type ServiceSchema = typeof CORE_SCHEMA | typeof SCHEDULER_SCHEMA | typeof TRACKING_SCHEMA;
+
+// Queue and admission (quotas, fencing tokens): appended so the lists above stay as they are.
+import { AddAdmissionAndFencing1764230500001 } from './scheduler/migrations/1764230500001-AddAdmissionAndFencing';
+SCHEDULER_SCHEMA.migrations.push(AddAdmissionAndFencing1764230500001);

@@ -6,6 +6,42 @@ import { RunConditionEntity } from '../entities/run-condition.entity';
 import { RunEntity } from '../entities/run.entity';
 import { enqueueOutbox } from '../../outbox/outbox-relay';
 
+const RUN_START_PATTERN = 'scheduler.cmd.run.start.v1';
+
+/**
+ * What the scheduler's admission needs to know about a run beyond its spec: the submitter's
+ * username and teams (`org/team`) for quotas, and the parent's kind and concurrency (a group's
+ * `hptuning.concurrency`, a pipeline's `concurrency`). Read in the creating transaction.
+ */
+export async function admissionFacts(
+  manager: EntityManager,
+  run: Pick<RunEntity, 'createdBy' | 'parentUuid'>,
+): Promise<{ user?: string; teams?: string[]; parentKind?: 'group' | 'pipeline'; parentConcurrency?: number }> {
+  const out: { user?: string; teams?: string[]; parentKind?: 'group' | 'pipeline'; parentConcurrency?: number } = {};
+  const users = (await manager.query(`SELECT "username" FROM "core"."users" WHERE "id" = $1`, [run.createdBy])) as Array<{ username: string }>;
+  if (users.length) out.user = users[0].username;
+  const teams = (await manager.query(
+    `SELECT o."name" || '/' || t."name" AS "team" FROM "core"."team_members" tm
+       JOIN "core"."teams" t ON t."id" = tm."team_id" JOIN "core"."organizations" o ON o."id" = t."org_id"
+      WHERE tm."user_id" = $1 ORDER BY 1`,
+    [run.createdBy],
+  )) as Array<{ team: string }>;
+  out.teams = teams.map((t) => t.team);
+  if (run.parentUuid) {
+    const parents = (await manager.query(`SELECT "kind", "spec" FROM "core"."runs" WHERE "uuid" = $1`, [run.parentUuid])) as Array<{
+      kind: string;
+      spec: { hptuning?: { concurrency?: unknown }; raw?: { concurrency?: unknown } };
+    }>;
+    const parent = parents[0];
+    if (parent && (parent.kind === 'group' || parent.kind === 'pipeline')) {
+      out.parentKind = parent.kind;
+      const c = parent.kind === 'group' ? parent.spec?.hptuning?.concurrency : parent.spec?.raw?.concurrency;
+      if (typeof c === 'number' && Number.isInteger(c) && c > 0) out.parentConcurrency = c;
+    }
+  }
+  return out;
+}
+
 export interface OutboxMessage {
   kind: Exclude<MessageKind, 'request'>;
   pattern: string;
@@ -115,7 +151,12 @@ export class RunsRepository {
       await manager.save(run);
       await manager.insert(RunConditionEntity, { runUuid: run.uuid, status: 'created', reason: 'Created', message: '', at: now });
       if (withinTransaction) await withinTransaction(run, manager);
-      for (const m of messages) await enqueueOutbox(manager, 'core', m.kind, m.pattern, m.payload(run));
+      for (const m of messages) {
+        const payload = m.payload(run);
+        // Start commands carry what the scheduler's admission needs (submitter, teams, parent concurrency).
+        if (m.pattern === RUN_START_PATTERN) Object.assign(payload, await admissionFacts(manager, run));
+        await enqueueOutbox(manager, 'core', m.kind, m.pattern, payload);
+      }
       return run;
     });
   }
@@ -233,6 +274,16 @@ export class RunsRepository {
         .where('r.uuid = :uuid', { uuid })
         .getOne();
       if (!run) return { applied: false, reason: 'not_found' } as const;
+      // A queued run whose scheduler condition changed (another limit holds it now): a new
+      // condition in the history, the status unchanged. An identical one (a resync) is a duplicate.
+      if (run.status === 'queued' && change.status === 'queued') {
+        if (run.statusReason === change.reason && run.statusMessage === change.message) return { applied: false, reason: 'illegal_transition', run } as const;
+        run.statusReason = change.reason;
+        run.statusMessage = change.message;
+        await manager.save(run);
+        await manager.insert(RunConditionEntity, { runUuid: uuid, status: 'queued', reason: change.reason, message: change.message, at: change.at });
+        return { applied: true, run } as const;
+      }
       if (!canTransition(run.status, change.status, run.kind)) {
         return { applied: false, reason: 'illegal_transition', run } as const;
       }

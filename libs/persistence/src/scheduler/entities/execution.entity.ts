@@ -36,6 +36,24 @@ export class ExecutionEntity {
   @Column({ name: 'stop_requested_at', type: 'timestamptz', nullable: true }) stopRequestedAt!: Date | null;
   @Column({ name: 'started_at', type: 'timestamptz', nullable: true }) startedAt!: Date | null;
   @Column({ name: 'finished_at', type: 'timestamptz', nullable: true }) finishedAt!: Date | null;
+  /** Admission: the submitter's username and teams (`org/team`), for quotas. */
+  @Column({ type: 'text', nullable: true }) submitter!: string | null;
+  @Column({ type: 'jsonb', default: () => "'[]'" }) teams!: string[];
+  /** The group or pipeline the run belongs to, and how many of its children may run at once. */
+  @Column({ name: 'parent_uuid', type: 'uuid', nullable: true }) parentUuid!: string | null;
+  @Column({ name: 'parent_kind', type: 'text', nullable: true }) parentKind!: 'group' | 'pipeline' | null;
+  @Column({ name: 'parent_concurrency', type: 'integer', nullable: true }) parentConcurrency!: number | null;
+  /** What the run holds while it runs: cores, MB, GPUs (from `environment.resources`). */
+  @Column({ type: 'double precision', default: 0 }) cpu!: number;
+  @Column({ name: 'memory_mb', type: 'double precision', default: 0 }) memoryMb!: number;
+  @Column({ type: 'double precision', default: 0 }) gpu!: number;
+  /** The last condition announced (a waiting run's reason: which limit holds it). */
+  @Column({ name: 'status_reason', type: 'text', nullable: true }) statusReason!: string | null;
+  @Column({ name: 'status_message', type: 'text', nullable: true }) statusMessage!: string | null;
+  /** Fencing token of the claim that started the run; a status write with another token is refused. */
+  @Column({ type: 'bigint', default: 0 }) fence!: number;
+  /** The scheduler replica supervising the run. */
+  @Column({ type: 'text', nullable: true }) owner!: string | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;
 }

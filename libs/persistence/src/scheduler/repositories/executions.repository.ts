@@ -10,6 +10,17 @@ export interface StatusChange {
   exitCode?: number;
 }
 
+/**
+ * Fencing: the token of the claim a status write is made under. `claim` takes the run over (the
+ * write succeeds only if no later claim was made, and stores the token); otherwise the write
+ * succeeds only while the stored token is still this one (a stale replica is refused).
+ */
+export interface Fence {
+  token: number;
+  claim?: boolean;
+  owner?: string;
+}
+
 export type ExecutionPatch = Partial<
   Pick<
     ExecutionEntity,
@@ -76,16 +87,18 @@ export class ExecutionsRepository {
     return this.repo.createQueryBuilder('e').where('e.status IN (:...statuses)', { statuses }).orderBy('e.created_at').getMany();
   }
 
-  async patch(runUuid: string, patch: ExecutionPatch): Promise<void> {
-    await this.repo.update({ runUuid }, patch);
+  /** Update process fields; with a fence, only while the run is still held under that token (false otherwise). */
+  async patch(runUuid: string, patch: ExecutionPatch, fence?: Fence): Promise<boolean> {
+    const result = await this.repo.update(fence ? { runUuid, fence: fence.token } : { runUuid }, patch);
+    return !fence || (result.affected ?? 0) > 0;
   }
 
   /**
    * Move to a new status if the state machine allows it from the current one, with the patch
    * and the event in the same transaction. Returns the updated row, or null when refused.
    */
-  async transition(runUuid: string, change: StatusChange, patch: ExecutionPatch = {}): Promise<ExecutionEntity | null> {
-    return this.settle(runUuid, () => change, patch);
+  async transition(runUuid: string, change: StatusChange, patch: ExecutionPatch = {}, fence?: Fence): Promise<ExecutionEntity | null> {
+    return this.settle(runUuid, () => change, patch, fence);
   }
 
   /**
@@ -97,6 +110,7 @@ export class ExecutionsRepository {
     runUuid: string,
     decide: (current: ExecutionEntity) => StatusChange,
     patch: ExecutionPatch = {},
+    fence?: Fence,
   ): Promise<ExecutionEntity | null> {
     return this.dataSource.transaction(async (m) => {
       const row = await m
@@ -106,9 +120,16 @@ export class ExecutionsRepository {
         .where('e.run_uuid = :runUuid', { runUuid })
         .getOne();
       if (!row) return null;
+      if (fence && !fenceHolds(row, fence)) return null;
       const change = decide(row);
       if (!canTransition(row.status, change.status, row.kind)) return null;
       Object.assign(row, patch, { status: change.status });
+      row.statusReason = change.reason;
+      row.statusMessage = change.message;
+      if (fence?.claim) {
+        row.fence = fence.token;
+        if (fence.owner !== undefined) row.owner = fence.owner;
+      }
       if (change.exitCode !== undefined) row.exitCode = change.exitCode;
       await m.getRepository(ExecutionEntity).save(row);
       await this.emitStatus(m, runUuid, change, row.attempt);
@@ -120,9 +141,46 @@ export class ExecutionsRepository {
   async reannounce(rows: ExecutionEntity[]): Promise<void> {
     await this.dataSource.transaction(async (m) => {
       for (const row of rows) {
-        await this.emitStatus(m, row.runUuid, { status: row.status, reason: 'Resync', message: '' }, row.attempt);
+        // The last condition again (a waiting run keeps saying which limit holds it), else a plain resync.
+        const change = row.statusReason ? { status: row.status, reason: row.statusReason, message: row.statusMessage ?? '' } : { status: row.status, reason: 'Resync', message: '' };
+        await this.emitStatus(m, row.runUuid, change, row.attempt);
       }
     });
+  }
+
+  /**
+   * A waiting run's condition changed (another limit holds it now) while its status stays: store
+   * and announce it, once. Nothing happens when the status moved meanwhile or the condition is the
+   * same, so a scheduler pass never repeats itself.
+   */
+  async updateCondition(runUuid: string, change: StatusChange): Promise<boolean> {
+    return this.dataSource.transaction(async (m) => {
+      const row = await m
+        .getRepository(ExecutionEntity)
+        .createQueryBuilder('e')
+        .setLock('pessimistic_write')
+        .where('e.run_uuid = :runUuid', { runUuid })
+        .getOne();
+      if (!row || row.status !== change.status) return false;
+      if (row.statusReason === change.reason && row.statusMessage === change.message) return false;
+      await m.getRepository(ExecutionEntity).update({ runUuid }, { statusReason: change.reason, statusMessage: change.message });
+      await this.emitStatus(m, runUuid, change, row.attempt);
+      return true;
+    });
+  }
+
+  /**
+   * Take over the supervision of a live run whose replica is gone: succeeds only while nobody
+   * claimed it since `previous` (the token read with the row), and stores the new token and owner.
+   */
+  async adopt(runUuid: string, previous: number, token: number, owner: string): Promise<boolean> {
+    const result = await this.dataSource
+      .createQueryBuilder()
+      .update(ExecutionEntity)
+      .set({ fence: token, owner })
+      .where('run_uuid = :runUuid AND fence = :previous AND fence < :token', { runUuid, previous, token })
+      .execute();
+    return (result.affected ?? 0) > 0;
   }
 
   private async emitStatus(m: EntityManager, runUuid: string, change: StatusChange, attempt = 0): Promise<void> {
@@ -137,4 +195,9 @@ export class ExecutionsRepository {
     };
     await enqueueOutbox(m, 'scheduler', 'event', RunStatusChanged.PATTERN, payload);
   }
+}
+
+function fenceHolds(row: ExecutionEntity, fence: Fence): boolean {
+  const current = Number(row.fence);
+  return fence.claim ? current < fence.token : current === fence.token;
 }

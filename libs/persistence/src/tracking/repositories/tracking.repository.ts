@@ -1,6 +1,7 @@
 import { DataSource, EntityManager } from 'typeorm';
 import type { LogStream } from '@myelin/contracts';
 import { downsampleSeries, SeriesPoint } from './downsample';
+import { chooseRollupWidth, coverRange, rollupBatch } from './rollups';
 
 export interface MetricPointInput {
   name: string;
@@ -105,6 +106,7 @@ export class TrackingRepository {
         [runUuid, `[${rows.join(',')}]`],
       );
       await this.updateSummaries(manager, runUuid, points, ids);
+      await this.updateRollups(manager, runUuid, points, ids);
       await manager.query(`INSERT INTO "tracking"."summaries_pending" ("run_uuid") VALUES ($1) ON CONFLICT DO NOTHING`, [runUuid]);
       return true;
     });
@@ -151,6 +153,35 @@ export class TrackingRepository {
         rows.map(([, s]) => (s.min === null ? null : String(s.min))),
         rows.map(([, s]) => (s.max === null ? null : String(s.max))),
         rows.map(([, s]) => s.count),
+      ],
+    );
+  }
+
+  /** Fold a batch into the per-bucket rollups (see rollups.ts): a handful of rows per batch. */
+  private async updateRollups(manager: EntityManager, runUuid: string, points: MetricPointInput[], ids: Map<string, number>): Promise<void> {
+    const rows = rollupBatch(points.map((p) => ({ nameId: ids.get(p.name) as number, step: p.step ?? null, value: p.value })));
+    if (!rows.length) return;
+    await manager.query(
+      `INSERT INTO "tracking"."metric_rollups" AS r ("run_uuid", "name_id", "width", "bucket", "min_value", "min_step", "max_value", "max_step", "count")
+       SELECT $1, * FROM unnest($2::int[], $3::int[], $4::bigint[], $5::float8[], $6::bigint[], $7::float8[], $8::bigint[], $9::bigint[])
+       ON CONFLICT ("run_uuid", "name_id", "width", "bucket") DO UPDATE SET
+         "min_step" = CASE WHEN r."min_value" IS NULL OR EXCLUDED."min_value" < r."min_value"
+                             OR (EXCLUDED."min_value" = r."min_value" AND EXCLUDED."min_step" < r."min_step") THEN EXCLUDED."min_step" ELSE r."min_step" END,
+         "min_value" = LEAST(r."min_value", EXCLUDED."min_value"),
+         "max_step" = CASE WHEN r."max_value" IS NULL OR EXCLUDED."max_value" > r."max_value"
+                             OR (EXCLUDED."max_value" = r."max_value" AND EXCLUDED."max_step" < r."max_step") THEN EXCLUDED."max_step" ELSE r."max_step" END,
+         "max_value" = GREATEST(r."max_value", EXCLUDED."max_value"),
+         "count" = r."count" + EXCLUDED."count"`,
+      [
+        runUuid,
+        rows.map((r) => r.nameId),
+        rows.map((r) => r.width),
+        rows.map((r) => r.bucket),
+        rows.map((r) => r.minValue),
+        rows.map((r) => r.minStep),
+        rows.map((r) => r.maxValue),
+        rows.map((r) => r.maxStep),
+        rows.map((r) => r.count),
       ],
     );
   }
@@ -301,24 +332,63 @@ export class TrackingRepository {
    * Points without a step are left out of a downsampled view of a stepped series.
    */
   private async downsampled(where: string, params: unknown[], lo: number, hi: number, points: number): Promise<MetricPoint[]> {
+    const width = chooseRollupWidth(hi - lo + 1, points);
+    const reduced = width !== null ? await this.fromRollups(params, lo, hi, width) : await this.aggregated(where, params, lo, hi, points);
+    return this.withTimestamps(where, params, downsampleSeries(reduced, points));
+  }
+
+  /** Min/max candidates of [lo, hi] from the rollups of `width`, and from raw points at partial edges. */
+  private async fromRollups(params: unknown[], lo: number, hi: number, width: number): Promise<SeriesPoint[]> {
+    const [runUuid, nameId] = params;
+    const { first, last, edges } = coverRange(lo, hi, width);
+    const rows = (await this.dataSource.query(
+      `SELECT "min_value", "min_step", "max_value", "max_step" FROM "tracking"."metric_rollups"
+        WHERE "run_uuid" = $1 AND "name_id" = $2 AND "width" = $3 AND "bucket" BETWEEN $4 AND $5 AND "min_value" IS NOT NULL`,
+      [runUuid, nameId, width, first, last],
+    )) as Array<{ min_value: number | string; min_step: number | string; max_value: number | string; max_step: number | string }>;
+    const byStep = new Map<number, number>();
+    for (const r of rows) {
+      byStep.set(Number(r.min_step), Number(r.min_value));
+      byStep.set(Number(r.max_step), Number(r.max_value));
+    }
+    for (const [from, to] of edges) {
+      const edge = (await this.dataSource.query(
+        `SELECT "step", "value" FROM "tracking"."metrics" WHERE "run_uuid" = $1 AND "name_id" = $2 AND "step" BETWEEN $3 AND $4`,
+        [runUuid, nameId, from, to],
+      )) as Array<{ step: number | string; value: number | string }>;
+      for (const e of edge) if (Number.isFinite(toFloat(e.value))) byStep.set(Number(e.step), toFloat(e.value));
+    }
+    return [...byStep.entries()].sort((a, b) => a[0] - b[0]).map(([step, value]) => ({ x: step, step, value, timestamp: '' }));
+  }
+
+  /**
+   * Spans too short for the rollups (under 200 points per wanted point): the database reduces
+   * them in one pass to the min and max rows of 4 x `points` buckets.
+   */
+  private async aggregated(where: string, params: unknown[], lo: number, hi: number, points: number): Promise<SeriesPoint[]> {
     const buckets = points * 4;
     const args = [...params];
     const loArg = args.push(lo);
     const nbArg = args.push(buckets);
     const spanArg = args.push(hi - lo + 1);
     const rows = (await this.dataSource.query(
-      `SELECT min(ARRAY["value", "step"::float8]) AS lo_pt, max(ARRAY["value", "step"::float8]) AS hi_pt
-         FROM "tracking"."metrics" WHERE ${where} AND "step" IS NOT NULL
-        GROUP BY ("step" - $${loArg}) * $${nbArg} / $${spanArg}`,
+      // The array is built once per row in a subquery (measured 2x faster than min(ARRAY[...]) and
+      // max(ARRAY[...]) side by side, which also drew a parallel plan that only costs on 2 cores).
+      `SELECT min("pt") AS lo_pt, max("pt") AS hi_pt
+         FROM (SELECT ("step" - $${loArg}) * $${nbArg} / $${spanArg} AS "bucket", ARRAY["value", "step"::float8] AS "pt"
+                 FROM "tracking"."metrics" WHERE ${where} AND "step" IS NOT NULL) AS s
+        GROUP BY "bucket"`,
       args,
     )) as Array<{ lo_pt: Array<number | string>; hi_pt: Array<number | string> }>;
     const byStep = new Map<number, number>();
     for (const r of rows) {
       for (const pt of [r.lo_pt, r.hi_pt]) byStep.set(Number(pt[1]), Number(pt[0]));
     }
-    const reduced: SeriesPoint[] = [...byStep.entries()].sort((a, b) => a[0] - b[0]).map(([step, value]) => ({ x: step, step, value, timestamp: '' }));
-    const kept = downsampleSeries(reduced, points);
-    // Timestamps only for the points kept: one index lookup, not a conversion per stored row.
+    return [...byStep.entries()].sort((a, b) => a[0] - b[0]).map(([step, value]) => ({ x: step, step, value, timestamp: '' }));
+  }
+
+  /** Timestamps only for the points kept: one index lookup, not a conversion per stored row. */
+  private async withTimestamps(where: string, params: unknown[], kept: SeriesPoint[]): Promise<MetricPoint[]> {
     const stepArg = params.length + 1;
     const times = (await this.dataSource.query(
       `SELECT DISTINCT ON ("step") "step", "at" FROM "tracking"."metrics" WHERE ${where} AND "step" = ANY($${stepArg}::bigint[]) ORDER BY "step", "at"`,
@@ -354,6 +424,7 @@ export class TrackingRepository {
       await m.query(`DELETE FROM "tracking"."run_params" WHERE "run_uuid" = $1`, [runUuid]);
       await m.query(`DELETE FROM "tracking"."run_metadata" WHERE "run_uuid" = $1`, [runUuid]);
       await m.query(`DELETE FROM "tracking"."summaries_pending" WHERE "run_uuid" = $1`, [runUuid]);
+      await m.query(`DELETE FROM "tracking"."metric_rollups" WHERE "run_uuid" = $1`, [runUuid]);
     });
   }
 
