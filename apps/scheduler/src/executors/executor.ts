@@ -1,4 +1,5 @@
 import type { ExecutionEntity } from '@myelin/persistence';
+import type { RunStatus } from '@myelin/contracts';
 
 export interface LaunchedProcess {
   pid: number;
@@ -12,6 +13,18 @@ export type ProcessState =
   | { state: 'exited'; exitCode: number; signal?: string }
   /** Gone without leaving an exit code: killed together with its wrapper, or the host rebooted. */
   | { state: 'vanished' };
+
+/**
+ * What an executor observed beyond the process state, with its reason: a pod the cluster cannot
+ * place (`unschedulable`), an image that cannot be pulled (`failed`, ErrImagePull), a container
+ * killed for memory (`failed`, OOMKilled). Executors without such knowledge do not provide it.
+ */
+export interface ExecutorCondition {
+  status: RunStatus;
+  reason: string;
+  message: string;
+  exitCode?: number;
+}
 
 /** What the scheduler needs from a place that runs jobs (local processes now; Kubernetes later). */
 export interface Executor {
@@ -29,4 +42,8 @@ export interface Executor {
   logFiles(execution: ExecutionEntity): { stdout: string; stderr: string };
   /** Resolves when a process this executor started itself exits (faster than polling). */
   onExit(listener: (runUuid: string) => void): void;
+  /** Optional: the run's latest condition as the executor sees it (Kubernetes); null when it knows nothing beyond inspect(). */
+  condition?(execution: ExecutionEntity): ExecutorCondition | null;
+  /** Optional: told when a run's condition changes while it has not ended (unschedulable, image pull back-off, running). */
+  onCondition?(listener: (runUuid: string, condition: ExecutorCondition) => void): void;
 }

@@ -1,0 +1,314 @@
+import { EventEmitter } from 'node:events';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ExecutionEntity } from '@myelin/persistence';
+import type { Executor, ExecutorCondition, LaunchedProcess, ProcessState } from '../executor';
+import { type KubeConfig, type KubernetesClientModule, loadKubernetesClient, statusOf } from './kubernetes-client';
+import { buildRunObjects, type KubernetesObjectsConfig, LABELS, MANAGED_BY, type RunObjects } from './kubernetes-objects';
+import { observeRun, type PodView, PULL_ERRORS, type RunObservation, waitingReason } from './pod-status';
+import { PodWatch, type PodWatchHealth } from './pod-watch';
+import { PodLogs } from './pod-logs';
+import { validateRunObjects } from './validate-objects';
+
+export interface KubernetesExecutorOptions {
+  kubeConfig: KubeConfig;
+  objects: KubernetesObjectsConfig;
+  /** Local directory holding each run's copied logs (`<uuid>/logs/stdout.log`), read by the log shipper. */
+  runsDir: string;
+  /** How long ErrImagePull/ImagePullBackOff may last before the run fails. */
+  imagePullGraceMs: number;
+  /** Seconds given to pods to end after a stop (deleteOptions.gracePeriodSeconds). */
+  stopGraceSeconds: number;
+  watch?: { initialBackoffMs?: number; maxBackoffMs?: number; unhealthyAfterMs?: number };
+  /** How long inspect() waits for a pod's log stream to end before fetching the rest once. */
+  logDrainMs?: number;
+  logger?: { log(message: string): void; warn(message: string): void };
+}
+
+interface RunRecord {
+  attempt: number;
+  kubeflow?: RunObjects['kubeflow'];
+  observation?: RunObservation;
+  /** Final observation, remembered once the run's objects are deleted. */
+  final?: RunObservation;
+  stopping?: boolean;
+  /** Set by launch(): until the watch shows the pods, no pod does not mean a lost run. */
+  launchedAt?: number;
+}
+
+const ROLE_PREFIX = (pod: PodView) => {
+  const role = pod.metadata?.labels?.[LABELS.role] ?? 'master';
+  const index = pod.metadata?.labels?.[LABELS.index] ?? '0';
+  return role === 'master' ? '' : `[${role}.${index}] `;
+};
+
+/**
+ * Runs each run as pods (one per replica, with headless Services for distributed runs) or as a
+ * Kubeflow job, watches their pods, copies their logs to local files, and reports the run's
+ * status with Kubernetes' reasons (see ExecutorCondition). Object generation is pure
+ * (kubernetes-objects.ts) and validated against the official schemas before anything is sent.
+ */
+export class KubernetesExecutor implements Executor {
+  readonly name = 'kubernetes';
+  private readonly events = new EventEmitter();
+  private readonly runs = new Map<string, RunRecord>();
+  private readonly waitingSince = new Map<string, number>();
+  private readonly watch: PodWatch;
+  private readonly logs: PodLogs;
+  private readonly ns: string;
+  private timer?: NodeJS.Timeout;
+
+  private constructor(
+    private readonly k8s: KubernetesClientModule,
+    private readonly options: KubernetesExecutorOptions,
+  ) {
+    this.ns = options.objects.namespace;
+    const core = options.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    const watcher = new k8s.Watch(options.kubeConfig);
+    const log = new k8s.Log(options.kubeConfig);
+    const labelSelector = `${LABELS.managedBy}=${MANAGED_BY}`;
+    this.watch = new PodWatch(
+      {
+        list: async () => {
+          const list = await core.listNamespacedPod({ namespace: this.ns, labelSelector });
+          return { items: list.items as PodView[], resourceVersion: list.metadata?.resourceVersion ?? '' };
+        },
+        watch: (resourceVersion, onEvent, done) =>
+          watcher.watch(
+            `/api/v1/namespaces/${this.ns}/pods`,
+            { labelSelector, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 300 },
+            (type, object) => onEvent(type, object as Record<string, unknown>),
+            done,
+          ),
+      },
+      {
+        initialBackoffMs: options.watch?.initialBackoffMs ?? 500,
+        maxBackoffMs: options.watch?.maxBackoffMs ?? 30_000,
+        unhealthyAfterMs: options.watch?.unhealthyAfterMs ?? 60_000,
+        logger: options.logger,
+      },
+    );
+    this.logs = new PodLogs((pod, container, sink, opts) => log.log(this.ns, pod, container, sink, { follow: opts.follow, timestamps: true, ...(opts.sinceTime ? { sinceTime: opts.sinceTime } : {}) }));
+    this.watch.onEvent((type, pod) => this.onPod(type, pod));
+    this.core = core;
+    this.custom = options.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  }
+
+  private readonly core: InstanceType<KubernetesClientModule['CoreV1Api']>;
+  private readonly custom: InstanceType<KubernetesClientModule['CustomObjectsApi']>;
+
+  static async create(options: KubernetesExecutorOptions): Promise<KubernetesExecutor> {
+    const executor = new KubernetesExecutor(await loadKubernetesClient(), options);
+    executor.watch.start();
+    // Quiet pods send no events: look at running ones now and then (log streams that dropped).
+    executor.timer = setInterval(() => executor.refreshLogs(), 2000);
+    executor.timer.unref();
+    return executor;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.watch.stop();
+    await this.logs.close();
+  }
+
+  health(): PodWatchHealth {
+    return this.watch.health();
+  }
+
+  /** A readiness check for the service's /health/ready (the pod watch is connected or recently was). */
+  readinessCheck(): () => Promise<{ name: string; ok: boolean; detail?: string }> {
+    return async () => ({ name: 'kubernetes-watch', ...this.watch.health() });
+  }
+
+  // ------------------------------------------------------------------ Executor
+
+  async launch(execution: ExecutionEntity, secrets: { runToken?: string } = {}): Promise<LaunchedProcess> {
+    const objects = buildRunObjects(execution, this.options.objects, secrets.runToken);
+    validateRunObjects(objects);
+    await this.deleteRunObjects(execution.runUuid, 0); // leftovers of an earlier attempt
+    this.runs.set(execution.runUuid, { attempt: execution.attempt, kubeflow: objects.kubeflow, launchedAt: Date.now() });
+    await this.ignoreConflict(() => this.core.createNamespacedSecret({ namespace: this.ns, body: objects.secret as never }));
+    for (const service of objects.services) await this.ignoreConflict(() => this.core.createNamespacedService({ namespace: this.ns, body: service as never }));
+    if (objects.kubeflow) {
+      const kf = objects.kubeflow;
+      await this.ignoreConflict(() => this.custom.createNamespacedCustomObject({ group: kf.group, version: kf.version, namespace: this.ns, plural: kf.plural, body: kf.body }));
+    }
+    for (const pod of objects.pods) await this.ignoreConflict(() => this.core.createNamespacedPod({ namespace: this.ns, body: pod as never }));
+    return { pid: 0, pidStartTime: objects.base, workdir: `kubernetes://${this.ns}/${objects.base}` };
+  }
+
+  async inspect(execution: ExecutionEntity): Promise<ProcessState> {
+    const run = this.record(execution);
+    if (run.final) return run.final.state;
+    await this.watch.ready(10_000);
+    const pods = this.podsOf(execution.runUuid, execution.attempt);
+    const observation = this.observe(pods, run);
+    run.observation = observation;
+    if (observation.state.state === 'running') return observation.state;
+    // The run ended: its logs first, then its objects.
+    await Promise.all(pods.map((pod) => this.logs.collect(pod.metadata?.name ?? '', this.options.logDrainMs ?? 3000)));
+    run.final = run.stopping ? { ...observation, condition: { ...observation.condition, status: 'stopped', reason: 'Stopped' } } : observation;
+    await this.deleteRunObjects(execution.runUuid, 0);
+    for (const pod of pods) this.logs.forget(pod.metadata?.name ?? '');
+    return run.final.state;
+  }
+
+  condition(execution: ExecutionEntity): ExecutorCondition | null {
+    const run = this.runs.get(execution.runUuid);
+    if (run?.final) return run.final.condition;
+    const pods = this.podsOf(execution.runUuid, execution.attempt);
+    if (!pods.length && !run) return null;
+    return this.observe(pods, run).condition;
+  }
+
+  onCondition(listener: (runUuid: string, condition: ExecutorCondition) => void): void {
+    this.events.on('condition', listener);
+  }
+
+  onExit(listener: (runUuid: string) => void): void {
+    this.events.on('exit', listener);
+  }
+
+  /** Stop: collect what the pods wrote, then delete the run's objects (pods get the grace period). */
+  async terminate(execution: ExecutionEntity): Promise<void> {
+    const run = this.record(execution);
+    run.stopping = true;
+    const pods = this.podsOf(execution.runUuid, execution.attempt);
+    await Promise.all(pods.map((pod) => this.logs.collect(pod.metadata?.name ?? '', 500)));
+    await this.deleteRunObjects(execution.runUuid, this.options.stopGraceSeconds);
+  }
+
+  async kill(execution: ExecutionEntity): Promise<void> {
+    this.record(execution).stopping = true;
+    await this.deleteRunObjects(execution.runUuid, 0);
+  }
+
+  async purge(execution: ExecutionEntity): Promise<void> {
+    await this.kill(execution);
+    for (const pod of this.podsOf(execution.runUuid)) this.logs.forget(pod.metadata?.name ?? '');
+    this.runs.delete(execution.runUuid);
+    await rm(join(this.options.runsDir, execution.runUuid), { recursive: true, force: true });
+  }
+
+  logFiles(execution: ExecutionEntity): { stdout: string; stderr: string } {
+    const dir = join(this.options.runsDir, execution.runUuid, 'logs');
+    return { stdout: join(dir, 'stdout.log'), stderr: join(dir, 'stderr.log') };
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private record(execution: ExecutionEntity): RunRecord {
+    let run = this.runs.get(execution.runUuid);
+    if (!run || run.attempt !== execution.attempt) {
+      run = { attempt: execution.attempt };
+      this.runs.set(execution.runUuid, run);
+    }
+    return run;
+  }
+
+  private podsOf(runUuid: string, attempt?: number): PodView[] {
+    return [...this.watch.pods.values()].filter(
+      (pod) => pod.metadata?.labels?.[LABELS.run] === runUuid && (attempt === undefined || pod.metadata?.labels?.[LABELS.attempt] === String(attempt)),
+    );
+  }
+
+  private observe(pods: PodView[], run: RunRecord | undefined): RunObservation {
+    // Just created (the watch has not shown the pods yet), or a Kubeflow job whose operator has
+    // not created them yet: waiting, not lost.
+    const fresh = run?.launchedAt !== undefined && Date.now() - run.launchedAt < 30_000;
+    if (!pods.length && !run?.stopping && (fresh || run?.kubeflow)) {
+      return { state: { state: 'running' }, condition: { status: 'scheduled', reason: 'Pending', message: run?.kubeflow ? `waiting for the ${run.kubeflow.kind} operator to create the pods` : 'pods created' } };
+    }
+    return observeRun(pods, {
+      now: Date.now(),
+      imagePullGraceMs: this.options.imagePullGraceMs,
+      waitingSince: (name) => this.waitingSince.get(name) ?? Date.now(),
+    });
+  }
+
+  private onPod(type: string, pod: PodView): void {
+    const name = pod.metadata?.name ?? '';
+    const runUuid = pod.metadata?.labels?.[LABELS.run];
+    if (!runUuid) return;
+    const waiting = waitingReason(pod);
+    if (waiting && PULL_ERRORS.has(waiting.reason)) {
+      if (!this.waitingSince.has(name)) {
+        this.waitingSince.set(name, Date.now());
+        // Look again when the grace period is over, even if the pod sends nothing more.
+        setTimeout(() => this.recheck(runUuid), this.options.imagePullGraceMs + 10).unref();
+      }
+    } else {
+      this.waitingSince.delete(name);
+    }
+    if (type !== 'DELETED') this.followLogs(pod);
+    this.recheck(runUuid);
+  }
+
+  private recheck(runUuid: string): void {
+    const run = this.runs.get(runUuid);
+    const attempt = run?.attempt ?? Number(this.podsOf(runUuid)[0]?.metadata?.labels?.[LABELS.attempt] ?? 0);
+    if (run?.final) return;
+    const observation = this.observe(this.podsOf(runUuid, attempt), run);
+    const before = run?.observation?.condition;
+    if (run) run.observation = observation;
+    if (observation.state.state !== 'running') {
+      this.events.emit('exit', runUuid);
+    } else if (!before || before.status !== observation.condition.status || before.reason !== observation.condition.reason) {
+      this.events.emit('condition', runUuid, observation.condition);
+    }
+  }
+
+  private followLogs(pod: PodView): void {
+    const started = (pod.status?.containerStatuses ?? []).some((c) => c.state?.running || c.state?.terminated);
+    const runUuid = pod.metadata?.labels?.[LABELS.run];
+    const name = pod.metadata?.name;
+    if (!started || !runUuid || !name || pod.metadata?.deletionTimestamp && !pod.status?.containerStatuses?.length) return;
+    const container = (pod.status?.containerStatuses ?? [])[0]?.name ?? 'myelin';
+    this.logs.follow(name, container, this.logFiles({ runUuid } as ExecutionEntity).stdout, ROLE_PREFIX(pod));
+  }
+
+  private refreshLogs(): void {
+    for (const pod of this.watch.pods.values()) if (pod.status?.phase === 'Running') this.followLogs(pod);
+  }
+
+  private async ignoreConflict(create: () => Promise<unknown>): Promise<void> {
+    try {
+      await create();
+    } catch (error) {
+      if (statusOf(error) !== 409) throw error; // 409: created by an earlier try of the same launch
+    }
+  }
+
+  private async ignoreMissing(remove: () => Promise<unknown>): Promise<void> {
+    try {
+      await remove();
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+  }
+
+  /** Delete every object of a run (all attempts), found by its labels. */
+  private async deleteRunObjects(runUuid: string, gracePeriodSeconds: number): Promise<void> {
+    const labelSelector = `${LABELS.managedBy}=${MANAGED_BY},${LABELS.run}=${runUuid}`;
+    const ns = this.ns;
+    const kubeflow = this.runs.get(runUuid)?.kubeflow;
+    if (kubeflow) {
+      const list = (await this.custom.listNamespacedCustomObject({ group: kubeflow.group, version: kubeflow.version, namespace: ns, plural: kubeflow.plural, labelSelector })) as { items?: Array<{ metadata?: { name?: string } }> };
+      for (const item of list.items ?? []) {
+        const name = item.metadata?.name ?? '';
+        await this.ignoreMissing(() => this.custom.deleteNamespacedCustomObject({ group: kubeflow.group, version: kubeflow.version, namespace: ns, plural: kubeflow.plural, name, propagationPolicy: 'Background' }));
+      }
+    }
+    for (const pod of (await this.core.listNamespacedPod({ namespace: ns, labelSelector })).items) {
+      const name = pod.metadata?.name ?? '';
+      await this.ignoreMissing(() => this.core.deleteNamespacedPod({ namespace: ns, name, gracePeriodSeconds }));
+    }
+    for (const service of (await this.core.listNamespacedService({ namespace: ns, labelSelector })).items) {
+      await this.ignoreMissing(() => this.core.deleteNamespacedService({ namespace: ns, name: service.metadata?.name ?? '' }));
+    }
+    for (const secret of (await this.core.listNamespacedSecret({ namespace: ns, labelSelector })).items) {
+      await this.ignoreMissing(() => this.core.deleteNamespacedSecret({ namespace: ns, name: secret.metadata?.name ?? '' }));
+    }
+  }
+}
