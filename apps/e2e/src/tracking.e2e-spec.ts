@@ -212,6 +212,12 @@ describe('tracking HTTP API, two replicas on PostgreSQL, RabbitMQ and Redis', ()
     expect(down.find((p) => p.value === 100)?.step).toBe(12_345);
     const steps = down.map((p) => p.step);
     expect(steps).toEqual([...steps].sort((a, b) => a - b));
+    // Fewer points asked: read from the rollups (buckets of 100 steps), with raw points at the range's edges.
+    const coarse = (await trk('GET', `/api/v1/tracking/runs/${run.uuid}/metrics?names=acc&points=50&from_step=150&to_step=19949`, undefined, run.token)).body.acc as Array<{ step: number; value: number; timestamp: string }>;
+    expect(coarse.length).toBeLessThanOrEqual(50);
+    expect([coarse[0].step, coarse[coarse.length - 1].step]).toEqual([150, 19_949]);
+    expect(coarse.find((p) => p.value === 100)?.step).toBe(12_345);
+    expect(coarse.every((p) => !Number.isNaN(Date.parse(p.timestamp)))).toBe(true);
     const ranged = (await trk('GET', `/api/v1/tracking/runs/${run.uuid}/metrics?names=acc&from_step=100&to_step=199`, undefined, run.token)).body.acc;
     expect(ranged.map((p: { step: number }) => p.step)).toEqual(Array.from({ length: 100 }, (_, i) => 100 + i));
     // Several runs at once.
