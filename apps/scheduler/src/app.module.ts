@@ -10,6 +10,11 @@ import { Executor } from './executors/executor';
 import { LogShipper } from './logs/log-shipper';
 import { SchedulerService } from './queue/scheduler.service';
 import { SchedulerRpcController } from './queue/scheduler.rpc-controller';
+import { QuotasRepository } from '@myelin/persistence';
+import { RUN_LEASE } from './tokens';
+import { LocalRunLease, RedisRunLease, replicaName } from './queue/run-lease';
+import { QueueController } from './queue/queue.controller';
+import { SchedulerTokenVerifier } from './auth/bus-token-verifier';
 
 export interface SchedulerModuleDeps {
   env: SchedulerEnv;
@@ -24,7 +29,8 @@ export class SchedulerModule {
   static forRoot(deps: SchedulerModuleDeps): DynamicModule {
     return {
       module: SchedulerModule,
-      controllers: [HealthController, SchedulerRpcController],
+      controllers: [HealthController, SchedulerRpcController,
+        QueueController],
       providers: [
         { provide: SCHEDULER_ENV, useValue: deps.env },
         { provide: MESSAGE_BUS, useValue: deps.bus },
@@ -40,6 +46,17 @@ export class SchedulerModule {
         },
         { provide: LogShipper, useFactory: () => new LogShipper(deps.bus) },
         SchedulerService,
+        // Queue and admission: quotas, the run lease (Redis when configured), and callers verified by the API
+        // (this provider comes after the deny-all verifier above and replaces it).
+        { provide: QuotasRepository, useFactory: () => new QuotasRepository(deps.dataSource) },
+        {
+          provide: RUN_LEASE,
+          useFactory: () =>
+            deps.env.MYELIN_REDIS_URL
+              ? new RedisRunLease(deps.env.MYELIN_REDIS_URL, `${deps.env.MYELIN_BUS_PREFIX}:scheduler`, replicaName(deps.env.MYELIN_SCHEDULER_REPLICA), deps.env.MYELIN_SCHEDULER_LEASE_MS)
+              : new LocalRunLease(replicaName(deps.env.MYELIN_SCHEDULER_REPLICA)),
+        },
+        { provide: TOKEN_VERIFIER, useClass: SchedulerTokenVerifier },
       ],
     };
   }

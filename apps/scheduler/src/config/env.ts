@@ -20,4 +20,10 @@ export class SchedulerEnv extends BaseServiceEnv {
   @IsOptional() @IsString() MYELIN_JOB_PYTHONPATH?: string;
   /** Milliseconds between two passes over the queue and the running processes. */
   @IsInt() @Min(10) MYELIN_SCHEDULER_TICK_MS: number = 200;
+  /** Runs at once per project (0: no per-project limit beyond quotas). */
+  @IsInt() @Min(0) @Max(10_000) MYELIN_MAX_PARALLEL_PER_PROJECT: number = 0;
+  /** With MYELIN_REDIS_URL: how long a replica's claim on a run lasts without renewal (another replica adopts the run after it). */
+  @IsInt() @Min(1000) @Max(600_000) MYELIN_SCHEDULER_LEASE_MS: number = 15_000;
+  /** This replica's name in `owner` of the runs it starts (default: host, pid and a random suffix). */
+  @IsOptional() @IsString() MYELIN_SCHEDULER_REPLICA?: string;
 }

@@ -1,11 +1,19 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ACTIVE_STATUSES, isFinal, RunDeleted, RunStart, RunStatus, RunStop, RunTokenIssue } from '@myelin/contracts';
 import { MESSAGE_BUS, MessageBus } from '@myelin/bus';
-import { ExecutionEntity, ExecutionsRepository, OutboxRelay, StatusChange } from '@myelin/persistence';
-import { EXECUTOR, SCHEDULER_ENV } from '../tokens';
+import { ExecutionEntity, ExecutionsRepository, Fence, OutboxRelay, QuotasRepository, StatusChange } from '@myelin/persistence';
+import { EXECUTOR, RUN_LEASE, SCHEDULER_ENV } from '../tokens';
 import { SchedulerEnv } from '../config/env';
 import { Executor, ProcessState } from '../executors/executor';
 import { LogShipper } from '../logs/log-shipper';
+import { decideAdmission, queueOrder } from './admission';
+import { admissionFields, toAdmissionRun, toQuota, toWaitingRun } from './admission-input';
+import { RunLease } from './run-lease';
+
+/** The condition a run is queued with; also what it says while the global limit holds it back. */
+const QUEUED: StatusChange = { status: 'queued', reason: 'Queued', message: 'waiting for a free slot' };
+/** Admission passes run at least this often even when nothing changed here (other replicas, quotas). */
+const ADMISSION_EVERY_MS = 1000;
 
 const LIVE: RunStatus[] = [...ACTIVE_STATUSES, 'stopping'];
 
@@ -22,6 +30,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private stopped = false;
   private readonly exited = new Set<string>();
   private lastInspect = 0;
+  /** Something changed that may let a waiting run start (a new run, an ended one, a quota). */
+  private dirty = true;
+  private lastAdmission = 0;
 
   constructor(
     private readonly executions: ExecutionsRepository,
@@ -30,6 +41,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     @Inject(EXECUTOR) private readonly executor: Executor,
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
     @Inject(SCHEDULER_ENV) private readonly env: SchedulerEnv,
+    private readonly quotas: QuotasRepository,
+    @Inject(RUN_LEASE) private readonly lease: RunLease,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -47,6 +60,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     if (this.timer) clearTimeout(this.timer);
     while (this.ticking) await new Promise((r) => setTimeout(r, 10));
     await this.relay.stop();
+    await this.lease.close();
   }
 
   /** Start command: queue the run once (a repeated command for a known run is ignored). */
@@ -66,9 +80,13 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         priority: command.priority ?? 0,
         maxRestarts: command.maxRestarts ?? 0,
         executor: this.executor.name,
+        ...admissionFields(command),
+        statusReason: QUEUED.reason,
+        statusMessage: QUEUED.message,
       }),
-      { status: 'queued', reason: 'Queued', message: 'waiting for a free slot' },
+      QUEUED,
     );
+    this.dirty = true;
     if (!inserted) this.logger.debug(`run ${command.runUuid} already known; start command ignored`);
     this.relay.poke();
     this.poke();
@@ -120,7 +138,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     this.poke();
   }
 
-  poke(): void {
+  /** Run a pass now; `admission` when something changed that admission must look at again. */
+  poke(admission = false): void {
+    if (admission) this.dirty = true;
     if (!this.ticking) this.schedule(0);
   }
 
@@ -156,52 +176,109 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     }
   }
 
-  /** Start queued runs while slots are free: highest priority first, FIFO within a priority. */
+  /**
+   * One admission pass (one replica at a time): highest priority first, FIFO within a priority,
+   * every limit and quota checked (./admission.ts). Runs that fit start; the others keep or get
+   * the condition naming what holds them (announced only when it changes); a run that can never
+   * fit becomes `unschedulable`, and back to `queued` when a quota grows.
+   */
   private async admit(): Promise<void> {
-    const live = await this.executions.countByStatus(LIVE);
-    const free = this.env.MYELIN_MAX_PARALLEL - live;
-    if (free <= 0) return;
-    for (const execution of await this.executions.nextQueued(free)) await this.launch(execution);
+    if (!this.dirty && Date.now() - this.lastAdmission < ADMISSION_EVERY_MS) return;
+    this.dirty = false;
+    this.lastAdmission = Date.now();
+    await this.lease.exclusively(async () => {
+      const rows = await this.executions.listByStatus(['queued', 'unschedulable', ...LIVE]);
+      const waitingRows = rows.filter((r) => r.status === 'queued' || r.status === 'unschedulable');
+      if (!waitingRows.length) return;
+      const byUuid = new Map(waitingRows.map((r) => [r.runUuid, r]));
+      const running = rows.filter((r) => LIVE.includes(r.status)).map(toAdmissionRun);
+      const limits = {
+        maxParallel: this.env.MYELIN_MAX_PARALLEL,
+        perProject: this.env.MYELIN_MAX_PARALLEL_PER_PROJECT || null,
+        quotas: (await this.quotas.list()).map(toQuota),
+      };
+      const verdicts = decideAdmission(waitingRows.map(toWaitingRun).sort(queueOrder), running, limits);
+      for (const verdict of verdicts) {
+        if (this.stopped) return;
+        const row = byUuid.get(verdict.runUuid)!;
+        if (verdict.decision === 'start') {
+          if (row.status === 'unschedulable') {
+            await this.executions.transition(row.runUuid, { status: 'queued', reason: 'Admitted', message: 'fits its quotas now' });
+          }
+          await this.launch(row);
+        } else if (verdict.decision === 'wait') {
+          const change: StatusChange = verdict.reason === 'GlobalLimit' ? QUEUED : { status: 'queued', reason: verdict.reason, message: verdict.message };
+          if (row.status === 'unschedulable') await this.executions.transition(row.runUuid, change);
+          else await this.executions.updateCondition(row.runUuid, change);
+        } else {
+          const change: StatusChange = { status: 'unschedulable', reason: verdict.reason, message: verdict.message };
+          if (row.status === 'queued') await this.executions.transition(row.runUuid, change);
+          else await this.executions.updateCondition(row.runUuid, change);
+        }
+      }
+    });
   }
 
+  /**
+   * Claim the run (lease + fencing token), move it to `starting` under that token, start the
+   * process. The claim makes the start happen once even when replicas race for the same run; the
+   * token makes every later status write of a replica that lost the claim fail.
+   */
   private async launch(execution: ExecutionEntity): Promise<void> {
+    const token = await this.lease.claim(execution.runUuid);
+    if (token === null) return; // another replica holds it
     const starting = await this.executions.transition(
       execution.runUuid,
       { status: 'starting', reason: 'Starting', message: `starting on the ${this.executor.name} executor` },
       { startedAt: new Date(), attempt: execution.attempt },
+      { token, claim: true, owner: this.lease.owner },
     );
-    if (!starting) return; // stopped meanwhile
+    if (!starting) {
+      await this.lease.release(execution.runUuid); // stopped meanwhile, or already started by a replica
+      return;
+    }
+    const fence: Fence = { token };
     try {
       const launched = await this.executor.launch(starting, { runToken: await this.runToken(starting) });
-      await this.executions.patch(execution.runUuid, {
-        pid: launched.pid,
-        pidStartTime: launched.pidStartTime,
-        workdir: launched.workdir,
-      });
-      await this.executions.transition(execution.runUuid, {
-        status: 'running',
-        reason: 'Running',
-        message: `process ${launched.pid} in ${launched.workdir}`,
-      });
+      const recorded = await this.executions.patch(
+        execution.runUuid,
+        { pid: launched.pid, pidStartTime: launched.pidStartTime, workdir: launched.workdir },
+        fence,
+      );
+      if (!recorded) {
+        // Another replica took the run over while this one was starting it: this process must not run.
+        this.logger.warn(`run ${execution.runUuid}: claim lost while starting; killing process ${launched.pid}`);
+        await this.executor.kill({ ...starting, ...launched });
+        return;
+      }
+      await this.executions.transition(
+        execution.runUuid,
+        { status: 'running', reason: 'Running', message: `process ${launched.pid} in ${launched.workdir}` },
+        {},
+        fence,
+      );
     } catch (error) {
       const message = `could not start the process: ${error instanceof Error ? error.message : String(error)}`;
       await this.shipper.shipSystemLine(execution.runUuid, `myelin: ${message}`, `launch:${execution.attempt}`);
       await this.endLogs(starting);
-      await this.executions.transition(execution.runUuid, { status: 'failed', reason: 'LaunchFailed', message }, { finishedAt: new Date() });
+      await this.executions.transition(execution.runUuid, { status: 'failed', reason: 'LaunchFailed', message }, { finishedAt: new Date() }, fence);
+      await this.lease.release(execution.runUuid);
+      this.dirty = true;
     }
   }
 
   /** Ship output of live runs, settle the ones that ended, force-kill stops past their grace period. */
   private async superviseLive(): Promise<void> {
-    const live = await this.executions.listByStatus(LIVE);
     const inspectAll = Date.now() - this.lastInspect > 1000;
     if (inspectAll) this.lastInspect = Date.now();
+    const live = await this.supervised(await this.executions.listByStatus(LIVE), inspectAll);
     for (const execution of live) {
+      const fence: Fence = { token: Number(execution.fence) };
       const files = this.executor.logFiles(execution);
       const offsets = { stdoutOffset: Number(execution.stdoutOffset), stderrOffset: Number(execution.stderrOffset) };
       const shipped = await this.shipper.ship(execution.runUuid, files, offsets, false);
       if (shipped.stdoutOffset !== offsets.stdoutOffset || shipped.stderrOffset !== offsets.stderrOffset) {
-        await this.executions.patch(execution.runUuid, shipped);
+        await this.executions.patch(execution.runUuid, shipped, fence);
       }
       if (!inspectAll && !this.exited.has(execution.runUuid)) continue;
       this.exited.delete(execution.runUuid);
@@ -211,11 +288,45 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         continue;
       }
       const final = await this.shipper.ship(execution.runUuid, files, shipped, true);
-      await this.executions.settle(execution.runUuid, (current) => outcome(state, current.stopRequestedAt !== null), {
-        ...final,
-        finishedAt: new Date(),
-      });
+      const settled = await this.executions.settle(
+        execution.runUuid,
+        (current) => outcome(state, current.stopRequestedAt !== null),
+        { ...final, finishedAt: new Date() },
+        fence,
+      );
+      if (settled) {
+        await this.lease.release(execution.runUuid);
+        this.dirty = true;
+      }
     }
+  }
+
+  /**
+   * The live runs this replica looks after. Alone (no Redis): all of them. With replicas: the ones
+   * it started, while its claims on them hold (renewed on each full inspection), plus orphans whose
+   * replica's claim expired (it died): those are claimed with a new token and adopted.
+   */
+  private async supervised(live: ExecutionEntity[], renew: boolean): Promise<ExecutionEntity[]> {
+    if (!this.lease.shared) return live;
+    const mine = live.filter((e) => e.owner === this.lease.owner);
+    if (!renew) return mine;
+    const kept = await this.lease.renew(mine.map((e) => e.runUuid));
+    for (const e of mine) if (!kept.has(e.runUuid)) this.logger.warn(`run ${e.runUuid}: claim lost; another replica supervises it now`);
+    const result = mine.filter((e) => kept.has(e.runUuid));
+    const others = live.filter((e) => e.owner !== this.lease.owner);
+    const held = await this.lease.held(others.map((e) => e.runUuid));
+    for (const orphan of others.filter((e) => !held.has(e.runUuid))) {
+      const token = await this.lease.claim(orphan.runUuid);
+      if (token === null) continue;
+      if (await this.executions.adopt(orphan.runUuid, Number(orphan.fence), token, this.lease.owner)) {
+        this.logger.log(`run ${orphan.runUuid}: adopted from ${orphan.owner ?? 'an earlier scheduler'}`);
+        this.exited.add(orphan.runUuid);
+        result.push({ ...orphan, fence: token, owner: this.lease.owner });
+      } else {
+        await this.lease.release(orphan.runUuid);
+      }
+    }
+    return result;
   }
 
   /**
@@ -285,6 +396,18 @@ function newExecution(fields: Partial<NewExecution> & Pick<NewExecution, 'runUui
     stopRequestedAt: null,
     startedAt: null,
     finishedAt: null,
+    submitter: null,
+    teams: [],
+    parentUuid: null,
+    parentKind: null,
+    parentConcurrency: null,
+    cpu: 0,
+    memoryMb: 0,
+    gpu: 0,
+    statusReason: null,
+    statusMessage: null,
+    fence: 0,
+    owner: null,
     ...fields,
   };
 }

@@ -64,9 +64,9 @@ export class QuotasRepository {
     return fromRow(rows[0]);
   }
 
-  /** False when there was no such quota. */
+  /** False when there was no such quota. (In a CTE: a bare DELETE ... RETURNING comes back as [rows, count].) */
   async remove(scope: QuotaScopeName, name: string): Promise<boolean> {
-    const rows = (await this.dataSource.query(`DELETE FROM "scheduler"."quotas" WHERE "scope" = $1 AND "name" = $2 RETURNING "name"`, [scope, name])) as unknown[];
+    const rows = (await this.dataSource.query(`WITH gone AS (DELETE FROM "scheduler"."quotas" WHERE "scope" = $1 AND "name" = $2 RETURNING "name") SELECT "name" FROM gone`, [scope, name])) as unknown[];
     return rows.length > 0;
   }
 }

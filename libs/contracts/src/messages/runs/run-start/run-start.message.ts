@@ -55,6 +55,13 @@ export namespace RunStart {
     @IsOptional() @IsUUID() outputsOf?: string;
     /** Copy: start with a copy of this earlier run's outputs. */
     @IsOptional() @IsUUID() copyOutputsFrom?: string;
+    /** Admission (quotas): the submitter's username. */
+    @IsOptional() @IsString() @MaxLength(200) user?: string;
+    /** Admission (quotas): the submitter's teams, as `org/team`. */
+    @IsOptional() @IsArray() @IsString({ each: true }) teams?: string[];
+    /** Admission: what the parent run is, and how many of its children may run at once (group `hptuning.concurrency`, pipeline `concurrency`). */
+    @IsOptional() @IsIn(['group', 'pipeline']) parentKind?: 'group' | 'pipeline';
+    @IsOptional() @IsInt() @Min(1) parentConcurrency?: number;
   }
   export const definition = defineMessage(PATTERN, 'command', Payload);
 }

@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import { RunStart, RunStatusChanged, RunTokenIssue, TokenVerify } from '@myelin/contracts';
+import { InProcessBus, MessageHandler } from '@myelin/bus';
+import { AppHandle } from '@myelin/runtime';
+import { createTempDir, createTestDatabase, TempDir, TestDatabase, waitFor } from '@myelin/testing';
+import { bootstrap } from '../bootstrap';
+
+jest.setTimeout(60_000);
+
+const ADMIN = 'admin-token-00001';
+const ALICE = 'alice-token-00001';
+
+/**
+ * The scheduler alone on its own PostgreSQL database, the API stood in for on the in-process bus
+ * (tokens, run tokens, and a recorder of every status event): limits, quotas, priorities, the
+ * conditions that say why a run waits, `unschedulable`, and the queue and quota endpoints.
+ */
+describe('scheduler admission: limits, quotas and the queue', () => {
+  let app: AppHandle;
+  let bus: InProcessBus;
+  let db: TestDatabase;
+  let runsDir: TempDir;
+  let base: string;
+  const events: RunStatusChanged.Payload[] = [];
+  const groupUuid = randomUUID();
+
+  const statusesOf = (uuid: string) => events.filter((e) => e.runUuid === uuid);
+  const lastStatus = (uuid: string) => statusesOf(uuid).at(-1)?.status;
+  let number = 0;
+  const submit = async (fields: Partial<RunStart.Payload> & { cmd?: string } = {}): Promise<string> => {
+    const runUuid = randomUUID();
+    number += 1;
+    const payload: RunStart.Payload = {
+      runUuid,
+      project: 'alice/vision',
+      number,
+      kind: 'experiment',
+      cmd: 'sleep 0.6',
+      params: {},
+      spec: {},
+      user: 'alice',
+      teams: [],
+      ...fields,
+    };
+    await bus.send(RunStart.PATTERN, payload);
+    return runUuid;
+  };
+  const finished = (uuids: string[], timeoutMs = 30_000) =>
+    waitFor(() => uuids.every((u) => lastStatus(u) === 'succeeded'), { timeoutMs, what: 'runs to succeed' });
+  const http = (method: string, path: string, token: string | null, body?: unknown) =>
+    fetch(`${base}${path}`, {
+      method,
+      headers: { ...(token ? { Authorization: `token ${token}` } : {}), ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+
+  beforeAll(async () => {
+    db = await createTestDatabase('myelin_admission');
+    runsDir = await createTempDir('myelin-admission-runs');
+    bus = new InProcessBus();
+    const verify = ((p: TokenVerify.Payload): TokenVerify.Reply => {
+      if (p.token === ADMIN) return { valid: true, userId: randomUUID(), username: 'admin', isSuperuser: true };
+      if (p.token === ALICE) return { valid: true, userId: randomUUID(), username: 'alice', isSuperuser: false };
+      return { valid: false };
+    }) as MessageHandler;
+    const record = (async (e: RunStatusChanged.Payload) => void events.push(e)) as MessageHandler;
+    const runToken = (async () => ({ token: 'run-token-000001' })) as MessageHandler;
+    await bus.consume(
+      'api',
+      new Map([
+        [TokenVerify.PATTERN, verify],
+        [RunStatusChanged.PATTERN, record],
+        [RunTokenIssue.PATTERN, runToken],
+      ]),
+    );
+    app = await bootstrap({
+      env: {
+        MYELIN_DATABASE_URL: db.url,
+        MYELIN_PORT: '0',
+        MYELIN_LOG_LEVEL: 'error',
+        MYELIN_RUNS_DIR: runsDir.path,
+        MYELIN_MAX_PARALLEL: '3',
+        MYELIN_MAX_PARALLEL_PER_PROJECT: '1',
+        MYELIN_SCHEDULER_TICK_MS: '50',
+        MYELIN_JOB_PYTHONPATH: '',
+      },
+      bus,
+      listen: true,
+    });
+    base = `http://127.0.0.1:${app.port}`;
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.close();
+    await bus?.close();
+    await db?.drop();
+    await runsDir?.remove();
+  });
+
+  afterEach(async () => {
+    for (const q of ((await (await http('GET', '/api/v1/scheduler/quotas', ADMIN)).json()) as { results: Array<{ scope: string; name: string }> }).results) {
+      await http('DELETE', `/api/v1/scheduler/quotas?scope=${q.scope}&name=${encodeURIComponent(q.name)}`, ADMIN);
+    }
+  });
+
+  it('holds a project at its limit, says so once, and lets another project start meanwhile', async () => {
+    const a1 = await submit();
+    await waitFor(() => lastStatus(a1) === 'running', { what: 'first run to start' });
+    const a2 = await submit();
+    const b1 = await submit({ project: 'bob/nlp', user: 'bob' });
+    await waitFor(() => statusesOf(a2).some((e) => e.reason === 'ProjectLimit'), { what: 'the project-limit condition' });
+    const waiting = statusesOf(a2).find((e) => e.reason === 'ProjectLimit')!;
+    expect(waiting).toMatchObject({ status: 'queued', message: 'waiting: project alice/vision has 1 of 1 runs running (project limit)' });
+    await waitFor(() => lastStatus(b1) === 'running' || lastStatus(b1) === 'succeeded', { what: 'the other project to start' });
+    await finished([a1, a2, b1]);
+    // Queued, the limit's condition once (not once per pass), then the lifecycle.
+    expect(statusesOf(a2).map((e) => `${e.status}:${e.reason}`)).toEqual([
+      'queued:Queued',
+      'queued:ProjectLimit',
+      'starting:Starting',
+      'running:Running',
+      'succeeded:Succeeded',
+    ]);
+    const started = (u: string) => events.findIndex((e) => e.runUuid === u && e.status === 'starting');
+    const ended = (u: string) => events.findIndex((e) => e.runUuid === u && e.status === 'succeeded');
+    expect(started(a2)).toBeGreaterThan(ended(a1));
+  });
+
+  it("starts a group's trials at most hptuning.concurrency at a time, higher priority first", async () => {
+    const spec = { hptuning: { concurrency: 1 } };
+    const trial = (priority: number) => submit({ project: `g${number}/p`, spec, parentUuid: groupUuid, priority, cmd: 'sleep 0.3' });
+    const first = await trial(0);
+    await waitFor(() => lastStatus(first) === 'running', { what: 'first trial to start' });
+    const low = await trial(0);
+    const high = await trial(5);
+    await waitFor(() => statusesOf(low).some((e) => e.reason === 'GroupLimit'), { what: 'the group-limit condition' });
+    expect(statusesOf(low).find((e) => e.reason === 'GroupLimit')?.message).toBe(`waiting: group ${groupUuid} has 1 of 1 trials running (hptuning.concurrency)`);
+    await finished([first, low, high]);
+    const startOf = (u: string) => events.findIndex((e) => e.runUuid === u && e.status === 'starting');
+    const endOf = (u: string) => events.findIndex((e) => e.runUuid === u && e.status === 'succeeded');
+    expect(startOf(high)).toBeGreaterThan(endOf(first));
+    expect(startOf(low)).toBeGreaterThan(endOf(high)); // never two at once, and priority first
+  });
+
+  it('makes a run that asks more than a quota unschedulable with the reason, and queues it again when the quota grows', async () => {
+    const put = await http('PUT', '/api/v1/scheduler/quotas', ADMIN, { scope: 'team', name: 'acme/ml', gpu: 4, maxRuns: 5 });
+    expect(put.status).toBe(200);
+    const big = await submit({ project: 'carol/big', user: 'carol', teams: ['acme/ml'], spec: { raw: { environment: { resources: { gpu: { requests: 8 } } } } } });
+    await waitFor(() => lastStatus(big) === 'unschedulable', { what: 'the run to be unschedulable' });
+    expect(statusesOf(big).at(-1)).toMatchObject({ reason: 'Unschedulable', message: 'asks 8 GPU where the quota of team acme/ml allows 4' });
+
+    const queue = (await (await http('GET', '/api/v1/scheduler/queue', ADMIN)).json()) as { waiting: Array<{ runUuid: string; status: string; message: string; demand: { gpu: number } }> };
+    expect(queue.waiting.find((w) => w.runUuid === big)).toMatchObject({ status: 'unschedulable', demand: { gpu: 8 } });
+    // alice sees only her own runs.
+    const hers = (await (await http('GET', '/api/v1/scheduler/queue', ALICE)).json()) as { waiting: unknown[]; hidden: number };
+    expect(hers.waiting).toHaveLength(0);
+    expect(hers.hidden).toBeGreaterThanOrEqual(1);
+
+    await http('PUT', '/api/v1/scheduler/quotas', ADMIN, { scope: 'team', name: 'acme/ml', gpu: 8 });
+    await finished([big]);
+    expect(statusesOf(big).map((e) => e.status)).toEqual(['queued', 'unschedulable', 'queued', 'starting', 'running', 'succeeded']);
+  });
+
+  it('keeps a user at their max-runs quota and releases the next run when one ends', async () => {
+    await http('PUT', '/api/v1/scheduler/quotas', ADMIN, { scope: 'user', name: 'dave', maxRuns: 1 });
+    const d1 = await submit({ project: 'dave/a', user: 'dave' });
+    const d2 = await submit({ project: 'dave/b', user: 'dave' });
+    await waitFor(() => statusesOf(d2).some((e) => e.reason === 'Quota'), { what: 'the quota condition' });
+    expect(statusesOf(d2).find((e) => e.reason === 'Quota')?.message).toBe('waiting: user dave has 1 of 1 runs running (quota)');
+    await finished([d1, d2]);
+  });
+
+  it('refuses quota changes from non-superusers and unauthenticated callers, and bad bodies', async () => {
+    expect((await http('PUT', '/api/v1/scheduler/quotas', ALICE, { scope: 'user', name: 'alice', maxRuns: 100 })).status).toBe(403);
+    expect((await http('PUT', '/api/v1/scheduler/quotas', null, { scope: 'user', name: 'alice', maxRuns: 100 })).status).toBe(401);
+    expect((await http('PUT', '/api/v1/scheduler/quotas', 'nobody-token-0001', { scope: 'user', name: 'alice' })).status).toBe(401);
+    expect((await http('PUT', '/api/v1/scheduler/quotas', ADMIN, { scope: 'galaxy', name: 'x' })).status).toBe(400);
+    expect((await http('PUT', '/api/v1/scheduler/quotas', ADMIN, { scope: 'user', name: 'x', gpu: -1 })).status).toBe(400);
+    expect((await http('DELETE', '/api/v1/scheduler/quotas?scope=user&name=ghost', ADMIN)).status).toBe(404);
+    expect((await http('DELETE', '/api/v1/scheduler/quotas?scope=user&name=ghost', ALICE)).status).toBe(403);
+    const list = (await (await http('GET', '/api/v1/scheduler/quotas', ALICE)).json()) as { results: unknown[] };
+    expect(list.results).toEqual([]);
+  });
+
+  it('stops an unschedulable run at once', async () => {
+    await http('PUT', '/api/v1/scheduler/quotas', ADMIN, { scope: 'project', name: 'erin/frozen', maxRuns: 0 });
+    const run = await submit({ project: 'erin/frozen', user: 'erin' });
+    await waitFor(() => lastStatus(run) === 'unschedulable', { what: 'unschedulable' });
+    expect(statusesOf(run).at(-1)?.message).toBe('the quota of project erin/frozen allows no runs');
+    await bus.send('scheduler.cmd.run.stop.v1', { runUuid: run, reason: 'no longer wanted' });
+    await waitFor(() => lastStatus(run) === 'stopped', { what: 'stopped' });
+  });
+});
