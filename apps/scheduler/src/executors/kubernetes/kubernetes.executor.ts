@@ -34,6 +34,8 @@ interface RunRecord {
   stopping?: boolean;
   /** Set by launch(): until the watch shows the pods, no pod does not mean a lost run. */
   launchedAt?: number;
+  /** The watch has shown a pod of this attempt: from then on, no pod means the run is lost. */
+  seen?: boolean;
 }
 
 const ROLE_PREFIX = (pod: PodView) => {
@@ -216,8 +218,8 @@ export class KubernetesExecutor implements Executor {
   private observe(pods: PodView[], run: RunRecord | undefined): RunObservation {
     // Just created (the watch has not shown the pods yet), or a Kubeflow job whose operator has
     // not created them yet: waiting, not lost.
-    const fresh = run?.launchedAt !== undefined && Date.now() - run.launchedAt < 30_000;
-    if (!pods.length && !run?.stopping && (fresh || run?.kubeflow)) {
+    const fresh = run?.launchedAt !== undefined && !run.seen && Date.now() - run.launchedAt < 30_000;
+    if (!pods.length && !run?.stopping && (fresh || (run?.kubeflow && !run.seen))) {
       return { state: { state: 'running' }, condition: { status: 'scheduled', reason: 'Pending', message: run?.kubeflow ? `waiting for the ${run.kubeflow.kind} operator to create the pods` : 'pods created' } };
     }
     return observeRun(pods, {
@@ -241,6 +243,8 @@ export class KubernetesExecutor implements Executor {
     } else {
       this.waitingSince.delete(name);
     }
+    const run = this.runs.get(runUuid);
+    if (run && pod.metadata?.labels?.[LABELS.attempt] === String(run.attempt)) run.seen = true;
     if (type !== 'DELETED') this.followLogs(pod);
     this.recheck(runUuid);
   }

@@ -120,8 +120,8 @@ export class PodWatch {
       const finish = (error: unknown) => {
         if (settled) return;
         settled = true;
+        if (this.connectedSince !== null) this.disconnectedSince = Date.now(); // down since now, not since each failed retry
         this.connectedSince = null;
-        this.disconnectedSince = Date.now();
         resolve({ gone: gone || statusOf(error) === 410, events, error });
       };
       this.stats.watches += 1;
