@@ -10,6 +10,7 @@ import { SchedulerEnv } from './config/env';
 import { SchedulerModule } from './app.module';
 import { LocalProcessExecutor } from './executors/local/local-process.executor';
 import { startOutputsSync } from './outputs/outputs-sync';
+import { createKubernetesExecutor } from './executors/kubernetes/create-kubernetes-executor';
 
 /** clients/python of this checkout, from dist/apps/scheduler/src or apps/scheduler/src (under jest). */
 function bundledPythonClient(): string {
@@ -33,11 +34,14 @@ export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) =
     pythonPath: config.MYELIN_JOB_PYTHONPATH ?? bundledPythonClient(),
     ...(config.MYELIN_PUBLIC_TRACKING_URL ? { trackingUrl: config.MYELIN_PUBLIC_TRACKING_URL } : {}),
   });
+  // MYELIN_EXECUTOR=kubernetes: runs become pods (deploy/kubernetes/README.md); the watch's health joins readiness.
+  const kubernetes = config.MYELIN_EXECUTOR === 'kubernetes' ? await createKubernetesExecutor(config, home) : undefined;
   const readiness = standardChecks(db.dataSource, bus, config.MYELIN_REDIS_URL);
+  if (kubernetes) readiness.push(kubernetes.readinessCheck());
   await startOutputsSync(env, bus); // with an S3 artifacts store: finished runs' local outputs go to the bucket
   return startService({
     name: 'scheduler',
-    module: SchedulerModule.forRoot({ env: config, dataSource: db.dataSource, bus, executor, readiness }),
+    module: SchedulerModule.forRoot({ env: config, dataSource: db.dataSource, bus, executor: kubernetes ?? executor, readiness }),
     bus,
     listen,
     port: config.MYELIN_PORT,
@@ -46,6 +50,7 @@ export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) =
     readiness,
     logLevel: config.MYELIN_LOG_LEVEL,
     onClose: async () => {
+      await kubernetes?.close();
       if (!sharedBus) await bus.close();
       await db.close();
     },

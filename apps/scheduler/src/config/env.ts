@@ -1,4 +1,5 @@
 import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { IsIn } from 'class-validator';
 import { BaseServiceEnv } from '@myelin/config';
 
 export class SchedulerEnv extends BaseServiceEnv {
@@ -20,6 +21,32 @@ export class SchedulerEnv extends BaseServiceEnv {
   @IsOptional() @IsString() MYELIN_JOB_PYTHONPATH?: string;
   /** Milliseconds between two passes over the queue and the running processes. */
   @IsInt() @Min(10) MYELIN_SCHEDULER_TICK_MS: number = 200;
+  /** Where runs execute: local processes (default) or pods on Kubernetes (see deploy/kubernetes/README.md). */
+  @IsIn(['local', 'kubernetes']) MYELIN_EXECUTOR: 'local' | 'kubernetes' = 'local';
+  /** Kubernetes: namespace of the runs' pods, Services, Secrets and Kubeflow jobs. */
+  @IsString() MYELIN_K8S_NAMESPACE: string = 'default';
+  /** Kubernetes: `in-cluster` (the scheduler's service account) or `kubeconfig` (MYELIN_K8S_KUBECONFIG, else ~/.kube/config / $KUBECONFIG). */
+  @IsIn(['in-cluster', 'kubeconfig']) MYELIN_K8S_AUTH: 'in-cluster' | 'kubeconfig' = 'kubeconfig';
+  @IsOptional() @IsString() MYELIN_K8S_KUBECONFIG?: string;
+  /** Kubernetes: kubeconfig context (default: its current context). */
+  @IsOptional() @IsString() MYELIN_K8S_CONTEXT?: string;
+  /** Kubernetes: extended resource that counts GPUs. */
+  @IsString() MYELIN_K8S_GPU_RESOURCE_KEY: string = 'nvidia.com/gpu';
+  /** Kubernetes: extended resource that counts TPUs. */
+  @IsString() MYELIN_K8S_TPU_RESOURCE_KEY: string = 'cloud-tpus.google.com/v2';
+  /** Kubernetes: image of runs whose polyaxonfile names none (`build.image`). */
+  @IsString() MYELIN_K8S_DEFAULT_IMAGE: string = 'python:3.12-slim';
+  /** Kubernetes: seconds ErrImagePull/ImagePullBackOff may last before the run fails. */
+  @IsInt() @Min(0) @Max(86_400) MYELIN_K8S_IMAGE_PULL_GRACE_SECONDS: number = 120;
+  /** Kubernetes: PersistentVolumeClaims for outputs, data (read-only), code and logs; unset: emptyDir (outputs die with the pod). */
+  @IsOptional() @IsString() MYELIN_K8S_OUTPUTS_CLAIM?: string;
+  @IsOptional() @IsString() MYELIN_K8S_DATA_CLAIM?: string;
+  @IsOptional() @IsString() MYELIN_K8S_CODE_CLAIM?: string;
+  @IsOptional() @IsString() MYELIN_K8S_LOGS_CLAIM?: string;
+  /** Kubernetes: service account of run pods whose polyaxonfile names none. */
+  @IsOptional() @IsString() MYELIN_K8S_SERVICE_ACCOUNT?: string;
+  /** Kubernetes: image pull secrets given to every run pod (comma-separated names). */
+  @IsOptional() @IsString() MYELIN_K8S_IMAGE_PULL_SECRETS?: string;
   /** Runs at once per project (0: no per-project limit beyond quotas). */
   @IsInt() @Min(0) @Max(10_000) MYELIN_MAX_PARALLEL_PER_PROJECT: number = 0;
   /** With MYELIN_REDIS_URL: how long a replica's claim on a run lasts without renewal (another replica adopts the run after it). */
