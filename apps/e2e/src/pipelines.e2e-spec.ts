@@ -312,6 +312,48 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
     expect(intervals[1][0]).toBeGreaterThanOrEqual(intervals[0][1]);
   });
 
+  it('runs a hyperparameter search as an op and feeds its best params downstream', async () => {
+    const file = await spec('search.yml', [
+      'version: 1',
+      'kind: pipeline',
+      'name: search-then-train',
+      'ops:',
+      '  - name: search',
+      '    template: {name: search}',
+      '  - name: final',
+      '    template: {name: final}',
+      '    params: {lr: "{{ ops.search.outputs.lr }}", loss: "{{ ops.search.outputs.loss }}"}',
+      'templates:',
+      '  - kind: group',
+      '    name: search',
+      '    outputs: [{name: lr, type: float, is_optional: true}, {name: loss, type: float, is_optional: true}]',
+      '    hptuning:',
+      '      concurrency: 3',
+      '      grid_search: {n_experiments: 3}',
+      '      early_stopping: [{metric: loss, value: -1.0, optimization: minimize}]',
+      '      matrix:',
+      '        lr: {values: [0.05, 0.1, 0.3]}',
+      '    run:',
+      `      cmd: python3 -c "print('myelin:metric step=1 loss=' + str(({{ lr }} - 0.1) ** 2))"`,
+      '  - kind: experiment',
+      '    name: final',
+      '    inputs: [{name: lr, type: float}, {name: loss, type: float}]',
+      '    run:',
+      '      cmd: echo final lr={{ lr }} loss={{ loss }}',
+    ]);
+    const run = await cli(['run', '-f', file, '--watch', '--json'], 180_000);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const created = json<RunJson>(run.stdout);
+    const { ops: byOp } = await ops(created.number);
+    expect(byOp.search.status).toBe('done');
+    const group = await runByUuid(byOp.search.run!.uuid);
+    expect(group.parentUuid).toBe(created.uuid);
+    const final = await runByUuid(byOp.final.run!.uuid);
+    expect(final.params).toMatchObject({ lr: 0.1, loss: 0 });
+    expect((await cli(['logs', String(byOp.final.run!.number)])).stdout).toMatch(/final lr=0\.1 loss=0(\.0)?\b/);
+  });
+
   it('caches a `cache: true` op: a hit reuses the earlier run and its outputs, a changed param misses with the reason, --no-cache runs it again', async () => {
     const counter = join(specs.path, 'expensive-runs');
     const pipeline = (n: number) => [
@@ -446,5 +488,16 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
     expect(notPipeline.code).toBe(2);
     expect(notPipeline.stderr).toMatch(/not a pipeline/);
     expect((await cli(['pipeline', 'get', '9999'])).code).toBe(3);
+    // The pipeline endpoints are in the OpenAPI document.
+    const openapi = await api<{ paths: Record<string, Record<string, { tags?: string[] }>> }>('/api/v1/openapi.json');
+    for (const [path, method] of [
+      ['/api/v1/{owner}/{project}/runs/{id}/ops', 'get'],
+      ['/api/v1/{owner}/{project}/runs/{id}/graph', 'get'],
+      ['/api/v1/{owner}/{project}/runs/{id}/retry', 'post'],
+      ['/api/v1/{owner}/{project}/schedules', 'get'],
+      ['/api/v1/{owner}/{project}/runs/{id}/schedule/{action}', 'post'],
+    ] as const) {
+      expect(openapi.paths[path]?.[method]?.tags).toEqual(['pipelines']);
+    }
   });
 });

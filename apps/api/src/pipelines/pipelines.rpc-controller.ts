@@ -1,4 +1,8 @@
-import { Controller, Logger } from '@nestjs/common';
+import { Controller, Inject, Logger } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { searchMetricOf } from '@myelin/hpo';
+import type { HPTuning } from '@myelin/spec';
+import { CORE_DATA_SOURCE } from '../database/database.providers';
 import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
 import { PipelineOpCreate, PipelineRunCreate, PipelineStatusChanged } from '@myelin/contracts';
 import { OutboxRelay, RunEntity, RunsRepository } from '@myelin/persistence';
@@ -16,7 +20,22 @@ export class PipelinesRpcController {
     private readonly service: RunsService,
     private readonly createRun: CreateRunUseCase,
     private readonly relay: OutboxRelay,
+    @Inject(CORE_DATA_SOURCE) private readonly dataSource: DataSource,
   ) {}
+
+  /** A group op's outputs: the best succeeded trial's params and its search metric value. */
+  private async groupOutputs(group: RunEntity): Promise<Record<string, unknown>> {
+    const metric = searchMetricOf((group.spec['hptuning'] ?? {}) as HPTuning);
+    const trials = await this.dataSource.getRepository(RunEntity).find({ where: { parentUuid: group.uuid, status: 'succeeded' } });
+    let best: { run: RunEntity; value: number } | undefined;
+    for (const trial of trials) {
+      const summary = (await this.runs.metricSummaries(trial.uuid)).find((s) => s.name === metric.name);
+      const value = typeof summary?.last === 'number' ? summary.last : Number(summary?.last);
+      if (summary?.last === null || summary?.last === undefined || !Number.isFinite(value)) continue;
+      if (!best || (metric.optimization === 'minimize' ? value < best.value : value > best.value)) best = { run: trial, value };
+    }
+    return best ? { ...best.run.params, [metric.name]: best.value } : {};
+  }
 
   @MessagePattern(PipelineOpCreate.PATTERN)
   async createOp(@Payload() request: PipelineOpCreate.Payload): Promise<PipelineOpCreate.Reply> {
@@ -33,7 +52,7 @@ export class PipelinesRpcController {
       run = existing;
     }
     this.relay.poke();
-    return { runUuid: run.uuid, number: run.number, status: run.status };
+    return { runUuid: run.uuid, number: run.number, status: run.status, ...(run.kind === 'group' && run.status === 'done' ? { outputs: await this.groupOutputs(run) } : {}) };
   }
 
   @MessagePattern(PipelineRunCreate.PATTERN)

@@ -90,6 +90,9 @@ export class RunsService {
         await this.runs.applyStatus(run.uuid, { status: 'stopping', reason: 'Stopping', message: reason, at: new Date() }, [
           { kind: 'command', pattern: PipelineStop.PATTERN, payload: { pipelineUuid: run.uuid, reason } satisfies PipelineStop.Payload },
         ]);
+        // Ops that are groups are stopped here (the scheduler does not run groups).
+        const groups = await this.dataSource.getRepository(RunEntity).find({ where: { parentUuid: run.uuid, kind: 'group' } });
+        await this.enqueueStops(groups.filter((g) => isStoppable(g.status)), reason);
         continue;
       }
       if (run.kind !== 'group') {

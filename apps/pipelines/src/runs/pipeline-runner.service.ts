@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { isFinal, PipelineOpCreate, PipelineOpMark, RunCreated, RunStatus, RunStatusChanged } from '@myelin/contracts';
+import { GroupStatusChanged, isFinal, PipelineOpCreate, PipelineOpMark, RunCreated, RunStatus, RunStatusChanged } from '@myelin/contracts';
 import { MESSAGE_BUS, MessageBus } from '@myelin/bus';
 import {
   CacheCandidate,
@@ -111,6 +111,26 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
     await this.opEnded(action, event.runUuid, event.status);
   }
 
+  /** An op whose template is a group ended (the optimizer reports groups, not the scheduler): its outputs come from the API. */
+  async groupStatusChanged(event: GroupStatusChanged.Payload): Promise<void> {
+    if (event.status === 'running') return;
+    const action = await this.repo.startByRun(event.groupUuid);
+    if (!action) return;
+    // The API applies the same event at the same time: ask until it shows the group's final status
+    // (the periodic confirmation catches up otherwise).
+    for (let tries = 0; tries < 10; tries++) {
+      const reply = await this.bus.request<PipelineOpCreate.Reply>(
+        PipelineOpCreate.PATTERN,
+        { pipelineUuid: action.pipelineUuid, op: action.op, attempt: action.attempt, params: action.params } satisfies PipelineOpCreate.Payload,
+        15_000,
+      );
+      if (isFinal(reply.status as RunStatus)) {
+        return this.opEnded(action, reply.runUuid, reply.status as RunStatus, reply.outputs as Record<string, ParamValue> | undefined);
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+
   async stop(pipelineUuid: string, reason = 'stopped by request'): Promise<void> {
     if (await this.schedules.stop(pipelineUuid)) return;
     const row = await this.repo.find(this.repo.dataSource, pipelineUuid);
@@ -120,13 +140,14 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
   }
 
   /** An op run ended: its outputs are read once, on success, then the engine decides. */
-  private async opEnded(action: ActionRow, runUuid: string, status: RunStatus): Promise<void> {
+  private async opEnded(action: ActionRow, runUuid: string, status: RunStatus, given?: Record<string, ParamValue>): Promise<void> {
     await this.repo.setRunStatus(runUuid, status);
     const remember = async (outputs: Record<string, unknown>) => {
       if (action.cacheScope && action.cacheKey) await this.repo.remember(runUuid, action.cacheScope, action.cacheKey, status, outputs);
     };
     let outputs: Record<string, ParamValue> | undefined;
     let problem: string | undefined;
+    if (status === 'done') outputs = given ?? {}; // a group op: the best trial's params and metric
     if (status === 'succeeded') {
       const read = await this.outputs.read(runUuid);
       outputs = read.outputs;
@@ -319,7 +340,7 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
         .map(([k, n]) => `${n} ${k}`)
         .join(', ');
       await this.schedules.pipelineDone(m, uuid, row.resumeOf, d.done.status);
-      await this.repo.announce(m, uuid, d.done.status, d.done.status === 'succeeded' ? 'Succeeded' : d.done.status[0].toUpperCase() + d.done.status.slice(1), d.done.status === 'succeeded' ? d.done.reason : `${d.done.reason} (${counts})`);
+      await this.repo.announce(m, uuid, d.done.status, d.done.status === 'succeeded' ? 'Succeeded' : d.done.status[0].toUpperCase() + d.done.status.slice(1), /\bin all\b|succeeded/.test(d.done.reason) ? d.done.reason : `${d.done.reason} (${counts})`);
     }
     // Ops held by an op-level concurrency limit wait for runs elsewhere to end: look again in a second.
     const held = !d.done && engine.readyQueue().some((op) => graph.op(op).concurrency !== undefined);
@@ -412,7 +433,7 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
         this.early.delete(reply.runUuid);
         const status = isFinal(reply.status as RunStatus) ? (reply.status as RunStatus) : early?.status;
         // Ended already (a mark for a failed start, a stop that came first, a status that beat the reply): tell the engine now.
-        if (status) await this.later(() => this.opEnded({ ...action, runUuid: reply.runUuid }, reply.runUuid, status));
+        if (status) await this.later(() => this.opEnded({ ...action, runUuid: reply.runUuid }, reply.runUuid, status, reply.outputs as Record<string, ParamValue> | undefined));
       } catch (error) {
         if (/pipeline run \S+ not found/.test(String(error))) {
           // The pipeline run was deleted through the API: nothing left to act on.
@@ -469,7 +490,7 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
           { pipelineUuid: action.pipelineUuid, op: action.op, attempt: action.attempt, params: action.params } satisfies PipelineOpCreate.Payload,
           15_000,
         );
-        if (isFinal(reply.status as RunStatus)) await this.opEnded(action, reply.runUuid, reply.status as RunStatus);
+        if (isFinal(reply.status as RunStatus)) await this.opEnded(action, reply.runUuid, reply.status as RunStatus, reply.outputs as Record<string, ParamValue> | undefined);
         else await this.repo.touch(action.id);
       } catch (error) {
         this.logger.warn(`pipeline ${action.pipelineUuid}: could not confirm op ${action.op}#${action.attempt} (${String(error)})`);

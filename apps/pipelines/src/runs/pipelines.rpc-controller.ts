@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
-import { PipelineStop, RunCreated, RunStatusChanged, ScheduleControl } from '@myelin/contracts';
+import { GroupStatusChanged, PipelineStop, RunCreated, RunStatusChanged, ScheduleControl } from '@myelin/contracts';
 import { ScheduleService } from '../schedules/schedule.service';
 import { PipelineRunnerService } from './pipeline-runner.service';
 
@@ -19,6 +19,11 @@ export class PipelinesRpcController {
   @EventPattern(RunStatusChanged.PATTERN)
   status(@Payload() event: RunStatusChanged.Payload): Promise<void> {
     return this.runner.runStatusChanged(event);
+  }
+
+  @EventPattern(GroupStatusChanged.PATTERN)
+  group(@Payload() event: GroupStatusChanged.Payload): Promise<void> {
+    return this.runner.groupStatusChanged(event);
   }
 
   @MessagePattern(PipelineStop.PATTERN)

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { parse as parseYaml } from 'yaml';
 import { checkPolyaxonfiles, CompiledSpec, formatSpecError, ParamValue, renderTrial } from '@myelin/spec';
 import { isFinal, PipelineOpCreate, PipelineOpMark, RunCreated, RunKind, RunStart, RunStatus } from '@myelin/contracts';
 import { ProjectEntity, RunEntity, RunsRepository } from '@myelin/persistence';
@@ -246,10 +247,30 @@ export class CreateRunUseCase {
       const applied = await this.runs.applyStatus(run.uuid, { ...final, at: new Date() });
       return applied.run ?? run;
     }
-    // The template is a polyaxonfile of its own: compile it with the op's params as -P overrides.
-    const files = [{ path: `${request.op}.template.yml`, content: JSON.stringify(template) }];
+    // The template is a polyaxonfile of its own: compile it, as written, with the op's params as -P overrides.
+    const files = [{ path: `${request.op}.template.yml`, content: JSON.stringify(templateAsWritten(pipeline, template.name) ?? template) }];
     const overrides = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
     const result = checkPolyaxonfiles(files, { params: overrides });
+    if (result.ok && result.spec.kind === 'group') {
+      // A hyperparameter search as an op: a group run under the pipeline run; the optimizer runs it.
+      const groupSpec = result.spec;
+      return this.runs.create(
+        {
+          ...base,
+          kind: 'group',
+          content: JSON.stringify({ files, params: overrides } satisfies Submission),
+          spec: { ...(JSON.parse(JSON.stringify(groupSpec)) as Record<string, unknown>), ...(request.reason ? { pipelineDecision: request.reason } : {}) },
+          params: groupSpec.params as Record<string, unknown>,
+        },
+        [
+          {
+            kind: 'event',
+            pattern: RunCreated.PATTERN,
+            payload: (r) => ({ ...announce(r), hptuning: JSON.parse(JSON.stringify(groupSpec.hptuning ?? {})) as Record<string, unknown> }),
+          },
+        ],
+      );
+    }
     const cmd = result.ok ? result.spec.run?.cmd : undefined;
     if (!result.ok || !cmd) {
       const message = result.ok ? 'the template has no run.cmd' : result.errors.map(formatSpecError).join('\n');
@@ -360,6 +381,24 @@ export class CreateRunUseCase {
   }
 }
 
+/**
+ * An inline template as the user wrote it (the compiled spec keeps a normalised form that is not
+ * always a valid polyaxonfile again, e.g. matrix options): the last submitted file that has it.
+ */
+function templateAsWritten(pipeline: RunEntity, name: string): Record<string, unknown> | undefined {
+  const { files } = readSubmission(pipeline);
+  for (const file of [...files].reverse()) {
+    try {
+      const doc = parseYaml(file.content) as { templates?: Array<Record<string, unknown>> } | null;
+      const found = doc?.templates?.find((t) => t && t['name'] === name);
+      if (found) return { version: (doc as { version?: unknown }).version ?? 1, ...found };
+    } catch {
+      // not YAML we can read here: fall back to the compiled template
+    }
+  }
+  return undefined;
+}
+
 /** The key of an op run under its pipeline run: `<op>:<attempt>` for an attempt, `<op>:mark` for an op that never ran. */
 export function opRunKey(op: string, attempt?: number): string {
   return attempt === undefined ? `${op}:mark` : `${op}:${attempt}`;
@@ -381,7 +420,9 @@ export function pipelineProblems(spec: CompiledSpec): string[] {
       continue;
     }
     const t = templates.get(ref.name);
-    if (t && t.kind !== 'experiment' && t.kind !== 'job') problems.push(`op "${op.name}": template "${t.name}" is a ${t.kind}; ops run experiments and jobs today`);
+    if (t && t.kind !== 'experiment' && t.kind !== 'job' && t.kind !== 'group') {
+      problems.push(`op "${op.name}": template "${t.name}" is a ${t.kind}; ops run experiments, jobs and groups today`);
+    }
   }
   return problems;
 }

@@ -42,6 +42,12 @@ export namespace PipelineOpCreate {
     runUuid: string;
     number: number;
     status: string;
+    /**
+     * An op whose template is a `group`, once the group is `done`: its outputs are the best trial's
+     * params and the value of the search metric (`{lr: 0.1, loss: 0.02}`); empty when no trial
+     * reported the metric.
+     */
+    outputs?: Record<string, unknown>;
   }
   export const definition = defineMessage(PATTERN, 'request', Payload);
 }

@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+// End-to-end pipeline figures on the local executor: a pipeline of N trivial ops (`true`) at
+// pipeline concurrency C, through `myelin up` (API, pipelines service, scheduler, in one process),
+// compared with the ideal: ceil(N / C) waves of one trivial op's own duration (from its start
+// decision to its final status, measured on the same platform), i.e. the time with zero
+// orchestration overhead. Also prints N plain runs submitted at once (the scheduler alone).
+// Usage: node tools/bench/pipelines-e2e.mjs [--ops 1000] [--concurrency 32] [--no-baseline]
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const bin = join(root, 'bin', 'myelin.js');
+const arg = (name, fallback) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
+const N = arg('--ops', 1000);
+const C = arg('--concurrency', 32);
+execFileSync(process.execPath, [join(root, 'tools', 'scripts', 'build.mjs'), '--quiet'], { stdio: 'inherit' });
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+const home = mkdtempSync(join(tmpdir(), 'myelin-bench-pipelines-'));
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+// The scheduler runs as many processes at once as the pipeline allows.
+const env = { ...process.env, MYELIN_SKIP_BUILD_CHECK: '1', MYELIN_HOME: home, MYELIN_MAX_PARALLEL: String(C), MYELIN_LOG_LEVEL: 'warn' };
+const up = spawn(process.execPath, [bin, 'up', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+let output = '';
+up.stdout.on('data', (d) => (output = (output + d).slice(-20000)));
+up.stderr.on('data', (d) => { output = (output + d).slice(-20000); if (process.env.BENCH_ECHO) process.stderr.write(d); });
+for (;;) {
+  if (up.exitCode !== null) throw new Error(`myelin up exited:\n${output}`);
+  try {
+    if ((await fetch(`${base}/readyz`)).ok) break;
+  } catch {
+    /* not yet */
+  }
+  await new Promise((r) => setTimeout(r, 100));
+}
+const { token } = JSON.parse(readFileSync(join(home, 'credentials.json'), 'utf8'));
+const call = async (method, path, body) => {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { Authorization: `token ${token}`, 'Content-Type': 'application/json' },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return JSON.parse(text);
+};
+const waitFinal = async (uuid) => {
+  for (;;) {
+    const run = await call('GET', `/api/v1/runs/${uuid}`);
+    if (['succeeded', 'failed', 'stopped', 'skipped'].includes(run.status)) return run;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+};
+const project = 'admin/bench';
+await call('POST', '/api/v1/projects', { name: 'bench' }).catch(() => undefined);
+
+try {
+  // 1. One trivial op on its own: its duration is the unit of the ideal.
+  const single = [];
+  for (let i = 0; i < 5; i++) {
+    const file = { path: 'one.yml', content: ['version: 1', 'kind: pipeline', 'ops:', '  - name: only', '    template: {name: t}', 'templates:', '  - kind: experiment', '    name: t', '    run: {cmd: "true"}', ''].join('\n') };
+    const t0 = Date.now();
+    const run = await call('POST', `/api/v1/${project}/runs`, { files: [file] });
+    const done = await waitFinal(run.uuid);
+    if (done.status !== 'succeeded') throw new Error(`single-op pipeline ${done.status}: ${done.statusMessage}`);
+    const ops = await call('GET', `/api/v1/${project}/runs/${run.number}/ops`);
+    const op = await call('GET', `/api/v1/runs/${ops.ops[0].run.uuid}`);
+    single.push({ pipeline: Date.now() - t0, op: Date.parse(op.finishedAt) - Date.parse(op.createdAt) });
+  }
+  single.sort((a, b) => a.op - b.op);
+  const opMs = single[Math.floor(single.length / 2)].op;
+  const pipelineMs = [...single].sort((a, b) => a.pipeline - b.pipeline)[Math.floor(single.length / 2)].pipeline;
+
+  // 2. The N-op pipeline at concurrency C.
+  const lines = ['version: 1', 'kind: pipeline', 'name: wide', `concurrency: ${C}`, 'ops:'];
+  for (let i = 0; i < N; i++) lines.push(`  - name: op${i}`, '    template: {name: t}');
+  lines.push('templates:', '  - kind: experiment', '    name: t', '    run: {cmd: "true"}', '');
+  const t0 = Date.now();
+  const run = await call('POST', `/api/v1/${project}/runs`, { files: [{ path: 'wide.yml', content: lines.join('\n') }] });
+  const done = await waitFinal(run.uuid);
+  const totalMs = Date.now() - t0;
+  if (done.status !== 'succeeded') throw new Error(`pipeline ${done.status}: ${done.statusMessage}`);
+  const idealMs = Math.ceil(N / C) * opMs;
+
+  // 3. The same number of plain runs submitted at once (no pipeline): the scheduler's own pace.
+  const baseline = !process.argv.includes('--no-baseline');
+  const plain = { path: 'plain.yml', content: 'version: 1\nkind: experiment\nrun:\n  cmd: "true"\n' };
+  const p0 = Date.now();
+  const uuids = [];
+  for (let i = 0; baseline && i < N; i += 50) {
+    const batch = await Promise.all(Array.from({ length: Math.min(50, N - i) }, () => call('POST', `/api/v1/${project}/runs`, { files: [plain] })));
+    uuids.push(...batch.map((r) => r.uuid));
+  }
+  for (const uuid of uuids) await waitFinal(uuid);
+  const plainMs = Date.now() - p0;
+
+  const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
+  console.log(`ops ${N}, concurrency ${C}, 2-core machine shared with other work`);
+  console.log(`one trivial op: ${opMs} ms from its creation to its final status (median of 5); a 1-op pipeline run end to end: ${pipelineMs} ms`);
+  console.log(`ideal (ceil(${N}/${C}) = ${Math.ceil(N / C)} waves x ${opMs} ms): ${s(idealMs)}`);
+  console.log(`pipeline of ${N} ops: ${s(totalMs)} (${((totalMs / idealMs - 1) * 100).toFixed(0)}% over the ideal)`);
+  if (baseline) console.log(`${N} plain runs submitted at once (scheduler alone, same concurrency): ${s(plainMs)} (${((totalMs / plainMs - 1) * 100).toFixed(0)}% pipeline overhead over it)`);
+} finally {
+  up.kill('SIGTERM');
+  await new Promise((r) => up.once('exit', r));
+  rmSync(home, { recursive: true, force: true });
+}
