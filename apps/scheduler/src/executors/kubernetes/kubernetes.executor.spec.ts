@@ -56,6 +56,12 @@ beforeAll(async () => {
   }
   const k8s = await loadKubernetesClient();
   core = kc.makeApiClient(k8s.CoreV1Api);
+  if (REAL) {
+    // The test namespace on the real cluster (kept afterwards; every run deletes its own objects).
+    await core.createNamespace({ body: { metadata: { name: NS } } }).catch((e: { code?: number }) => {
+      if (e.code !== 409) throw e;
+    });
+  }
   executor = await makeExecutor();
   executor.onCondition((runUuid, condition) => conditions.push({ runUuid, condition }));
   executor.onExit((runUuid) => exits.push(runUuid));
@@ -388,6 +394,35 @@ describe(`Kubernetes executor against ${REAL ? 'a real cluster' : 'the fake API 
       log(pod, 'line 4');
       expect(await ended(execution)).toEqual({ state: 'exited', exitCode: 0 });
       expect(await readFile(executor.logFiles(execution).stdout, 'utf8')).toBe('line 1\nline 2\nline 3\nline 4\n');
+    });
+
+    it('a restarted scheduler adopts a running pod and copies the rest of its log without repeating a line', async () => {
+      const ownDir = await mkdtemp(join(tmpdir(), 'myelin-k8s-restart-'));
+      const first = await makeExecutor({ runsDir: ownDir });
+      const execution = executionFor(job('"sleep 5"'));
+      await first.launch(execution);
+      const pod = `${baseName(execution)}-master-0`;
+      step(pod, kubelet.running());
+      log(pod, 'before restart 1');
+      log(pod, 'before restart 2');
+      await until('copied', async () => (await readFile(first.logFiles(execution).stdout, 'utf8').catch(() => '')) === 'before restart 1\nbefore restart 2\n' || undefined);
+      await first.close(); // the scheduler dies
+      log(pod, 'while down');
+      const second = await makeExecutor({ runsDir: ownDir });
+      try {
+        expect(await second.inspect(execution)).toEqual({ state: 'running' });
+        log(pod, 'after restart');
+        step(pod, kubelet.terminated(0));
+        const state = await until('end', async () => {
+          const s = await second.inspect(execution);
+          return s.state === 'running' ? undefined : s;
+        });
+        expect(state).toEqual({ state: 'exited', exitCode: 0 });
+        expect(await readFile(second.logFiles(execution).stdout, 'utf8')).toBe('before restart 1\nbefore restart 2\nwhile down\nafter restart\n');
+      } finally {
+        await second.close();
+        await rm(ownDir, { recursive: true, force: true });
+      }
     });
 
     it('a pod deleted outside Myelin is a lost run; purge removes the local log copy', async () => {

@@ -143,7 +143,11 @@ export class KubernetesExecutor implements Executor {
   async inspect(execution: ExecutionEntity): Promise<ProcessState> {
     const run = this.record(execution);
     if (run.final) return run.final.state;
-    await this.watch.ready(10_000);
+    if (!(await this.watch.ready(2_000))) {
+      // No list yet (API server unreachable): knowing nothing is not the same as no pod.
+      run.observation = { state: { state: 'running' }, condition: { status: 'unknown', reason: 'ApiUnreachable', message: `pod watch not synced: ${this.watch.health().detail}` } };
+      return run.observation.state;
+    }
     const pods = this.podsOf(execution.runUuid, execution.attempt);
     const observation = this.observe(pods, run);
     run.observation = observation;

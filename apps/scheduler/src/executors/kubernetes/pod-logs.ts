@@ -1,5 +1,6 @@
-import { appendFile, mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 
 /** Fetch a container's log into `sink` (the log API; `follow` keeps it open while the container runs). */
@@ -46,7 +47,9 @@ export class PodLogs {
   follow(pod: string, container: string, file: string, prefix: string): void {
     let entry = this.pods.get(pod);
     if (!entry) {
-      entry = { container, file, prefix, lastKey: '', lastTs: '', finished: false };
+      // Where an earlier scheduler process stopped copying this pod (it restarted meanwhile).
+      const lastTs = readPosition(positionFile(file, pod));
+      entry = { container, file, prefix, lastKey: lastTs ? timestampKey(lastTs) : '', lastTs, finished: false };
       this.pods.set(pod, entry);
     }
     if (entry.active || entry.finished) return;
@@ -63,7 +66,7 @@ export class PodLogs {
       pending += chunk;
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
-      this.append(entry, lines);
+      this.append(pod, entry, lines);
     };
     const sink = new Writable({
       write: (chunk: Buffer, _enc, callback) => {
@@ -71,7 +74,7 @@ export class PodLogs {
         callback();
       },
       final: (callback) => {
-        if (pending) this.append(entry, [pending]);
+        if (pending) this.append(pod, entry, [pending]);
         pending = '';
         callback();
       },
@@ -99,7 +102,7 @@ export class PodLogs {
     return result;
   }
 
-  private append(entry: PodLog, lines: string[]): void {
+  private append(pod: string, entry: PodLog, lines: string[]): void {
     const out: string[] = [];
     for (const raw of lines) {
       const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
@@ -116,10 +119,12 @@ export class PodLogs {
       out.push(entry.prefix + (space > 0 ? line.slice(space + 1) : ''));
     }
     if (!out.length) return;
+    const position = entry.lastTs; // of these lines, not of whatever is appended later
     const previous = this.writes.get(entry.file) ?? Promise.resolve();
     const next = previous.then(async () => {
       await mkdir(dirname(entry.file), { recursive: true });
       await appendFile(entry.file, out.map((l) => `${l}\n`).join(''));
+      await writeFile(positionFile(entry.file, pod), position);
     });
     this.writes.set(entry.file, next.catch(() => undefined));
   }
@@ -156,5 +161,18 @@ export class PodLogs {
   async close(): Promise<void> {
     for (const entry of this.pods.values()) entry.active?.abort();
     await Promise.all([...this.writes.values()]);
+  }
+}
+
+/** `logs/.<pod>.position`: the timestamp of the last line copied from the pod. */
+function positionFile(logFile: string, pod: string): string {
+  return join(dirname(logFile), `.${basename(pod)}.position`);
+}
+
+function readPosition(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return '';
   }
 }
