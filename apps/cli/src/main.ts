@@ -25,6 +25,7 @@ import { initCommand, projectCommand } from './commands/project.commands';
 import { upCommand } from './commands/up.command';
 import { serveCommand } from './commands/serve.command';
 import { outputsCommand } from './commands/outputs.commands';
+import { queueCommand, quotaCommand } from './commands/queue.commands';
 
 function program(): Command {
   const root = new Command('myelin')
@@ -61,6 +62,8 @@ function program(): Command {
     compareCommand(),
     exportCommand(),
     outputsCommand(),
+    queueCommand(),
+    quotaCommand(),
   ]) {
     root.addCommand(cmd);
   }

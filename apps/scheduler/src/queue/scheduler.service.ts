@@ -10,8 +10,12 @@ import { decideAdmission, queueOrder } from './admission';
 import { admissionFields, toAdmissionRun, toQuota, toWaitingRun } from './admission-input';
 import { RunLease } from './run-lease';
 
-/** The condition a run is queued with; also what it says while the global limit holds it back. */
-const QUEUED: StatusChange = { status: 'queued', reason: 'Queued', message: 'waiting for a free slot' };
+/** The condition a run is queued with; also what it says while the global limit holds it back (so that costs no event). */
+const queuedCondition = (maxParallel: number): StatusChange => ({
+  status: 'queued',
+  reason: 'Queued',
+  message: `waiting for a free slot (global limit: ${maxParallel} runs at once)`,
+});
 /** Admission passes run at least this often even when nothing changed here (other replicas, quotas). */
 const ADMISSION_EVERY_MS = 1000;
 
@@ -33,6 +37,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   /** Something changed that may let a waiting run start (a new run, an ended one, a quota). */
   private dirty = true;
   private lastAdmission = 0;
+  private get queued(): StatusChange {
+    return queuedCondition(this.env.MYELIN_MAX_PARALLEL);
+  }
 
   constructor(
     private readonly executions: ExecutionsRepository,
@@ -81,10 +88,10 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         maxRestarts: command.maxRestarts ?? 0,
         executor: this.executor.name,
         ...admissionFields(command),
-        statusReason: QUEUED.reason,
-        statusMessage: QUEUED.message,
+        statusReason: 'Queued',
+        statusMessage: this.queued.message,
       }),
-      QUEUED,
+      this.queued,
     );
     this.dirty = true;
     if (!inserted) this.logger.debug(`run ${command.runUuid} already known; start command ignored`);
@@ -207,7 +214,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
           }
           await this.launch(row);
         } else if (verdict.decision === 'wait') {
-          const change: StatusChange = verdict.reason === 'GlobalLimit' ? QUEUED : { status: 'queued', reason: verdict.reason, message: verdict.message };
+          const change: StatusChange = verdict.reason === 'GlobalLimit' ? this.queued : { status: 'queued', reason: verdict.reason, message: verdict.message };
           if (row.status === 'unschedulable') await this.executions.transition(row.runUuid, change);
           else await this.executions.updateCondition(row.runUuid, change);
         } else {
