@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import { RunStart } from '@myelin/contracts';
+import { createTestDatabase, TestDatabase } from '@myelin/testing';
+import { openServiceDatabase, ServiceDatabase } from '../../data-source/create-data-source';
+import { CORE_SCHEMA } from '../../schemas';
+import { AccountsRepository } from './accounts.repository';
+import { RunsRepository } from './runs.repository';
+
+/** What the API tells the scheduler's admission, and how it records a queued run's changing condition. */
+describe('runs repository: admission facts and queued conditions', () => {
+  let db: TestDatabase;
+  let core: ServiceDatabase;
+  let runs: RunsRepository;
+  let accounts: AccountsRepository;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('myelin_admission_facts');
+    core = await openServiceDatabase({ url: db.url, ...CORE_SCHEMA });
+    runs = new RunsRepository(core.dataSource);
+    accounts = new AccountsRepository(core.dataSource);
+  }, 60_000);
+
+  afterAll(async () => {
+    await core?.close();
+    await db?.drop();
+  });
+
+  const startPayloads = async (uuid: string) =>
+    ((await core.dataSource.query(`SELECT payload FROM core.outbox WHERE pattern = $1`, [RunStart.PATTERN])) as Array<{ payload: Record<string, unknown> }>)
+      .map((r) => (typeof r.payload === 'string' ? (JSON.parse(r.payload) as Record<string, unknown>) : r.payload))
+      .filter((p) => p['runUuid'] === uuid);
+
+  it("adds the submitter, their teams and the parent's concurrency to start commands", async () => {
+    const alice = await accounts.createUser({ username: 'alice' });
+    const org = randomUUID();
+    await core.dataSource.query(`INSERT INTO core.organizations (id, name) VALUES ($1, 'acme')`, [org]);
+    for (const team of ['ml', 'vision']) {
+      const id = randomUUID();
+      await core.dataSource.query(`INSERT INTO core.teams (id, org_id, name) VALUES ($1, $2, $3)`, [id, org, team]);
+      await core.dataSource.query(`INSERT INTO core.team_members (team_id, user_id) VALUES ($1, $2)`, [id, alice.id]);
+    }
+    const project = await runs.getOrCreateProject(alice.id, 'p');
+    const base = { projectId: project.id, content: 'x', params: {}, createdBy: alice.id };
+    const start = [{ kind: 'command' as const, pattern: RunStart.PATTERN, payload: (r: { uuid: string }) => ({ runUuid: r.uuid }) }];
+    const group = await runs.create({ ...base, kind: 'group', spec: { hptuning: { concurrency: 2 } } });
+    const pipeline = await runs.create({ ...base, kind: 'pipeline', spec: { raw: { concurrency: 3 } } });
+    const plain = await runs.create({ ...base, kind: 'experiment', spec: {} }, start);
+    const trial = await runs.create({ ...base, kind: 'experiment', spec: {}, parentUuid: group.uuid }, start);
+    const op = await runs.create({ ...base, kind: 'job', spec: {}, parentUuid: pipeline.uuid }, start);
+
+    expect(await startPayloads(plain.uuid)).toEqual([{ runUuid: plain.uuid, user: 'alice', teams: ['acme/ml', 'acme/vision'] }]);
+    expect((await startPayloads(trial.uuid))[0]).toMatchObject({ parentKind: 'group', parentConcurrency: 2 });
+    expect((await startPayloads(op.uuid))[0]).toMatchObject({ parentKind: 'pipeline', parentConcurrency: 3 });
+  });
+
+  it('leaves the parent concurrency out when the parent has none, and teams empty for a user without teams', async () => {
+    const bob = await accounts.createUser({ username: 'bob' });
+    const project = await runs.getOrCreateProject(bob.id, 'p');
+    const base = { projectId: project.id, content: 'x', params: {}, createdBy: bob.id };
+    const pipeline = await runs.create({ ...base, kind: 'pipeline', spec: { raw: {} } });
+    const op = await runs.create({ ...base, kind: 'job', spec: {}, parentUuid: pipeline.uuid }, [
+      { kind: 'command', pattern: RunStart.PATTERN, payload: (r) => ({ runUuid: r.uuid }) },
+    ]);
+    expect(await startPayloads(op.uuid)).toEqual([{ runUuid: op.uuid, user: 'bob', teams: [], parentKind: 'pipeline' }]);
+  });
+
+  it("records a queued run's new condition once, refuses an identical one, and never moves a started run back", async () => {
+    const carol = await accounts.createUser({ username: 'carol' });
+    const project = await runs.getOrCreateProject(carol.id, 'p');
+    const run = await runs.create({ projectId: project.id, kind: 'experiment', content: 'x', spec: {}, params: {}, createdBy: carol.id });
+    const at = new Date();
+    expect((await runs.applyStatus(run.uuid, { status: 'queued', reason: 'Queued', message: 'waiting for a free slot', at })).applied).toBe(true);
+    const limit = { status: 'queued' as const, reason: 'ProjectLimit', message: 'waiting: project carol/p has 1 of 1 runs running (project limit)', at };
+    const changed = await runs.applyStatus(run.uuid, limit);
+    expect(changed.applied).toBe(true);
+    expect(changed.run).toMatchObject({ status: 'queued', statusReason: 'ProjectLimit' });
+    expect((await runs.applyStatus(run.uuid, limit)).applied).toBe(false); // a resync of the same condition
+    expect((await runs.applyStatus(run.uuid, { status: 'running', reason: 'Running', message: '', at })).applied).toBe(true);
+    expect((await runs.applyStatus(run.uuid, { ...limit, reason: 'Quota' })).applied).toBe(false);
+    expect((await runs.conditions(run.uuid)).map((c) => `${c.status}:${c.reason}`)).toEqual(['created:Created', 'queued:Queued', 'queued:ProjectLimit', 'running:Running']);
+  });
+});
