@@ -425,6 +425,44 @@ describe(`Kubernetes executor against ${REAL ? 'a real cluster' : 'the fake API 
       }
     });
 
+    it('a failed cleanup of a finished run is retried at the next inspect', async () => {
+      const execution = executionFor(job('"true"'));
+      await executor.launch(execution);
+      const pod = `${baseName(execution)}-master-0`;
+      step(pod, kubelet.running());
+      step(pod, kubelet.terminated(0));
+      let failures = 0;
+      server.fail = (r) => (r.method === 'DELETE' && r.path.endsWith(`/pods/${pod}`) && failures++ === 0 ? 500 : undefined);
+      try {
+        expect(await ended(execution)).toEqual({ state: 'exited', exitCode: 0 });
+        expect(server.get(`core/${NS}/pods`, pod)).toBeDefined(); // the delete failed
+        expect(await executor.inspect(execution)).toEqual({ state: 'exited', exitCode: 0 });
+        expect(await objectCounts(execution.runUuid)).toEqual({ pods: 0, services: 0, secrets: 0 });
+      } finally {
+        server.fail = undefined;
+      }
+    });
+
+    it('without a reachable API server a run is unknown, never lost', async () => {
+      const k8s = await loadKubernetesClient();
+      const unreachable = new k8s.KubeConfig();
+      unreachable.loadFromOptions({
+        clusters: [{ name: 'x', server: 'http://127.0.0.1:9', skipTLSVerify: true }],
+        users: [{ name: 'x' }],
+        contexts: [{ name: 'x', cluster: 'x', user: 'x' }],
+        currentContext: 'x',
+      });
+      const offline = await makeExecutor({ kubeConfig: unreachable });
+      try {
+        const execution = executionFor(job('"true"'));
+        expect(await offline.inspect(execution)).toEqual({ state: 'running' });
+        expect(offline.condition(execution)).toMatchObject({ status: 'unknown', reason: 'ApiUnreachable' });
+        expect(offline.health().ok).toBe(false);
+      } finally {
+        await offline.close();
+      }
+    });
+
     it('a pod deleted outside Myelin is a lost run; purge removes the local log copy', async () => {
       const execution = executionFor(job('"sleep 5"'));
       await executor.launch(execution);

@@ -32,6 +32,8 @@ interface RunRecord {
   /** Final observation, remembered once the run's objects are deleted. */
   final?: RunObservation;
   stopping?: boolean;
+  /** The run ended but deleting its objects failed: try again at the next inspect(). */
+  cleanupPending?: boolean;
   /** Set by launch(): until the watch shows the pods, no pod does not mean a lost run. */
   launchedAt?: number;
   /** The watch has shown a pod of this attempt: from then on, no pod means the run is lost. */
@@ -142,7 +144,10 @@ export class KubernetesExecutor implements Executor {
 
   async inspect(execution: ExecutionEntity): Promise<ProcessState> {
     const run = this.record(execution);
-    if (run.final) return run.final.state;
+    if (run.final) {
+      if (run.cleanupPending) await this.cleanup(execution.runUuid, run);
+      return run.final.state;
+    }
     if (!(await this.watch.ready(2_000))) {
       // No list yet (API server unreachable): knowing nothing is not the same as no pod.
       run.observation = { state: { state: 'running' }, condition: { status: 'unknown', reason: 'ApiUnreachable', message: `pod watch not synced: ${this.watch.health().detail}` } };
@@ -151,18 +156,33 @@ export class KubernetesExecutor implements Executor {
     const pods = this.podsOf(execution.runUuid, execution.attempt);
     const observation = this.observe(pods, run);
     run.observation = observation;
-    if (observation.state.state === 'running') return observation.state;
+    if (observation.state.state === 'running') {
+      for (const pod of pods) this.followLogs(pod); // adopted after a restart: copy from where the last copy stopped
+      return observation.state;
+    }
     // The run ended: its logs first, then its objects.
     await Promise.all(pods.map((pod) => this.logs.collect(pod.metadata?.name ?? '', this.options.logDrainMs ?? 3000)));
     run.final = run.stopping ? { ...observation, condition: { ...observation.condition, status: 'stopped', reason: 'Stopped' } } : observation;
-    await this.deleteRunObjects(execution.runUuid, 0);
     for (const pod of pods) this.logs.forget(pod.metadata?.name ?? '');
+    await this.cleanup(execution.runUuid, run);
     return run.final.state;
+  }
+
+  /** Delete a finished run's objects; an API error is retried at the next inspect() instead of failing it. */
+  private async cleanup(runUuid: string, run: RunRecord): Promise<void> {
+    try {
+      await this.deleteRunObjects(runUuid, 0);
+      run.cleanupPending = false;
+    } catch (error) {
+      run.cleanupPending = true;
+      this.options.logger?.warn(`run ${runUuid}: could not delete its Kubernetes objects yet (${error instanceof Error ? error.message : String(error)})`);
+    }
   }
 
   condition(execution: ExecutionEntity): ExecutorCondition | null {
     const run = this.runs.get(execution.runUuid);
     if (run?.final) return run.final.condition;
+    if (!this.watch.isSynced) return run?.observation?.condition ?? null; // knowing nothing is not "no pod"
     const pods = this.podsOf(execution.runUuid, execution.attempt);
     if (!pods.length && !run) return null;
     return this.observe(pods, run).condition;
@@ -271,7 +291,9 @@ export class KubernetesExecutor implements Executor {
     const started = (pod.status?.containerStatuses ?? []).some((c) => c.state?.running || c.state?.terminated);
     const runUuid = pod.metadata?.labels?.[LABELS.run];
     const name = pod.metadata?.name;
-    if (!started || !runUuid || !name || pod.metadata?.deletionTimestamp && !pod.status?.containerStatuses?.length) return;
+    // Only runs this scheduler launched or inspected: other installations may share the namespace.
+    if (!runUuid || !this.runs.has(runUuid)) return;
+    if (!started || !name || pod.metadata?.deletionTimestamp && !pod.status?.containerStatuses?.length) return;
     const container = (pod.status?.containerStatuses ?? [])[0]?.name ?? 'myelin';
     this.logs.follow(name, container, this.logFiles({ runUuid } as ExecutionEntity).stdout, ROLE_PREFIX(pod));
   }

@@ -79,6 +79,11 @@ export class PodWatch {
     }
   }
 
+  /** The first list has been applied: the cache says what exists. */
+  get isSynced(): boolean {
+    return this.stats.lists > 0;
+  }
+
   health(): PodWatchHealth {
     const detail = `lists ${this.stats.lists}, watches ${this.stats.watches}, 410 Gone ${this.stats.gone}, dropped ${this.stats.dropped}, events ${this.stats.events}${this.lastError ? `, last error: ${this.lastError}` : ''}`;
     if (this.connectedSince !== null) return { ok: true, detail: `watching since resourceVersion ${this.resourceVersion}; ${detail}` };
@@ -94,25 +99,19 @@ export class PodWatch {
   private async relist(): Promise<void> {
     const { items, resourceVersion } = await this.source.list();
     this.stats.lists += 1;
-    const seen = new Set<string>();
-    for (const pod of items) {
-      const name = pod.metadata?.name ?? '';
-      seen.add(name);
-      const known = this.pods.has(name);
-      this.pods.set(name, pod);
-      this.emit(known ? 'MODIFIED' : 'ADDED', pod);
-    }
-    for (const [name, pod] of [...this.pods]) {
-      if (seen.has(name)) continue;
-      this.pods.delete(name);
-      this.emit('DELETED', pod);
-    }
+    // Replace the whole cache first, then tell: listeners never see half of a list.
+    const before = new Map(this.pods);
+    this.pods.clear();
+    for (const pod of items) this.pods.set(pod.metadata?.name ?? '', pod);
     this.resourceVersion = resourceVersion;
+    for (const pod of items) this.emit(before.has(pod.metadata?.name ?? '') ? 'MODIFIED' : 'ADDED', pod);
+    for (const [name, pod] of before) if (!this.pods.has(name)) this.emit('DELETED', pod);
     this.syncedOnce();
   }
 
   /** One watch connection: resolves with how it ended. */
-  private watchOnce(): Promise<{ gone: boolean; events: number; error?: unknown }> {
+  private watchOnce(): Promise<{ gone: boolean; events: number; lastedMs: number; error?: unknown }> {
+    const started = Date.now();
     return new Promise((resolve) => {
       let events = 0;
       let gone = false;
@@ -122,7 +121,7 @@ export class PodWatch {
         settled = true;
         if (this.connectedSince !== null) this.disconnectedSince = Date.now(); // down since now, not since each failed retry
         this.connectedSince = null;
-        resolve({ gone: gone || statusOf(error) === 410, events, error });
+        resolve({ gone: gone || statusOf(error) === 410, events, lastedMs: Date.now() - started, error });
       };
       this.stats.watches += 1;
       this.source
@@ -187,7 +186,8 @@ export class PodWatch {
         }
         this.stats.dropped += 1;
         if (ended.error) this.lastError = ended.error instanceof Error ? ended.error.message : String(ended.error);
-        failures = ended.events > 0 ? 1 : failures + 1;
+        // A watch that delivered events or lasted a while (the server's timeoutSeconds) ended normally.
+        failures = ended.events > 0 || ended.lastedMs > 10_000 ? 1 : failures + 1;
       } catch (error) {
         if (statusOf(error) === 410) needList = true;
         this.lastError = error instanceof Error ? error.message : String(error);

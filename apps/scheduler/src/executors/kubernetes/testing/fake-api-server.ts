@@ -56,6 +56,8 @@ export class FakeApiServer {
   private readonly sockets = new Set<Socket>();
   private clock = Date.parse('2026-01-01T00:00:00Z');
   readonly requests: RecordedRequest[] = [];
+  /** Fault injection: answer matching requests with this status (e.g. a 500 on DELETE) while it returns a number. */
+  fail?: (request: RecordedRequest) => number | undefined;
   /** Answer a watch from a compacted version with HTTP 410 instead of an ERROR event. */
   goneAsHttpStatus = false;
   url = '';
@@ -162,7 +164,10 @@ export class FakeApiServer {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown) : undefined;
-    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query, ...(body !== undefined ? { body } : {}) });
+    const recorded: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query, ...(body !== undefined ? { body } : {}) };
+    this.requests.push(recorded);
+    const injected = this.fail?.(recorded);
+    if (injected) return this.status(res, injected, 'InternalError', 'injected by the test');
 
     const core = /^\/api\/v1\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?(?:\/(log))?$/.exec(url.pathname);
     const custom = /^\/apis\/([^/]+)\/([^/]+)\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/.exec(url.pathname);
