@@ -220,6 +220,23 @@ describe.each(backends)('persistence on %s', (_label, provision) => {
     await runs.upsertMetricSummaries(randomUUID(), [{ name: 'loss', last: 1, lastStep: 1, min: 1, max: 1, count: 1 }]); // deleted run: ignored
   });
 
+  it('stores groups of batches in one transaction, each batch once, without deadlocks between groups', async () => {
+    const repo = new TrackingRepository(tracking.dataSource);
+    const [a, b] = [randomUUID(), randomUUID()];
+    const at = new Date();
+    const batch = (run: string, id: string, from: number) => ({ runUuid: run, batchId: id, points: Array.from({ length: 50 }, (_, i) => ({ name: 'g', step: from + i, value: from + i, at })) });
+    // The same id twice in a group, and an id already stored: stored once.
+    expect(await repo.appendMetricBatches([batch(a, 'x', 0), batch(b, 'x', 0), batch(a, 'x', 0)])).toEqual([true, true, false]);
+    expect(await repo.appendMetricBatches([batch(a, 'x', 0), batch(a, 'y', 50)])).toEqual([false, true]);
+    // Concurrent groups touching the same runs' summaries in opposite orders of arrival.
+    const groups = Array.from({ length: 8 }, (_, g) =>
+      repo.appendMetricBatches(g % 2 ? [batch(a, `c${g}`, 100 + g * 50), batch(b, `c${g}`, 100 + g * 50)] : [batch(b, `c${g}`, 100 + g * 50), batch(a, `c${g}`, 100 + g * 50)]),
+    );
+    expect((await Promise.all(groups)).flat().every(Boolean)).toBe(true);
+    const counts = async (run: string) => (await repo.summaries(run))[0].count;
+    expect([await counts(a), await counts(b)]).toEqual([100 + 8 * 50, 50 + 8 * 50]);
+  });
+
   it('keeps metric rollups at ingest equal to what the migration computes from the stored points', async () => {
     const repo = new TrackingRepository(tracking.dataSource);
     const run = randomUUID();

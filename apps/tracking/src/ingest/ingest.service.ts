@@ -4,6 +4,19 @@ import { enqueueOutbox, LogLineInput, MetricPointInput, OutboxRelay, ParamConfli
 import { LOG_NOTIFIER } from '../tokens';
 import type { LogNotifier } from '../logs/log-notifier';
 
+/** Transactions writing metric batches at once, per tracking process. */
+const MAX_WRITERS = 3;
+/** Points per group transaction (a single larger batch still goes alone). */
+const GROUP_POINTS = 20_000;
+
+interface PendingBatch {
+  runUuid: string;
+  batchId: string;
+  points: MetricPointInput[];
+  resolve(stored: boolean): void;
+  reject(error: unknown): void;
+}
+
 function finite(v: number | null): number | null {
   return v !== null && Number.isFinite(v) ? v : null;
 }
@@ -21,9 +34,50 @@ export class IngestService {
     @Inject(LOG_NOTIFIER) private readonly notifier: LogNotifier,
   ) {}
 
-  /** False for a batch already stored (a retry). */
+  private readonly pending: PendingBatch[] = [];
+  private writers = 0;
+
+  /**
+   * False for a batch already stored (a retry). Batches that arrive while others are being
+   * written wait and go together in the next transaction (group commit): under load the cost
+   * of statements and commits is shared; alone, a batch is written at once.
+   */
   metrics(runUuid: string, batchId: string, points: MetricPointInput[]): Promise<boolean> {
-    return this.tracking.appendMetrics(runUuid, batchId, points);
+    return new Promise<boolean>((resolve, reject) => {
+      this.pending.push({ runUuid, batchId, points, resolve, reject });
+      this.write();
+    });
+  }
+
+  private write(): void {
+    // A few transactions in flight: PostgreSQL works on one while the next group forms.
+    while (this.writers < MAX_WRITERS && this.pending.length) {
+      const group: PendingBatch[] = [];
+      let size = 0;
+      while (this.pending.length && (group.length === 0 || size + this.pending[0].points.length <= GROUP_POINTS)) {
+        const next = this.pending.shift() as PendingBatch;
+        group.push(next);
+        size += next.points.length;
+      }
+      this.writers += 1;
+      void this.writeGroup(group).finally(() => {
+        this.writers -= 1;
+        this.write();
+      });
+    }
+  }
+
+  private async writeGroup(group: PendingBatch[]): Promise<void> {
+    try {
+      const stored = await this.tracking.appendMetricBatches(group);
+      group.forEach((b, i) => b.resolve(stored[i]));
+    } catch (error) {
+      if (group.length === 1) return group[0].reject(error);
+      // One bad batch must not fail the others: each is tried alone.
+      for (const b of group) {
+        await this.tracking.appendMetricBatches([b]).then(([stored]) => b.resolve(stored), b.reject);
+      }
+    }
   }
 
   /**
