@@ -119,7 +119,7 @@ run:
       expect(tfConfig.map((c) => c.task)).toEqual([{ type: 'master', index: 0 }, { type: 'worker', index: 0 }, { type: 'worker', index: 1 }, { type: 'ps', index: 0 }]);
       // Workers take default_worker's resources, the master the top-level ones.
       expect(container(objects.pods[1] as K8sObject)['resources']).toEqual({ requests: { 'nvidia.com/gpu': '1' }, limits: { 'nvidia.com/gpu': '1' } });
-      expect(container(objects.pods[0] as K8sObject)['resources']).toEqual({ requests: { cpu: '1' }, limits: { cpu: '1' } });
+      expect(container(objects.pods[0] as K8sObject)['resources']).toEqual({ requests: { cpu: '100m' }, limits: { cpu: '1' } });
       const service = objects.services[1] as { spec: Record<string, unknown>; metadata: { name: string } };
       expect(service.metadata.name).toBe(`${objects.base}-worker-0`);
       expect(service.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true, ports: [{ port: 2222 }] });

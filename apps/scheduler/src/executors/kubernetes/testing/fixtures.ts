@@ -92,7 +92,7 @@ framework: ${framework}
 ${extra}
 environment:
   resources:
-    cpu: {requests: 1, limits: 1}
+    cpu: {requests: 0.1, limits: 1}
   replicas:
 ${replicas}
 run:
