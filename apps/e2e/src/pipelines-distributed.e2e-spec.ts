@@ -133,7 +133,7 @@ describe('distributed mode: the pipelines service killed mid-run', () => {
     const started = (await readFile(starts, 'utf8')).trim().split('\n').sort();
     expect(started).toEqual(['root', ...workers, 'join'].sort());
     const joinRun = final.ops.find((o) => o.name === 'join')!;
-    const logs = await myelin(['logs', String(joinRun.runs[0]), '-p', 'pipes'], cliEnv);
+    const logs = await myelin(['logs', String(joinRun.runs[0]), '-f', '-p', 'pipes'], cliEnv);
     expect(logs.stdout).toMatch(/seed 42/);
   });
 });

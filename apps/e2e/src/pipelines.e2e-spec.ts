@@ -106,7 +106,7 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
     const train = await runByUuid(byOp.train.run!.uuid);
     expect(train.parentUuid).toBe(created.uuid);
     expect(train.params).toMatchObject({ rows: 500, lr: 0.05 });
-    const report = await cli(['logs', String(byOp.report.run!.number)]);
+    const report = await cli(['logs', String(byOp.report.run!.number), '-f']);
     expect(report.code).toBe(0);
     expect(report.stdout).toMatch(/rows=500 loss=0\.1\b/);
     // The DAG as text, with each op's status.
@@ -351,7 +351,7 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
     expect(group.parentUuid).toBe(created.uuid);
     const final = await runByUuid(byOp.final.run!.uuid);
     expect(final.params).toMatchObject({ lr: 0.1, loss: 0 });
-    expect((await cli(['logs', String(byOp.final.run!.number)])).stdout).toMatch(/final lr=0\.1 loss=0(\.0)?\b/);
+    expect((await cli(['logs', String(byOp.final.run!.number), '-f'])).stdout).toMatch(/final lr=0\.1 loss=0(\.0)?\b/);
   });
 
   it('caches a `cache: true` op: a hit reuses the earlier run and its outputs, a changed param misses with the reason, --no-cache runs it again', async () => {
@@ -389,7 +389,7 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
       expect(res.code).toBe(0);
       const created = json<RunJson>(res.stdout);
       const view = await ops(created.number);
-      const logs = await cli(['logs', String(view.ops.use.run!.number)]);
+      const logs = await cli(['logs', String(view.ops.use.run!.number), '-f']);
       return { ...view, useLogs: logs.stdout, ran: (await readFile(counter, 'utf8')).trim().split('\n').length };
     };
     const first = await runIt(one);

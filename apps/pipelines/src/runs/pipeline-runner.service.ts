@@ -402,8 +402,10 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
 
   /** Carry out the pending actions in order; stop at the first failure (the next pass retries). */
   private async act(pipelineUuid: string): Promise<void> {
-    for (const action of await this.repo.pendingActions(pipelineUuid)) {
+    const pending = await this.repo.pendingActions(pipelineUuid);
+    for (let i = 0; i < pending.length; ) {
       if (this.closing) return;
+      const action = pending[i];
       try {
         if (action.kind === 'stop') {
           const start = await this.repo.startOf(pipelineUuid, action.op, action.attempt);
@@ -411,29 +413,15 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
           else if (start && !start.doneAt) return; // its op run is not created yet
           await this.repo.complete(action.id, null, null);
           this.relay.poke();
+          i++;
           continue;
         }
-        const reply = await this.bus.request<PipelineOpCreate.Reply>(
-          PipelineOpCreate.PATTERN,
-          {
-            pipelineUuid,
-            op: action.op,
-            attempt: action.attempt,
-            params: action.params,
-            ...(action.mark ? { mark: action.mark as PipelineOpMark } : {}),
-            ...(action.reason ? { reason: action.reason } : {}),
-            ...(action.reusedFrom ? { reusedFrom: action.reusedFrom } : {}),
-            ...(action.kind === 'cached' ? { cached: true } : {}),
-          } satisfies PipelineOpCreate.Payload,
-          15_000,
-        );
-        await this.repo.complete(action.id, reply.runUuid, reply.status);
-        if (action.kind !== 'start') continue;
-        const early = this.early.get(reply.runUuid);
-        this.early.delete(reply.runUuid);
-        const status = isFinal(reply.status as RunStatus) ? (reply.status as RunStatus) : early?.status;
-        // Ended already (a mark for a failed start, a stop that came first, a status that beat the reply): tell the engine now.
-        if (status) await this.later(() => this.opEnded({ ...action, runUuid: reply.runUuid }, reply.runUuid, status, reply.outputs as Record<string, ParamValue> | undefined));
+        // Op runs are independent of each other: up to 8 requests at once (stops wait for the starts before them).
+        const batch: ActionRow[] = [];
+        while (i < pending.length && pending[i].kind !== 'stop' && batch.length < 8) batch.push(pending[i++]);
+        const results = await Promise.allSettled(batch.map((a) => this.createOpRun(pipelineUuid, a)));
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
       } catch (error) {
         if (/pipeline run \S+ not found/.test(String(error))) {
           // The pipeline run was deleted through the API: nothing left to act on.
@@ -445,6 +433,31 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
         return;
       }
     }
+  }
+
+  /** Ask the API for an action's op run (idempotent), then mark the action done. */
+  private async createOpRun(pipelineUuid: string, action: ActionRow): Promise<void> {
+    const reply = await this.bus.request<PipelineOpCreate.Reply>(
+      PipelineOpCreate.PATTERN,
+      {
+        pipelineUuid,
+        op: action.op,
+        attempt: action.attempt,
+        params: action.params,
+        ...(action.mark ? { mark: action.mark as PipelineOpMark } : {}),
+        ...(action.reason ? { reason: action.reason } : {}),
+        ...(action.reusedFrom ? { reusedFrom: action.reusedFrom } : {}),
+        ...(action.kind === 'cached' ? { cached: true } : {}),
+      } satisfies PipelineOpCreate.Payload,
+      15_000,
+    );
+    await this.repo.complete(action.id, reply.runUuid, reply.status);
+    if (action.kind !== 'start') return;
+    const early = this.early.get(reply.runUuid);
+    this.early.delete(reply.runUuid);
+    const status = isFinal(reply.status as RunStatus) ? (reply.status as RunStatus) : early?.status;
+    // Ended already (a mark for a failed start, a stop that came first, a status that beat the reply): tell the engine now.
+    if (status) await this.later(() => this.opEnded({ ...action, runUuid: reply.runUuid }, reply.runUuid, status, reply.outputs as Record<string, ParamValue> | undefined));
   }
 
   /** Queue work after the current step of the same pipeline (a step must not wait on itself). */

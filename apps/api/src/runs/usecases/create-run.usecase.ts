@@ -386,18 +386,24 @@ export class CreateRunUseCase {
  * always a valid polyaxonfile again, e.g. matrix options): the last submitted file that has it.
  */
 function templateAsWritten(pipeline: RunEntity, name: string): Record<string, unknown> | undefined {
-  const { files } = readSubmission(pipeline);
-  for (const file of [...files].reverse()) {
-    try {
-      const doc = parseYaml(file.content) as { templates?: Array<Record<string, unknown>> } | null;
-      const found = doc?.templates?.find((t) => t && t['name'] === name);
-      if (found) return { version: (doc as { version?: unknown }).version ?? 1, ...found };
-    } catch {
-      // not YAML we can read here: fall back to the compiled template
+  let templates = writtenTemplates.get(pipeline.uuid);
+  if (!templates) {
+    templates = new Map();
+    for (const file of readSubmission(pipeline).files) {
+      try {
+        const doc = parseYaml(file.content) as { version?: unknown; templates?: Array<Record<string, unknown>> } | null;
+        for (const t of doc?.templates ?? []) if (t && typeof t['name'] === 'string') templates.set(t['name'], { version: doc?.version ?? 1, ...t });
+      } catch {
+        // not YAML we can read here: the compiled template is used
+      }
     }
+    // Parsed once per pipeline run (a 1,000-op file is parsed once, not per op); a few runs kept.
+    if (writtenTemplates.size >= 20) writtenTemplates.delete(writtenTemplates.keys().next().value!);
+    writtenTemplates.set(pipeline.uuid, templates);
   }
-  return undefined;
+  return templates.get(name);
 }
+const writtenTemplates = new Map<string, Map<string, Record<string, unknown>>>();
 
 /** The key of an op run under its pipeline run: `<op>:<attempt>` for an attempt, `<op>:mark` for an op that never ran. */
 export function opRunKey(op: string, attempt?: number): string {
