@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTempDir, createTestDatabase, TempDir, TEST_AMQP_URL, TEST_REDIS_URL, TestDatabase, uniqueName } from '@myelin/testing';
-import { freePort, poll, ServiceProcess, waitForHttp } from './cli-harness';
+import { freePort, myelin, poll, ServiceProcess, waitForHttp } from './cli-harness';
 
 jest.setTimeout(180_000);
 
@@ -138,6 +138,14 @@ describe('Python client in a real job', () => {
       const got = await call(apiPort, 'GET', `/api/v1/runs/${created.uuid}`);
       return got.tags.includes('python') && got.params.batch_size === 32;
     }, { what: 'tags and logged params in the API' });
+    // The CLI: a table from the summaries, and a downsampled series.
+    const cliEnv = { MYELIN_HOST: `http://127.0.0.1:${apiPort}`, MYELIN_TRACKING_HOST: `http://127.0.0.1:${trackingPort}`, MYELIN_TOKEN: admin, MYELIN_HOME: home.path };
+    const shown = await myelin(['metrics', created.uuid], cliEnv);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/loss\s.*9999\s.*10000/);
+    const down = JSON.parse((await myelin(['metrics', created.uuid, '--json', '--points', '100'], cliEnv)).stdout) as Record<string, unknown[]>;
+    expect(down.loss.length).toBeLessThanOrEqual(100);
+    expect((await myelin(['metrics', created.uuid, '--json', '--points', '0'], cliEnv)).code).not.toBe(0);
   });
 
   it('stopping tracking mid-run neither fails nor stalls the script, and every point arrives once it is back', async () => {

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
 import { Run } from '@myelin/sdk';
@@ -83,25 +83,38 @@ export function logsCommand(): Command {
 
 export function metricsCommand(): Command {
   return common(new Command('metrics'))
-    .description("show a run's metrics: last value per metric, or every point with --json")
+    .description("show a run's metrics: last, min, max and count per metric, or the points with --json")
     .argument('<run>', 'run uuid or number')
     .option('--name <names>', 'comma-separated metric names')
     .option('--json', 'print {"<metric>": [{"step", "value", "timestamp"}]}')
-    .action(async (ref: string, opts: { project?: string; host?: string; name?: string; json?: boolean }) => {
+    .option('--points <n>', 'with --json: downsample each series to n points (LTTB on the server)', (v) => positiveInt(v, '--points'))
+    .option('--from-step <step>', 'with --json: first step', (v) => positiveInt(v, '--from-step', 0))
+    .option('--to-step <step>', 'with --json: last step', (v) => positiveInt(v, '--to-step', 0))
+    .action(async (ref: string, opts: { project?: string; host?: string; name?: string; json?: boolean; points?: number; fromStep?: number; toStep?: number }) => {
       const ctx = createContext(opts);
       const run = await ctx.resolveRun(ref);
-      const series = await ctx.client.metrics(run.uuid, opts.name?.split(','));
-      if (opts.json) return printJson(series);
-      const names = Object.keys(series);
-      if (!names.length) return void process.stdout.write('No metrics reported.\n');
-      const rows = names.map((n) => {
-        const points = series[n];
-        const numeric = points.map((p) => Number(p.value)).filter((v) => !Number.isNaN(v));
-        const last = points[points.length - 1];
-        return [n, last.step, last.value, numeric.length ? Math.min(...numeric) : '', numeric.length ? Math.max(...numeric) : '', points.length];
-      });
+      const names = opts.name?.split(',').filter(Boolean);
+      if (opts.json) {
+        return printJson(
+          await ctx.client.metrics(run.uuid, names, {
+            ...(opts.points !== undefined ? { points: opts.points } : {}),
+            ...(opts.fromStep !== undefined ? { fromStep: opts.fromStep } : {}),
+            ...(opts.toStep !== undefined ? { toStep: opts.toStep } : {}),
+          }),
+        );
+      }
+      // The table comes from the per-metric summaries: no series is read, however long.
+      const summaries = (await ctx.client.metricSummaries(run.uuid)).filter((m) => !names || names.includes(m.name));
+      if (!summaries.length) return void process.stdout.write('No metrics reported.\n');
+      const rows = summaries.map((m) => [m.name, m.lastStep ?? '', m.last ?? '', m.min ?? '', m.max ?? '', m.count]);
       process.stdout.write(`${table(['METRIC', 'LAST STEP', 'LAST', 'MIN', 'MAX', 'POINTS'], rows)}\n`);
     });
+}
+
+function positiveInt(value: string, flag: string, min = 1): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be an integer >= ${min}`);
+  return n;
 }
 
 export function stopCommand(): Command {
@@ -193,9 +206,8 @@ export function statusesCommand(): Command {
 
 /** The last value of each metric of a run. */
 async function lastMetrics(ctx: CommandContext, uuid: string): Promise<Record<string, number | string>> {
-  const series = await ctx.client.metrics(uuid);
   const out: Record<string, number | string> = {};
-  for (const [name, points] of Object.entries(series)) if (points.length) out[name] = points[points.length - 1].value;
+  for (const m of await ctx.client.metricSummaries(uuid)) if (m.last !== null) out[m.name] = m.last;
   return out;
 }
 
