@@ -49,7 +49,10 @@ export class InProcessLogNotifier implements LogNotifier {
     return this.waiters.wait(runUuid, timeoutMs);
   }
 
-  async close(): Promise<void> {}
+  /** Nothing to release: waiters time out by themselves. */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
 }
 
 /**
