@@ -243,6 +243,9 @@ describe('tracking HTTP API, two replicas on PostgreSQL, RabbitMQ and Redis', ()
     // A retried report is fine; a contradicting one is refused.
     expect((await trk('POST', `/api/v1/tracking/runs/${uuid}/status`, { status: 'failed' })).status).toBe(200);
     expect((await trk('POST', `/api/v1/tracking/runs/${uuid}/status`, { status: 'succeeded' })).status).toBe(409);
+    const restart = await core('POST', `/api/v1/admin/tracked/runs/${created.body.number}/restart`, {});
+    expect(restart.status).toBe(409);
+    expect(restart.body.message).toMatch(/tracked from outside/);
     const managed = await newRun();
     const refused = await trk('POST', `/api/v1/tracking/runs/${managed.uuid}/status`, { status: 'succeeded' }, managed.token);
     expect(refused.status).toBe(409);

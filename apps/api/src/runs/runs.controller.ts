@@ -187,6 +187,9 @@ export class RunsController {
     }
     const { project, fullName } = await this.projects.resolve(req.identity, owner, name, 'member');
     const original = await this.service.findRun(project.id, id, { archived: true });
+    if (!original.managed) {
+      throw new ApiException(ApiExceptionCode.Conflict, `run #${original.number} was tracked from outside the platform: there is no polyaxonfile to ${strategy} it from`);
+    }
     const submitted = readSubmission(original);
     const run = await this.createRun.execute(req.identity, project, fullName, {
       files: [...submitted.files, ...(body.files ?? [])],
