@@ -87,3 +87,5 @@ export type ServiceSchema = typeof CORE_SCHEMA | typeof SCHEDULER_SCHEMA | typeo
 // Queue and admission (quotas, fencing tokens): appended so the lists above stay as they are.
 import { AddAdmissionAndFencing1764230500001 } from './scheduler/migrations/1764230500001-AddAdmissionAndFencing';
 SCHEDULER_SCHEMA.migrations.push(AddAdmissionAndFencing1764230500001);
+import { AddRetriesAndTimeouts1764230500002 } from './scheduler/migrations/1764230500002-AddRetriesAndTimeouts';
+SCHEDULER_SCHEMA.migrations.push(AddRetriesAndTimeouts1764230500002);

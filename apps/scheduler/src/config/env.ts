@@ -1,4 +1,5 @@
 import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { IsNumber } from 'class-validator';
 import { IsIn } from 'class-validator';
 import { BaseServiceEnv } from '@myelin/config';
 
@@ -53,4 +54,11 @@ export class SchedulerEnv extends BaseServiceEnv {
   @IsInt() @Min(1000) @Max(600_000) MYELIN_SCHEDULER_LEASE_MS: number = 15_000;
   /** This replica's name in `owner` of the runs it starts (default: host, pid and a random suffix). */
   @IsOptional() @IsString() MYELIN_SCHEDULER_REPLICA?: string;
+  /** Automatic retries of a failed or lost run when its polyaxonfile sets no `environment.max_restarts`. */
+  @IsInt() @Min(0) @Max(100) MYELIN_MAX_RESTARTS: number = 0;
+  /** Wait before retry n: this many seconds times 2^(n-1), at most MYELIN_RETRY_BACKOFF_MAX_SECONDS. */
+  @IsNumber() @Min(0) @Max(3600) MYELIN_RETRY_BACKOFF_SECONDS: number = 2;
+  @IsNumber() @Min(0) @Max(86_400) MYELIN_RETRY_BACKOFF_MAX_SECONDS: number = 300;
+  /** A run still running after this many seconds fails with reason Timeout (0: no default timeout). */
+  @IsInt() @Min(0) MYELIN_RUN_TIMEOUT_SECONDS: number = 0;
 }

@@ -83,6 +83,8 @@ describe('scheduler admission: limits, quotas and the queue', () => {
         MYELIN_MAX_PARALLEL_PER_PROJECT: '1',
         MYELIN_SCHEDULER_TICK_MS: '50',
         MYELIN_JOB_PYTHONPATH: '',
+        MYELIN_RETRY_BACKOFF_SECONDS: '0.3',
+        MYELIN_STOP_GRACE_SECONDS: '1',
       },
       bus,
       listen: true,
@@ -180,6 +182,55 @@ describe('scheduler admission: limits, quotas and the queue', () => {
     expect((await http('DELETE', '/api/v1/scheduler/quotas?scope=user&name=ghost', ALICE)).status).toBe(403);
     const list = (await (await http('GET', '/api/v1/scheduler/quotas', ALICE)).json()) as { results: unknown[] };
     expect(list.results).toEqual([]);
+  });
+
+  it('retries a failing run max_restarts times with backoff, each attempt in the history, then fails', async () => {
+    const run = await submit({ project: 'retry/a', user: 'rita', cmd: 'echo attempt; exit 3', maxRestarts: 2 });
+    await waitFor(() => lastStatus(run) === 'failed', { timeoutMs: 20_000, what: 'the run to fail for good' });
+    const history = statusesOf(run);
+    expect(history.map((e) => e.status)).toEqual([
+      'queued', 'starting', 'running', 'retrying', 'queued', 'starting', 'running', 'retrying', 'queued', 'starting', 'running', 'failed',
+    ]);
+    const retries = history.filter((e) => e.status === 'retrying');
+    expect(retries.map((e) => e.message)).toEqual([
+      'attempt 1 of 3 failed (Error: exit code 3); restart 1 of 2 in 0.3 s',
+      'attempt 2 of 3 failed (Error: exit code 3); restart 2 of 2 in 0.6 s',
+    ]);
+    expect(history.filter((e) => e.status === 'starting').map((e) => e.attempt)).toEqual([0, 1, 2]);
+    expect(history.at(-1)).toMatchObject({ reason: 'Error', exitCode: 3, attempt: 2, message: 'exit code 3 (attempt 3 of 3, no restarts left)' });
+    // The backoff grows: the second wait is longer than the first.
+    const at = (i: number) => new Date(history[i].at).getTime();
+    expect(at(4) - at(3)).toBeGreaterThanOrEqual(250);
+    expect(at(8) - at(7)).toBeGreaterThanOrEqual(550);
+  });
+
+  it('succeeds on a later attempt when the failure was transient', async () => {
+    const marker = `${runsDir.path}/flaky-${randomUUID()}`;
+    const run = await submit({ project: 'retry/b', user: 'rita', cmd: `if [ -f ${marker} ]; then exit 0; else touch ${marker}; exit 1; fi`, maxRestarts: 3 });
+    await finished([run]);
+    expect(statusesOf(run).map((e) => e.status)).toEqual(['queued', 'starting', 'running', 'retrying', 'queued', 'starting', 'running', 'succeeded']);
+  });
+
+  it('fails a run that exceeds its timeout with reason Timeout, without a retry, killing one that ignores SIGTERM', async () => {
+    const run = await submit({ project: 'timeout/a', user: 'tim', cmd: "trap '' TERM; sleep 30", timeoutSeconds: 1, maxRestarts: 2 });
+    await waitFor(() => lastStatus(run) === 'failed', { timeoutMs: 15_000, what: 'the timeout' });
+    const last = statusesOf(run).at(-1)!;
+    expect(last.reason).toBe('Timeout');
+    expect(last.message).toMatch(/^exceeded its timeout of 1 s; /);
+    expect(statusesOf(run).some((e) => e.status === 'retrying')).toBe(false);
+    const running = statusesOf(run).find((e) => e.status === 'running')!;
+    const took = new Date(last.at).getTime() - new Date(running.at).getTime();
+    expect(took).toBeGreaterThanOrEqual(1900); // 1 s of running, then 1 s of grace before SIGKILL
+    expect(took).toBeLessThan(8000);
+  });
+
+  it('stops a run waiting for its retry at once', async () => {
+    const run = await submit({ project: 'retry/c', user: 'rita', cmd: 'exit 1', maxRestarts: 1 });
+    await waitFor(() => lastStatus(run) === 'retrying', { what: 'retrying' });
+    await bus.send('scheduler.cmd.run.stop.v1', { runUuid: run, reason: 'enough' });
+    await waitFor(() => lastStatus(run) === 'stopped', { what: 'stopped' });
+    await new Promise((r) => setTimeout(r, 600));
+    expect(statusesOf(run).filter((e) => e.status === 'starting')).toHaveLength(1);
   });
 
   it('stops an unschedulable run at once', async () => {

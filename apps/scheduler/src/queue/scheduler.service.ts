@@ -4,11 +4,12 @@ import { MESSAGE_BUS, MessageBus } from '@myelin/bus';
 import { ExecutionEntity, ExecutionsRepository, Fence, OutboxRelay, QuotasRepository, StatusChange } from '@myelin/persistence';
 import { EXECUTOR, RUN_LEASE, SCHEDULER_ENV } from '../tokens';
 import { SchedulerEnv } from '../config/env';
-import { Executor, ProcessState } from '../executors/executor';
+import { Executor } from '../executors/executor';
 import { LogShipper } from '../logs/log-shipper';
 import { decideAdmission, queueOrder } from './admission';
 import { admissionFields, toAdmissionRun, toQuota, toWaitingRun } from './admission-input';
 import { RunLease } from './run-lease';
+import { decideEnd, isOverdue } from './attempts';
 
 /** The condition a run is queued with; also what it says while the global limit holds it back (so that costs no event). */
 const queuedCondition = (maxParallel: number): StatusChange => ({
@@ -85,7 +86,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         outputsOf: command.outputsOf ?? null,
         copyOutputsFrom: command.copyOutputsFrom ?? null,
         priority: command.priority ?? 0,
-        maxRestarts: command.maxRestarts ?? 0,
+        maxRestarts: command.maxRestarts ?? this.env.MYELIN_MAX_RESTARTS,
+        timeoutSeconds: command.timeoutSeconds ?? (this.env.MYELIN_RUN_TIMEOUT_SECONDS || null),
         executor: this.executor.name,
         ...admissionFields(command),
         statusReason: 'Queued',
@@ -173,6 +175,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     this.ticking = true;
     try {
       await this.superviseLive();
+      await this.requeueRetries();
       await this.admit();
     } catch (error) {
       this.logger.error(`scheduler pass failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -291,21 +294,69 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       this.exited.delete(execution.runUuid);
       const state = await this.executor.inspect(execution);
       if (state.state === 'running') {
+        await this.enforceTimeout(execution, fence);
         await this.enforceGrace(execution);
         continue;
       }
-      const final = await this.shipper.ship(execution.runUuid, files, shipped, true);
+      // The log stream ends with the run, not with an attempt that is retried.
+      const ending = decideEnd(state, attemptRow(execution), this.retryPolicy);
+      const offsetsNow = await this.shipper.ship(execution.runUuid, files, shipped, ending.status !== 'retrying');
       const settled = await this.executions.settle(
         execution.runUuid,
-        (current) => outcome(state, current.stopRequestedAt !== null),
-        { ...final, finishedAt: new Date() },
+        (current) => withoutRetryDelay(decideEnd(state, attemptRow(current), this.retryPolicy)),
+        (change, current) =>
+          change.status === 'retrying'
+            ? {
+                ...offsetsNow,
+                pid: null,
+                pidStartTime: null,
+                timedOutAt: null,
+                attempt: current.attempt + 1,
+                retryAt: new Date(Date.now() + (decideEnd(state, attemptRow(current), this.retryPolicy).retryInSeconds ?? 0) * 1000),
+              }
+            : { ...offsetsNow, finishedAt: new Date() },
         fence,
       );
       if (settled) {
+        // A stop that landed after the retry was decided ends the run here: close its log stream.
+        if (settled.status !== 'retrying' && ending.status === 'retrying') await this.shipper.ship(execution.runUuid, files, offsetsNow, true);
         await this.lease.release(execution.runUuid);
         this.dirty = true;
       }
     }
+  }
+
+  private get retryPolicy() {
+    return { backoffSeconds: this.env.MYELIN_RETRY_BACKOFF_SECONDS, maxBackoffSeconds: this.env.MYELIN_RETRY_BACKOFF_MAX_SECONDS };
+  }
+
+  /** Retrying runs whose backoff is over go back to the queue (and through admission again). */
+  private async requeueRetries(): Promise<void> {
+    for (const row of await this.executions.listByStatus(['retrying'])) {
+      if (!row.retryAt || row.retryAt.getTime() > Date.now()) continue;
+      const queued = await this.executions.transition(row.runUuid, {
+        status: 'queued',
+        reason: 'Retry',
+        message: `attempt ${row.attempt + 1} of ${row.maxRestarts + 1} queued`,
+      }, { retryAt: null });
+      if (queued) this.dirty = true;
+    }
+  }
+
+  /** A running attempt past its timeout gets SIGTERM (then SIGKILL after the grace period) and fails with reason Timeout. */
+  private async enforceTimeout(execution: ExecutionEntity, fence: Fence): Promise<void> {
+    if (execution.status !== 'running' || execution.timedOutAt || execution.stopRequestedAt) return;
+    if (!isOverdue(execution.startedAt, execution.timeoutSeconds, Date.now())) return;
+    const timedOutAt = new Date();
+    if (!(await this.executions.patch(execution.runUuid, { timedOutAt }, fence))) return;
+    this.logger.log(`run ${execution.runUuid} exceeded its timeout of ${execution.timeoutSeconds} s: SIGTERM`);
+    await this.shipper.shipSystemLine(execution.runUuid, `myelin: the run exceeded its timeout of ${execution.timeoutSeconds} s; stopping it`, `timeout:${execution.attempt}`);
+    await this.executor.terminate(execution);
+    const timer = setTimeout(() => {
+      this.exited.add(execution.runUuid);
+      this.poke();
+    }, this.env.MYELIN_STOP_GRACE_SECONDS * 1000 + 20);
+    timer.unref();
   }
 
   /**
@@ -366,8 +417,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   private async enforceGrace(execution: ExecutionEntity): Promise<void> {
-    if (execution.status !== 'stopping' || !execution.stopRequestedAt) return;
-    const elapsed = Date.now() - execution.stopRequestedAt.getTime();
+    const since = execution.status === 'stopping' ? execution.stopRequestedAt : execution.timedOutAt;
+    if (!since) return;
+    const elapsed = Date.now() - since.getTime();
     if (elapsed >= this.env.MYELIN_STOP_GRACE_SECONDS * 1000) {
       this.logger.warn(`run ${execution.runUuid} ignored SIGTERM for ${Math.round(elapsed / 1000)} s: SIGKILL`);
       await this.executor.kill(execution);
@@ -415,25 +467,23 @@ function newExecution(fields: Partial<NewExecution> & Pick<NewExecution, 'runUui
     statusMessage: null,
     fence: 0,
     owner: null,
+    retryAt: null,
+    timeoutSeconds: null,
+    timedOutAt: null,
     ...fields,
   };
 }
 
-/** The final status of a run whose process ended. */
-function outcome(state: ProcessState, stopRequested: boolean): StatusChange {
-  const exitCode = state.state === 'exited' ? state.exitCode : undefined;
-  const withCode = exitCode !== undefined ? { exitCode } : {};
-  if (stopRequested) return { status: 'stopped', reason: 'Stopped', message: describeEnd(state), ...withCode };
-  if (state.state === 'exited' && state.exitCode === 0) return { status: 'succeeded', reason: 'Succeeded', message: 'exit code 0', exitCode: 0 };
-  if (state.state === 'exited') {
-    return { status: 'failed', reason: state.signal ? 'Killed' : 'Error', message: describeEnd(state), exitCode: state.exitCode };
-  }
-  return { status: 'failed', reason: 'Lost', message: describeEnd(state) };
+function attemptRow(e: ExecutionEntity) {
+  return {
+    attempt: e.attempt,
+    maxRestarts: e.maxRestarts,
+    stopRequested: e.stopRequestedAt !== null,
+    timedOut: e.timedOutAt !== null,
+    timeoutSeconds: e.timeoutSeconds,
+  };
 }
 
-function describeEnd(state: ProcessState): string {
-  if (state.state === 'exited') {
-    return state.signal ? `exit code ${state.exitCode} (killed by ${state.signal})` : `exit code ${state.exitCode}`;
-  }
-  return 'the process disappeared without an exit code (killed together with its wrapper, or the host restarted)';
+function withoutRetryDelay(change: ReturnType<typeof decideEnd>): StatusChange {
+  return { status: change.status, reason: change.reason, message: change.message, ...(change.exitCode !== undefined ? { exitCode: change.exitCode } : {}) };
 }

@@ -65,6 +65,8 @@ export class LocalProcessExecutor implements Executor {
     await this.prepareOutputs(execution, p.outputs);
     if (execution.codeDir) await this.snapshotCode(execution.codeDir, p.code);
     await writeFile(p.script, `${execution.cmd}\n`);
+    // A retried run starts again in the same directory: the last attempt's exit code must not end this one.
+    await rm(p.exitFile, { force: true });
     // Appending keeps earlier attempts' output; the shipper resumes from its stored offsets.
     const out = await open(p.stdout, 'a');
     const err = await open(p.stderr, 'a');

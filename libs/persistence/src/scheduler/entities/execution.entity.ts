@@ -54,6 +54,11 @@ export class ExecutionEntity {
   @Column({ type: 'bigint', default: 0 }) fence!: number;
   /** The scheduler replica supervising the run. */
   @Column({ type: 'text', nullable: true }) owner!: string | null;
+  /** Retrying: when the next attempt is queued. */
+  @Column({ name: 'retry_at', type: 'timestamptz', nullable: true }) retryAt!: Date | null;
+  /** Each attempt fails with reason Timeout after this many seconds of running; null = none. */
+  @Column({ name: 'timeout_seconds', type: 'integer', nullable: true }) timeoutSeconds!: number | null;
+  @Column({ name: 'timed_out_at', type: 'timestamptz', nullable: true }) timedOutAt!: Date | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;
 }

@@ -34,6 +34,8 @@ export type ExecutionPatch = Partial<
     | 'startedAt'
     | 'finishedAt'
     | 'attempt'
+    | 'retryAt'
+    | 'timedOutAt'
   >
 >;
 
@@ -109,7 +111,8 @@ export class ExecutionsRepository {
   async settle(
     runUuid: string,
     decide: (current: ExecutionEntity) => StatusChange,
-    patch: ExecutionPatch = {},
+    /** Fields to write with the status; a function when they depend on the status decided. */
+    patch: ExecutionPatch | ((change: StatusChange, current: ExecutionEntity) => ExecutionPatch) = {},
     fence?: Fence,
   ): Promise<ExecutionEntity | null> {
     return this.dataSource.transaction(async (m) => {
@@ -123,7 +126,7 @@ export class ExecutionsRepository {
       if (fence && !fenceHolds(row, fence)) return null;
       const change = decide(row);
       if (!canTransition(row.status, change.status, row.kind)) return null;
-      Object.assign(row, patch, { status: change.status });
+      Object.assign(row, typeof patch === 'function' ? patch(change, row) : patch, { status: change.status });
       row.statusReason = change.reason;
       row.statusMessage = change.message;
       if (fence?.claim) {

@@ -62,6 +62,8 @@ export namespace RunStart {
     /** Admission: what the parent run is, and how many of its children may run at once (group `hptuning.concurrency`, pipeline `concurrency`). */
     @IsOptional() @IsIn(['group', 'pipeline']) parentKind?: 'group' | 'pipeline';
     @IsOptional() @IsInt() @Min(1) parentConcurrency?: number;
+    /** Each attempt fails with reason Timeout after this many seconds (default: the scheduler's MYELIN_RUN_TIMEOUT_SECONDS). */
+    @IsOptional() @IsInt() @Min(1) timeoutSeconds?: number;
   }
   export const definition = defineMessage(PATTERN, 'command', Payload);
 }
