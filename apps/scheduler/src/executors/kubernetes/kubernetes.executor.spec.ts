@@ -425,6 +425,18 @@ describe(`Kubernetes executor against ${REAL ? 'a real cluster' : 'the fake API 
       }
     });
 
+    it('a launch the API server refuses half-way leaves no object behind', async () => {
+      const execution = executionFor(distributed('pytorch', '    n_workers: 1').replace('kind: experiment', 'kind: experiment\nbuild:\n  image: busybox:1.36'));
+      server.fail = (r) => (r.method === 'POST' && r.path.endsWith('/pods') ? 403 : undefined); // e.g. a ResourceQuota
+      try {
+        await expect(executor.launch(execution)).rejects.toMatchObject({ code: 403 });
+      } finally {
+        server.fail = undefined;
+      }
+      expect(server.requests.some((r) => r.method === 'POST' && r.path.endsWith('/services'))).toBe(true);
+      expect(await objectCounts(execution.runUuid)).toEqual({ pods: 0, services: 0, secrets: 0 });
+    });
+
     it('a failed cleanup of a finished run is retried at the next inspect', async () => {
       const execution = executionFor(job('"true"'));
       await executor.launch(execution);

@@ -132,13 +132,20 @@ export class KubernetesExecutor implements Executor {
     validateRunObjects(objects);
     await this.deleteRunObjects(execution.runUuid, 0); // leftovers of an earlier attempt
     this.runs.set(execution.runUuid, { attempt: execution.attempt, kubeflow: objects.kubeflow, launchedAt: Date.now() });
-    await this.ignoreConflict(() => this.core.createNamespacedSecret({ namespace: this.ns, body: objects.secret as never }));
-    for (const service of objects.services) await this.ignoreConflict(() => this.core.createNamespacedService({ namespace: this.ns, body: service as never }));
-    if (objects.kubeflow) {
-      const kf = objects.kubeflow;
-      await this.ignoreConflict(() => this.custom.createNamespacedCustomObject({ group: kf.group, version: kf.version, namespace: this.ns, plural: kf.plural, body: kf.body }));
+    try {
+      await this.ignoreConflict(() => this.core.createNamespacedSecret({ namespace: this.ns, body: objects.secret as never }));
+      for (const service of objects.services) await this.ignoreConflict(() => this.core.createNamespacedService({ namespace: this.ns, body: service as never }));
+      if (objects.kubeflow) {
+        const kf = objects.kubeflow;
+        await this.ignoreConflict(() => this.custom.createNamespacedCustomObject({ group: kf.group, version: kf.version, namespace: this.ns, plural: kf.plural, body: kf.body }));
+      }
+      for (const pod of objects.pods) await this.ignoreConflict(() => this.core.createNamespacedPod({ namespace: this.ns, body: pod as never }));
+    } catch (error) {
+      // A half-created run (quota exceeded, admission webhook, missing CRD) leaves nothing behind.
+      await this.deleteRunObjects(execution.runUuid, 0).catch(() => undefined);
+      this.runs.delete(execution.runUuid);
+      throw error;
     }
-    for (const pod of objects.pods) await this.ignoreConflict(() => this.core.createNamespacedPod({ namespace: this.ns, body: pod as never }));
     return { pid: 0, pidStartTime: objects.base, workdir: `kubernetes://${this.ns}/${objects.base}` };
   }
 
