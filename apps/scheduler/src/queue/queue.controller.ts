@@ -67,7 +67,7 @@ export class QueueController {
 
   @Get('queue')
   async queue(@Req() req: AuthenticatedRequest): Promise<QueueView> {
-    const rows = await this.executions.listByStatus(['queued', 'unschedulable', ...ACTIVE_STATUSES]);
+    const rows = await this.executions.listForAdmission(['queued', 'unschedulable', ...ACTIVE_STATUSES]);
     const waiting = rows.filter((r) => r.status === 'queued' || r.status === 'unschedulable');
     const byUuid = new Map(waiting.map((r) => [r.runUuid, r]));
     const ordered = waiting

@@ -24,6 +24,7 @@ describe('two scheduler replicas racing over the same queue', () => {
   let runsDir: TempDir;
   let bus: MessageBus;
   const replicas: AppHandle[] = [];
+  const closed = new Set<AppHandle>();
   let prefix: string;
   const events: RunStatusChanged.Payload[] = [];
 
@@ -60,6 +61,7 @@ describe('two scheduler replicas racing over the same queue', () => {
             MYELIN_MAX_PARALLEL: '16',
             MYELIN_SCHEDULER_TICK_MS: '50',
             MYELIN_JOB_PYTHONPATH: '',
+            MYELIN_SCHEDULER_LEASE_MS: '3000',
           },
           listen: false,
         }),
@@ -68,7 +70,7 @@ describe('two scheduler replicas racing over the same queue', () => {
   }, 120_000);
 
   afterAll(async () => {
-    for (const r of replicas) await r.close();
+    for (const r of replicas) if (!closed.has(r)) await r.close();
     await bus?.close();
     await db?.drop();
     await runsDir?.remove();
@@ -122,6 +124,29 @@ describe('two scheduler replicas racing over the same queue', () => {
       expect(owners.every((o) => o.owner === 'replica-a' || o.owner === 'replica-b')).toBe(true);
       const fences = (await pg.query(`SELECT count(DISTINCT "fence")::int AS n FROM "scheduler"."executions" WHERE "fence" > 0`)).rows as Array<{ n: number }>;
       expect(fences[0].n).toBe(RUNS);
+    } finally {
+      await pg.end();
+    }
+  });
+
+  it('lets the surviving replica adopt and settle a run whose replica went away mid-run', async () => {
+    const runUuid = randomUUID();
+    await bus.send(RunStart.PATTERN, { runUuid, project: 'team/adopt', number: 999, kind: 'job', cmd: 'sleep 2', params: {}, spec: {} } satisfies RunStart.Payload);
+    await waitFor(() => events.some((e) => e.runUuid === runUuid && e.status === 'running'), { timeoutMs: 20_000, what: 'the run to start' });
+    const pg = new Client({ connectionString: db.url });
+    await pg.connect();
+    try {
+      const ownerOf = async () => ((await pg.query(`SELECT "owner", "fence" FROM "scheduler"."executions" WHERE "run_uuid" = $1`, [runUuid])).rows[0] as { owner: string; fence: string });
+      const before = await ownerOf();
+      // The replica that started it stops (its process keeps running; its claim is not renewed any more).
+      const gone = replicas[before.owner === 'replica-a' ? 0 : 1];
+      closed.add(gone);
+      await gone.close();
+      await waitFor(() => events.some((e) => e.runUuid === runUuid && e.status === 'succeeded'), { timeoutMs: 30_000, what: 'the survivor to settle the run' });
+      const after = await ownerOf();
+      expect(after.owner).not.toBe(before.owner);
+      expect(Number(after.fence)).toBeGreaterThan(Number(before.fence));
+      expect(events.filter((e) => e.runUuid === runUuid && e.status === 'starting')).toHaveLength(1);
     } finally {
       await pg.end();
     }

@@ -194,10 +194,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
    */
   private async admit(): Promise<void> {
     if (!this.dirty && Date.now() - this.lastAdmission < ADMISSION_EVERY_MS) return;
-    this.dirty = false;
-    this.lastAdmission = Date.now();
     await this.lease.exclusively(async () => {
-      const rows = await this.executions.listByStatus(['queued', 'unschedulable', ...LIVE]);
+      // Cleared only when this replica runs the pass (another replica may hold the admission lock now).
+      this.dirty = false;
+      this.lastAdmission = Date.now();
+      const rows = await this.executions.listForAdmission(['queued', 'unschedulable', ...LIVE]);
       const waitingRows = rows.filter((r) => r.status === 'queued' || r.status === 'unschedulable');
       if (!waitingRows.length) return;
       const byUuid = new Map(waitingRows.map((r) => [r.runUuid, r]));

@@ -85,6 +85,20 @@ export class ExecutionsRepository {
     return this.repo.createQueryBuilder('e').where('e.status IN (:...statuses)', { statuses }).getCount();
   }
 
+  /** Like `listByStatus`, without the large columns (command, params, spec) admission never reads. */
+  listForAdmission(statuses: RunStatus[]): Promise<ExecutionEntity[]> {
+    const lean: Array<keyof ExecutionEntity> = [
+      'runUuid', 'project', 'number', 'kind', 'priority', 'status', 'attempt', 'maxRestarts', 'submitter', 'teams', 'parentUuid',
+      'parentKind', 'parentConcurrency', 'cpu', 'memoryMb', 'gpu', 'statusReason', 'statusMessage', 'fence', 'owner', 'createdAt',
+    ];
+    return this.repo
+      .createQueryBuilder('e')
+      .select(lean.map((c) => `e.${c}`))
+      .where('e.status IN (:...statuses)', { statuses })
+      .orderBy('e.created_at')
+      .getMany();
+  }
+
   listByStatus(statuses: RunStatus[]): Promise<ExecutionEntity[]> {
     return this.repo.createQueryBuilder('e').where('e.status IN (:...statuses)', { statuses }).orderBy('e.created_at').getMany();
   }
