@@ -294,6 +294,17 @@ describe(`Kubernetes executor against ${REAL ? 'a real cluster' : 'the fake API 
       step(`${base}-chief-0`, kubelet.terminated(0));
       expect(await ended(execution)).toEqual({ state: 'exited', exitCode: 0 });
       expect(server.get(`kubeflow.org/v1/${NS}/tfjobs`, base)).toBeUndefined();
+      // A scheduler restarted before the end still finds and deletes the TFJob (from the run's spec).
+      const again = executionFor(distributed('pytorch', '    n_workers: 1', 'backend: kubeflow').replace('kind: experiment', 'kind: experiment\nbuild:\n  image: busybox:1.36'));
+      await executor.launch(again);
+      expect(server.get(`kubeflow.org/v1/${NS}/pytorchjobs`, baseName(again))).toBeDefined();
+      const restarted = await makeExecutor();
+      try {
+        await restarted.kill(again);
+        expect(server.get(`kubeflow.org/v1/${NS}/pytorchjobs`, baseName(again))).toBeUndefined();
+      } finally {
+        await restarted.close();
+      }
       expect(server.requests.some((r) => r.method === 'DELETE' && r.path === `/apis/kubeflow.org/v1/namespaces/${NS}/tfjobs/${base}`)).toBe(true);
     });
 

@@ -234,10 +234,20 @@ export class KubernetesExecutor implements Executor {
   private record(execution: ExecutionEntity): RunRecord {
     let run = this.runs.get(execution.runUuid);
     if (!run || run.attempt !== execution.attempt) {
-      run = { attempt: execution.attempt };
+      // First sight of the run in this process (a restart): what the execution row tells.
+      run = { attempt: execution.attempt, stopping: Boolean(execution.stopRequestedAt), kubeflow: this.kubeflowOf(execution) };
       this.runs.set(execution.runUuid, run);
     }
     return run;
+  }
+
+  /** The Kubeflow object a run's spec makes, if any (to find and delete it after a restart). */
+  private kubeflowOf(execution: ExecutionEntity): RunObjects['kubeflow'] {
+    try {
+      return buildRunObjects(execution, this.options.objects).kubeflow;
+    } catch {
+      return undefined;
+    }
   }
 
   private podsOf(runUuid: string, attempt?: number): PodView[] {
@@ -274,6 +284,7 @@ export class KubernetesExecutor implements Executor {
     } else {
       this.waitingSince.delete(name);
     }
+    if (type === 'DELETED') this.waitingSince.delete(name);
     const run = this.runs.get(runUuid);
     if (run && pod.metadata?.labels?.[LABELS.attempt] === String(run.attempt)) run.seen = true;
     if (type !== 'DELETED') this.followLogs(pod);
