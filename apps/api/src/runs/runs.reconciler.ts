@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { DataSource } from 'typeorm';
 import { RunStart } from '@myelin/contracts';
 import { enqueueOutbox, OutboxRelay, RunsRepository } from '@myelin/persistence';
+import { admissionFacts } from '@myelin/persistence';
 import { CompiledSpec } from '@myelin/spec';
 import { API_ENV, CORE_DATA_SOURCE } from '../database/database.providers';
 import { ApiEnv } from '../config/env';
@@ -48,7 +49,8 @@ export class RunsReconciler implements OnApplicationBootstrap, OnApplicationShut
       if (!cmd) continue;
       const project = await this.service.projectName(run.projectId);
       await this.dataSource.transaction(async (m) => {
-        await enqueueOutbox(m, 'core', 'command', RunStart.PATTERN, startPayload(run, project, spec, cmd));
+        // With what the scheduler's admission needs (submitter, teams, parent concurrency), as at creation.
+        await enqueueOutbox(m, 'core', 'command', RunStart.PATTERN, { ...startPayload(run, project, spec, cmd), ...(await admissionFacts(m, run)) });
         await m.query(`UPDATE "core"."runs" SET "updated_at" = now() WHERE "uuid" = $1`, [run.uuid]);
       });
       this.logger.log(`run ${project}#${run.number} still created: start command sent again`);

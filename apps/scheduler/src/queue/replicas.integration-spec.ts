@@ -129,6 +129,18 @@ describe('two scheduler replicas racing over the same queue', () => {
     }
   });
 
+  it('stops runs whichever replica receives the stop command', async () => {
+    const uuids = Array.from({ length: 6 }, () => randomUUID());
+    await Promise.all(uuids.map((runUuid, i) => bus.send(RunStart.PATTERN, { runUuid, project: 'team/stop', number: 500 + i, kind: 'job', cmd: 'sleep 60', params: {}, spec: {} } satisfies RunStart.Payload)));
+    const statusOf = (u: string) => events.filter((e) => e.runUuid === u).at(-1)?.status;
+    await waitFor(() => uuids.every((u) => statusOf(u) === 'running'), { timeoutMs: 20_000, what: 'the runs to start' });
+    const sent = Date.now();
+    await Promise.all(uuids.map((runUuid) => bus.send('scheduler.cmd.run.stop.v1', { runUuid, reason: 'test' })));
+    await waitFor(() => uuids.every((u) => statusOf(u) === 'stopped'), { timeoutMs: 20_000, what: 'the runs to stop' });
+    expect(Date.now() - sent).toBeLessThan(8000); // SIGTERM ended them, not SIGKILL after the 10 s grace
+    for (const u of uuids) expect(events.filter((e) => e.runUuid === u).map((e) => e.status).slice(-2)).toEqual(['stopping', 'stopped']);
+  });
+
   it('lets the surviving replica adopt and settle a run whose replica went away mid-run', async () => {
     const runUuid = randomUUID();
     await bus.send(RunStart.PATTERN, { runUuid, project: 'team/adopt', number: 999, kind: 'job', cmd: 'sleep 2', params: {}, spec: {} } satisfies RunStart.Payload);

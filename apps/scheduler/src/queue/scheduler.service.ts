@@ -34,6 +34,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private ticking = false;
   private stopped = false;
   private readonly exited = new Set<string>();
+  /** Stopping runs this replica has sent SIGTERM to. */
+  private readonly signalled = new Set<string>();
   private lastInspect = 0;
   /** Something changed that may let a waiting run start (a new run, an ended one, a quota). */
   private dirty = true;
@@ -134,7 +136,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         { stopRequestedAt: new Date() },
       );
       if (row) {
-        await this.executor.terminate(row);
+        // The replica supervising the run signals it (here when that is this one; else at its next inspection).
+        if (row.pid && (!this.lease.shared || row.owner === this.lease.owner)) {
+          await this.executor.terminate(row);
+          this.signalled.add(row.runUuid);
+        }
         // Look again right when the grace period ends (not at the next periodic inspection).
         const timer = setTimeout(() => {
           this.exited.add(row.runUuid);
@@ -295,6 +301,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       this.exited.delete(execution.runUuid);
       const state = await this.executor.inspect(execution);
       if (state.state === 'running') {
+        if (execution.status === 'stopping' && execution.pid && !this.signalled.has(execution.runUuid)) {
+          // Stopped through another replica, or while it was still starting: SIGTERM now, SIGKILL after the grace period.
+          await this.executor.terminate(execution);
+          this.signalled.add(execution.runUuid);
+        }
         await this.enforceTimeout(execution, fence);
         await this.enforceGrace(execution);
         continue;
@@ -318,6 +329,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
             : { ...offsetsNow, finishedAt: new Date() },
         fence,
       );
+      this.signalled.delete(execution.runUuid);
       if (settled) {
         // A stop that landed after the retry was decided ends the run here: close its log stream.
         if (settled.status !== 'retrying' && ending.status === 'retrying') await this.shipper.ship(execution.runUuid, files, offsetsNow, true);
