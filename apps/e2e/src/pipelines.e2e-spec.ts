@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTempDir, TempDir } from '@myelin/testing';
 import { freePort, myelin, poll, ServiceProcess, waitForHttp } from './cli-harness';
@@ -354,6 +354,35 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
     expect((await cli(['logs', String(byOp.final.run!.number), '-f'])).stdout).toMatch(/final lr=0\.1 loss=0(\.0)?\b/);
   });
 
+  it('runs an op whose template is a polyaxonfile path in the project code', async () => {
+    await mkdir(join(specs.path, 'ops'), { recursive: true });
+    await writeFile(join(specs.path, 'ops', 'hello.yml'), ['version: 1', 'kind: experiment', 'inputs: [{name: who, type: str}]', 'run:', '  cmd: echo hello {{ who }}', ''].join('\n'));
+    const file = await spec('with-path.yml', [
+      'version: 1',
+      'kind: pipeline',
+      'name: with-path',
+      'ops:',
+      '  - name: first',
+      '    template: {name: first}',
+      '  - name: hello',
+      '    template: {path: ops/hello.yml}',
+      '    params: {who: "{{ ops.first.outputs.name }}"}',
+      'templates:',
+      '  - kind: experiment',
+      '    name: first',
+      '    outputs: [{name: name, type: str, is_optional: true}]',
+      '    run:',
+      '      cmd: >-',
+      `        echo '{"name": "world"}' > $MYELIN_OUTPUTS_PATH/outputs.json`,
+    ]);
+    const run = await cli(['run', '-f', file, '--watch', '--json'], 120_000);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const { ops: byOp } = await ops(json<RunJson>(run.stdout).number);
+    expect(byOp.hello.status).toBe('succeeded');
+    expect((await cli(['logs', String(byOp.hello.run!.number), '-f'])).stdout).toMatch(/hello world/);
+  });
+
   it('caches a `cache: true` op: a hit reuses the earlier run and its outputs, a changed param misses with the reason, --no-cache runs it again', async () => {
     const counter = join(specs.path, 'expensive-runs');
     const pipeline = (n: number) => [
@@ -478,10 +507,14 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
   });
 
   it('refuses what cannot run yet with 422 and a reason, and reports usage errors', async () => {
-    const file = await spec('path.yml', ['version: 1', 'kind: pipeline', 'ops:', '  - name: a', '    template: {path: other.yml}']);
+    const file = await spec('url.yml', ['version: 1', 'kind: pipeline', 'ops:', '  - name: a', '    template: {url: "https://example.com/t.yml"}']);
     const res = await cli(['run', '-f', file]);
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/only inline templates/);
+    expect(res.stderr).toMatch(/only inline templates \(template: \{name: ...\}\) and path templates run today/);
+    const missing = await spec('missing.yml', ['version: 1', 'kind: pipeline', 'ops:', '  - name: a', '    template: {path: nowhere/other.yml}']);
+    const noFile = await cli(['run', '-f', missing]);
+    expect(noFile.code).toBe(1);
+    expect(noFile.stderr).toMatch(/op "a": template nowhere\/other.yml not found/);
     const plain = await spec('plain.yml', ['version: 1', 'kind: experiment', 'run:', '  cmd: echo plain']);
     const experiment = json<RunJson>((await cli(['run', '-f', plain, '--json'])).stdout);
     const notPipeline = await cli(['pipeline', 'get', String(experiment.number)]);

@@ -49,6 +49,7 @@ export class RunsController {
       ...(body.tags ? { tags: body.tags } : {}),
       ...(body.codeDir ? { codeDir: body.codeDir } : {}),
       ...(body.noCache ? { noCache: true } : {}),
+      ...(body.templateFiles?.length ? { templateFiles: body.templateFiles } : {}),
     });
     return toRunView(run, fullName);
   }
@@ -194,6 +195,7 @@ export class RunsController {
     const run = await this.createRun.execute(req.identity, project, fullName, {
       files: [...submitted.files, ...(body.files ?? [])],
       params: { ...submitted.params, ...(body.params ?? {}) },
+      ...(submitted.templateFiles ? { templateFiles: submitted.templateFiles } : {}),
       tags: original.tags,
       description: body.description ?? original.description,
       original: { run: original, strategy: strategy as CloningStrategy },

@@ -3,7 +3,7 @@ import { checkPolyaxonfiles, formatSpecError } from '@myelin/spec';
 import { ApiError, Run } from '@myelin/sdk';
 import { CliError, createContext, EXIT } from '../cli-context';
 import { printJson } from '../output/format';
-import { codeDirOf, collect, parseParamFlags, readSpecFiles } from './spec-input';
+import { codeDirOf, collect, parseParamFlags, readSpecFiles, readTemplateFiles } from './spec-input';
 import { watchGroup, watchRun } from './watch';
 
 export function runCommand(): Command {
@@ -39,6 +39,7 @@ export function runCommand(): Command {
         for (const e of local.errors) process.stderr.write(`${formatSpecError(e)}\n`);
         throw new CliError(`${local.errors.length} error(s); nothing was submitted`, EXIT.failure);
       }
+      const templateFiles = readTemplateFiles(local.spec, codeDirOf(opts.file));
       const ctx = createContext(opts);
       const project = await ctx.project();
       let run: Run;
@@ -51,6 +52,7 @@ export function runCommand(): Command {
           ...(opts.description ? { description: opts.description } : {}),
           ...(opts.tags ? { tags: opts.tags.split(',').map((t) => t.trim()).filter(Boolean) } : {}),
           ...(opts.cache === false ? { noCache: true } : {}),
+          ...(templateFiles.length ? { templateFiles } : {}),
         });
       } catch (error) {
         if (error instanceof ApiError && Array.isArray(error.details) && error.code === 'invalid_spec') {

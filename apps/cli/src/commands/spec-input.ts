@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { CliError, EXIT } from '../cli-context';
 
@@ -29,6 +29,23 @@ export function readSpecFiles(paths: string[] = []): Array<{ path: string; conte
 }
 
 /** The code of a run submitted from this machine: the directory of its first polyaxonfile. */
+/**
+ * Pipelines: the polyaxonfiles of ops whose template is a `path` in the project code (relative to
+ * the code directory), sent with the run so the platform compiles them as written.
+ */
+export function readTemplateFiles(spec: { kind: string; raw: { ops?: Array<{ name: string; template: { path?: string } }> } }, codeDir: string): Array<{ path: string; content: string }> {
+  if (spec.kind !== 'pipeline') return [];
+  const out = new Map<string, string>();
+  for (const op of spec.raw.ops ?? []) {
+    const path = op.template.path;
+    if (!path || out.has(path)) continue;
+    const file = resolve(codeDir, path);
+    if (!existsSync(file)) throw new CliError(`op "${op.name}": template ${path} not found (looked for ${file})`, EXIT.failure);
+    out.set(path, readFileSync(file, 'utf8'));
+  }
+  return [...out].map(([path, content]) => ({ path, content }));
+}
+
 export function codeDirOf(paths: string[]): string {
   return resolve(dirname(paths[0]));
 }

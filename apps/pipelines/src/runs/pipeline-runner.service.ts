@@ -356,8 +356,12 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
   /** What an op's cache key covers: its template, its resolved params, and the template's image. */
   private cacheInput(row: PipelineRow, opName: string, params: Record<string, ParamValue>): CacheInput {
     const spec = row.spec as unknown as CompiledSpec;
-    const ref = spec.raw.ops?.find((o) => o.name === opName)?.template.name;
-    const template = spec.raw.templates?.find((t) => t.name === ref);
+    const ref = spec.raw.ops?.find((o) => o.name === opName)?.template;
+    if (ref?.path) {
+      const files = (row.spec['templateFiles'] ?? []) as Array<{ path: string; content: string }>;
+      return { template: { path: ref.path, content: files.find((f) => f.path === ref.path)?.content ?? null }, params };
+    }
+    const template = spec.raw.templates?.find((t) => t.name === ref?.name);
     const image = template?.build?.image;
     return { template: template ?? null, params, ...(image ? { image } : {}) };
   }

@@ -46,6 +46,15 @@ export class CreateRunDto {
   /** Absolute directory of the run's code on the submitting machine (local executor snapshots it). */
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(4096) codeDir?: string;
 
+  /** Pipelines: the polyaxonfiles of ops whose template is a `path` (relative to the code directory). */
+  @ApiPropertyOptional({ type: [PolyaxonfileDto] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(200)
+  @ValidateNested({ each: true })
+  @Type(() => PolyaxonfileDto)
+  templateFiles?: PolyaxonfileDto[];
+
   /** Pipelines: run every `cache: true` op again instead of reusing an earlier identical run. */
   @ApiPropertyOptional() @IsOptional() @IsBoolean() noCache?: boolean;
 }

@@ -19,6 +19,8 @@ const NOT_YET: Partial<Record<RunKind, string>> = {
 export interface Submission {
   files: Array<{ path: string; content: string }>;
   params: Record<string, string>;
+  /** Pipelines: the polyaxonfiles of `template: {path}` ops, by path. */
+  templateFiles?: Array<{ path: string; content: string }>;
 }
 
 export interface CreateRunInput extends Submission {
@@ -34,7 +36,7 @@ export interface CreateRunInput extends Submission {
 export function readSubmission(run: RunEntity): Submission {
   try {
     const parsed = JSON.parse(run.content) as Submission;
-    if (Array.isArray(parsed.files)) return { files: parsed.files, params: parsed.params ?? {} };
+    if (Array.isArray(parsed.files)) return { files: parsed.files, params: parsed.params ?? {}, ...(parsed.templateFiles ? { templateFiles: parsed.templateFiles } : {}) };
   } catch {
     // fall through
   }
@@ -154,11 +156,13 @@ export class CreateRunUseCase {
     spec: CompiledSpec,
     resumeOf: RunEntity | null = null,
   ): Promise<RunEntity> {
-    const problems = pipelineProblems(spec);
+    const problems = pipelineProblems(spec, input.templateFiles ?? []);
     if (problems.length) throw new ApiException(ApiExceptionCode.UnsupportedKind, `this pipeline cannot run yet:\n${problems.join('\n')}`);
     const compiled = JSON.parse(JSON.stringify(spec)) as Record<string, unknown>;
     // `--no-cache`: every `cache: true` op runs again (its new key is still kept for later runs).
     if (input.noCache) compiled['noCache'] = true;
+    // Path templates travel with the spec too: the pipelines service hashes their text for the op cache.
+    if (input.templateFiles?.length) compiled['templateFiles'] = input.templateFiles;
     const run = await this.runs.create(
       {
         projectId: project.id,
@@ -166,7 +170,7 @@ export class CreateRunUseCase {
         name: input.name ?? spec.name ?? resumeOf?.name ?? null,
         description: input.description ?? spec.description ?? '',
         tags: input.tags ?? spec.tags ?? [],
-        content: JSON.stringify({ files: input.files, params: input.params } satisfies Submission),
+        content: JSON.stringify({ files: input.files, params: input.params, ...(input.templateFiles?.length ? { templateFiles: input.templateFiles } : {}) } satisfies Submission),
         spec: compiled,
         params: spec.params as Record<string, unknown>,
         codeDir: input.codeDir ?? resumeOf?.codeDir ?? null,
@@ -210,7 +214,7 @@ export class CreateRunUseCase {
     const spec = pipeline.spec as unknown as CompiledSpec;
     const op = spec.raw.ops?.find((o) => o.name === request.op);
     if (!op) throw new ApiException(ApiExceptionCode.NotFound, `pipeline run ${pipeline.number} has no op "${request.op}"`);
-    const template = spec.raw.templates?.find((t) => t.name === op.template.name);
+    const template = op.template.path ? pathTemplate(pipeline, op.template.path) : spec.raw.templates?.find((t) => t.name === op.template.name);
     const late = !marked && (isFinal(pipeline.status) || pipeline.status === 'stopping');
     const mark: { status: RunStatus; reason: string; message: string } | null = request.reusedFrom
       ? { status: 'skipped', reason: request.cached ? 'Cached' : 'Reused', message: request.reason ?? `reused run ${request.reusedFrom}` }
@@ -248,7 +252,9 @@ export class CreateRunUseCase {
       return applied.run ?? run;
     }
     // The template is a polyaxonfile of its own: compile it, as written, with the op's params as -P overrides.
-    const files = [{ path: `${request.op}.template.yml`, content: JSON.stringify(templateAsWritten(pipeline, template.name) ?? template) }];
+    const files = op.template.path
+      ? [{ path: op.template.path, content: readSubmission(pipeline).templateFiles?.find((f) => f.path === op.template.path)?.content ?? '' }]
+      : [{ path: `${request.op}.template.yml`, content: JSON.stringify(templateAsWritten(pipeline, template.name) ?? template) }];
     const overrides = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
     const result = checkPolyaxonfiles(files, { params: overrides });
     if (result.ok && result.spec.kind === 'group') {
@@ -414,18 +420,47 @@ function markReason(mark: PipelineOpMark): string {
   return mark === 'upstream_failed' ? 'UpstreamFailed' : mark === 'skipped' ? 'Skipped' : mark === 'stopped' ? 'PipelineStopped' : 'Failed';
 }
 
-/** Why a pipeline cannot run on this platform yet (empty when it can): ops must use inline experiment/job templates. */
-export function pipelineProblems(spec: CompiledSpec): string[] {
+/** A `template: {path}` op's polyaxonfile from the submission: its kind and name (enough to decide how to run it). */
+function pathTemplate(pipeline: RunEntity, path: string): { name: string; kind: string } | undefined {
+  const file = readSubmission(pipeline).templateFiles?.find((f) => f.path === path);
+  if (!file) return undefined;
+  try {
+    const doc = parseYaml(file.content) as { kind?: unknown } | null;
+    return { name: path, kind: typeof doc?.kind === 'string' ? doc.kind : 'experiment' };
+  } catch {
+    return { name: path, kind: 'experiment' };
+  }
+}
+
+/**
+ * Why a pipeline cannot run on this platform yet (empty when it can): ops must use inline templates
+ * or `path` templates sent with the run (`myelin run` sends them), of a kind that runs today.
+ */
+export function pipelineProblems(spec: CompiledSpec, templateFiles: Array<{ path: string; content: string }> = []): string[] {
   const problems: string[] = [];
-  const templates = new Map((spec.raw.templates ?? []).map((t) => [t.name, t]));
+  const templates = new Map<string, { name: string; kind: string }>((spec.raw.templates ?? []).map((t) => [t.name, t]));
+  for (const file of templateFiles) {
+    let kind = 'experiment';
+    try {
+      const doc = parseYaml(file.content) as { kind?: unknown } | null;
+      if (typeof doc?.kind === 'string') kind = doc.kind;
+    } catch {
+      problems.push(`template ${file.path}: not valid YAML`);
+    }
+    templates.set(`path:${file.path}`, { name: file.path, kind });
+  }
   for (const op of spec.raw.ops ?? []) {
     const ref = op.template;
-    if (!ref.name) {
-      const how = ref.path ? `path ${ref.path}` : ref.url ? `url ${ref.url}` : ref.action ? `action ${ref.action}` : `event ${ref.event ?? '?'}`;
-      problems.push(`op "${op.name}": template ${how}: only inline templates (template: {name: ...}) run today`);
+    if (ref.path && !templates.has(`path:${ref.path}`)) {
+      problems.push(`op "${op.name}": template ${ref.path} was not sent with the run (\`myelin run\` sends path templates from the code directory)`);
       continue;
     }
-    const t = templates.get(ref.name);
+    if (!ref.name && !ref.path) {
+      const how = ref.url ? `url ${ref.url}` : ref.action ? `action ${ref.action}` : `event ${ref.event ?? '?'}`;
+      problems.push(`op "${op.name}": template ${how}: only inline templates (template: {name: ...}) and path templates run today`);
+      continue;
+    }
+    const t = templates.get(ref.path ? `path:${ref.path}` : ref.name!);
     if (t && t.kind !== 'experiment' && t.kind !== 'job' && t.kind !== 'group') {
       problems.push(`op "${op.name}": template "${t.name}" is a ${t.kind}; ops run experiments, jobs and groups today`);
     }
