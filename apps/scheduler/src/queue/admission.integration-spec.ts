@@ -130,8 +130,8 @@ describe('scheduler admission: limits, quotas and the queue', () => {
 
   it("starts a group's trials at most hptuning.concurrency at a time, higher priority first", async () => {
     const spec = { hptuning: { concurrency: 1 } };
-    const trial = (priority: number) => submit({ project: `g${number}/p`, spec, parentUuid: groupUuid, priority, cmd: 'sleep 0.3' });
-    const first = await trial(0);
+    const trial = (priority: number, cmd = 'sleep 0.3') => submit({ project: `g${number}/p`, spec, parentUuid: groupUuid, priority, cmd });
+    const first = await trial(0, 'sleep 1.5'); // long enough for both others to be queued behind it
     await waitFor(() => lastStatus(first) === 'running', { what: 'first trial to start' });
     const low = await trial(0);
     const high = await trial(5);
@@ -167,9 +167,14 @@ describe('scheduler admission: limits, quotas and the queue', () => {
     await http('PUT', '/api/v1/scheduler/quotas', ADMIN, { scope: 'user', name: 'dave', maxRuns: 1 });
     const d1 = await submit({ project: 'dave/a', user: 'dave' });
     const d2 = await submit({ project: 'dave/b', user: 'dave' });
-    await waitFor(() => statusesOf(d2).some((e) => e.reason === 'Quota'), { what: 'the quota condition' });
-    expect(statusesOf(d2).find((e) => e.reason === 'Quota')?.message).toBe('waiting: user dave has 1 of 1 runs running (quota)');
+    // The two commands may arrive in either order: whichever is second waits.
+    const held = await waitFor(() => [d1, d2].map((u) => statusesOf(u).find((e) => e.reason === 'Quota')).find(Boolean), { what: 'the quota condition' });
+    expect(held.message).toBe('waiting: user dave has 1 of 1 runs running (quota)');
     await finished([d1, d2]);
+    const other = held.runUuid === d1 ? d2 : d1;
+    const startOf = (u: string) => events.findIndex((e) => e.runUuid === u && e.status === 'starting');
+    const endOf = (u: string) => events.findIndex((e) => e.runUuid === u && e.status === 'succeeded');
+    expect(startOf(held.runUuid)).toBeGreaterThan(endOf(other));
   });
 
   it('refuses quota changes from non-superusers and unauthenticated callers, and bad bodies', async () => {
@@ -218,9 +223,9 @@ describe('scheduler admission: limits, quotas and the queue', () => {
     expect(last.reason).toBe('Timeout');
     expect(last.message).toMatch(/^exceeded its timeout of 1 s; /);
     expect(statusesOf(run).some((e) => e.status === 'retrying')).toBe(false);
-    const running = statusesOf(run).find((e) => e.status === 'running')!;
-    const took = new Date(last.at).getTime() - new Date(running.at).getTime();
-    expect(took).toBeGreaterThanOrEqual(1900); // 1 s of running, then 1 s of grace before SIGKILL
+    const starting = statusesOf(run).find((e) => e.status === 'starting')!;
+    const took = new Date(last.at).getTime() - new Date(starting.at).getTime();
+    expect(took).toBeGreaterThanOrEqual(1900); // 1 s of running, then 1 s of grace before SIGKILL (it ignores SIGTERM)
     expect(took).toBeLessThan(8000);
   });
 
