@@ -223,13 +223,16 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
             await this.executions.transition(row.runUuid, { status: 'queued', reason: 'Admitted', message: 'fits its quotas now' });
           }
           await this.launch(row);
-        } else if (verdict.decision === 'wait') {
-          const change: StatusChange = verdict.reason === 'GlobalLimit' ? this.queued : { status: 'queued', reason: verdict.reason, message: verdict.message };
-          if (row.status === 'unschedulable') await this.executions.transition(row.runUuid, change);
-          else await this.executions.updateCondition(row.runUuid, change);
         } else {
-          const change: StatusChange = { status: 'unschedulable', reason: verdict.reason, message: verdict.message };
-          if (row.status === 'queued') await this.executions.transition(row.runUuid, change);
+          const change: StatusChange =
+            verdict.decision === 'never'
+              ? { status: 'unschedulable', reason: verdict.reason, message: verdict.message }
+              : verdict.reason === 'GlobalLimit'
+                ? this.queued
+                : { status: 'queued', reason: verdict.reason, message: verdict.message };
+          // Unchanged (most waiting runs on most passes): nothing to write, nothing to announce.
+          if (row.status === change.status && row.statusReason === change.reason && row.statusMessage === change.message) continue;
+          if (row.status !== change.status) await this.executions.transition(row.runUuid, change);
           else await this.executions.updateCondition(row.runUuid, change);
         }
       }
