@@ -1,0 +1,101 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createTempDir, TempDir } from '@myelin/testing';
+import { freePort, myelin, poll, ServiceProcess, waitForHttp } from './cli-harness';
+
+jest.setTimeout(180_000);
+
+/**
+ * The queue as a user meets it: `myelin up` with a per-project limit, quotas set with
+ * `myelin quota`, runs that wait or can never fit, and `myelin queue` saying why.
+ */
+describe('embedded mode: queue, limits and quotas through the CLI', () => {
+  let home: TempDir;
+  let specs: TempDir;
+  let up: ServiceProcess;
+  let env: Record<string, string>;
+  let base: string;
+  const apiRun = async (uuid: string) => {
+    const { token } = JSON.parse(await readFile(join(home.path, 'credentials.json'), 'utf8')) as { token: string };
+    const res = await fetch(`${base}/api/v1/runs/${uuid}`, { headers: { Authorization: `token ${token}` } });
+    return (await res.json()) as { status: string; statusMessage: string; number: number; statuses?: Array<{ status: string; reason: string; message: string }> };
+  };
+  const spec = async (name: string, body: string) => {
+    const path = join(specs.path, name);
+    await writeFile(path, body);
+    return path;
+  };
+  const submit = async (file: string, project: string) => {
+    const res = await myelin(['run', '-f', file, '-p', project, '--json'], env);
+    expect(res.code).toBe(0);
+    return (JSON.parse(res.stdout) as { uuid: string }).uuid;
+  };
+
+  beforeAll(async () => {
+    home = await createTempDir('myelin-e2e-queue');
+    specs = await createTempDir('myelin-e2e-queue-specs');
+    const port = await freePort();
+    env = { MYELIN_HOME: home.path, MYELIN_MAX_PARALLEL: '4', MYELIN_MAX_PARALLEL_PER_PROJECT: '1' };
+    base = `http://127.0.0.1:${port}`;
+    up = new ServiceProcess(['up', '--port', String(port)], env);
+    await waitForHttp(`${base}/readyz`, 90_000, up);
+    env = { ...env, MYELIN_HOST: base };
+    for (const p of ['vision', 'big']) expect((await myelin(['project', 'create', p], env)).code).toBe(0);
+  }, 120_000);
+
+  afterAll(async () => {
+    await up?.stop();
+    await home?.remove();
+    await specs?.remove();
+  });
+
+  it('shows a run held by its project limit, and one that can never fit its quota, until the quota grows', async () => {
+    expect((await myelin(['quota', 'set', 'user', 'admin', '--gpu', '4', '--memory', '16Gi'], env)).code).toBe(0);
+    const ls = await myelin(['quota', 'ls', '--json'], env);
+    expect(JSON.parse(ls.stdout)).toEqual([expect.objectContaining({ scope: 'user', name: 'admin', gpu: 4, memoryMb: 16384, maxRuns: null })]);
+
+    const sleeper = await spec('sleep.yml', 'version: 1\nkind: experiment\nenvironment:\n  resources:\n    gpu: {requests: 1}\nrun:\n  cmd: sleep 120\n');
+    const quick = await spec('quick.yml', 'version: 1\nkind: experiment\nrun:\n  cmd: echo quick\n');
+    const big = await spec('big.yml', 'version: 1\nkind: experiment\nenvironment:\n  resources:\n    gpu: {requests: 8}\nrun:\n  cmd: echo big\n');
+    const first = await submit(sleeper, 'vision');
+    await poll(async () => (await apiRun(first)).status === 'running', { timeoutMs: 30_000, what: 'the first run to start' });
+    const second = await submit(quick, 'vision');
+    const huge = await submit(big, 'big');
+    await poll(async () => (await apiRun(huge)).status === 'unschedulable', { timeoutMs: 30_000, what: 'the big run to be unschedulable' });
+    await poll(async () => (await apiRun(second)).statusMessage.includes('project limit'), { timeoutMs: 30_000, what: 'the project-limit condition' });
+
+    const queue = await myelin(['queue', '--json'], env);
+    expect(queue.code).toBe(0);
+    const view = JSON.parse(queue.stdout) as { waiting: Array<{ runUuid: string; status: string; message: string; position: number }> };
+    expect(view.waiting.map((w) => [w.runUuid, w.status, w.message])).toEqual([
+      [second, 'queued', 'waiting: project admin/vision has 1 of 1 runs running (project limit)'],
+      [huge, 'unschedulable', 'asks 8 GPU where the quota of user admin allows 4'],
+    ]);
+    const text = await myelin(['queue'], env);
+    expect(text.stdout).toMatch(/admin\/vision#2 .* \(project limit\)/);
+    expect(text.stdout).toMatch(/admin\/big#1 .*unschedulable +asks 8 GPU/);
+
+    // The run's own history says why it waited.
+    const got = JSON.parse((await myelin(['get', second, '--json'], env)).stdout) as { statuses: Array<{ status: string; reason: string }> };
+    expect(got.statuses.map((s) => `${s.status}:${s.reason}`).slice(0, 3)).toEqual(['created:Created', 'queued:Queued', 'queued:ProjectLimit']);
+
+    // With 8 GPUs allowed it could fit, but the first run holds one of them: it waits, queued again.
+    expect((await myelin(['quota', 'set', 'user', 'admin', '--gpu', '8'], env)).code).toBe(0);
+    await poll(async () => (await apiRun(huge)).statusMessage === 'waiting: asks 8 GPU; user admin uses 1 of 8 (quota)', { timeoutMs: 30_000, what: 'the big run to wait for GPUs' });
+    expect((await apiRun(huge)).status).toBe('queued');
+    expect((await apiRun(second)).status).toBe('queued'); // still behind the first run of its project
+    expect((await myelin(['stop', first], env)).code).toBe(0);
+    await poll(async () => (await apiRun(huge)).status === 'succeeded', { timeoutMs: 30_000, what: 'the big run once the GPUs are free' });
+    await poll(async () => (await apiRun(second)).status === 'succeeded', { timeoutMs: 30_000, what: 'the second run once the first stopped' });
+    const empty = await myelin(['queue'], env);
+    expect(empty.stdout).toMatch(/^Nothing waits/);
+  });
+
+  it('reports usage errors and unknown quotas with their exit codes', async () => {
+    expect((await myelin(['quota', 'set', 'galaxy', 'x', '--gpu', '1'], env)).code).toBe(2);
+    expect((await myelin(['quota', 'set', 'user', 'x', '--memory', 'lots'], env)).code).toBe(2);
+    const rm = await myelin(['quota', 'rm', 'team', 'acme/none'], env);
+    expect(rm.code).toBe(3);
+    expect(rm.stderr).toMatch(/no quota for team acme\/none/);
+  });
+});
