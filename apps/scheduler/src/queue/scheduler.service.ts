@@ -70,6 +70,12 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     if (this.timer) clearTimeout(this.timer);
     while (this.ticking) await new Promise((r) => setTimeout(r, 10));
     await this.relay.stop();
+    // Hand this replica's runs over at once (their processes keep running): another replica, or this
+    // one restarted, adopts them at its next inspection instead of after the lease time.
+    if (this.lease.shared) {
+      const mine = (await this.executions.listForAdmission(LIVE).catch(() => [])).filter((e) => e.owner === this.lease.owner);
+      for (const e of mine) await this.lease.release(e.runUuid).catch(() => undefined);
+    }
     await this.lease.close();
   }
 
