@@ -75,6 +75,13 @@ describe('embedded mode: queue, limits and quotas through the CLI', () => {
     expect(text.stdout).toMatch(/admin\/vision#2 .* \(project limit\)/);
     expect(text.stdout).toMatch(/admin\/big#1 .*unschedulable +asks 8 GPU/);
 
+    // A superuser moves it in the queue (by number within its project).
+    const moved = await myelin(['queue', 'priority', '2', '7', '-p', 'vision'], env);
+    expect(moved.code).toBe(0);
+    expect(moved.stdout).toBe('run admin/vision#2: priority 7\n');
+    expect((await myelin(['queue', 'priority', '2', 'high', '-p', 'vision'], env)).code).toBe(2);
+    expect((await myelin(['queue', 'priority', '1', '7', '-p', 'vision'], env)).code).toBe(3); // running: not in the queue
+
     // The run's own history says why it waited.
     const got = JSON.parse((await myelin(['get', second, '--json'], env)).stdout) as { statuses: Array<{ status: string; reason: string }> };
     expect(got.statuses.map((s) => `${s.status}:${s.reason}`).slice(0, 3)).toEqual(['created:Created', 'queued:Queued', 'queued:ProjectLimit']);

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { MyelinClient } from '@myelin/sdk';
-import { CliError, EXIT, resolveConnection } from '../cli-context';
+import { CliError, createContext, EXIT, resolveConnection } from '../cli-context';
 import { ago, printJson, table } from '../output/format';
 
 interface QueueEntry {
@@ -78,8 +78,24 @@ function parseCeiling(flag: string, text: string | undefined, parse: (t: string)
 
 const show = (v: number | null, fmt: (n: number) => string = String) => (v === null ? '-' : fmt(v));
 
+function priorityCommand(): Command {
+  return new Command('priority')
+    .description("move a waiting run in the queue (superusers: any priority; others: only lower their own runs' to 0 or below)")
+    .argument('<run>', 'run number (in the project) or uuid')
+    .argument('<priority>', 'an integer from -1000 to 1000; higher starts first')
+    .option('-p, --project <name>', 'project ("name" or "owner/name") for a run number')
+    .option('--api-host <url>', 'API URL, to resolve a run number (default: $MYELIN_HOST or http://127.0.0.1:8000)')
+    .option('--host <url>', 'scheduler URL (default: $MYELIN_SCHEDULER_HOST, else $MYELIN_HOST or http://127.0.0.1:8000)')
+    .action(async (ref: string, value: string, opts: { project?: string; apiHost?: string; host?: string }) => {
+      if (!/^-?\d+$/.test(value)) throw new CliError(`priority must be an integer (got "${value}")`, EXIT.usage);
+      const run = await createContext({ ...(opts.apiHost ? { host: opts.apiHost } : {}), ...(opts.project ? { project: opts.project } : {}) }).resolveRun(ref);
+      const saved = await schedulerClient(opts).call<{ priority: number }>('PUT', `/api/v1/scheduler/queue/${run.uuid}/priority`, { priority: Number(value) });
+      process.stdout.write(`run ${run.project}#${run.number}: priority ${saved.priority}\n`);
+    });
+}
+
 export function queueCommand(): Command {
-  return hostOption(new Command('queue'))
+  const queue = hostOption(new Command('queue'))
     .description('what waits for the scheduler, in the order it will start, and why (the limit or quota that holds each run)')
     .option('--json', 'print as JSON')
     .action(async (opts: { host?: string; json?: boolean }) => {
@@ -98,6 +114,8 @@ export function queueCommand(): Command {
       );
       process.stdout.write(`${limits}${view.hidden ? `; ${view.hidden} run(s) of other users not shown` : ''}\n`);
     });
+  queue.addCommand(priorityCommand());
+  return queue;
 }
 
 export function quotaCommand(): Command {

@@ -189,6 +189,31 @@ describe('scheduler admission: limits, quotas and the queue', () => {
     expect(list.results).toEqual([]);
   });
 
+  it('moves waiting runs in the queue: superusers raise, submitters only lower their own', async () => {
+    const first = await submit({ project: 'prio/x', cmd: 'sleep 3' }); // long enough for the moves below
+    await waitFor(() => lastStatus(first) === 'running', { what: 'first run to start' });
+    const a = await submit({ project: 'prio/x' });
+    const b = await submit({ project: 'prio/x' });
+    const bobs = await submit({ project: 'prio/y', user: 'bob', cmd: 'sleep 1.5' });
+    await waitFor(() => [a, b].every((u) => statusesOf(u).some((e) => e.reason === 'ProjectLimit')), { what: 'both to wait' });
+    const setPriority = (uuid: string, token: string, priority: unknown) => http('PUT', `/api/v1/scheduler/queue/${uuid}/priority`, token, { priority });
+    expect((await setPriority(b, ALICE, 5)).status).toBe(403); // raising is for superusers
+    expect((await setPriority(bobs, ALICE, -1)).status).toBe(404); // not hers (and running)
+    expect((await setPriority(randomUUID(), ADMIN, 1)).status).toBe(404);
+    expect((await setPriority(first, ADMIN, 1)).status).toBe(404); // running: not in the queue
+    expect((await setPriority(b, ADMIN, 1.5)).status).toBe(400);
+    expect((await setPriority(b, ADMIN, 5000)).status).toBe(400);
+    const raised = await setPriority(b, ADMIN, 10);
+    expect(raised.status).toBe(200);
+    expect(await raised.json()).toEqual({ runUuid: b, priority: 10 });
+    expect((await setPriority(a, ALICE, -1)).status).toBe(200);
+    const queue = (await (await http('GET', '/api/v1/scheduler/queue', ALICE)).json()) as { waiting: Array<{ runUuid: string; priority: number }> };
+    expect(queue.waiting.map((w) => [w.runUuid, w.priority])).toEqual([[b, 10], [a, -1]]);
+    await finished([first, a, b, bobs]);
+    const startOf = (u: string) => events.findIndex((e) => e.runUuid === u && e.status === 'starting');
+    expect(startOf(b)).toBeLessThan(startOf(a));
+  });
+
   it('retries a failing run max_restarts times with backoff, each attempt in the history, then fails', async () => {
     const run = await submit({ project: 'retry/a', user: 'rita', cmd: 'echo attempt; exit 3', maxRestarts: 2 });
     await waitFor(() => lastStatus(run) === 'failed', { timeoutMs: 20_000, what: 'the run to fail for good' });

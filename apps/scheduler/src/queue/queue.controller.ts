@@ -1,5 +1,5 @@
-import { Body, Controller, Delete, ForbiddenException, Get, HttpCode, Inject, NotFoundException, Put, Query, Req } from '@nestjs/common';
-import { IsIn, IsNumber, IsOptional, IsString, Matches, MaxLength, Min, ValidateIf } from 'class-validator';
+import { Body, Controller, Delete, ForbiddenException, Get, HttpCode, Inject, NotFoundException, Param, ParseUUIDPipe, Put, Query, Req } from '@nestjs/common';
+import { IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
 import { ACTIVE_STATUSES, RunStatus } from '@myelin/contracts';
 import { ExecutionEntity, ExecutionsRepository, QuotaRow, QuotasRepository } from '@myelin/persistence';
 import { AuthenticatedRequest } from '@myelin/runtime';
@@ -20,6 +20,10 @@ export class QuotaBody {
   /** MB. */
   @IsOptional() @ValidateIf((_, v) => v !== null) @IsNumber() @Min(0) memoryMb?: number | null;
   @IsOptional() @ValidateIf((_, v) => v !== null) @IsNumber() @Min(0) gpu?: number | null;
+}
+
+export class PriorityBody {
+  @IsInt() @Min(-1000) @Max(1000) priority!: number;
 }
 
 export class QuotaKeyQuery {
@@ -98,6 +102,29 @@ export class QueueController {
       })),
       hidden: ordered.length - entries.length,
     };
+  }
+
+  /**
+   * Move a waiting run in the queue. Superusers set any priority; the submitter may only lower
+   * their own run's (to 0 or below), so nobody jumps ahead of others by themselves.
+   */
+  @Put('queue/:runUuid/priority')
+  async priority(
+    @Req() req: AuthenticatedRequest,
+    @Param('runUuid', ParseUUIDPipe) runUuid: string,
+    @Body() body: PriorityBody,
+  ): Promise<{ runUuid: string; priority: number }> {
+    const row = await this.executions.find(runUuid);
+    const waiting = row && (row.status === 'queued' || row.status === 'unschedulable');
+    if (!row || (!req.identity.isSuperuser && row.submitter !== req.identity.username)) throw new NotFoundException(`run ${runUuid} is not in the queue`);
+    if (!waiting) throw new NotFoundException(`run ${runUuid} is not in the queue (it is ${row.status})`);
+    if (!req.identity.isSuperuser && body.priority > Math.min(0, row.priority)) {
+      throw new ForbiddenException('only superusers raise a priority; you may lower your own runs (to 0 or below)');
+    }
+    const saved = await this.executions.setPriority(runUuid, body.priority);
+    if (!saved) throw new NotFoundException(`run ${runUuid} is not in the queue any more`);
+    this.scheduler.poke(true);
+    return { runUuid, priority: saved.priority };
   }
 
   @Get('quotas')

@@ -85,6 +85,17 @@ export class ExecutionsRepository {
     return this.repo.createQueryBuilder('e').where('e.status IN (:...statuses)', { statuses }).getCount();
   }
 
+  /** Change the priority of a run that still waits (queued or unschedulable); null when it does not wait (or is unknown). */
+  async setPriority(runUuid: string, priority: number): Promise<ExecutionEntity | null> {
+    const result = await this.repo
+      .createQueryBuilder()
+      .update(ExecutionEntity)
+      .set({ priority })
+      .where(`run_uuid = :runUuid AND status IN ('queued', 'unschedulable')`, { runUuid })
+      .execute();
+    return (result.affected ?? 0) > 0 ? this.find(runUuid) : null;
+  }
+
   /** Like `listByStatus`, without the large columns (command, params, spec) admission never reads. */
   listForAdmission(statuses: RunStatus[]): Promise<ExecutionEntity[]> {
     const lean: Array<keyof ExecutionEntity> = [
