@@ -79,4 +79,17 @@ describe('runs repository: admission facts and queued conditions', () => {
     expect((await runs.applyStatus(run.uuid, { ...limit, reason: 'Quota' })).applied).toBe(false);
     expect((await runs.conditions(run.uuid)).map((c) => `${c.status}:${c.reason}`)).toEqual(['created:Created', 'queued:Queued', 'queued:ProjectLimit', 'running:Running']);
   });
+
+  it("records an unschedulable run's new reason once too", async () => {
+    const dan = await accounts.createUser({ username: 'dan' });
+    const project = await runs.getOrCreateProject(dan.id, 'p');
+    const run = await runs.create({ projectId: project.id, kind: 'experiment', content: 'x', spec: {}, params: {}, createdBy: dan.id });
+    const at = new Date();
+    const never = { status: 'unschedulable' as const, reason: 'Unschedulable', message: 'asks 8 GPU where the quota of user dan allows 4', at };
+    expect((await runs.applyStatus(run.uuid, never)).applied).toBe(true);
+    expect((await runs.applyStatus(run.uuid, never)).applied).toBe(false);
+    const lower = { ...never, message: 'asks 8 GPU where the quota of user dan allows 2' };
+    expect((await runs.applyStatus(run.uuid, lower)).applied).toBe(true);
+    expect((await runs.conditions(run.uuid)).map((c) => `${c.status}:${c.message}`).slice(1)).toEqual([`unschedulable:${never.message}`, `unschedulable:${lower.message}`]);
+  });
 });

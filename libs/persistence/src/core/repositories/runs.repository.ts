@@ -274,14 +274,15 @@ export class RunsRepository {
         .where('r.uuid = :uuid', { uuid })
         .getOne();
       if (!run) return { applied: false, reason: 'not_found' } as const;
-      // A queued run whose scheduler condition changed (another limit holds it now): a new
-      // condition in the history, the status unchanged. An identical one (a resync) is a duplicate.
-      if (run.status === 'queued' && change.status === 'queued') {
+      // A waiting run whose scheduler condition changed (another limit holds it now, another reason
+      // it cannot be placed): a new condition in the history, the status unchanged. An identical one
+      // (a resync) is a duplicate.
+      if ((run.status === 'queued' || run.status === 'unschedulable') && change.status === run.status) {
         if (run.statusReason === change.reason && run.statusMessage === change.message) return { applied: false, reason: 'illegal_transition', run } as const;
         run.statusReason = change.reason;
         run.statusMessage = change.message;
         await manager.save(run);
-        await manager.insert(RunConditionEntity, { runUuid: uuid, status: 'queued', reason: change.reason, message: change.message, at: change.at });
+        await manager.insert(RunConditionEntity, { runUuid: uuid, status: run.status, reason: change.reason, message: change.message, at: change.at });
         return { applied: true, run } as const;
       }
       if (!canTransition(run.status, change.status, run.kind)) {
