@@ -7,7 +7,7 @@
 //  3. Read: a 1M-point series downsampled to 1,000 points through the API, versus a raw SELECT of
 //     the whole series.
 //  4. Loss check: the stored count equals the sent count exactly.
-// Usage: node tools/bench/tracking-ingest.mjs [--writers 8] [--batches 60] [--embedded-batches 40]
+// Usage: node tools/bench/tracking-ingest.mjs [--writers 8] [--batches 60] [--embedded-batches 40] [--rounds 3] [--series 1000000]
 import { execFileSync, spawn } from 'node:child_process';
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,6 +27,7 @@ const BATCHES = arg('--batches', 60);
 const EMBEDDED_BATCHES = arg('--embedded-batches', 40);
 const BATCH = 1000;
 const SERIES = arg('--series', 1_000_000);
+const ROUNDS = arg('--rounds', 3);
 
 execFileSync(process.execPath, [join(root, 'tools', 'scripts', 'build.mjs'), '--quiet'], { stdio: 'inherit' });
 const env = { ...process.env, MYELIN_SKIP_BUILD_CHECK: '1', MYELIN_LOG_LEVEL: 'warn', MYELIN_RATE_LIMIT_PER_MINUTE: '0' };
@@ -125,6 +126,14 @@ const TABLE_SQL = (name) => `CREATE TABLE ${name} (
 const INDEX_SQL = (name) => `CREATE INDEX ON ${name} (run_uuid, name_id, step)`;
 
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
+async function poll(check) {
+  for (let i = 0; i < 100; i++) {
+    const v = await check();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('timed out');
+}
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const work = mkdtempSync(join(tmpdir(), 'myelin-bench-tracking-'));
 
@@ -159,33 +168,36 @@ try {
   const token = JSON.parse(readFileSync(join(home, 'credentials.json'), 'utf8')).token;
   const core = http(`http://127.0.0.1:${apiPort}`, token);
   await core('POST', '/api/v1/projects', { name: 'bench' });
-  const runs = [];
-  for (let w = 0; w < WRITERS; w++) runs.push((await core('POST', '/api/v1/admin/bench/runs/external', {})).uuid);
-
   // Warm-up (connection pools, name interning, token cache), not counted.
   const warm = (await core('POST', '/api/v1/admin/bench/runs/external', {})).uuid;
   await ingest(`http://127.0.0.1:${trackingPort}`, token, [warm], 3);
-
-  const api1 = await ingest(`http://127.0.0.1:${trackingPort}`, token, runs, BATCHES);
   const pg = new Client({ connectionString: dbUrl.toString() });
   await pg.connect();
-  const [{ n: stored }] = (await pg.query(`SELECT count(*)::int AS n FROM tracking.metrics WHERE run_uuid = ANY($1::uuid[])`, [runs])).rows;
 
-  // Raw COPY of the same rows into the same table shape (with the same index), by psql.
-  const csvFile = join(work, 'points.csv');
-  writeFileSync(csvFile, csvRows(runs, BATCHES));
-  await pg.query(TABLE_SQL('bench_copy'));
-  await pg.query(INDEX_SQL('bench_copy'));
-  const c0 = process.hrtime.bigint();
-  execFileSync('psql', [dbUrl.toString(), '-q', '-c', `\\copy bench_copy FROM '${csvFile}' WITH (FORMAT csv)`]);
-  const copySeconds = Number(process.hrtime.bigint() - c0) / 1e9;
-  const copyRate = api1.sent / copySeconds;
-
-  console.log(`\n== Ingest on PostgreSQL (${WRITERS} writers x ${BATCHES} batches x ${BATCH} points)`);
-  console.log(`HTTP API:    ${fmt(api1.rate)} points/s (${fmt(api1.sent)} points in ${api1.seconds.toFixed(2)} s)`);
-  console.log(`raw COPY:    ${fmt(copyRate)} rows/s (psql \\copy, same rows, same index, ${copySeconds.toFixed(2)} s)`);
-  console.log(`ratio:       ${(api1.rate / copyRate).toFixed(2)}x COPY (goal >= 0.5)`);
-  console.log(`loss check:  sent ${fmt(api1.sent)}, stored ${fmt(stored)} -> ${stored === api1.sent ? 'exact' : 'MISMATCH'}`);
+  // Rounds of API ingest then raw COPY of the same rows, side by side: the machine's load moves,
+  // so each round gives a ratio and the median is reported.
+  const rounds = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const runs = [];
+    for (let w = 0; w < WRITERS; w++) runs.push((await core('POST', '/api/v1/admin/bench/runs/external', {})).uuid);
+    const api1 = await ingest(`http://127.0.0.1:${trackingPort}`, token, runs, BATCHES);
+    const [{ n: stored }] = (await pg.query(`SELECT count(*)::int AS n FROM tracking.metrics WHERE run_uuid = ANY($1::uuid[])`, [runs])).rows;
+    const csvFile = join(work, `points-${round}.csv`);
+    writeFileSync(csvFile, csvRows(runs, BATCHES));
+    await pg.query(TABLE_SQL(`bench_copy_${round}`));
+    await pg.query(INDEX_SQL(`bench_copy_${round}`));
+    const c0 = process.hrtime.bigint();
+    execFileSync('psql', [dbUrl.toString(), '-q', '-c', `\\copy bench_copy_${round} FROM '${csvFile}' WITH (FORMAT csv)`]);
+    const copyRate = api1.sent / (Number(process.hrtime.bigint() - c0) / 1e9);
+    rounds.push({ api: api1.rate, copy: copyRate, ratio: api1.rate / copyRate, sent: api1.sent, stored });
+  }
+  const mid = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor(rounds.length / 2)];
+  const sent = rounds.reduce((n, r) => n + r.sent, 0);
+  const stored = rounds.reduce((n, r) => n + r.stored, 0);
+  console.log(`\n== Ingest on PostgreSQL (${WRITERS} writers x ${BATCHES} batches x ${BATCH} points, ${ROUNDS} rounds)`);
+  for (const r of rounds) console.log(`round: HTTP API ${fmt(r.api)} points/s, raw COPY ${fmt(r.copy)} rows/s (psql \\copy, same rows, same index) -> ${r.ratio.toFixed(2)}x`);
+  console.log(`median ratio: ${mid.ratio.toFixed(2)}x COPY (goal >= 0.5)`);
+  console.log(`loss check:   sent ${fmt(sent)}, stored ${fmt(stored)} -> ${stored === sent ? 'exact' : 'MISMATCH'}`);
 
   // ---------------------------------------------------------------- 3. Read a 1M-point series
   const seriesRun = (await core('POST', '/api/v1/admin/bench/runs/external', {})).uuid;
@@ -237,33 +249,48 @@ try {
   const token = JSON.parse(readFileSync(join(home, 'credentials.json'), 'utf8')).token;
   const call = http(`http://127.0.0.1:${port}`, token);
   const writers = Math.min(WRITERS, 4);
-  const runs = [];
-  for (let w = 0; w < writers; w++) runs.push((await call('POST', '/api/v1/admin/default/runs/external', {})).uuid);
   const warm = (await call('POST', '/api/v1/admin/default/runs/external', {})).uuid;
   await ingest(`http://127.0.0.1:${port}`, token, [warm], 2);
-  const result = await ingest(`http://127.0.0.1:${port}`, token, runs, EMBEDDED_BATCHES);
+  const apiRates = [];
+  let sent = 0;
   let stored = 0;
-  for (const uuid of runs) {
-    for (const s of await call('GET', `/api/v1/tracking/runs/${uuid}/metrics/summaries`)) stored += s.count;
+  let lastRuns = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const runs = [];
+    for (let w = 0; w < writers; w++) runs.push((await call('POST', '/api/v1/admin/default/runs/external', {})).uuid);
+    const result = await ingest(`http://127.0.0.1:${port}`, token, runs, EMBEDDED_BATCHES);
+    apiRates.push(result.rate);
+    sent += result.sent;
+    for (const uuid of runs) {
+      const summaries = await poll(async () => {
+        const s = await call('GET', `/api/v1/tracking/runs/${uuid}/metrics/summaries`);
+        return s.length ? s : null;
+      });
+      for (const m of summaries) stored += m.count;
+    }
+    lastRuns = runs;
   }
   await stop(up);
 
   // PGlite's own COPY of the same rows, in this process, into the same table shape.
   const { PGlite } = await import(require.resolve('@electric-sql/pglite'));
-  const lite = await PGlite.create();
-  await lite.exec(`${TABLE_SQL('bench_copy')}; ${INDEX_SQL('bench_copy')};`);
-  const csv = csvRows(runs, EMBEDDED_BATCHES);
-  const c0 = process.hrtime.bigint();
-  await lite.query(`COPY bench_copy FROM '/dev/blob' WITH (FORMAT csv)`, [], { blob: new Blob([csv]) });
-  const copySeconds = Number(process.hrtime.bigint() - c0) / 1e9;
-  const [{ n }] = (await lite.query('SELECT count(*)::int AS n FROM bench_copy')).rows;
-  await lite.close();
-  const copyRate = n / copySeconds;
-  console.log(`\n== Ingest in embedded mode, PGlite (${writers} writers x ${EMBEDDED_BATCHES} batches x ${BATCH} points)`);
-  console.log(`HTTP API:    ${fmt(result.rate)} points/s (${fmt(result.sent)} points in ${result.seconds.toFixed(2)} s)`);
-  console.log(`PGlite COPY: ${fmt(copyRate)} rows/s (same rows, same index, ${copySeconds.toFixed(2)} s)`);
-  console.log(`ratio:       ${(result.rate / copyRate).toFixed(2)}x COPY (goal >= 0.5)`);
-  console.log(`loss check:  sent ${fmt(result.sent)}, stored ${fmt(stored)} -> ${stored === result.sent ? 'exact' : 'MISMATCH'}`);
+  const csv = csvRows(lastRuns, EMBEDDED_BATCHES);
+  const copyRates = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const lite = await PGlite.create();
+    await lite.exec(`${TABLE_SQL('bench_copy')}; ${INDEX_SQL('bench_copy')};`);
+    const c0 = process.hrtime.bigint();
+    await lite.query(`COPY bench_copy FROM '/dev/blob' WITH (FORMAT csv)`, [], { blob: new Blob([csv]) });
+    const copySeconds = Number(process.hrtime.bigint() - c0) / 1e9;
+    const [{ n }] = (await lite.query('SELECT count(*)::int AS n FROM bench_copy')).rows;
+    await lite.close();
+    copyRates.push(n / copySeconds);
+  }
+  console.log(`\n== Ingest in embedded mode, PGlite (${writers} writers x ${EMBEDDED_BATCHES} batches x ${BATCH} points, ${ROUNDS} rounds)`);
+  console.log(`HTTP API:    ${apiRates.map(fmt).join(', ')} points/s (median ${fmt(median(apiRates))})`);
+  console.log(`PGlite COPY: ${copyRates.map(fmt).join(', ')} rows/s (same rows, same index; median ${fmt(median(copyRates))})`);
+  console.log(`ratio:       ${(median(apiRates) / median(copyRates)).toFixed(2)}x COPY (goal >= 0.5)`);
+  console.log(`loss check:  sent ${fmt(sent)}, stored ${fmt(stored)} -> ${stored === sent ? 'exact' : 'MISMATCH'}`);
 } finally {
   for (const c of children) await stop(c);
   rmSync(work, { recursive: true, force: true });

@@ -13,6 +13,7 @@ export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) =
   const db = await openServiceDatabase({ url: config.MYELIN_DATABASE_URL, embeddedTemplate: config.MYELIN_PGLITE_TEMPLATE, ...TRACKING_SCHEMA });
   const bus = sharedBus ?? createBus({ url: config.MYELIN_AMQP_URL, prefix: config.MYELIN_BUS_PREFIX, logger: new Logger('Bus') });
   const readiness = standardChecks(db.dataSource, bus, config.MYELIN_REDIS_URL);
+  config.MYELIN_TRACKING_INGEST_WRITERS ??= db.embedded ? 1 : 3;
   // With Redis, a follower on any tracking replica wakes when another replica stores lines.
   const logNotifier = config.MYELIN_REDIS_URL ? new RedisLogNotifier(config.MYELIN_REDIS_URL, config.MYELIN_BUS_PREFIX) : new InProcessLogNotifier();
   return startService({

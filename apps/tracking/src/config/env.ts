@@ -13,6 +13,12 @@ export class TrackingEnv extends BaseServiceEnv {
   @IsInt() @Min(20) MYELIN_LOG_FOLLOW_POLL_MS: number = 2000;
   /** Points (or log lines) per ingest batch; above it a request gets 413 and the clients split. */
   @IsInt() @Min(1) @Max(1_000_000) MYELIN_TRACKING_MAX_BATCH_POINTS: number = 10_000;
+  /**
+   * Transactions writing metric batches at once (batches arriving meanwhile are grouped into the
+   * next one). Default 3 on a PostgreSQL server; 1 on the embedded database, whose single session
+   * serialises transactions anyway, so waiting batches are better grouped than queued.
+   */
+  @IsOptional() @IsInt() @Min(1) @Max(64) MYELIN_TRACKING_INGEST_WRITERS?: number;
   /** Largest JSON request body, in bytes. */
   @IsInt() @Min(1024) MYELIN_TRACKING_MAX_BODY_BYTES: number = 16 * 1024 * 1024;
   /** Where runs' outputs live: `local` (the runs folder below) or `s3://bucket[/prefix]`. */

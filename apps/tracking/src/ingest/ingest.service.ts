@@ -1,11 +1,10 @@
 import { ConflictException, Inject, Injectable } from '@nestjs/common';
 import { MetricsSummarized, RunFactsLogged } from '@myelin/contracts';
 import { enqueueOutbox, LogLineInput, MetricPointInput, OutboxRelay, ParamConflict, TrackingRepository } from '@myelin/persistence';
-import { LOG_NOTIFIER } from '../tokens';
+import { LOG_NOTIFIER, TRACKING_ENV } from '../tokens';
+import { TrackingEnv } from '../config/env';
 import type { LogNotifier } from '../logs/log-notifier';
 
-/** Transactions writing metric batches at once, per tracking process. */
-const MAX_WRITERS = 3;
 /** Points per group transaction (a single larger batch still goes alone). */
 const GROUP_POINTS = 20_000;
 
@@ -32,6 +31,7 @@ export class IngestService {
     private readonly tracking: TrackingRepository,
     private readonly relay: OutboxRelay,
     @Inject(LOG_NOTIFIER) private readonly notifier: LogNotifier,
+    @Inject(TRACKING_ENV) private readonly env: TrackingEnv,
   ) {}
 
   private readonly pending: PendingBatch[] = [];
@@ -51,7 +51,7 @@ export class IngestService {
 
   private write(): void {
     // A few transactions in flight: PostgreSQL works on one while the next group forms.
-    while (this.writers < MAX_WRITERS && this.pending.length) {
+    while (this.writers < (this.env.MYELIN_TRACKING_INGEST_WRITERS ?? 3) && this.pending.length) {
       const group: PendingBatch[] = [];
       let size = 0;
       while (this.pending.length && (group.length === 0 || size + this.pending[0].points.length <= GROUP_POINTS)) {
