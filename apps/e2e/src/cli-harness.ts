@@ -1,6 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { waitFor } from '@myelin/testing';
+import { TEST_AMQP_URL, TEST_REDIS_URL, uniqueName, waitFor } from '@myelin/testing';
 import { join } from 'node:path';
 
 /** The repository root and the `myelin` command, as a user runs it (from dist, built by `npm test`). */
@@ -97,4 +97,23 @@ export async function waitForHttp(url: string, timeoutMs = 60_000, proc?: Servic
 /** waitFor with a slower default pace: e2e checks spawn the CLI, and a busy loop of spawns slows the platform it waits on. */
 export function poll<T>(check: () => T | Promise<T>, options: Parameters<typeof waitFor>[1] = {}): Promise<NonNullable<T>> {
   return waitFor(check, { intervalMs: 400, ...options });
+}
+
+/**
+ * The environment of an app started with `myelin serve <app>` in distributed mode: its own
+ * database, queue prefix, home and credentials file, on the local RabbitMQ and Redis.
+ */
+export function distributedEnv(options: { databaseUrl: string; home: string; apiPort: number; label: string }, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    MYELIN_DATABASE_URL: options.databaseUrl,
+    MYELIN_AMQP_URL: TEST_AMQP_URL,
+    MYELIN_BUS_PREFIX: uniqueName(options.label).replace(/_/g, '-'),
+    MYELIN_REDIS_URL: TEST_REDIS_URL,
+    MYELIN_HOME: options.home,
+    MYELIN_PUBLIC_URL: `http://127.0.0.1:${options.apiPort}`,
+    MYELIN_CREDENTIALS_FILE: join(options.home, 'credentials.json'),
+    MYELIN_ADMIN_PASSWORD: 'e2e-password',
+    MYELIN_LOG_LEVEL: 'warn',
+    ...extra,
+  };
 }

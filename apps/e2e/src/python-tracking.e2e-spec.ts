@@ -1,8 +1,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createTempDir, createTestDatabase, TempDir, TEST_AMQP_URL, TEST_REDIS_URL, TestDatabase, uniqueName } from '@myelin/testing';
-import { freePort, myelin, poll, ServiceProcess, waitForHttp } from './cli-harness';
+import { createTempDir, createTestDatabase, TempDir, TestDatabase } from '@myelin/testing';
+import { distributedEnv, freePort, myelin, poll, ServiceProcess, waitForHttp } from './cli-harness';
 
 jest.setTimeout(180_000);
 
@@ -92,18 +92,7 @@ describe('Python client in a real job', () => {
     await writeFile(join(code.path, 'train.py'), TRAIN);
     await writeFile(join(code.path, 'resilient.py'), RESILIENT);
     [apiPort, trackingPort] = [await freePort(), await freePort()];
-    env = {
-      MYELIN_DATABASE_URL: db.url,
-      MYELIN_AMQP_URL: TEST_AMQP_URL,
-      MYELIN_BUS_PREFIX: uniqueName('myelin-py').replace(/_/g, '-'),
-      MYELIN_REDIS_URL: TEST_REDIS_URL,
-      MYELIN_HOME: home.path,
-      MYELIN_PUBLIC_URL: `http://127.0.0.1:${apiPort}`,
-      MYELIN_PUBLIC_TRACKING_URL: `http://127.0.0.1:${trackingPort}`,
-      MYELIN_CREDENTIALS_FILE: join(home.path, 'credentials.json'),
-      MYELIN_ADMIN_PASSWORD: 'e2e-password',
-      MYELIN_LOG_LEVEL: 'warn',
-    };
+    env = distributedEnv({ databaseUrl: db.url, home: home.path, apiPort, label: 'myelin-py' }, { MYELIN_PUBLIC_TRACKING_URL: `http://127.0.0.1:${trackingPort}` });
     await start('api', apiPort);
     await Promise.all([start('tracking', trackingPort), start('scheduler', await freePort())]);
     admin = (JSON.parse(await readFile(join(home.path, 'credentials.json'), 'utf8')) as { token: string }).token;

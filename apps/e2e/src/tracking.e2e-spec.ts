@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createTempDir, createTestDatabase, TempDir, TEST_AMQP_URL, TEST_REDIS_URL, TestDatabase, uniqueName } from '@myelin/testing';
+import { createTempDir, createTestDatabase, TempDir, TestDatabase } from '@myelin/testing';
 import { MyelinClient, RunTracker } from '@myelin/sdk';
-import { freePort, poll, ServiceProcess, waitForHttp } from './cli-harness';
+import { distributedEnv, freePort, poll, ServiceProcess, waitForHttp } from './cli-harness';
 
 jest.setTimeout(120_000);
 
@@ -61,23 +61,17 @@ describe('tracking HTTP API, two replicas on PostgreSQL, RabbitMQ and Redis', ()
     db = await createTestDatabase('myelin_tracking_e2e');
     home = await createTempDir('myelin-e2e-tracking');
     [apiPort, trackingPort, replicaPort] = [await freePort(), await freePort(), await freePort()];
-    const env = {
-      MYELIN_DATABASE_URL: db.url,
-      MYELIN_AMQP_URL: TEST_AMQP_URL,
-      MYELIN_BUS_PREFIX: uniqueName('myelin-trk').replace(/_/g, '-'),
-      MYELIN_REDIS_URL: TEST_REDIS_URL,
-      MYELIN_HOME: home.path,
-      MYELIN_PUBLIC_URL: `http://127.0.0.1:${apiPort}`,
-      MYELIN_CREDENTIALS_FILE: join(home.path, 'credentials.json'),
-      MYELIN_ADMIN_PASSWORD: 'e2e-password',
-      MYELIN_LOG_LEVEL: 'warn',
-      MYELIN_TRACKING_MAX_BATCH_POINTS: '5000',
-      // Every test holds a job or two running until the end.
-      MYELIN_MAX_PARALLEL: '32',
-      MYELIN_AUTH_CACHE_SECONDS: '0',
-      // A long fallback poll: a follower that sees new lines quickly was woken by Redis pub/sub.
-      MYELIN_LOG_FOLLOW_POLL_MS: '60000',
-    };
+    const env = distributedEnv(
+      { databaseUrl: db.url, home: home.path, apiPort, label: 'myelin-trk' },
+      {
+        MYELIN_TRACKING_MAX_BATCH_POINTS: '5000',
+        // Every test holds a job or two running until the end.
+        MYELIN_MAX_PARALLEL: '32',
+        MYELIN_AUTH_CACHE_SECONDS: '0',
+        // A long fallback poll: a follower that sees new lines quickly was woken by Redis pub/sub.
+        MYELIN_LOG_FOLLOW_POLL_MS: '60000',
+      },
+    );
     startApp = async (app: string, port: number) => {
       const proc = new ServiceProcess(['serve', app], { ...env, MYELIN_PORT: String(port) });
       procs.push(proc);
