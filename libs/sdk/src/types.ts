@@ -38,6 +38,10 @@ export interface CreateRunRequest {
   description?: string;
   tags?: string[];
   codeDir?: string;
+  /** Pipelines: run every op even when an earlier run of it could be reused (`cache: true`). */
+  noCache?: boolean;
+  /** Pipelines: the files of ops whose template is a path in the project code. */
+  templateFiles?: Array<{ path: string; content: string }>;
 }
 
 export interface MetricSummary {
