@@ -1,16 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  createTempDir,
-  createTestDatabase,
-  TempDir,
-  TestDatabase,
-  TEST_AMQP_URL,
-  TEST_REDIS_URL,
-  uniqueName,
-
-} from '@myelin/testing';
-import { freePort, myelin, poll, ServiceProcess, waitForHttp } from './cli-harness';
+import { createTempDir, createTestDatabase, TempDir, TestDatabase } from '@myelin/testing';
+import { distributedEnv, freePort, myelin, poll, ServiceProcess, waitForHttp } from './cli-harness';
 
 jest.setTimeout(240_000);
 
@@ -44,20 +35,11 @@ describe('distributed mode: six processes on PostgreSQL, RabbitMQ and Redis', ()
     specs = await createTempDir('myelin-e2e-dist-specs');
     for (const app of APPS) ports.set(app, await freePort());
     const apiUrl = `http://127.0.0.1:${ports.get('api')}`;
-    baseEnv = {
-      MYELIN_DATABASE_URL: db.url,
-      MYELIN_AMQP_URL: TEST_AMQP_URL,
-      MYELIN_BUS_PREFIX: uniqueName('myelin-e2e').replace(/_/g, '-'),
-      MYELIN_REDIS_URL: TEST_REDIS_URL,
-      MYELIN_HOME: home.path,
-      MYELIN_PUBLIC_URL: apiUrl,
-      MYELIN_CREDENTIALS_FILE: join(home.path, 'credentials.json'),
-      MYELIN_ADMIN_PASSWORD: 'e2e-password',
-      MYELIN_LOG_LEVEL: 'warn',
+    baseEnv = distributedEnv(
+      { databaseUrl: db.url, home: home.path, apiPort: ports.get('api') as number, label: 'myelin-e2e' },
       // Quicker catch-up than the production defaults, so the optimizer-restart test stays short.
-      MYELIN_TRIAL_CHECK_SECONDS: '2',
-      MYELIN_OPTIMIZER_TICK_MS: '500',
-    };
+      { MYELIN_TRIAL_CHECK_SECONDS: '2', MYELIN_OPTIMIZER_TICK_MS: '500' },
+    );
     // The API first (it owns accounts); the others in parallel.
     await startApp('api');
     await Promise.all(APPS.filter((a) => a !== 'api').map(startApp));

@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { MyelinClient } from '@myelin/sdk';
-import { createTempDir, createTestDatabase, TempDir, TEST_AMQP_URL, TEST_REDIS_URL, TestDatabase, uniqueName } from '@myelin/testing';
-import { freePort, myelin, poll, ServiceProcess, waitForHttp } from './cli-harness';
+import { createTempDir, createTestDatabase, TempDir, TestDatabase } from '@myelin/testing';
+import { distributedEnv, freePort, myelin, poll, ServiceProcess, waitForHttp } from './cli-harness';
 
 jest.setTimeout(240_000);
 
@@ -26,19 +26,10 @@ describe('distributed: scheduler replicas survive kill -9 of one of them', () =>
     home = await createTempDir('myelin-e2e-replicas');
     const ports = { api: await freePort(), tracking: await freePort(), a: await freePort(), b: await freePort() };
     const apiUrl = `http://127.0.0.1:${ports.api}`;
-    const env = {
-      MYELIN_DATABASE_URL: db.url,
-      MYELIN_AMQP_URL: TEST_AMQP_URL,
-      MYELIN_BUS_PREFIX: uniqueName('myelin-e2e-replicas').replace(/_/g, '-'),
-      MYELIN_REDIS_URL: TEST_REDIS_URL,
-      MYELIN_HOME: home.path,
-      MYELIN_PUBLIC_URL: apiUrl,
-      MYELIN_CREDENTIALS_FILE: join(home.path, 'credentials.json'),
-      MYELIN_ADMIN_PASSWORD: 'e2e-password',
-      MYELIN_LOG_LEVEL: 'warn',
-      MYELIN_SCHEDULER_LEASE_MS: '3000',
-      MYELIN_JOB_PYTHONPATH: '',
-    };
+    const env = distributedEnv(
+      { databaseUrl: db.url, home: home.path, apiPort: ports.api, label: 'myelin-e2e-replicas' },
+      { MYELIN_SCHEDULER_LEASE_MS: '3000', MYELIN_JOB_PYTHONPATH: '' },
+    );
     const serve = async (name: string, app: string, port: number, extra: Record<string, string> = {}) => {
       const proc = new ServiceProcess(['serve', app], { ...env, ...extra, MYELIN_PORT: String(port) });
       procs.set(name, proc);

@@ -165,7 +165,7 @@ describe.each(backends)('persistence on %s', (_label, provision) => {
     ];
     expect(await repo.appendMetrics(run, 'b1', points)).toBe(true);
     expect(await repo.appendMetrics(run, 'b1', points)).toBe(false); // retried batch
-    const series = await repo.metrics(run);
+    const series = await repo.series(run);
     expect(series.loss.map((p) => [p.step, p.value])).toEqual([
       [1, 0.5],
       [2, 0.25],
@@ -173,7 +173,7 @@ describe.each(backends)('persistence on %s', (_label, provision) => {
     expect(series.acc).toHaveLength(2);
     expect(series.acc.some((p) => Number.isNaN(p.value))).toBe(true);
     expect(series.acc.some((p) => p.value === Infinity)).toBe(true);
-    expect(Object.keys(await repo.metrics(run, ['loss']))).toEqual(['loss']);
+    expect(Object.keys(await repo.series(run, { names: ['loss'] }))).toEqual(['loss']);
 
     const lines = [
       { at, stream: 'stdout' as const, line: 'hello' },
@@ -235,6 +235,13 @@ describe.each(backends)('persistence on %s', (_label, provision) => {
     expect((await Promise.all(groups)).flat().every(Boolean)).toBe(true);
     const counts = async (run: string) => (await repo.summaries(run))[0].count;
     expect([await counts(a), await counts(b)]).toEqual([100 + 8 * 50, 50 + 8 * 50]);
+    // Two batches of one run in one group, in the same 100-step bucket: one rollup row counts both.
+    expect(await repo.appendMetricBatches([batch(a, 'm1', 1000), batch(a, 'm2', 1050)])).toEqual([true, true]);
+    const [bucket] = await tracking.dataSource.query(
+      `SELECT "count", "min_step", "max_step" FROM "tracking"."metric_rollups" WHERE "run_uuid" = $1 AND "width" = 100 AND "bucket" = 10`,
+      [a],
+    );
+    expect([Number(bucket.count), Number(bucket.min_step), Number(bucket.max_step)]).toEqual([100, 1000, 1099]);
   });
 
   it('keeps metric rollups at ingest equal to what the migration computes from the stored points', async () => {
@@ -265,7 +272,7 @@ describe.each(backends)('persistence on %s', (_label, provision) => {
     await Promise.all(
       Array.from({ length: 20 }, (_, i) => repo.appendMetrics(run, `c${i}`, [{ name: 'x', step: i, value: i, at }])),
     );
-    expect((await repo.metrics(run)).x).toHaveLength(20);
+    expect((await repo.series(run)).x).toHaveLength(20);
   });
 });
 

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { RunCreated, RunFactsLogged, RunStatusReport } from '@myelin/contracts';
+import { RunFactsLogged, RunStatusReport } from '@myelin/contracts';
+import { runCreatedEvent } from '../runs/usecases/create-run.usecase';
 import { AccountsRepository, ProjectEntity, RunEntity, RunsRepository } from '@myelin/persistence';
 import { Identity } from '@myelin/runtime';
 import { ActivityService } from '../activity/activity.service';
@@ -46,13 +47,7 @@ export class ExternalRunsService {
         createdBy: identity.userId,
         managed: false,
       },
-      [
-        {
-          kind: 'event',
-          pattern: RunCreated.PATTERN,
-          payload: (r) => ({ runUuid: r.uuid, project: projectName, number: r.number, kind: r.kind, at: r.createdAt.toISOString() }),
-        },
-      ],
+      [runCreatedEvent(projectName)],
     );
     await this.runs.applyStatus(run.uuid, { status: 'running', reason: 'Tracked', message: 'tracked from outside the platform', at: new Date() });
     await this.activity.record(identity, 'run.created', 'run', run.uuid, project.id, { number: run.number, external: true });

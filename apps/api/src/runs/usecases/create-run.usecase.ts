@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { parse as parseYaml } from 'yaml';
 import { checkPolyaxonfiles, CompiledSpec, formatSpecError, ParamValue, renderTrial } from '@myelin/spec';
 import { isFinal, PipelineOpCreate, PipelineOpMark, RunCreated, RunKind, RunStart, RunStatus } from '@myelin/contracts';
-import { ProjectEntity, RunEntity, RunsRepository } from '@myelin/persistence';
+import { OutboxMessage, ProjectEntity, RunEntity, RunsRepository } from '@myelin/persistence';
 import { Identity } from '@myelin/runtime';
 import { ActivityService } from '../../activity/activity.service';
 import { ApiException, ApiExceptionCode } from '../../api.exception';
@@ -86,11 +86,7 @@ export class CreateRunUseCase {
         cloningStrategy: original?.strategy ?? null,
       },
       [
-        {
-          kind: 'event',
-          pattern: RunCreated.PATTERN,
-          payload: (r) => ({ runUuid: r.uuid, project: projectName, number: r.number, kind: r.kind, at: r.createdAt.toISOString() }),
-        },
+        runCreatedEvent(projectName),
         {
           kind: 'command',
           pattern: RunStart.PATTERN,
@@ -124,18 +120,7 @@ export class CreateRunUseCase {
         createdBy: identity.userId,
       },
       [
-        {
-          kind: 'event',
-          pattern: RunCreated.PATTERN,
-          payload: (r) => ({
-            runUuid: r.uuid,
-            project: projectName,
-            number: r.number,
-            kind: r.kind,
-            at: r.createdAt.toISOString(),
-            hptuning: JSON.parse(JSON.stringify(spec.hptuning ?? {})) as Record<string, unknown>,
-          }),
-        },
+        runCreatedEvent(projectName, { hptuning: JSON.parse(JSON.stringify(spec.hptuning ?? {})) as Record<string, unknown> }),
       ],
     );
     await this.activity.record(identity, 'group.created', 'run', run.uuid, project.id, { number: run.number });
@@ -178,19 +163,7 @@ export class CreateRunUseCase {
         ...(resumeOf ? { originalUuid: resumeOf.uuid, cloningStrategy: 'resume' } : {}),
       },
       [
-        {
-          kind: 'event',
-          pattern: RunCreated.PATTERN,
-          payload: (r) => ({
-            runUuid: r.uuid,
-            project: projectName,
-            number: r.number,
-            kind: r.kind,
-            at: r.createdAt.toISOString(),
-            pipeline: compiled,
-            ...(resumeOf ? { resumeOf: resumeOf.uuid } : {}),
-          }),
-        },
+        runCreatedEvent(projectName, { pipeline: compiled, ...(resumeOf ? { resumeOf: resumeOf.uuid } : {}) }),
       ],
     );
     await this.activity.record(identity, resumeOf ? 'pipeline.retried' : 'pipeline.created', 'run', run.uuid, project.id, {
@@ -235,7 +208,7 @@ export class CreateRunUseCase {
       parentUuid: pipeline.uuid,
       trialKey: key,
     };
-    const announce = (r: RunEntity) => ({ runUuid: r.uuid, project: projectName, number: r.number, kind: r.kind, parentUuid: pipeline.uuid, at: r.createdAt.toISOString() });
+    const announce = runCreatedEvent(projectName, { parentUuid: pipeline.uuid });
     if (mark || !template) {
       const run = await this.runs.create(
         {
@@ -245,7 +218,7 @@ export class CreateRunUseCase {
           spec: { kind: template?.kind ?? 'job', pipelineOp: request.op, ...(request.reusedFrom ? { reusedFrom: request.reusedFrom } : {}) },
           params,
         },
-        [{ kind: 'event', pattern: RunCreated.PATTERN, payload: announce }],
+        [announce],
       );
       const final = mark ?? { status: 'failed' as RunStatus, reason: 'UnknownTemplate', message: `template "${op.template.name ?? '?'}" not found` };
       const applied = await this.runs.applyStatus(run.uuid, { ...final, at: new Date() });
@@ -269,11 +242,7 @@ export class CreateRunUseCase {
           params: groupSpec.params as Record<string, unknown>,
         },
         [
-          {
-            kind: 'event',
-            pattern: RunCreated.PATTERN,
-            payload: (r) => ({ ...announce(r), hptuning: JSON.parse(JSON.stringify(groupSpec.hptuning ?? {})) as Record<string, unknown> }),
-          },
+          runCreatedEvent(projectName, { parentUuid: pipeline.uuid, hptuning: JSON.parse(JSON.stringify(groupSpec.hptuning ?? {})) as Record<string, unknown> }),
         ],
       );
     }
@@ -282,7 +251,7 @@ export class CreateRunUseCase {
       const message = result.ok ? 'the template has no run.cmd' : result.errors.map(formatSpecError).join('\n');
       const run = await this.runs.create(
         { ...base, kind: 'job', content: JSON.stringify({ files, params: overrides } satisfies Submission), spec: { kind: template.kind, pipelineOp: request.op }, params },
-        [{ kind: 'event', pattern: RunCreated.PATTERN, payload: announce }],
+        [announce],
       );
       const applied = await this.runs.applyStatus(run.uuid, { status: 'failed', reason: 'InvalidParams', message: message.slice(0, 10_000), at: new Date() });
       return applied.run ?? run;
@@ -298,7 +267,7 @@ export class CreateRunUseCase {
         params: opSpec.params as Record<string, unknown>,
       },
       [
-        { kind: 'event', pattern: RunCreated.PATTERN, payload: announce },
+        announce,
         { kind: 'command', pattern: RunStart.PATTERN, payload: (r) => startPayload(r, projectName, opSpec, cmd) },
       ],
     );
@@ -333,11 +302,7 @@ export class CreateRunUseCase {
         trialKey: key,
       },
       [
-        {
-          kind: 'event',
-          pattern: RunCreated.PATTERN,
-          payload: (r) => ({ runUuid: r.uuid, project: projectName, number: r.number, kind: r.kind, parentUuid: schedule.uuid, at: r.createdAt.toISOString(), pipeline: compiled }),
-        },
+        runCreatedEvent(projectName, { parentUuid: schedule.uuid, pipeline: compiled }),
       ],
     );
   }
@@ -376,11 +341,7 @@ export class CreateRunUseCase {
         ...(resumeOf ? { originalUuid: rootOriginal(resumeOf, 'resume'), cloningStrategy: 'resume' } : {}),
       },
       [
-        {
-          kind: 'event',
-          pattern: RunCreated.PATTERN,
-          payload: (r) => ({ runUuid: r.uuid, project: projectName, number: r.number, kind: r.kind, parentUuid: group.uuid, at: r.createdAt.toISOString() }),
-        },
+        runCreatedEvent(projectName, { parentUuid: group.uuid }),
         { kind: 'command', pattern: RunStart.PATTERN, payload: (r) => startPayload(r, projectName, trialSpec as CompiledSpec, rendered.cmd) },
       ],
     );
@@ -471,6 +432,15 @@ export function pipelineProblems(spec: CompiledSpec, templateFiles: Array<{ path
 /** Resuming a resumed run continues the root original's outputs (Polyaxon's rule). */
 function rootOriginal(run: RunEntity, strategy: CloningStrategy): string {
   return strategy === 'resume' && run.cloningStrategy === 'resume' && run.originalUuid ? run.originalUuid : run.uuid;
+}
+
+/** The "run created" event of a run, with what its kind adds (a parent, a group's hptuning, a pipeline's spec). */
+export function runCreatedEvent(projectName: string, extra: Omit<Partial<RunCreated.Payload>, 'runUuid' | 'project' | 'number' | 'kind' | 'at'> = {}): OutboxMessage {
+  return {
+    kind: 'event',
+    pattern: RunCreated.PATTERN,
+    payload: (r) => ({ runUuid: r.uuid, project: projectName, number: r.number, kind: r.kind, at: r.createdAt.toISOString(), ...extra }) satisfies RunCreated.Payload,
+  };
 }
 
 export function startPayload(run: RunEntity, projectName: string, spec: CompiledSpec, cmd: string): RunStart.Payload {

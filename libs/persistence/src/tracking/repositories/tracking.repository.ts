@@ -128,37 +128,26 @@ const ROLLUPS_UPSERT = `INSERT INTO "tracking"."metric_rollups" AS r ("run_uuid"
 
 /** A group's rollup rows, one per (run, metric, width, bucket), in key order. */
 function rollupColumns(batches: ReadonlyArray<{ runUuid: string; points: MetricPointInput[] }>, ids: Map<string, number>): unknown[][] {
-  const rows = batches
-    .flatMap((b) => rollupBatch(b.points.map((p) => ({ nameId: ids.get(p.name) as number, step: p.step ?? null, value: p.value }))).map((r) => ({ ...r, runUuid: b.runUuid })))
-    .sort((x, y) => (x.runUuid < y.runUuid ? -1 : x.runUuid > y.runUuid ? 1 : x.nameId - y.nameId || x.width - y.width || x.bucket - y.bucket));
-  // Two batches of one group may touch the same bucket: merged here (one upsert per row).
-  const merged: typeof rows = [];
-  for (const r of rows) {
-    const prev = merged[merged.length - 1];
-    if (prev && prev.runUuid === r.runUuid && prev.nameId === r.nameId && prev.width === r.width && prev.bucket === r.bucket) {
-      if (r.minValue !== null && (prev.minValue === null || r.minValue < prev.minValue || (r.minValue === prev.minValue && (r.minStep as number) < (prev.minStep as number)))) {
-        prev.minValue = r.minValue;
-        prev.minStep = r.minStep;
-      }
-      if (r.maxValue !== null && (prev.maxValue === null || r.maxValue > prev.maxValue || (r.maxValue === prev.maxValue && (r.maxStep as number) < (prev.maxStep as number)))) {
-        prev.maxValue = r.maxValue;
-        prev.maxStep = r.maxStep;
-      }
-      prev.count += r.count;
-    } else {
-      merged.push({ ...r });
-    }
+  // All points of a run go through rollupBatch together: two batches touching one bucket give one row.
+  const byRun = new Map<string, MetricPointInput[]>();
+  for (const b of batches) {
+    const points = byRun.get(b.runUuid);
+    if (points) points.push(...b.points);
+    else byRun.set(b.runUuid, [...b.points]);
   }
+  const rows = [...byRun]
+    .flatMap(([runUuid, points]) => rollupBatch(points.map((p) => ({ nameId: ids.get(p.name) as number, step: p.step ?? null, value: p.value }))).map((r) => ({ ...r, runUuid })))
+    .sort((x, y) => (x.runUuid < y.runUuid ? -1 : x.runUuid > y.runUuid ? 1 : x.nameId - y.nameId || x.width - y.width || x.bucket - y.bucket));
   return [
-    merged.map((r) => r.runUuid),
-    merged.map((r) => r.nameId),
-    merged.map((r) => r.width),
-    merged.map((r) => r.bucket),
-    merged.map((r) => r.minValue),
-    merged.map((r) => r.minStep),
-    merged.map((r) => r.maxValue),
-    merged.map((r) => r.maxStep),
-    merged.map((r) => r.count),
+    rows.map((r) => r.runUuid),
+    rows.map((r) => r.nameId),
+    rows.map((r) => r.width),
+    rows.map((r) => r.bucket),
+    rows.map((r) => r.minValue),
+    rows.map((r) => r.minStep),
+    rows.map((r) => r.maxValue),
+    rows.map((r) => r.maxStep),
+    rows.map((r) => r.count),
   ];
 }
 
@@ -303,26 +292,6 @@ export class TrackingRepository {
       [runUuid],
     )) as unknown[];
     return rows.length > 0;
-  }
-
-  /** Every metric of a run, by name, ordered by step then time. */
-  async metrics(runUuid: string, names?: string[]): Promise<Record<string, MetricPoint[]>> {
-    const rows = (await this.dataSource.query(
-      `SELECT n."name", m."step", m."value", m."at"
-       FROM "tracking"."metrics" m JOIN "tracking"."metric_names" n ON n."id" = m."name_id"
-       WHERE m."run_uuid" = $1 ${names?.length ? 'AND n."name" = ANY($2)' : ''}
-       ORDER BY n."name", m."step" NULLS FIRST, m."at"`,
-      names?.length ? [runUuid, names] : [runUuid],
-    )) as Array<{ name: string; step: number | string | null; value: number | string; at: Date | string }>;
-    const out: Record<string, MetricPoint[]> = {};
-    for (const r of rows) {
-      (out[r.name] ??= []).push({
-        step: r.step === null ? null : Number(r.step),
-        value: toFloat(r.value),
-        timestamp: new Date(r.at).toISOString(),
-      });
-    }
-    return out;
   }
 
   /**
