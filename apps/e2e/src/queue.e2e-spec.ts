@@ -35,7 +35,8 @@ describe('embedded mode: queue, limits and quotas through the CLI', () => {
     home = await createTempDir('myelin-e2e-queue');
     specs = await createTempDir('myelin-e2e-queue-specs');
     const port = await freePort();
-    env = { MYELIN_HOME: home.path, MYELIN_MAX_PARALLEL: '4', MYELIN_MAX_PARALLEL_PER_PROJECT: '1' };
+    // Eight pretend GPUs: runs asking for GPUs are held by quotas here, not by the host's devices.
+    env = { MYELIN_HOME: home.path, MYELIN_MAX_PARALLEL: '4', MYELIN_MAX_PARALLEL_PER_PROJECT: '1', MYELIN_GPU_DEVICES: '0,1,2,3,4,5,6,7' };
     base = `http://127.0.0.1:${port}`;
     up = new ServiceProcess(['up', '--port', String(port)], env);
     await waitForHttp(`${base}/readyz`, 90_000, up);

@@ -15,6 +15,7 @@ import { RUN_LEASE } from './tokens';
 import { LocalRunLease, RedisRunLease, replicaName } from './queue/run-lease';
 import { QueueController } from './queue/queue.controller';
 import { SchedulerTokenVerifier } from './auth/bus-token-verifier';
+import { RunSamplingService } from './executors/local/run-sampling.service';
 
 export interface SchedulerModuleDeps {
   env: SchedulerEnv;
@@ -57,6 +58,8 @@ export class SchedulerModule {
               : new LocalRunLease(replicaName(deps.env.MYELIN_SCHEDULER_REPLICA)),
         },
         { provide: TOKEN_VERIFIER, useClass: SchedulerTokenVerifier },
+        // CPU and memory of live local runs as system metrics (MYELIN_SAMPLE_SECONDS).
+        RunSamplingService,
       ],
     };
   }

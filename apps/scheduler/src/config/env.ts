@@ -2,6 +2,8 @@ import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import { IsNumber } from 'class-validator';
 import { IsIn } from 'class-validator';
 import { BaseServiceEnv } from '@myelin/config';
+import { Matches } from 'class-validator';
+import { DEVICE_LIST } from '../queue/gpu-devices';
 
 export class SchedulerEnv extends BaseServiceEnv {
   /** Runs executing at once on this scheduler (global concurrency of the local executor). */
@@ -50,6 +52,15 @@ export class SchedulerEnv extends BaseServiceEnv {
   @IsOptional() @IsString() MYELIN_K8S_IMAGE_PULL_SECRETS?: string;
   /** Runs at once per project (0: no per-project limit beyond quotas). */
   @IsInt() @Min(0) @Max(10_000) MYELIN_MAX_PARALLEL_PER_PROJECT: number = 0;
+  /**
+   * Local executor: GPU device ids of this host, comma-separated ("0,1,2,3", or UUIDs). A run asking
+   * `gpu: N` gets N of them that no other live run holds (CUDA_VISIBLE_DEVICES); empty: no GPUs, and
+   * runs asking for some are unschedulable.
+   */
+  @IsString() @Matches(DEVICE_LIST, { message: 'MYELIN_GPU_DEVICES must be device ids separated by commas, e.g. 0,1,2,3' })
+  MYELIN_GPU_DEVICES: string = '';
+  /** Local executor: seconds between two samples of live runs' CPU and memory (sys/cpu_percent, sys/memory_mb); 0: off. */
+  @IsInt() @Min(0) @Max(3600) MYELIN_SAMPLE_SECONDS: number = 10;
   /** With MYELIN_REDIS_URL: how long a replica's claim on a run lasts without renewal (another replica adopts the run after it). */
   @IsInt() @Min(1000) @Max(600_000) MYELIN_SCHEDULER_LEASE_MS: number = 15_000;
   /** This replica's name in `owner` of the runs it starts (default: host, pid and a random suffix). */

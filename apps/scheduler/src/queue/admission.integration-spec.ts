@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { RunStart, RunStatusChanged, RunTokenIssue, TokenVerify } from '@myelin/contracts';
+import { LogLinesAppend, MetricsBatch } from '@myelin/contracts';
+import { readFile } from 'node:fs/promises';
 import { InProcessBus, MessageHandler } from '@myelin/bus';
 import { AppHandle } from '@myelin/runtime';
 import { createTempDir, createTestDatabase, TempDir, TestDatabase, waitFor } from '@myelin/testing';
@@ -22,6 +24,7 @@ describe('scheduler admission: limits, quotas and the queue', () => {
   let runsDir: TempDir;
   let base: string;
   const events: RunStatusChanged.Payload[] = [];
+  const metrics: MetricsBatch.Payload[] = [];
   const groupUuid = randomUUID();
 
   const statusesOf = (uuid: string) => events.filter((e) => e.runUuid === uuid);
@@ -73,24 +76,33 @@ describe('scheduler admission: limits, quotas and the queue', () => {
         [RunTokenIssue.PATTERN, runToken],
       ]),
     );
-    app = await bootstrap({
-      env: {
-        MYELIN_DATABASE_URL: db.url,
-        MYELIN_PORT: '0',
-        MYELIN_LOG_LEVEL: 'error',
-        MYELIN_RUNS_DIR: runsDir.path,
-        MYELIN_MAX_PARALLEL: '3',
-        MYELIN_MAX_PARALLEL_PER_PROJECT: '1',
-        MYELIN_SCHEDULER_TICK_MS: '50',
-        MYELIN_JOB_PYTHONPATH: '',
-        MYELIN_RETRY_BACKOFF_SECONDS: '0.3',
-        MYELIN_STOP_GRACE_SECONDS: '1',
-      },
-      bus,
-      listen: true,
-    });
+    // Tracking stood in for: the metric batches (system samples among them); log lines dropped.
+    await bus.consume(
+      'tracking',
+      new Map<string, MessageHandler>([
+        [MetricsBatch.PATTERN, (async (b: MetricsBatch.Payload) => void metrics.push(b)) as MessageHandler],
+        [LogLinesAppend.PATTERN, (async () => undefined) as MessageHandler],
+      ]),
+    );
+    app = await bootstrap({ env: schedulerEnv(), bus, listen: true });
     base = `http://127.0.0.1:${app.port}`;
   }, 60_000);
+
+  /** Eight (pretend) GPUs on this host; CPU and memory sampled every second. */
+  const schedulerEnv = () => ({
+    MYELIN_DATABASE_URL: db.url,
+    MYELIN_PORT: '0',
+    MYELIN_LOG_LEVEL: 'error',
+    MYELIN_RUNS_DIR: runsDir.path,
+    MYELIN_MAX_PARALLEL: '3',
+    MYELIN_MAX_PARALLEL_PER_PROJECT: '1',
+    MYELIN_SCHEDULER_TICK_MS: '50',
+    MYELIN_JOB_PYTHONPATH: '',
+    MYELIN_RETRY_BACKOFF_SECONDS: '0.3',
+    MYELIN_STOP_GRACE_SECONDS: '1',
+    MYELIN_GPU_DEVICES: '0,1,2,3,4,5,6,7',
+    MYELIN_SAMPLE_SECONDS: '1',
+  });
 
   afterAll(async () => {
     await app?.close();
@@ -270,5 +282,47 @@ describe('scheduler admission: limits, quotas and the queue', () => {
     expect(statusesOf(run).at(-1)?.message).toBe('the quota of project erin/frozen allows no runs');
     await bus.send('scheduler.cmd.run.stop.v1', { runUuid: run, reason: 'no longer wanted' });
     await waitFor(() => lastStatus(run) === 'stopped', { what: 'stopped' });
+  });
+  it('gives each GPU run devices of its own, holds a run until enough are free (also across a scheduler restart), hides GPUs from CPU runs', async () => {
+    const gpu = (n: number) => ({ raw: { environment: { resources: { gpu: { requests: n } } } } });
+    const printCuda = 'echo "cuda=[$CUDA_VISIBLE_DEVICES] nvidia=[$NVIDIA_VISIBLE_DEVICES]"';
+    const stdoutOf = (uuid: string) => readFile(`${runsDir.path}/${uuid}/logs/stdout.log`, 'utf8');
+    const six = await submit({ project: 'gpu/a', user: 'gina', spec: gpu(6), cmd: `${printCuda}; sleep 4` });
+    await waitFor(() => lastStatus(six) === 'running', { what: 'the 6-GPU run to start' });
+    const four = await submit({ project: 'gpu/b', user: 'gina', spec: gpu(4), cmd: printCuda });
+    const cpu = await submit({ project: 'gpu/c', user: 'gina', cmd: printCuda });
+    const nine = await submit({ project: 'gpu/d', user: 'gina', spec: gpu(9) });
+    await waitFor(() => statusesOf(four).some((e) => e.reason === 'GpuDevices'), { what: 'the GPU-devices condition' });
+    expect(statusesOf(four).find((e) => e.reason === 'GpuDevices')?.message).toBe('waiting: asks 4 GPU; 2 of 8 devices free on this host');
+    await waitFor(() => lastStatus(nine) === 'unschedulable', { what: 'the 9-GPU run to be unschedulable' });
+    expect(statusesOf(nine).at(-1)?.message).toBe('asks 9 GPU where this host has 8 (MYELIN_GPU_DEVICES)');
+    await finished([cpu]);
+    expect(await stdoutOf(cpu)).toBe('cuda=[] nvidia=[void]\n');
+
+    // A restarted scheduler knows from the rows which devices the live run holds.
+    await app.close();
+    app = await bootstrap({ env: schedulerEnv(), bus, listen: true });
+    base = `http://127.0.0.1:${app.port}`;
+    await finished([six, four]);
+    expect(await stdoutOf(six)).toBe('cuda=[0,1,2,3,4,5] nvidia=[0,1,2,3,4,5]\n');
+    expect(await stdoutOf(four)).toBe('cuda=[0,1,2,3] nvidia=[0,1,2,3]\n');
+    const startOf = (u: string) => events.findIndex((e) => e.runUuid === u && e.status === 'starting');
+    const endOf = (u: string) => events.findIndex((e) => e.runUuid === u && e.status === 'succeeded');
+    expect(startOf(four)).toBeGreaterThan(endOf(six));
+    await bus.send('scheduler.cmd.run.stop.v1', { runUuid: nine, reason: 'cannot fit' });
+    await waitFor(() => lastStatus(nine) === 'stopped', { what: 'stopped' });
+  });
+
+  it('samples the CPU and memory of a live run as system metrics', async () => {
+    const run = await submit({ project: 'sys/a', user: 'sam', cmd: 'sleep 3 & sleep 3 & wait' });
+    await finished([run]);
+    const points = metrics.filter((b) => b.runUuid === run && b.batchId.startsWith('sys:')).flatMap((b) => b.points);
+    const memory = points.filter((p) => p.name === 'sys/memory_mb');
+    expect(memory.length).toBeGreaterThanOrEqual(2);
+    for (const p of memory) expect(p.value).toBeGreaterThan(0);
+    expect(points.some((p) => p.name === 'sys/cpu_percent' && p.value >= 0)).toBe(true);
+    // Steps are whole seconds since the run was queued, and grow.
+    const steps = memory.map((p) => p.step ?? -1);
+    expect(steps.every((s, i) => s >= 0 && (i === 0 || s >= steps[i - 1]))).toBe(true);
   });
 });

@@ -142,6 +142,42 @@ describe('admission', () => {
   });
 });
 
+describe('admission: GPU devices of the host (local executor)', () => {
+  const gpu = (n: number, f: Partial<WaitingRun> = {}) => run({ demand: { cpu: 0, memoryMb: 0, gpu: n }, ...f });
+
+  it('starts GPU runs while devices are free and holds the next one with reason GpuDevices', () => {
+    const queue = [gpu(2), gpu(1), gpu(2), run()];
+    const verdicts = decideAdmission(queue, [gpu(1)], limits({ gpuDevices: { total: 4, free: 3 } }));
+    expect(decisions(verdicts)).toEqual(['start', 'start', 'wait', 'start']);
+    expect(verdicts[2]).toMatchObject({ reason: 'GpuDevices', message: 'waiting: asks 2 GPU; 0 of 4 devices free on this host' });
+  });
+
+  it('keeps GPU runs in order: a small one does not take the devices an earlier big one waits for; CPU runs go around', () => {
+    const big = gpu(3);
+    const verdicts = decideAdmission([big, gpu(1), run(), gpu(0.5, { project: 'bob/p', user: 'bob' })], [], limits({ gpuDevices: { total: 4, free: 2 } }));
+    expect(decisions(verdicts)).toEqual(['wait', 'wait', 'start', 'wait']);
+    expect(messageOf(verdicts[1])).toBe(`waiting: behind run ${big.number}, which waits for GPU devices`);
+  });
+
+  it('marks a run asking more GPUs than the host has unschedulable, also before a full platform', () => {
+    const verdicts = decideAdmission([gpu(5), gpu(1), gpu(4)], [run()], limits({ maxParallel: 1, gpuDevices: { total: 4, free: 4 } }));
+    expect(verdicts[0]).toEqual({ runUuid: expect.any(String), decision: 'never', reason: 'Unschedulable', message: 'asks 5 GPU where this host has 4 (MYELIN_GPU_DEVICES)' });
+    expect(decisions(verdicts)).toEqual(['never', 'wait', 'wait']);
+    const none = decideAdmission([gpu(0.5)], [], limits({ gpuDevices: { total: 0, free: 0 } }));
+    expect(messageOf(none[0])).toBe('asks 1 GPU where this host has none (MYELIN_GPU_DEVICES is empty)');
+  });
+
+  it('names the quota first when a quota also holds the run', () => {
+    const quotas = [quota({ scope: 'user', name: 'alice', gpu: 1 })];
+    const verdicts = decideAdmission([gpu(2)], [], limits({ quotas, gpuDevices: { total: 1, free: 1 } }));
+    expect(messageOf(verdicts[0])).toBe('asks 2 GPU where the quota of user alice allows 1');
+  });
+
+  it('counts no devices where the executor does not (Kubernetes: gpuDevices null)', () => {
+    expect(decisions(decideAdmission([gpu(8), gpu(8)], [], limits({ gpuDevices: null })))).toEqual(['start', 'start']);
+  });
+});
+
 describe('reading a compiled spec', () => {
   it('takes requests, else limits, for cpu, memory and gpu', () => {
     const spec = { raw: { environment: { resources: { cpu: { requests: 1.5, limits: 2 }, memory: { limits: 4096 }, gpu: { requests: 2 } } } } };

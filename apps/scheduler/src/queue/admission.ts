@@ -1,3 +1,5 @@
+import { devicesNeeded } from './gpu-devices';
+
 /**
  * Admission: which waiting runs may start now, which wait and why, which can never start.
  * Pure: no framework, no database. The scheduler feeds it the waiting runs in queue order and the
@@ -54,9 +56,14 @@ export interface Limits {
   /** Runs at once per project (MYELIN_MAX_PARALLEL_PER_PROJECT); null = none. */
   perProject: number | null;
   quotas: Quota[];
+  /**
+   * GPU devices of this host (local executor, MYELIN_GPU_DEVICES): how many there are and how many
+   * no live run holds. Null or absent: devices are not counted here (Kubernetes counts its own).
+   */
+  gpuDevices?: { total: number; free: number } | null;
 }
 
-export type WaitReason = 'GlobalLimit' | 'ProjectLimit' | 'GroupLimit' | 'PipelineLimit' | 'Quota' | 'BehindInQuota';
+export type WaitReason = 'GlobalLimit' | 'ProjectLimit' | 'GroupLimit' | 'PipelineLimit' | 'Quota' | 'BehindInQuota' | 'GpuDevices';
 
 export type Verdict =
   | { runUuid: string; decision: 'start' }
@@ -120,6 +127,15 @@ export function neverFits(run: AdmissionRun, quotas: Quota[]): string | null {
   return null;
 }
 
+/** Why a run can never start on this host (it asks more GPUs than the host has), or null. */
+export function neverFitsDevices(run: AdmissionRun, gpuDevices: Limits['gpuDevices']): string | null {
+  if (!gpuDevices) return null;
+  const need = devicesNeeded(run.demand.gpu);
+  if (need <= gpuDevices.total) return null;
+  const has = gpuDevices.total === 0 ? 'none (MYELIN_GPU_DEVICES is empty)' : `${gpuDevices.total} (MYELIN_GPU_DEVICES)`;
+  return `asks ${need} GPU where this host has ${has}`;
+}
+
 /**
  * Decide for every waiting run, in queue order (sort with `queueOrder` first). A run that waits
  * does not hold back runs of other projects or quotas (they may start around it), but within a
@@ -147,10 +163,13 @@ export function decideAdmission(waiting: WaitingRun[], running: AdmissionRun[], 
   for (const run of running) hold(run);
   /** Quotas an earlier waiting run is queued on: later runs of that quota wait behind it. */
   const blocked = new Map<string, number>();
+  /** GPU devices free now (live runs' devices already taken out), and the first run waiting for some. */
+  let freeDevices = limits.gpuDevices?.free ?? 0;
+  let waitingForDevices: number | null = null;
 
   const verdicts: Verdict[] = [];
   for (const run of waiting) {
-    const never = neverFits(run, limits.quotas);
+    const never = neverFits(run, limits.quotas) ?? neverFitsDevices(run, limits.gpuDevices);
     if (never) {
       verdicts.push({ runUuid: run.runUuid, decision: 'never', reason: 'Unschedulable', message: never });
       continue;
@@ -183,6 +202,18 @@ export function decideAdmission(waiting: WaitingRun[], running: AdmissionRun[], 
       for (const q of quotasFor(run, limits.quotas)) if (!blocked.has(quotaKey(q))) blocked.set(quotaKey(q), run.number);
       continue;
     }
+    // GPU devices: strict order among runs that ask some (a run asking 4 is not starved by runs asking 1).
+    const need = limits.gpuDevices ? devicesNeeded(run.demand.gpu) : 0;
+    if (need > 0 && waitingForDevices !== null) {
+      wait('GpuDevices', `behind run ${waitingForDevices}, which waits for GPU devices`);
+      continue;
+    }
+    if (need > freeDevices) {
+      wait('GpuDevices', `asks ${need} GPU; ${freeDevices} of ${limits.gpuDevices!.total} devices free on this host`);
+      waitingForDevices = run.number;
+      continue;
+    }
+    freeDevices -= need;
     hold(run);
     verdicts.push({ runUuid: run.runUuid, decision: 'start' });
   }

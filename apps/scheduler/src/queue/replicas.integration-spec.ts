@@ -225,6 +225,7 @@ describe('run claims and fencing', () => {
         stdoutOffset: 0, stderrOffset: 0, exitCode: null, stopRequestedAt: null, startedAt: null, finishedAt: null, submitter: null, teams: [],
         parentUuid: null, parentKind: null, parentConcurrency: null, cpu: 0, memoryMb: 0, gpu: 0, statusReason: 'Queued', statusMessage: '',
         fence: 0, owner: null, retryAt: null, timeoutSeconds: null, timedOutAt: null,
+        devices: null,
       },
       { status: 'queued', reason: 'Queued', message: '' },
     );

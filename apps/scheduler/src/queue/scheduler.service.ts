@@ -10,6 +10,7 @@ import { decideAdmission, queueOrder } from './admission';
 import { admissionFields, toAdmissionRun, toQuota, toWaitingRun } from './admission-input';
 import { RunLease } from './run-lease';
 import { decideEnd, isOverdue } from './attempts';
+import { DeviceLedger, ledgerFor } from './gpu-devices';
 
 /** The condition a run is queued with; also what it says while the global limit holds it back (so that costs no event). */
 const queuedCondition = (maxParallel: number): StatusChange => ({
@@ -215,10 +216,13 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       if (!waitingRows.length) return;
       const byUuid = new Map(waitingRows.map((r) => [r.runUuid, r]));
       const running = rows.filter((r) => LIVE.includes(r.status)).map(toAdmissionRun);
+      // GPU devices of this host, from the live runs' rows (the database is the source of truth).
+      const devices = ledgerFor(this.executor.name, this.env.MYELIN_GPU_DEVICES, rows.filter((r) => LIVE.includes(r.status)));
       const limits = {
         maxParallel: this.env.MYELIN_MAX_PARALLEL,
         perProject: this.env.MYELIN_MAX_PARALLEL_PER_PROJECT || null,
         quotas: (await this.quotas.list()).map(toQuota),
+        gpuDevices: devices && { total: devices.total, free: devices.free },
       };
       const verdicts = decideAdmission(waitingRows.map(toWaitingRun).sort(queueOrder), running, limits);
       for (const verdict of verdicts) {
@@ -228,7 +232,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
           if (row.status === 'unschedulable') {
             await this.executions.transition(row.runUuid, { status: 'queued', reason: 'Admitted', message: 'fits its quotas now' });
           }
-          await this.launch(row);
+          await this.launch(row, devices);
         } else {
           const change: StatusChange =
             verdict.decision === 'never'
@@ -250,13 +254,16 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
    * process. The claim makes the start happen once even when replicas race for the same run; the
    * token makes every later status write of a replica that lost the claim fail.
    */
-  private async launch(execution: ExecutionEntity): Promise<void> {
+  private async launch(execution: ExecutionEntity, devices: DeviceLedger | null = null): Promise<void> {
+    // GPU devices (local executor): taken for this pass, stored on the row with `starting`, freed when the run ends.
+    const gpu = devices ? devices.assign(Number(execution.gpu)) : { devices: null };
+    if (!gpu) return; // fewer free than admission counted: the next pass looks again
     const token = await this.lease.claim(execution.runUuid);
     if (token === null) return; // another replica holds it
     const starting = await this.executions.transition(
       execution.runUuid,
       { status: 'starting', reason: 'Starting', message: `starting on the ${this.executor.name} executor` },
-      { startedAt: new Date(), attempt: execution.attempt },
+      { startedAt: new Date(), attempt: execution.attempt, devices: gpu.devices },
       { token, claim: true, owner: this.lease.owner },
     );
     if (!starting) {
@@ -485,6 +492,7 @@ function newExecution(fields: Partial<NewExecution> & Pick<NewExecution, 'runUui
     cpu: 0,
     memoryMb: 0,
     gpu: 0,
+    devices: null,
     statusReason: null,
     statusMessage: null,
     fence: 0,

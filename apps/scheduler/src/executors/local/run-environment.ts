@@ -59,10 +59,24 @@ export function buildRunEnvironment(
     POLYAXON_EXPERIMENT_INFO: JSON.stringify(info),
     POLYAXON_JOB_INFO: JSON.stringify(info),
   });
+  Object.assign(env, deviceEnvironment(execution.devices));
   if (runToken) {
     // The run's own token: writes this run's tracking data, reads its project, dies with the run.
     env['MYELIN_TOKEN'] = runToken;
     env['POLYAXON_SECRET_USER_TOKEN'] = runToken;
   }
   return env;
+}
+
+/**
+ * GPU devices (local executor): a run that holds devices sees only those; on a host with
+ * MYELIN_GPU_DEVICES set, a run that asks none gets `[]` and sees none (it cannot grab one by
+ * accident); `null` (no devices configured) leaves the host's variables as they are. The NVIDIA
+ * container runtime reads NVIDIA_VISIBLE_DEVICES (`void`: no GPU) for jobs that start containers.
+ * Polyaxon v0.x set no variable of its own for GPUs (the Kubernetes device plugin did).
+ */
+export function deviceEnvironment(devices: string[] | null | undefined): Record<string, string> {
+  if (!devices) return {};
+  const list = devices.join(',');
+  return { CUDA_VISIBLE_DEVICES: list, NVIDIA_VISIBLE_DEVICES: devices.length ? list : 'void' };
 }

@@ -47,6 +47,8 @@ export class ExecutionEntity {
   @Column({ type: 'double precision', default: 0 }) cpu!: number;
   @Column({ name: 'memory_mb', type: 'double precision', default: 0 }) memoryMb!: number;
   @Column({ type: 'double precision', default: 0 }) gpu!: number;
+  /** GPU device ids the run holds on the local executor's host (CUDA_VISIBLE_DEVICES); null: none. */
+  @Column({ type: 'jsonb', nullable: true }) devices!: string[] | null;
   /** The last condition announced (a waiting run's reason: which limit holds it). */
   @Column({ name: 'status_reason', type: 'text', nullable: true }) statusReason!: string | null;
   @Column({ name: 'status_message', type: 'text', nullable: true }) statusMessage!: string | null;

@@ -36,6 +36,7 @@ export type ExecutionPatch = Partial<
     | 'attempt'
     | 'retryAt'
     | 'timedOutAt'
+    | 'devices'
   >
 >;
 
@@ -101,6 +102,7 @@ export class ExecutionsRepository {
     const lean: Array<keyof ExecutionEntity> = [
       'runUuid', 'project', 'number', 'kind', 'priority', 'status', 'attempt', 'maxRestarts', 'submitter', 'teams', 'parentUuid',
       'parentKind', 'parentConcurrency', 'cpu', 'memoryMb', 'gpu', 'statusReason', 'statusMessage', 'fence', 'owner', 'createdAt',
+      'devices',
     ];
     return this.repo
       .createQueryBuilder('e')

@@ -1,0 +1,150 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createTempDir, TempDir, waitFor } from '@myelin/testing';
+import {
+  CPU_METRIC,
+  MEMORY_METRIC,
+  parseStat,
+  ProcessSampler,
+  procConstants,
+  readProcessGroups,
+  samplePoints,
+} from './process-sampler';
+import { processStartTime } from './local-process.executor';
+
+jest.setTimeout(20_000);
+
+/** A process group like a run's: `sh` leading, detached, with the given command. */
+function group(cmd: string): ChildProcess {
+  const child = spawn('sh', ['-c', cmd], { detached: true, stdio: 'ignore' });
+  child.unref();
+  return child;
+}
+
+function killGroup(child: ChildProcess | undefined): void {
+  try {
+    if (child?.pid) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}
+
+describe('process sampler', () => {
+  const children: ChildProcess[] = [];
+  afterAll(() => children.forEach(killGroup));
+
+  it('reads the clock ticks and page size of this host', () => {
+    const c = procConstants();
+    expect(c.clockTicks).toBeGreaterThan(0);
+    expect(c.pageSize).toBeGreaterThanOrEqual(4096);
+  });
+
+  it('samples a real process group: every member, resident memory above zero', async () => {
+    const child = group('sleep 5 & sleep 5 & wait');
+    children.push(child);
+    const pid = child.pid!;
+    // sh and its two sleeps.
+    const usage = await waitFor(
+      async () => {
+        const u = (await readProcessGroups(new Set([pid]))).get(pid);
+        return u && u.processes === 3 ? u : null;
+      },
+      { what: 'three processes in the group' },
+    );
+    expect(usage.rssBytes).toBeGreaterThan(0);
+    expect(usage.leaderStartTime).toBe(await processStartTime(pid));
+
+    const sampler = new ProcessSampler();
+    const [sample] = await sampler.sample([
+      { runUuid: 'r1', pid, pidStartTime: await processStartTime(pid) },
+    ]);
+    expect(sample).toMatchObject({ runUuid: 'r1', processes: 3, cpuPercent: null });
+    expect(sample.memoryMb).toBeGreaterThan(0);
+    expect(samplePoints(sample, 7).map((p) => [p.name, p.step])).toEqual([[MEMORY_METRIC, 7]]);
+
+    // The group ends: nothing more to sample.
+    killGroup(child);
+    await waitFor(async () => !(await readProcessGroups(new Set([pid]))).get(pid)?.processes, {
+      what: 'the group to end',
+    });
+    expect(await sampler.sample([{ runUuid: 'r1', pid, pidStartTime: null }])).toEqual([]);
+  });
+
+  it('turns CPU ticks between two samples into a percentage of a core', async () => {
+    const child = group('while :; do :; done');
+    children.push(child);
+    const run = { runUuid: 'busy', pid: child.pid!, pidStartTime: null };
+    const sampler = new ProcessSampler();
+    await waitFor(async () => (await sampler.sample([run])).length === 1, { what: 'the busy group' });
+    await new Promise((r) => setTimeout(r, 1000));
+    const [sample] = await sampler.sample([run]);
+    killGroup(child);
+    // One busy loop: close to 100 % of a core on an idle host; the bound allows for a busy one.
+    expect(sample.cpuPercent).toBeGreaterThan(20);
+    expect(sample.cpuPercent).toBeLessThan(150);
+    expect(samplePoints(sample, 1).map((p) => p.name)).toEqual([CPU_METRIC, MEMORY_METRIC]);
+  });
+
+  it('skips a run whose pid now leads another process (a reused pid)', async () => {
+    const child = group('sleep 5');
+    children.push(child);
+    const pid = child.pid!;
+    await waitFor(async () => (await readProcessGroups(new Set([pid]))).get(pid)?.processes, {
+      what: 'the group',
+    });
+    expect(await new ProcessSampler().sample([{ runUuid: 'old', pid, pidStartTime: '1' }])).toEqual([]);
+    killGroup(child);
+  });
+
+  describe('without a usable /proc', () => {
+    let dir: TempDir;
+    beforeAll(async () => {
+      dir = await createTempDir('myelin-fake-proc');
+    });
+    afterAll(async () => dir.remove());
+
+    it('never throws: a missing /proc gives nothing, unreadable or malformed entries are skipped', async () => {
+      expect((await readProcessGroups(new Set([1]), join(dir.path, 'absent'))).size).toBe(0);
+      await mkdir(join(dir.path, '100'));
+      await writeFile(join(dir.path, '100', 'stat'), 'garbage');
+      await mkdir(join(dir.path, '101')); // no stat file
+      await mkdir(join(dir.path, '102'));
+      // pid 102, name with a space and a parenthesis, state S, pgid 100, utime 30, stime 20, cutime 5, cstime 5, rss 10 pages.
+      const fields = [
+        'S',
+        '1',
+        '100',
+        '0',
+        '0',
+        '0',
+        '0',
+        '0',
+        '0',
+        '0',
+        '0',
+        '30',
+        '20',
+        '5',
+        '5',
+        '20',
+        '0',
+        '1',
+        '0',
+        '4242',
+        '0',
+        '10',
+      ];
+      await writeFile(join(dir.path, '102', 'stat'), `102 (a b) c) ${fields.join(' ')}`);
+      const groups = await readProcessGroups(new Set([100]), dir.path);
+      expect(groups.get(100)).toEqual({
+        processes: 1,
+        cpuTicks: 60,
+        rssBytes: 10 * procConstants().pageSize,
+        leaderStartTime: null,
+      });
+      expect(parseStat('')).toBeNull();
+      expect(parseStat('1 (x) S 1 2')).toBeNull();
+    });
+  });
+});
