@@ -10,6 +10,7 @@ import { Executor } from './executors/executor';
 import { LogShipper } from './logs/log-shipper';
 import { SchedulerService } from './queue/scheduler.service';
 import { SchedulerRpcController } from './queue/scheduler.rpc-controller';
+import { LivenessService } from './queue/liveness.service';
 import { QuotasRepository } from '@myelin/persistence';
 import { RUN_LEASE } from './tokens';
 import { LocalRunLease, RedisRunLease, replicaName } from './queue/run-lease';
@@ -47,6 +48,7 @@ export class SchedulerModule {
         },
         { provide: LogShipper, useFactory: () => new LogShipper(deps.bus) },
         SchedulerService,
+        LivenessService,
         // Queue and admission: quotas, the run lease (Redis when configured), and callers verified by the API
         // (this provider comes after the deny-all verifier above and replaces it).
         { provide: QuotasRepository, useFactory: () => new QuotasRepository(deps.dataSource) },

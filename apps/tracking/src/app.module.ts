@@ -13,6 +13,7 @@ import { OutputsModule } from './outputs/outputs.module';
 import { CompareController, ReadsController } from './reads/reads.controller';
 import { IngestController } from './ingest/ingest.controller';
 import { IngestService } from './ingest/ingest.service';
+import { HeartbeatRelay } from './ingest/heartbeat-relay';
 import { LOG_NOTIFIER } from './tokens';
 import type { LogNotifier } from './logs/log-notifier';
 
@@ -42,6 +43,7 @@ export class TrackingModule {
         },
         OutboxLifecycle,
         IngestService,
+        HeartbeatRelay,
         { provide: LOG_NOTIFIER, useValue: deps.logNotifier },
         BusTokenVerifier,
         { provide: TOKEN_VERIFIER, useExisting: BusTokenVerifier },

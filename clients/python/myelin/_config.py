@@ -116,3 +116,6 @@ class Settings:
         self.retry_max_delay = _number(env, "MYELIN_RETRY_MAX_DELAY", 30.0, minimum=0.01)
         self.retry_base_delay = _number(env, "MYELIN_RETRY_BASE_DELAY", 0.5, minimum=0.001)
         self.spill_dir = _first(env, "MYELIN_SPILL_DIR")
+        # Seconds between two heartbeats of a job (0: none); the scheduler fails a run it cannot see
+        # and that stopped beating as a zombie after MYELIN_ZOMBIE_SECONDS (its side, default 300).
+        self.heartbeat_interval = _number(env, "MYELIN_HEARTBEAT_INTERVAL", 30.0, minimum=0)

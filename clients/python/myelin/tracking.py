@@ -243,6 +243,8 @@ class Run:
         self._warned = set()
         self._creation = None
         self._creation_lock = threading.Lock()
+        self._heartbeat_stop = threading.Event()
+        self._heartbeat_thread = None
         self.number = None
         self.run_uuid = None
         self.project = None
@@ -322,6 +324,8 @@ class Run:
                 self.log_code_ref()
             if track_env:
                 self.log_run_env()
+        if self.in_job:
+            self._start_heartbeat()
         _install_sigterm_handler(env)
         atexit.register(self._at_exit)
 
@@ -691,6 +695,38 @@ class Run:
                 files.append((full, "%s/%s" % (name.strip("/"), rel) if name else rel))
         return [self.log_artifact(full, rel) for full, rel in files]
 
+    # ----- heartbeat
+
+    def _start_heartbeat(self):
+        """Inside a job: tells the platform every MYELIN_HEARTBEAT_INTERVAL seconds (default 30, 0 turns
+        it off) that the job is alive, from a daemon thread, until ``end()``. The scheduler uses it for
+        runs whose process or pod it cannot see; a lost heartbeat is not retried (the next one follows)."""
+        interval = self.settings.heartbeat_interval
+        if not interval or self._heartbeat_thread is not None:
+            return
+        thread = threading.Thread(target=self._heartbeat_loop, args=(interval,), name="myelin-heartbeat", daemon=True)
+        self._heartbeat_thread = thread
+        thread.start()
+
+    def _heartbeat_loop(self, interval):
+        path = self._tracking_path() + "heartbeat"
+        timeout = min(self.settings.request_timeout, max(interval, 1.0))
+        while not self._heartbeat_stop.is_set():
+            try:
+                self._tracking.request("POST", path, {}, timeout=timeout)
+            except HttpError as e:
+                if not e.retryable:  # refused (a server without heartbeats, a revoked token): stop asking
+                    logger.debug("myelin: heartbeats refused (%s); no more are sent", e)
+                    return
+            except NetworkError:
+                pass  # the next one follows
+            except Exception:  # never let the thread die noisily in the training process
+                logger.debug("myelin: heartbeat failed", exc_info=True)
+            self._heartbeat_stop.wait(interval)
+
+    def _stop_heartbeat(self):
+        self._heartbeat_stop.set()
+
     # ----- end
 
     def flush(self, timeout=None):
@@ -711,6 +747,7 @@ class Run:
         if self.mode != "job" and not self._final_reported and status and os.getpid() == self._pid:
             self.log_status(status, message, traceback)
         self._ended = True
+        self._stop_heartbeat()
         return self._sender.close(self.settings.flush_timeout if timeout is None else timeout)
 
     close = end
@@ -733,6 +770,7 @@ class Run:
             return
         if os.getpid() != self._pid:  # a forked child: deliver its own data, never the run's status
             self._ended = True
+            self._stop_heartbeat()
             self._sender.close(self.settings.flush_timeout)
             return
         if self._created_here or self.mode == "created":

@@ -9,6 +9,7 @@ API's external run creation, on a real socket, with knobs to misbehave:
 """
 import hashlib
 import json
+import time
 import re
 import socket
 import threading
@@ -40,6 +41,7 @@ class FakeRun:
         self.data_refs = []
         self.files = {}  # path -> bytes
         self.upload_headers = {}
+        self.heartbeats = []  # time.monotonic() of each heartbeat received
 
     def points(self):
         return [p for batch in self.metric_batches.values() for p in batch]
@@ -271,6 +273,12 @@ def _handler_for(server):
             with server.lock:
                 run.statuses.append((body, len(run.points())))
             self._reply(201, {"status": body.get("status")})
+
+        def _post_heartbeat(self, run, query):
+            self._body_bytes()
+            with server.lock:
+                run.heartbeats.append(time.monotonic())
+            self._reply(200, {"received": True, "relayed": True})
 
         def _put_code_ref(self, run, query):
             body = self._json()

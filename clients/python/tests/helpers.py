@@ -88,6 +88,7 @@ class ServerTestCase(unittest.TestCase):
             MYELIN_RETRY_MAX_DELAY="0.5",
             MYELIN_REQUEST_TIMEOUT="2",
             MYELIN_SPILL_DIR=os.path.join(self.tmp, "spill"),
+            MYELIN_HEARTBEAT_INTERVAL="0",  # tests that count requests; heartbeat tests turn it on
         )
         if outputs:
             env["MYELIN_OUTPUTS_PATH"] = outputs

@@ -27,3 +27,4 @@ export * from './messages/groups/group-status-changed/group-status-changed.messa
 export * from './messages/groups/group-stop/group-stop.message';
 export * from './messages/tracking/run-facts-logged/run-facts-logged.message';
 export * from './messages/runs/run-status-report/run-status-report.message';
+export * from './messages/runs/run-heartbeat/run-heartbeat.message';

@@ -89,5 +89,7 @@ import { AddAdmissionAndFencing1764230500001 } from './scheduler/migrations/1764
 SCHEDULER_SCHEMA.migrations.push(AddAdmissionAndFencing1764230500001);
 import { AddRetriesAndTimeouts1764230500002 } from './scheduler/migrations/1764230500002-AddRetriesAndTimeouts';
 SCHEDULER_SCHEMA.migrations.push(AddRetriesAndTimeouts1764230500002);
+import { AddHeartbeatsAndWorkdirCleanup1764230500003 } from './scheduler/migrations/1764230500003-AddHeartbeatsAndWorkdirCleanup';
+SCHEDULER_SCHEMA.migrations.push(AddHeartbeatsAndWorkdirCleanup1764230500003);
 import { AddExecutionDevices1764230500004 } from './scheduler/migrations/1764230500004-AddExecutionDevices';
 SCHEDULER_SCHEMA.migrations.push(AddExecutionDevices1764230500004);

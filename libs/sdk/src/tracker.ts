@@ -33,6 +33,12 @@ export interface RunTrackerOptions {
   maxBackoffMs?: number;
   /** Told about problems (a dropped batch, a retry); never throws into the training code. */
   onWarning?: (message: string) => void;
+  /**
+   * Milliseconds between two heartbeats (`POST .../heartbeat`, the first one at once; default
+   * 30,000; 0: none). The scheduler fails a run it cannot see as a zombie once it stops beating
+   * for MYELIN_ZOMBIE_SECONDS. Stopped by close(), and for good when the server refuses one.
+   */
+  heartbeatIntervalMs?: number;
 }
 
 function jsonValue(v: number): number | string {
@@ -61,12 +67,41 @@ export class RunTracker {
   private retryAt = 0;
   private spilled = 0;
   private readonly spillFile: string;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private beating = false;
 
   constructor(private readonly options: RunTrackerOptions) {
     this.batchSize = options.batchSize ?? 10_000;
     this.spillFile = options.spillFile ?? join(tmpdir(), `myelin-spill-${options.runUuid}-${process.pid}.jsonl`);
     this.timer = setInterval(() => void this.flush().catch(() => undefined), options.flushIntervalMs ?? 1000);
     this.timer.unref();
+    const every = options.heartbeatIntervalMs ?? 30_000;
+    if (every > 0) {
+      this.heartbeatTimer = setInterval(() => void this.heartbeat(), every);
+      this.heartbeatTimer.unref();
+      void this.heartbeat();
+    }
+  }
+
+  /** One heartbeat (never two in flight); a refusal stops them, an unreachable server does not. */
+  private async heartbeat(): Promise<void> {
+    if (this.beating || !this.heartbeatTimer) return;
+    this.beating = true;
+    try {
+      await this.options.client.call('POST', this.path('heartbeat'), {});
+    } catch (error) {
+      if (permanent(error)) {
+        this.stopHeartbeat();
+        this.options.onWarning?.(`heartbeats refused, none sent any more: ${(error as Error).message}`);
+      }
+    } finally {
+      this.beating = false;
+    }
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
   }
 
   /** Points waiting to be sent (memory and spill file). */
@@ -98,9 +133,10 @@ export class RunTracker {
     return this.flushing;
   }
 
-  /** Flush with a deadline, then stop the background timer. Returns the points still unsent. */
+  /** Flush with a deadline, then stop the background timers (flush, heartbeat). Returns the points still unsent. */
   async close(timeoutMs = 10_000): Promise<number> {
     clearInterval(this.timer);
+    this.stopHeartbeat();
     const deadline = Date.now() + timeoutMs;
     this.retryAt = 0;
     while (this.backlog > 0 && Date.now() < deadline) {

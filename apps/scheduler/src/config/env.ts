@@ -72,4 +72,12 @@ export class SchedulerEnv extends BaseServiceEnv {
   @IsNumber() @Min(0) @Max(86_400) MYELIN_RETRY_BACKOFF_MAX_SECONDS: number = 300;
   /** A run still running after this many seconds fails with reason Timeout (0: no default timeout). */
   @IsInt() @Min(0) MYELIN_RUN_TIMEOUT_SECONDS: number = 0;
+  /**
+   * A live run whose process or pod the executor cannot see (no pid recorded; a pod never seen,
+   * e.g. after a restart) fails with reason Zombie after this many seconds without a heartbeat.
+   * Configurable because what is normal differs: autoscaled GPU nodes can take many minutes to come up.
+   */
+  @IsInt() @Min(10) @Max(604_800) MYELIN_ZOMBIE_SECONDS: number = 300;
+  /** A finished run's working directory (code snapshot, shipped logs; never outputs) is removed after this many seconds (0: kept forever). */
+  @IsInt() @Min(0) MYELIN_RUN_TTL_SECONDS: number = 0;
 }

@@ -12,7 +12,13 @@ export type ProcessState =
   | { state: 'running' }
   | { state: 'exited'; exitCode: number; signal?: string }
   /** Gone without leaving an exit code: killed together with its wrapper, or the host rebooted. */
-  | { state: 'vanished' };
+  | { state: 'vanished' }
+  /**
+   * The executor cannot tell whether the run lives (no process id was ever recorded; a pod not seen
+   * yet after a restart): the scheduler waits for a sign of life (a heartbeat) for up to
+   * MYELIN_ZOMBIE_SECONDS before failing the run as a zombie (./queue/liveness.ts).
+   */
+  | { state: 'unknown'; message: string };
 
 /**
  * What an executor observed beyond the process state, with its reason: a pod the cluster cannot
@@ -33,6 +39,11 @@ export interface Executor {
   launch(execution: ExecutionEntity, secrets?: { runToken?: string }): Promise<LaunchedProcess>;
   /** Remove everything the executor keeps of a deleted run (working directory, outputs). */
   purge(execution: ExecutionEntity): Promise<void>;
+  /**
+   * Optional: free what a finished run keeps on this host (code snapshot, log files already shipped,
+   * bookkeeping) after MYELIN_RUN_TTL_SECONDS. Never its outputs: they are the user's artifacts.
+   */
+  cleanWorkdir?(execution: Pick<ExecutionEntity, 'runUuid' | 'workdir'>): Promise<void>;
   inspect(execution: ExecutionEntity): Promise<ProcessState>;
   /** Ask the run to stop (SIGTERM to its process group). */
   terminate(execution: ExecutionEntity): Promise<void>;

@@ -10,6 +10,7 @@ import { decideAdmission, queueOrder } from './admission';
 import { admissionFields, toAdmissionRun, toQuota, toWaitingRun } from './admission-input';
 import { RunLease } from './run-lease';
 import { decideEnd, isOverdue } from './attempts';
+import { LivenessService } from './liveness.service';
 import { DeviceLedger, ledgerFor } from './gpu-devices';
 
 /** The condition a run is queued with; also what it says while the global limit holds it back (so that costs no event). */
@@ -54,6 +55,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     @Inject(SCHEDULER_ENV) private readonly env: SchedulerEnv,
     private readonly quotas: QuotasRepository,
     @Inject(RUN_LEASE) private readonly lease: RunLease,
+    private readonly liveness: LivenessService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -317,6 +319,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       this.exited.delete(execution.runUuid);
       const state = await this.executor.inspect(execution);
       if (state.state === 'running') {
+        this.liveness.observedAlive(execution);
         if (execution.status === 'stopping' && execution.pid && !this.signalled.has(execution.runUuid)) {
           // Stopped through another replica, or while it was still starting: SIGTERM now, SIGKILL after the grace period.
           await this.executor.terminate(execution);
@@ -324,6 +327,15 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         }
         await this.enforceTimeout(execution, fence);
         await this.enforceGrace(execution);
+        continue;
+      }
+      if (state.state === 'unknown') {
+        // The executor cannot tell: a zombie once silent for MYELIN_ZOMBIE_SECONDS (./liveness.ts), else wait.
+        if (await this.liveness.unknown(execution, state, fence)) {
+          this.signalled.delete(execution.runUuid);
+          await this.lease.release(execution.runUuid);
+          this.dirty = true;
+        }
         continue;
       }
       // The log stream ends with the run, not with an attempt that is retried.
@@ -353,6 +365,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         this.dirty = true;
       }
     }
+    // The heartbeats of every run seen alive in this pass (and relayed from clients): one statement.
+    await this.liveness.flush();
   }
 
   private get retryPolicy() {
@@ -500,6 +514,8 @@ function newExecution(fields: Partial<NewExecution> & Pick<NewExecution, 'runUui
     retryAt: null,
     timeoutSeconds: null,
     timedOutAt: null,
+    heartbeatAt: null,
+    workdirCleanedAt: null,
     ...fields,
   };
 }

@@ -10,6 +10,7 @@ import { TRACKING_ENV } from '../tokens';
 import { CodeRefDto, DataRefsDto, EnvironmentDto, LogsBatchDto, MetricsBatchDto, ParamsDto, StatusReportDto, TagsDto } from './dto';
 import { BatchTooLargeError, IngestBodyError, parseLogsBatch, parseMetricsBatch } from './ingest-body';
 import { IngestService } from './ingest.service';
+import { HeartbeatRelay } from './heartbeat-relay';
 
 function parsed<T>(parse: () => T): T {
   try {
@@ -37,6 +38,7 @@ export class IngestController {
     private readonly verifier: BusTokenVerifier,
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
     @Inject(TRACKING_ENV) private readonly env: TrackingEnv,
+    private readonly heartbeats: HeartbeatRelay,
   ) {}
 
   private async writer(req: AuthenticatedRequest, uuid: string): Promise<void> {
@@ -101,6 +103,15 @@ export class IngestController {
     // A run tracked from outside has no executor to close its logs: its final status does.
     if (body.status !== 'running') await this.ingest.endLogs(uuid);
     return { status: reply.status };
+  }
+
+  @Post('heartbeat')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'The running job is alive: relayed to the scheduler (at most once per run every few seconds), which fails runs it cannot see and that stopped beating as zombies' })
+  async heartbeat(@Req() req: AuthenticatedRequest, @Param('uuid', ParseUUIDPipe) uuid: string) {
+    await this.writer(req, uuid);
+    const relayed = await this.heartbeats.beat(uuid);
+    return { received: true, relayed };
   }
 
   @Put('code-ref')

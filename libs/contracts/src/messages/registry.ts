@@ -19,6 +19,7 @@ import { TokenVerify } from './auth/token-verify/token-verify.message';
 import { RunTokenIssue } from './auth/run-token-issue/run-token-issue.message';
 import { RunFactsLogged } from './tracking/run-facts-logged/run-facts-logged.message';
 import { RunStatusReport } from './runs/run-status-report/run-status-report.message';
+import { RunHeartbeat } from './runs/run-heartbeat/run-heartbeat.message';
 
 /** Every message the platform knows. The bus refuses (dead-letters) anything else. */
 export const MESSAGES: readonly MessageDefinition[] = [
@@ -42,6 +43,7 @@ export const MESSAGES: readonly MessageDefinition[] = [
   GroupStop.definition,
   RunFactsLogged.definition,
   RunStatusReport.definition,
+  RunHeartbeat.definition,
 ];
 
 const byPattern = new Map(MESSAGES.map((m) => [m.pattern, m]));

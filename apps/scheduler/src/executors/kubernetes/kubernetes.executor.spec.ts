@@ -500,5 +500,38 @@ describe(`Kubernetes executor against ${REAL ? 'a real cluster' : 'the fake API 
       await executor.purge(execution);
       await expect(readFile(executor.logFiles(execution).stdout, 'utf8')).rejects.toThrow(/ENOENT/);
     });
+
+    it('a restarted scheduler finding no pod of a run it never saw cannot tell: unknown (the zombie window decides), not lost', async () => {
+      const ownDir = await mkdtemp(join(tmpdir(), 'myelin-k8s-unknown-'));
+      const first = await makeExecutor({ runsDir: ownDir });
+      const execution = executionFor(job('"sleep 5"'));
+      await first.launch(execution);
+      await first.close(); // the scheduler dies; the pod is deleted while it is down
+      await core.deleteNamespacedPod({ namespace: NS, name: `${baseName(execution)}-master-0` });
+      const second = await makeExecutor({ runsDir: ownDir });
+      try {
+        expect(await second.inspect(execution)).toEqual({ state: 'unknown', message: expect.stringMatching(/^no pod of the run can be found/) });
+        expect(second.condition(execution)).toMatchObject({ status: 'unknown', reason: 'PodNotFound' });
+        // Not final: a pod showing up later is followed as usual.
+        expect(await second.inspect(execution)).toMatchObject({ state: 'unknown' });
+      } finally {
+        await second.kill(execution);
+        await second.close();
+        await rm(ownDir, { recursive: true, force: true });
+      }
+    });
+
+    it('the TTL cleanup removes the local copy of a finished run\'s logs', async () => {
+      const execution = executionFor(job('"echo bye"'));
+      await executor.launch(execution);
+      const pod = `${baseName(execution)}-master-0`;
+      step(pod, kubelet.running());
+      log(pod, 'bye');
+      step(pod, kubelet.terminated(0));
+      expect(await ended(execution)).toEqual({ state: 'exited', exitCode: 0 });
+      expect(await readFile(executor.logFiles(execution).stdout, 'utf8')).toBe('bye\n');
+      await executor.cleanWorkdir(execution);
+      await expect(readFile(executor.logFiles(execution).stdout, 'utf8')).rejects.toThrow(/ENOENT/);
+    });
   }
 });

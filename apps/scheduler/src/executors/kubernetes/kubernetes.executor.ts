@@ -167,6 +167,7 @@ export class KubernetesExecutor implements Executor {
       for (const pod of pods) this.followLogs(pod); // adopted after a restart: copy from where the last copy stopped
       return observation.state;
     }
+    if (observation.state.state === 'unknown') return observation.state; // not ended: the scheduler decides (zombie window)
     // The run ended: its logs first, then its objects.
     await Promise.all(pods.map((pod) => this.logs.collect(pod.metadata?.name ?? '', this.options.logDrainMs ?? 3000)));
     run.final = run.stopping ? { ...observation, condition: { ...observation.condition, status: 'stopped', reason: 'Stopped' } } : observation;
@@ -224,6 +225,11 @@ export class KubernetesExecutor implements Executor {
     await rm(join(this.options.runsDir, execution.runUuid), { recursive: true, force: true });
   }
 
+  /** After the TTL: the local copy of a finished run's logs (already shipped to tracking). */
+  async cleanWorkdir(execution: Pick<ExecutionEntity, 'runUuid' | 'workdir'>): Promise<void> {
+    await rm(join(this.options.runsDir, execution.runUuid, 'logs'), { recursive: true, force: true });
+  }
+
   logFiles(execution: ExecutionEntity): { stdout: string; stderr: string } {
     const dir = join(this.options.runsDir, execution.runUuid, 'logs');
     return { stdout: join(dir, 'stdout.log'), stderr: join(dir, 'stderr.log') };
@@ -263,6 +269,12 @@ export class KubernetesExecutor implements Executor {
     if (!pods.length && !run?.stopping && (fresh || (run?.kubeflow && !run.seen))) {
       return { state: { state: 'running' }, condition: { status: 'scheduled', reason: 'Pending', message: run?.kubeflow ? `waiting for the ${run.kubeflow.kind} operator to create the pods` : 'pods created' } };
     }
+    // Never seen by this scheduler (adopted after a restart, or the pods never showed): no pod is not
+    // proof the run is gone. The scheduler waits for a heartbeat up to MYELIN_ZOMBIE_SECONDS.
+    if (!pods.length && run && !run.seen && !run.stopping) {
+      const message = 'no pod of the run can be found (never seen by this scheduler: deleted while it was down, or not created yet)';
+      return { state: { state: 'unknown', message }, condition: { status: 'unknown', reason: 'PodNotFound', message } };
+    }
     return observeRun(pods, {
       now: Date.now(),
       imagePullGraceMs: this.options.imagePullGraceMs,
@@ -298,7 +310,7 @@ export class KubernetesExecutor implements Executor {
     const observation = this.observe(this.podsOf(runUuid, attempt), run);
     const before = run?.observation?.condition;
     if (run) run.observation = observation;
-    if (observation.state.state !== 'running') {
+    if (observation.state.state === 'exited' || observation.state.state === 'vanished') {
       this.events.emit('exit', runUuid);
     } else if (!before || before.status !== observation.condition.status || before.reason !== observation.condition.reason) {
       this.events.emit('condition', runUuid, observation.condition);

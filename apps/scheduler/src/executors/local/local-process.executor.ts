@@ -144,7 +144,19 @@ export class LocalProcessExecutor implements Executor {
     } catch {
       // no exit file: the wrapper itself was killed (stop, OOM killer, reboot)
     }
+    // No pid recorded and no pid file: whether a process was ever started is unknown (the scheduler
+    // stopped between claiming the run and spawning it, or the files are not visible from here).
+    if (!pid) return { state: 'unknown', message: 'no process id was recorded for the run and no process of it can be found' };
     return { state: 'vanished' };
+  }
+
+  /**
+   * After the TTL: the code snapshot, the log files (already shipped to tracking) and the wrapper's
+   * bookkeeping go; `outputs/` stays (the user's artifacts, and what resume/copy runs read).
+   */
+  async cleanWorkdir(execution: Pick<ExecutionEntity, 'runUuid' | 'workdir'>): Promise<void> {
+    const p = this.paths(execution.runUuid);
+    for (const dir of [p.code, p.meta, join(p.workdir, 'logs')]) await rm(dir, { recursive: true, force: true });
   }
 
   async terminate(execution: ExecutionEntity): Promise<void> {

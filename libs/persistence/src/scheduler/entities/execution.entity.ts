@@ -61,6 +61,10 @@ export class ExecutionEntity {
   /** Each attempt fails with reason Timeout after this many seconds of running; null = none. */
   @Column({ name: 'timeout_seconds', type: 'integer', nullable: true }) timeoutSeconds!: number | null;
   @Column({ name: 'timed_out_at', type: 'timestamptz', nullable: true }) timedOutAt!: Date | null;
+  /** Last sign of life of a live run: its process/pod seen alive, or a heartbeat from its tracking client. */
+  @Column({ name: 'heartbeat_at', type: 'timestamptz', nullable: true }) heartbeatAt!: Date | null;
+  /** When the finished run's working directory (code, logs, bookkeeping; never outputs) was removed after the TTL. */
+  @Column({ name: 'workdir_cleaned_at', type: 'timestamptz', nullable: true }) workdirCleanedAt!: Date | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;
 }

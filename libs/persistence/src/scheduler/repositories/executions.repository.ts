@@ -213,6 +213,53 @@ export class ExecutionsRepository {
     return (result.affected ?? 0) > 0;
   }
 
+  /**
+   * Record a sign of life for several runs in one statement (the supervision pass batches every run
+   * it saw alive, plus the heartbeats its tracking clients sent). Only runs still in one of
+   * `statuses`, and only rows whose last heartbeat is older than `staleBefore` are written: a run is
+   * written at most once per throttle period however often it is seen. Not fenced: a heartbeat is a
+   * fact about the job, whichever replica learnt it. Returns the rows written.
+   */
+  async touchHeartbeats(runUuids: string[], statuses: RunStatus[], at: Date, staleBefore: Date): Promise<number> {
+    if (!runUuids.length) return 0;
+    const result = await this.repo
+      .createQueryBuilder()
+      .update(ExecutionEntity)
+      .set({ heartbeatAt: at })
+      .updateEntity(false)
+      .where('run_uuid IN (:...runUuids) AND status IN (:...statuses) AND (heartbeat_at IS NULL OR heartbeat_at < :staleBefore)', {
+        runUuids,
+        statuses,
+        staleBefore,
+      })
+      .execute();
+    return result.affected ?? 0;
+  }
+
+  /**
+   * Claim the finished runs whose working directory is due for cleanup (finished before
+   * `finishedBefore`, not cleaned yet), at most `limit`, marking them cleaned in the same statement:
+   * one query a period, and two replicas never clean the same run. Returns what the executor needs.
+   */
+  async claimWorkdirCleanup(executor: string, finishedBefore: Date, at: Date, limit: number): Promise<Array<Pick<ExecutionEntity, 'runUuid' | 'executor' | 'workdir'>>> {
+    const rows = (await this.dataSource.query(
+      `UPDATE "scheduler"."executions" SET "workdir_cleaned_at" = $2
+        WHERE "run_uuid" IN (
+          SELECT "run_uuid" FROM "scheduler"."executions"
+           WHERE "workdir_cleaned_at" IS NULL AND "finished_at" IS NOT NULL AND "finished_at" < $1 AND "executor" = $4
+           ORDER BY "finished_at" LIMIT $3 FOR UPDATE SKIP LOCKED)
+        RETURNING "run_uuid", "executor", "workdir"`,
+      [finishedBefore, at, limit, executor],
+    )) as unknown;
+    // TypeORM answers an UPDATE with [rows, affected count] (PostgreSQL server and PGlite alike).
+    const list = (Array.isArray(rows) && rows.length === 2 && Array.isArray(rows[0]) && typeof rows[1] === 'number' ? rows[0] : rows) as Array<{
+      run_uuid: string;
+      executor: string;
+      workdir: string | null;
+    }>;
+    return list.map((r) => ({ runUuid: r.run_uuid, executor: r.executor, workdir: r.workdir }));
+  }
+
   private async emitStatus(m: EntityManager, runUuid: string, change: StatusChange, attempt = 0): Promise<void> {
     const payload: RunStatusChanged.Payload = {
       runUuid,

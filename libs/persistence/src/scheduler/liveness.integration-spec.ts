@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import { createTestDatabase, TestDatabase } from '@myelin/testing';
+import type { RunStatus } from '@myelin/contracts';
+import { openServiceDatabase, ServiceDatabase } from '../data-source/create-data-source';
+import { SCHEDULER_SCHEMA } from '../schemas';
+import { ExecutionsRepository } from './repositories/executions.repository';
+
+/** Heartbeats and the cleanup of working directories, on the PostgreSQL server and on the embedded PGlite. */
+const backends: Array<[string, () => Promise<{ url: string; cleanup(): Promise<void> }>]> = [
+  [
+    'PostgreSQL server',
+    async () => {
+      const db: TestDatabase = await createTestDatabase('myelin_liveness');
+      return { url: db.url, cleanup: () => db.drop() };
+    },
+  ],
+  ['embedded PGlite', async () => ({ url: 'pglite://memory', cleanup: async () => undefined })],
+];
+
+const LIVE: RunStatus[] = ['building', 'scheduled', 'starting', 'running', 'stopping'];
+const T0 = Date.parse('2025-03-01T12:00:00Z');
+const at = (s: number) => new Date(T0 + s * 1000);
+
+describe.each(backends)('scheduler liveness on %s', (_label, provision) => {
+  let cleanup: () => Promise<void>;
+  let db: ServiceDatabase;
+  let repo: ExecutionsRepository;
+
+  const enqueue = async (executor = 'local'): Promise<string> => {
+    const runUuid = randomUUID();
+    const row = {
+      runUuid, project: 'p/q', number: 1, kind: 'job', cmd: 'true', params: {}, spec: {}, codeDir: null, outputsOf: null, copyOutputsFrom: null,
+      priority: 0, status: 'queued', attempt: 0, maxRestarts: 0, executor, pid: null, pidStartTime: null, workdir: `/runs/${runUuid}`,
+      stdoutOffset: 0, stderrOffset: 0, exitCode: null, stopRequestedAt: null, startedAt: null, finishedAt: null, submitter: null, teams: [],
+      parentUuid: null, parentKind: null, parentConcurrency: null, cpu: 0, memoryMb: 0, gpu: 0, statusReason: 'Queued', statusMessage: '',
+      fence: 0, owner: null, retryAt: null, timeoutSeconds: null, timedOutAt: null, heartbeatAt: null, workdirCleanedAt: null,
+    };
+    await repo.enqueue(row as unknown as Parameters<ExecutionsRepository['enqueue']>[0], { status: 'queued', reason: 'Queued', message: '' });
+    return runUuid;
+  };
+  const running = async (runUuid: string) => {
+    expect(await repo.transition(runUuid, { status: 'starting', reason: 'Starting', message: '' }, { startedAt: at(0) })).not.toBeNull();
+    expect(await repo.transition(runUuid, { status: 'running', reason: 'Running', message: '' })).not.toBeNull();
+  };
+  const finished = async (runUuid: string, when: Date) => {
+    expect(await repo.transition(runUuid, { status: 'failed', reason: 'Error', message: '' }, { finishedAt: when })).not.toBeNull();
+  };
+  const heartbeatOf = async (runUuid: string) => (await repo.find(runUuid))?.heartbeatAt?.getTime() ?? null;
+
+  beforeAll(async () => {
+    let url: string;
+    ({ url, cleanup } = await provision());
+    db = await openServiceDatabase({ url, ...SCHEDULER_SCHEMA });
+    repo = new ExecutionsRepository(db.dataSource);
+  }, 60_000);
+
+  afterAll(async () => {
+    await db?.close();
+    await cleanup?.();
+  });
+
+  it('writes the heartbeats of live runs in one statement, at most once per throttle period', async () => {
+    const [a, b, waiting] = [await enqueue(), await enqueue(), await enqueue()];
+    await running(a);
+    await running(b);
+    const stale = (now: Date) => new Date(now.getTime() - 30_000);
+    // The waiting run is not live: no heartbeat; an unknown uuid (a deleted run) changes nothing.
+    expect(await repo.touchHeartbeats([a, b, waiting, randomUUID()], LIVE, at(100), stale(at(100)))).toBe(2);
+    expect(await heartbeatOf(a)).toBe(at(100).getTime());
+    expect(await heartbeatOf(waiting)).toBeNull();
+    // Within the throttle period nothing is written, however often the runs are seen.
+    expect(await repo.touchHeartbeats([a, b], LIVE, at(110), stale(at(110)))).toBe(0);
+    expect(await heartbeatOf(b)).toBe(at(100).getTime());
+    expect(await repo.touchHeartbeats([a], LIVE, at(131), stale(at(131)))).toBe(1);
+    expect(await heartbeatOf(a)).toBe(at(131).getTime());
+    expect(await repo.touchHeartbeats([], LIVE, at(200), stale(at(200)))).toBe(0);
+  });
+
+  it('a finished run’s heartbeat is never written again', async () => {
+    const run = await enqueue();
+    await running(run);
+    await finished(run, at(50));
+    expect(await repo.touchHeartbeats([run], LIVE, at(100), at(70))).toBe(0);
+    expect(await heartbeatOf(run)).toBeNull();
+  });
+
+  it('claims finished runs past the TTL for cleanup once, oldest first, of this executor only, in batches', async () => {
+    const old1 = await enqueue();
+    const old2 = await enqueue();
+    const recent = await enqueue();
+    const live = await enqueue();
+    const otherExecutor = await enqueue('kubernetes');
+    for (const r of [old1, old2, recent, live, otherExecutor]) await running(r);
+    await finished(old2, at(-3600));
+    await finished(old1, at(-7200));
+    await finished(recent, at(-10));
+    await finished(otherExecutor, at(-7200));
+    const before = at(-60); // TTL of 60 s at T0
+    const first = await repo.claimWorkdirCleanup('local', before, at(0), 1);
+    expect(first).toEqual([{ runUuid: old1, executor: 'local', workdir: `/runs/${old1}` }]);
+    const rest = await repo.claimWorkdirCleanup('local', before, at(0), 100);
+    expect(rest.map((r) => r.runUuid)).toEqual([old2]);
+    // Done once: nothing left to claim (the recent run waits for its TTL, the live one for its end).
+    expect(await repo.claimWorkdirCleanup('local', before, at(0), 100)).toEqual([]);
+    expect((await repo.find(old1))?.workdirCleanedAt?.getTime()).toBe(at(0).getTime());
+    expect((await repo.find(recent))?.workdirCleanedAt).toBeNull();
+    expect((await repo.claimWorkdirCleanup('local', at(0), at(1), 100)).map((r) => r.runUuid)).toEqual([recent]);
+    expect((await repo.claimWorkdirCleanup('kubernetes', before, at(0), 100)).map((r) => r.runUuid)).toEqual([otherExecutor]);
+  });
+});
