@@ -51,6 +51,7 @@ export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) =
     logLevel: config.MYELIN_LOG_LEVEL,
     onClose: async () => {
       await kubernetes?.close();
+      executor.close();
       if (!sharedBus) await bus.close();
       await db.close();
     },

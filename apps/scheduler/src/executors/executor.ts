@@ -32,11 +32,18 @@ export interface ExecutorCondition {
   exitCode?: number;
 }
 
+export interface RunSecrets {
+  runToken?: string;
+}
+
 /** What the scheduler needs from a place that runs jobs (local processes now; Kubernetes later). */
 export interface Executor {
   readonly name: string;
-  /** `secrets` reach only the job's environment (its run token): never stored, never logged. */
-  launch(execution: ExecutionEntity, secrets?: { runToken?: string }): Promise<LaunchedProcess>;
+  /**
+   * `secrets` reach only the job's environment (its run token): never stored, never logged. A
+   * promise, so the executor prepares the run (directories, code) while the token is issued.
+   */
+  launch(execution: ExecutionEntity, secrets?: RunSecrets | Promise<RunSecrets>): Promise<LaunchedProcess>;
   /** Remove everything the executor keeps of a deleted run (working directory, outputs). */
   purge(execution: ExecutionEntity): Promise<void>;
   /**
@@ -57,4 +64,6 @@ export interface Executor {
   condition?(execution: ExecutionEntity): ExecutorCondition | null;
   /** Optional: told when a run's condition changes while it has not ended (unschedulable, image pull back-off, running). */
   onCondition?(listener: (runUuid: string, condition: ExecutorCondition) => void): void;
+  /** Optional: release what the executor holds (helper processes, watches) at shutdown; runs keep running. */
+  close?(): void | Promise<void>;
 }

@@ -10,8 +10,8 @@ import { decideAdmission, queueOrder } from './admission';
 import { admissionFields, toAdmissionRun, toQuota, toWaitingRun } from './admission-input';
 import { RunLease } from './run-lease';
 import { decideEnd, isOverdue } from './attempts';
-import { LivenessService } from './liveness.service';
 import { DeviceLedger, ledgerFor } from './gpu-devices';
+import { LivenessService } from './liveness.service';
 
 /** The condition a run is queued with; also what it says while the global limit holds it back (so that costs no event). */
 const queuedCondition = (maxParallel: number): StatusChange => ({
@@ -267,6 +267,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       { status: 'starting', reason: 'Starting', message: `starting on the ${this.executor.name} executor` },
       { startedAt: new Date(), attempt: execution.attempt, devices: gpu.devices },
       { token, claim: true, owner: this.lease.owner },
+      'full',
     );
     if (!starting) {
       await this.lease.release(execution.runUuid); // stopped meanwhile, or already started by a replica
@@ -274,7 +275,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     }
     const fence: Fence = { token };
     try {
-      const launched = await this.executor.launch(starting, { runToken: await this.runToken(starting) });
+      // The token is issued while the executor prepares the run (they do not depend on each other).
+      const launched = await this.executor.launch(starting, this.runToken(starting).then((runToken) => ({ runToken })));
       const recorded = await this.executions.patch(
         execution.runUuid,
         { pid: launched.pid, pidStartTime: launched.pidStartTime, workdir: launched.workdir },
@@ -306,7 +308,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private async superviseLive(): Promise<void> {
     const inspectAll = Date.now() - this.lastInspect > 1000;
     if (inspectAll) this.lastInspect = Date.now();
-    const live = await this.supervised(await this.executions.listByStatus(LIVE), inspectAll);
+    const live = await this.supervised(await this.executions.listForSupervision(LIVE), inspectAll);
     for (const execution of live) {
       const fence: Fence = { token: Number(execution.fence) };
       const files = this.executor.logFiles(execution);
@@ -375,7 +377,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
   /** Retrying runs whose backoff is over go back to the queue (and through admission again). */
   private async requeueRetries(): Promise<void> {
-    for (const row of await this.executions.listByStatus(['retrying'])) {
+    for (const row of await this.executions.listForSupervision(['retrying'])) {
       if (!row.retryAt || row.retryAt.getTime() > Date.now()) continue;
       const queued = await this.executions.transition(row.runUuid, {
         status: 'queued',

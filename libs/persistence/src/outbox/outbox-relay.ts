@@ -1,4 +1,4 @@
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource, EntityManager, EntitySubscriberInterface, TransactionCommitEvent } from 'typeorm';
 import type { MessageKind } from '@myelin/contracts';
 
 /** What the relay needs from the bus (kept structural so persistence does not depend on it). */
@@ -20,6 +20,9 @@ export async function enqueueOutbox(
   pattern: string,
   payload: object,
 ): Promise<void> {
+  // Remembered on the transaction, so the schema's relay publishes right after the commit (below).
+  const data = manager.queryRunner?.data as { outboxSchemas?: Set<string> } | undefined;
+  if (data) (data.outboxSchemas ??= new Set()).add(schema);
   await manager.query(`INSERT INTO "${schema}"."outbox" ("pattern", "kind", "payload") VALUES ($1, $2, $3)`, [
     pattern,
     kind,
@@ -44,7 +47,18 @@ export class OutboxRelay {
     private readonly schema: string,
     private readonly publisher: OutboxPublisher,
     private readonly options: { intervalMs?: number; batchSize?: number; logger?: OutboxLogger } = {},
-  ) {}
+  ) {
+    // A transaction that queued messages for this schema pokes the relay once it commits: a
+    // message waits for no polling interval (the interval stays as the safety net, e.g. for
+    // rows another replica left behind).
+    const afterCommit: EntitySubscriberInterface = {
+      afterTransactionCommit: (event: TransactionCommitEvent) => {
+        const data = event.queryRunner.data as { outboxSchemas?: Set<string> } | undefined;
+        if (!event.queryRunner.isTransactionActive && data?.outboxSchemas?.has(this.schema)) this.poke();
+      },
+    };
+    dataSource.subscribers.push(afterCommit);
+  }
 
   start(): void {
     this.stopped = false;

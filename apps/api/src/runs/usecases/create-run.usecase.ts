@@ -222,7 +222,7 @@ export class CreateRunUseCase {
       );
       const final = mark ?? { status: 'failed' as RunStatus, reason: 'UnknownTemplate', message: `template "${op.template.name ?? '?'}" not found` };
       const applied = await this.runs.applyStatus(run.uuid, { ...final, at: new Date() });
-      return applied.run ?? run;
+      return applied.run ? Object.assign(run, applied.run) : run;
     }
     // The template is a polyaxonfile of its own: compile it, as written, with the op's params as -P overrides.
     const files = op.template.path
@@ -254,7 +254,7 @@ export class CreateRunUseCase {
         [announce],
       );
       const applied = await this.runs.applyStatus(run.uuid, { status: 'failed', reason: 'InvalidParams', message: message.slice(0, 10_000), at: new Date() });
-      return applied.run ?? run;
+      return applied.run ? Object.assign(run, applied.run) : run;
     }
     const opSpec = result.spec;
     return this.runs.create(

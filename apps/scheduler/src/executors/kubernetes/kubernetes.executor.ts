@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutionEntity } from '@myelin/persistence';
-import type { Executor, ExecutorCondition, LaunchedProcess, ProcessState } from '../executor';
+import type { Executor, ExecutorCondition, LaunchedProcess, ProcessState, RunSecrets } from '../executor';
 import { type KubeConfig, type KubernetesClientModule, loadKubernetesClient, statusOf } from './kubernetes-client';
 import { buildRunObjects, type KubernetesObjectsConfig, LABELS, MANAGED_BY, type RunObjects } from './kubernetes-objects';
 import { observeRun, type PodView, PULL_ERRORS, type RunObservation, waitingReason } from './pod-status';
@@ -127,8 +127,8 @@ export class KubernetesExecutor implements Executor {
 
   // ------------------------------------------------------------------ Executor
 
-  async launch(execution: ExecutionEntity, secrets: { runToken?: string } = {}): Promise<LaunchedProcess> {
-    const objects = buildRunObjects(execution, this.options.objects, secrets.runToken);
+  async launch(execution: ExecutionEntity, secrets: RunSecrets | Promise<RunSecrets> = {}): Promise<LaunchedProcess> {
+    const objects = buildRunObjects(execution, this.options.objects, (await secrets).runToken);
     validateRunObjects(objects);
     await this.deleteRunObjects(execution.runUuid, 0); // leftovers of an earlier attempt
     this.runs.set(execution.runUuid, { attempt: execution.attempt, kubeflow: objects.kubeflow, launchedAt: Date.now() });

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { copyFile, cp, mkdir, open, readdir, readFile, rm, writeFile, stat } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readdir, readFile, rm, writeFile, stat } from 'node:fs/promises';
 import { delimiter, join, resolve, sep } from 'node:path';
 import type { ExecutionEntity } from '@myelin/persistence';
-import { Executor, LaunchedProcess, ProcessState } from '../executor';
+import { Executor, LaunchedProcess, ProcessState, RunSecrets } from '../executor';
+import { ProcessSpawner } from './process-spawner';
 import { buildRunEnvironment } from './run-environment';
 
 /** The bundled tracking client first on the job's PYTHONPATH (`from myelin import tracking` works as is), and where tracking is. */
@@ -31,6 +31,7 @@ export class CodeSnapshotError extends Error {}
 export class LocalProcessExecutor implements Executor {
   readonly name = 'local';
   private readonly exits = new EventEmitter();
+  private readonly spawner = new ProcessSpawner();
 
   constructor(
     private readonly options: {
@@ -59,7 +60,7 @@ export class LocalProcessExecutor implements Executor {
     };
   }
 
-  async launch(execution: ExecutionEntity, secrets: { runToken?: string } = {}): Promise<LaunchedProcess> {
+  async launch(execution: ExecutionEntity, secrets: RunSecrets | Promise<RunSecrets> = {}): Promise<LaunchedProcess> {
     const p = this.paths(execution.runUuid);
     for (const dir of [p.code, p.meta, join(p.workdir, 'logs')]) await mkdir(dir, { recursive: true });
     await this.prepareOutputs(execution, p.outputs);
@@ -67,34 +68,34 @@ export class LocalProcessExecutor implements Executor {
     await writeFile(p.script, `${execution.cmd}\n`);
     // A retried run starts again in the same directory: the last attempt's exit code must not end this one.
     await rm(p.exitFile, { force: true });
-    // Appending keeps earlier attempts' output; the shipper resumes from its stored offsets.
-    const out = await open(p.stdout, 'a');
-    const err = await open(p.stderr, 'a');
     // $0: the command script, $1: the exit-code file, $2: the pid file (read if we crash before storing the pid).
     const wrapper =
       'printf "%s" "$$" > "$2"; bash "$0"; code=$?; printf "%s" "$code" > "$1.tmp" && mv "$1.tmp" "$1"; exit $code';
-    try {
-      const child = spawn('/bin/bash', ['-c', wrapper, p.script, p.exitFile, p.pidFile], {
+    const { runToken } = await secrets;
+    // Output goes to files, appended (a retried run keeps earlier attempts' output; the shipper
+    // resumes from its stored offsets); the process is detached in its own process group, so stop
+    // signals reach the whole tree and it survives a scheduler restart.
+    const pid = await this.spawner.spawn(
+      {
+        file: '/bin/bash',
+        args: ['-c', wrapper, p.script, p.exitFile, p.pidFile],
         cwd: p.code,
         env: withJobExtras(
-          buildRunEnvironment(this.options.baseEnv, execution, { ...p, outputs: await this.outputsPath(execution) }, this.options.publicUrl, secrets.runToken),
+          buildRunEnvironment(this.options.baseEnv, execution, { ...p, outputs: await this.outputsPath(execution) }, this.options.publicUrl, runToken),
           this.options.pythonPath,
           this.options.trackingUrl,
         ),
-        detached: true, // its own process group: stop signals reach the whole tree
-        stdio: ['ignore', out.fd, err.fd],
-      });
-      const pid = await new Promise<number>((resolve, reject) => {
-        child.once('spawn', () => resolve(child.pid as number));
-        child.once('error', reject);
-      });
-      child.once('exit', () => this.exits.emit('exit', execution.runUuid));
-      child.unref();
-      return { pid, pidStartTime: await processStartTime(pid), workdir: p.workdir };
-    } finally {
-      await out.close();
-      await err.close();
-    }
+        stdout: p.stdout,
+        stderr: p.stderr,
+      },
+      () => this.exits.emit('exit', execution.runUuid),
+    );
+    return { pid, pidStartTime: await processStartTime(pid), workdir: p.workdir };
+  }
+
+  /** Stop the process spawner (the runs it started keep running). */
+  close(): void {
+    this.spawner.close();
   }
 
   /**

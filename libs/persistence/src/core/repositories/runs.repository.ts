@@ -68,9 +68,12 @@ export interface NewRun {
   trialKey?: string | null;
 }
 
+/** The columns a status change reads and writes (not the run's large spec and content). */
+export type RunStatusRow = Pick<RunEntity, 'uuid' | 'kind' | 'status' | 'statusReason' | 'statusMessage' | 'exitCode' | 'startedAt' | 'finishedAt'>;
+
 export type StatusUpdateResult =
-  | { applied: true; run: RunEntity }
-  | { applied: false; reason: 'not_found' | 'illegal_transition'; run?: RunEntity };
+  | { applied: true; run: RunStatusRow }
+  | { applied: false; reason: 'not_found' | 'illegal_transition'; run?: RunStatusRow };
 
 /** SQL from libs/query over alias `r`: `where`'s parameters first (`whereParamCount` of them), then `orderBy`'s. */
 export interface RunFilter {
@@ -267,9 +270,11 @@ export class RunsRepository {
     messages: Array<Omit<OutboxMessage, 'payload'> & { payload: object }> = [],
   ): Promise<StatusUpdateResult> {
     return this.dataSource.transaction(async (manager: EntityManager) => {
-      const run = await manager
+      const columns: Array<keyof RunStatusRow> = ['uuid', 'kind', 'status', 'statusReason', 'statusMessage', 'exitCode', 'startedAt', 'finishedAt'];
+      const run: RunStatusRow | null = await manager
         .getRepository(RunEntity)
         .createQueryBuilder('r')
+        .select(columns.map((c) => `r.${c}`))
         .setLock('pessimistic_write')
         .where('r.uuid = :uuid', { uuid })
         .getOne();
@@ -281,20 +286,21 @@ export class RunsRepository {
         if (run.statusReason === change.reason && run.statusMessage === change.message) return { applied: false, reason: 'illegal_transition', run } as const;
         run.statusReason = change.reason;
         run.statusMessage = change.message;
-        await manager.save(run);
+        await manager.update(RunEntity, { uuid }, { statusReason: change.reason, statusMessage: change.message });
         await manager.insert(RunConditionEntity, { runUuid: uuid, status: run.status, reason: change.reason, message: change.message, at: change.at });
         return { applied: true, run } as const;
       }
       if (!canTransition(run.status, change.status, run.kind)) {
         return { applied: false, reason: 'illegal_transition', run } as const;
       }
-      run.status = change.status;
-      run.statusReason = change.reason;
-      run.statusMessage = change.message;
-      if (change.exitCode !== undefined) run.exitCode = change.exitCode;
-      if (change.status === 'running' && !run.startedAt) run.startedAt = change.at;
-      if (isFinal(change.status)) run.finishedAt = change.at;
-      await manager.save(run);
+      // Only the columns that change (save() would read the whole row again to diff it: a status
+      // change is the platform's most frequent write).
+      const changed: Partial<RunStatusRow> = { status: change.status, statusReason: change.reason, statusMessage: change.message };
+      if (change.exitCode !== undefined) changed.exitCode = change.exitCode;
+      if (change.status === 'running' && !run.startedAt) changed.startedAt = change.at;
+      if (isFinal(change.status)) changed.finishedAt = change.at;
+      await manager.update(RunEntity, { uuid }, changed);
+      Object.assign(run, changed);
       await manager.insert(RunConditionEntity, {
         runUuid: uuid,
         status: change.status,

@@ -48,6 +48,12 @@ export type ExecutionPatch = Partial<
 export class ExecutionsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
+  /** Every column but the command, params and spec: what supervision and status changes read. */
+  private get leanColumns(): string[] {
+    const large = new Set(['cmd', 'params', 'spec']);
+    return this.dataSource.getMetadata(ExecutionEntity).columns.map((c) => c.propertyName).filter((c) => !large.has(c));
+  }
+
   private get repo() {
     return this.dataSource.getRepository(ExecutionEntity);
   }
@@ -112,6 +118,19 @@ export class ExecutionsRepository {
       .getMany();
   }
 
+  /**
+   * Like `listByStatus`, without the command, params and spec (read only to launch a run, from the
+   * row `transition` returns): what supervision passes, several a second, read.
+   */
+  listForSupervision(statuses: RunStatus[]): Promise<ExecutionEntity[]> {
+    return this.repo
+      .createQueryBuilder('e')
+      .select(this.leanColumns.map((c) => `e.${c}`))
+      .where('e.status IN (:...statuses)', { statuses })
+      .orderBy('e.created_at')
+      .getMany();
+  }
+
   listByStatus(statuses: RunStatus[]): Promise<ExecutionEntity[]> {
     return this.repo.createQueryBuilder('e').where('e.status IN (:...statuses)', { statuses }).orderBy('e.created_at').getMany();
   }
@@ -126,8 +145,15 @@ export class ExecutionsRepository {
    * Move to a new status if the state machine allows it from the current one, with the patch
    * and the event in the same transaction. Returns the updated row, or null when refused.
    */
-  async transition(runUuid: string, change: StatusChange, patch: ExecutionPatch = {}, fence?: Fence): Promise<ExecutionEntity | null> {
-    return this.settle(runUuid, () => change, patch, fence);
+  async transition(
+    runUuid: string,
+    change: StatusChange,
+    patch: ExecutionPatch = {},
+    fence?: Fence,
+    /** `full`: the returned row has the command, params and spec too (to launch it); else they are left out. */
+    read: 'lean' | 'full' = 'lean',
+  ): Promise<ExecutionEntity | null> {
+    return this.settle(runUuid, () => change, patch, fence, read);
   }
 
   /**
@@ -141,27 +167,30 @@ export class ExecutionsRepository {
     /** Fields to write with the status; a function when they depend on the status decided. */
     patch: ExecutionPatch | ((change: StatusChange, current: ExecutionEntity) => ExecutionPatch) = {},
     fence?: Fence,
+    read: 'lean' | 'full' = 'lean',
   ): Promise<ExecutionEntity | null> {
     return this.dataSource.transaction(async (m) => {
-      const row = await m
-        .getRepository(ExecutionEntity)
-        .createQueryBuilder('e')
-        .setLock('pessimistic_write')
-        .where('e.run_uuid = :runUuid', { runUuid })
-        .getOne();
+      const query = m.getRepository(ExecutionEntity).createQueryBuilder('e');
+      if (read === 'lean') query.select(this.leanColumns.map((c) => `e.${c}`));
+      const row = await query.setLock('pessimistic_write').where('e.run_uuid = :runUuid', { runUuid }).getOne();
       if (!row) return null;
       if (fence && !fenceHolds(row, fence)) return null;
       const change = decide(row);
       if (!canTransition(row.status, change.status, row.kind)) return null;
-      Object.assign(row, typeof patch === 'function' ? patch(change, row) : patch, { status: change.status });
-      row.statusReason = change.reason;
-      row.statusMessage = change.message;
+      // Only the columns that change (save() would read the whole row again to diff it).
+      const changed: ExecutionPatch & Partial<Pick<ExecutionEntity, 'status' | 'statusReason' | 'statusMessage' | 'fence' | 'owner'>> = {
+        ...(typeof patch === 'function' ? patch(change, row) : patch),
+        status: change.status,
+        statusReason: change.reason,
+        statusMessage: change.message,
+      };
       if (fence?.claim) {
-        row.fence = fence.token;
-        if (fence.owner !== undefined) row.owner = fence.owner;
+        changed.fence = fence.token;
+        if (fence.owner !== undefined) changed.owner = fence.owner;
       }
-      if (change.exitCode !== undefined) row.exitCode = change.exitCode;
-      await m.getRepository(ExecutionEntity).save(row);
+      if (change.exitCode !== undefined) changed.exitCode = change.exitCode;
+      await m.getRepository(ExecutionEntity).update({ runUuid }, changed);
+      Object.assign(row, changed);
       await this.emitStatus(m, runUuid, change, row.attempt);
       return row;
     });

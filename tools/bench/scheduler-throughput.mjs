@@ -1,0 +1,186 @@
+#!/usr/bin/env node
+// Scheduler figures on the local executor, through `myelin up` (API, scheduler and the other
+// services in one process, as a user runs it):
+//  1. burst: N runs that each sleep D seconds, submitted at once through the REST API, at
+//     concurrency C. Total time from the first submit to the last final status, against the ideal
+//     N x D / C (zero scheduling overhead).
+//  2. latency: runs submitted one at a time while slots are free; submit-to-process-start is the
+//     time from sending the create request to the job's first shell line (the job writes its
+//     clock to a file), p50 and p99.
+// Usage: node tools/bench/scheduler-throughput.mjs [--distributed] [--runs 1000] [--seconds 0.5] [--concurrency 32] [--latency-runs 100]
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const bin = join(root, 'bin', 'myelin.js');
+const arg = (name, fallback) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
+const N = arg('--runs', 1000);
+const D = arg('--seconds', 0.5);
+const C = arg('--concurrency', 32);
+const L = arg('--latency-runs', 100);
+execFileSync(process.execPath, [join(root, 'tools', 'scripts', 'build.mjs'), '--quiet'], { stdio: 'inherit' });
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const home = mkdtempSync(join(tmpdir(), 'myelin-bench-scheduler-'));
+const distributed = process.argv.includes('--distributed');
+const procs = [];
+const startProcess = (args, extraEnv) => {
+  const child = spawn(process.execPath, [bin, ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.output = '';
+  const keep = (d) => {
+    child.output = (child.output + d).slice(-20000);
+    if (process.env.BENCH_ECHO) process.stderr.write(d);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  procs.push(child);
+  return child;
+};
+const waitReady = async (child, url) => {
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${child.spawnargs.join(' ')} exited:\n${child.output}`);
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      /* not yet */
+    }
+    await sleep(100);
+  }
+};
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+const env = { ...process.env, MYELIN_SKIP_BUILD_CHECK: '1', MYELIN_HOME: home, MYELIN_MAX_PARALLEL: String(C), MYELIN_LOG_LEVEL: 'warn' };
+let database;
+if (!distributed) {
+  const up = startProcess(['up', '--port', String(port)], {});
+  await waitReady(up, `${base}/readyz`);
+} else {
+  // Six processes on the local PostgreSQL, RabbitMQ and Redis, with a database and queue prefix of their own.
+  const { default: pg } = await import('pg');
+  const admin = process.env.MYELIN_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  database = `myelin_bench_${Date.now()}`;
+  const client = new pg.Client({ connectionString: admin });
+  await client.connect();
+  await client.query(`CREATE DATABASE "${database}"`);
+  await client.end();
+  const url = new URL(admin);
+  url.pathname = `/${database}`;
+  Object.assign(env, {
+    MYELIN_DATABASE_URL: url.toString(),
+    MYELIN_AMQP_URL: process.env.MYELIN_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+    MYELIN_BUS_PREFIX: `bench-${Date.now()}`,
+    MYELIN_REDIS_URL: process.env.MYELIN_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    MYELIN_PUBLIC_URL: base,
+    MYELIN_CREDENTIALS_FILE: join(home, 'credentials.json'),
+    MYELIN_ADMIN_PASSWORD: 'bench-password',
+  });
+  const api = startProcess(['serve', 'api'], { MYELIN_PORT: String(port) });
+  await waitReady(api, `${base}/readyz`);
+  await Promise.all(
+    ['tracking', 'scheduler', 'pipelines', 'optimizer', 'ci'].map(async (app) => {
+      const appPort = await freePort();
+      await waitReady(startProcess(['serve', app], { MYELIN_PORT: String(appPort) }), `http://127.0.0.1:${appPort}/readyz`);
+    }),
+  );
+}
+const { token } = JSON.parse(readFileSync(join(home, 'credentials.json'), 'utf8'));
+const call = async (method, path, body) => {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { Authorization: `token ${token}`, 'Content-Type': 'application/json' },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return JSON.parse(text);
+};
+const project = 'admin/bench';
+await call('POST', '/api/v1/projects', { name: 'bench' }).catch(() => undefined);
+// The job's first line records its clock (ms) in its working directory: the process-start instant.
+const file = {
+  path: 'sleep.yml',
+  content: `version: 1\nkind: experiment\nrun:\n  cmd: date +%s%3N > ../started_ms; sleep ${D}\n`,
+};
+const submit = async () => {
+  const at = Date.now();
+  const run = await call('POST', `/api/v1/${project}/runs`, { files: [file] });
+  return { uuid: run.uuid, submittedAt: at };
+};
+const startedAt = (uuid) => Number(readFileSync(join(home, 'runs', uuid, 'started_ms'), 'utf8').trim());
+const finalCount = async () => {
+  const page = await call('GET', `/api/v1/${project}/runs?query=${encodeURIComponent('status:succeeded|failed|stopped')}&limit=1`);
+  return page.count;
+};
+const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+
+try {
+  // 1. Latency, with free slots: one run at a time, the next once the previous has started.
+  const latencies = [];
+  for (let i = 0; i < L; i++) {
+    const { uuid, submittedAt } = await submit();
+    for (;;) {
+      try {
+        latencies.push(startedAt(uuid) - submittedAt);
+        break;
+      } catch {
+        await sleep(2);
+      }
+    }
+  }
+  for (;;) {
+    if ((await finalCount()) >= L) break;
+    await sleep(100);
+  }
+  latencies.sort((a, b) => a - b);
+
+  // 2. Burst: N runs submitted at once (32 requests in flight), at concurrency C.
+  const t0 = Date.now();
+  const runs = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < N) {
+        next++;
+        runs.push(await submit());
+      }
+    }),
+  );
+  const submittedMs = Date.now() - t0;
+  let done = 0;
+  while (done < L + N) {
+    await sleep(100);
+    done = await finalCount();
+  }
+  const totalMs = Date.now() - t0;
+  const page = await call('GET', `/api/v1/${project}/runs?query=${encodeURIComponent('status:failed|stopped')}&limit=5`);
+  if (page.count) throw new Error(`${page.count} run(s) did not succeed, e.g. ${JSON.stringify(page.results[0])}`);
+  const idealMs = (N * D * 1000) / C;
+  const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
+  console.log(`local executor, ${distributed ? 'distributed (six `myelin serve` processes on PostgreSQL, RabbitMQ, Redis)' : 'embedded (`myelin up`: one process, PGlite)'}, 2-core machine; runs sleep ${D} s`);
+  console.log(`burst: ${N} runs at concurrency ${C}: ${s(totalMs)} from first submit to last final status; ideal ${s(idealMs)}; ${((totalMs / idealMs - 1) * 100).toFixed(1)}% over the ideal (goal <= 10%)`);
+  console.log(`  (submitting all ${N} through the API took ${s(submittedMs)})`);
+  console.log(`latency: submit-to-process-start with free slots, ${L} runs one at a time: p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms (goal p50 <= 50 ms)`);
+} finally {
+  for (const child of procs) child.kill('SIGTERM');
+  await Promise.all(procs.map((child) => (child.exitCode !== null ? undefined : new Promise((r) => child.once('exit', r)))));
+  rmSync(home, { recursive: true, force: true });
+  if (database) {
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: process.env.MYELIN_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' });
+    await client.connect();
+    await client.query(`DROP DATABASE IF EXISTS "${database}"`);
+    await client.end();
+  }
+}
