@@ -18,3 +18,4 @@ export * from './scheduler/entities/execution.entity';
 export * from './tracking/repositories/tracking.repository';
 export * from './scheduler/repositories/executions.repository';
 export * from './scheduler/repositories/quotas.repository';
+export * from './scheduler/repositories/builds.repository';

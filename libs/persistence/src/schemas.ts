@@ -93,3 +93,5 @@ import { AddHeartbeatsAndWorkdirCleanup1764230500003 } from './scheduler/migrati
 SCHEDULER_SCHEMA.migrations.push(AddHeartbeatsAndWorkdirCleanup1764230500003);
 import { AddExecutionDevices1764230500004 } from './scheduler/migrations/1764230500004-AddExecutionDevices';
 SCHEDULER_SCHEMA.migrations.push(AddExecutionDevices1764230500004);
+import { CreateBuilds1764230500005 } from './scheduler/migrations/1764230500005-CreateBuilds';
+SCHEDULER_SCHEMA.migrations.push(CreateBuilds1764230500005);
