@@ -11,10 +11,11 @@ import { LogShipper } from './logs/log-shipper';
 import { SchedulerService } from './queue/scheduler.service';
 import { SchedulerRpcController } from './queue/scheduler.rpc-controller';
 import { LivenessService } from './queue/liveness.service';
-import { QuotasRepository } from '@myelin/persistence';
+import { BuildsRepository, QuotasRepository } from '@myelin/persistence';
 import { RUN_LEASE } from './tokens';
 import { LocalRunLease, RedisRunLease, replicaName } from './queue/run-lease';
 import { QueueController } from './queue/queue.controller';
+import { BuildsController } from './builds/builds.controller';
 import { SchedulerTokenVerifier } from './auth/bus-token-verifier';
 import { RunSamplingService } from './executors/local/run-sampling.service';
 
@@ -32,7 +33,7 @@ export class SchedulerModule {
     return {
       module: SchedulerModule,
       controllers: [HealthController, SchedulerRpcController,
-        QueueController],
+        QueueController, BuildsController],
       providers: [
         { provide: SCHEDULER_ENV, useValue: deps.env },
         { provide: MESSAGE_BUS, useValue: deps.bus },
@@ -52,6 +53,8 @@ export class SchedulerModule {
         // Queue and admission: quotas, the run lease (Redis when configured), and callers verified by the API
         // (this provider comes after the deny-all verifier above and replaces it).
         { provide: QuotasRepository, useFactory: () => new QuotasRepository(deps.dataSource) },
+        // Builds (Kubernetes): the image cache.
+        { provide: BuildsRepository, useFactory: () => new BuildsRepository(deps.dataSource) },
         {
           provide: RUN_LEASE,
           useFactory: () =>

@@ -50,6 +50,14 @@ export class SchedulerEnv extends BaseServiceEnv {
   @IsOptional() @IsString() MYELIN_K8S_SERVICE_ACCOUNT?: string;
   /** Kubernetes: image pull secrets given to every run pod (comma-separated names). */
   @IsOptional() @IsString() MYELIN_K8S_IMAGE_PULL_SECRETS?: string;
+  /** Kubernetes builds: the kaniko executor image (pinned). */
+  @IsString() MYELIN_K8S_KANIKO_IMAGE: string = 'gcr.io/kaniko-project/executor:v1.23.2';
+  /** Kubernetes builds: where built images are pushed (`registry.example.com/myelin`); runs that need a build fail without it. */
+  @IsOptional() @IsString() MYELIN_K8S_REGISTRY?: string;
+  /** Kubernetes builds: a `kubernetes.io/dockerconfigjson` Secret with the registry's push credentials. */
+  @IsOptional() @IsString() MYELIN_K8S_REGISTRY_SECRET?: string;
+  /** Kubernetes builds: `true` pushes over plain HTTP without verifying TLS (an in-cluster registry). */
+  @IsIn(['true', 'false']) MYELIN_K8S_REGISTRY_INSECURE: 'true' | 'false' = 'false';
   /** Runs at once per project (0: no per-project limit beyond quotas). */
   @IsInt() @Min(0) @Max(10_000) MYELIN_MAX_PARALLEL_PER_PROJECT: number = 0;
   /**

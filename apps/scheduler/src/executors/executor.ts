@@ -1,5 +1,6 @@
 import type { ExecutionEntity } from '@myelin/persistence';
 import type { RunStatus } from '@myelin/contracts';
+import type { BuildPlan } from '../builds/build-plan';
 
 export interface LaunchedProcess {
   pid: number;
@@ -36,6 +37,17 @@ export interface RunSecrets {
   runToken?: string;
 }
 
+export interface LaunchOptions {
+  /** An image built for the run (or found in the build cache): used instead of `build.image`; it holds the code. */
+  image?: string;
+}
+
+/** A build's progress as the executor sees it (builds: decision 0014). */
+export type BuildState =
+  | { state: 'running' }
+  | { state: 'succeeded'; image: string; key: string; message: string }
+  | { state: 'failed'; reason: string; message: string };
+
 /** What the scheduler needs from a place that runs jobs (local processes now; Kubernetes later). */
 export interface Executor {
   readonly name: string;
@@ -43,7 +55,14 @@ export interface Executor {
    * `secrets` reach only the job's environment (its run token): never stored, never logged. A
    * promise, so the executor prepares the run (directories, code) while the token is issued.
    */
-  launch(execution: ExecutionEntity, secrets?: RunSecrets | Promise<RunSecrets>): Promise<LaunchedProcess>;
+  launch(execution: ExecutionEntity, secrets?: RunSecrets | Promise<RunSecrets>, options?: LaunchOptions): Promise<LaunchedProcess>;
+  /**
+   * Optional: start building the run's image (Kubernetes: a kaniko pod pushing to the registry).
+   * Executors without it cannot build: their runs use the host environment, and `kind: build` is refused.
+   */
+  build?(execution: ExecutionEntity, plan: BuildPlan): Promise<LaunchedProcess & { image: string }>;
+  /** Optional (with build()): how the run's build goes; it reads everything it needs from the cluster, so it works after a restart. */
+  inspectBuild?(execution: ExecutionEntity): Promise<BuildState>;
   /** Remove everything the executor keeps of a deleted run (working directory, outputs). */
   purge(execution: ExecutionEntity): Promise<void>;
   /**

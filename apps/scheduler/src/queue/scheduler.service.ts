@@ -1,10 +1,11 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ACTIVE_STATUSES, isFinal, RunDeleted, RunStart, RunStatus, RunStop, RunTokenIssue } from '@myelin/contracts';
 import { MESSAGE_BUS, MessageBus } from '@myelin/bus';
-import { ExecutionEntity, ExecutionsRepository, Fence, OutboxRelay, QuotasRepository, StatusChange } from '@myelin/persistence';
+import { BuildsRepository, ExecutionEntity, ExecutionsRepository, Fence, OutboxRelay, QuotasRepository, StatusChange } from '@myelin/persistence';
 import { EXECUTOR, RUN_LEASE, SCHEDULER_ENV } from '../tokens';
 import { SchedulerEnv } from '../config/env';
-import { Executor } from '../executors/executor';
+import { Executor, ExecutorCondition, LaunchOptions } from '../executors/executor';
+import { BUILD_NEEDS_KUBERNETES, BuildPlan, localBuildNotice, planBuild } from '../builds/build-plan';
 import { LogShipper } from '../logs/log-shipper';
 import { decideAdmission, queueOrder } from './admission';
 import { admissionFields, toAdmissionRun, toQuota, toWaitingRun } from './admission-input';
@@ -23,6 +24,12 @@ const queuedCondition = (maxParallel: number): StatusChange => ({
 const ADMISSION_EVERY_MS = 1000;
 
 const LIVE: RunStatus[] = [...ACTIVE_STATUSES, 'stopping'];
+/** Statuses a launched run takes while its pods wait, from the executor's conditions (Kubernetes); admission's `unschedulable` runs were never launched. */
+const HELD: RunStatus[] = ['unschedulable', 'warning', 'unknown'];
+/** A process or pod was started for the current attempt (a retry clears both). */
+const launched = (e: Pick<ExecutionEntity, 'pid' | 'pidStartTime'>): boolean => Boolean(e.pid) || (e.pidStartTime ?? null) !== null;
+/** The run holds resources and is supervised: live, or launched and held by the executor's condition. */
+const isSupervised = (e: ExecutionEntity): boolean => LIVE.includes(e.status) || (HELD.includes(e.status) && launched(e));
 
 /**
  * Turns start commands into processes and keeps every run's status true. Everything it decides
@@ -56,12 +63,20 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     private readonly quotas: QuotasRepository,
     @Inject(RUN_LEASE) private readonly lease: RunLease,
     private readonly liveness: LivenessService,
+    private readonly builds: BuildsRepository,
   ) {}
+  /** Executor conditions are applied one at a time, in the order they came. */
+  private conditions: Promise<void> = Promise.resolve();
 
   async onApplicationBootstrap(): Promise<void> {
     this.executor.onExit((runUuid) => {
       this.exited.add(runUuid);
       this.poke();
+    });
+    this.executor.onCondition?.((runUuid, condition) => {
+      this.conditions = this.conditions
+        .then(() => this.conditionReported(runUuid, condition))
+        .catch((error: unknown) => this.logger.warn(`run ${runUuid}: condition not applied (${error instanceof Error ? error.message : String(error)})`));
     });
     this.relay.start();
     await this.resync();
@@ -108,6 +123,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     );
     this.dirty = true;
     if (!inserted) this.logger.debug(`run ${command.runUuid} already known; start command ignored`);
+    else if (command.kind === 'build' && !this.executor.build) await this.refuseBuild(command.runUuid);
     this.relay.poke();
     this.poke();
   }
@@ -131,7 +147,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       await this.shipper.ship(command.runUuid, { stdout: '', stderr: '' }, { stdoutOffset: 0, stderrOffset: 0 }, true);
     } else if (isFinal(execution.status) || execution.status === 'stopping') {
       return;
-    } else if (!execution.pid && !LIVE.includes(execution.status)) {
+    } else if (!launched(execution) && !LIVE.includes(execution.status)) {
       await this.endLogs(execution);
       await this.executions.transition(
         execution.runUuid,
@@ -146,7 +162,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       );
       if (row) {
         // The replica supervising the run signals it (here when that is this one; else at its next inspection).
-        if (row.pid && (!this.lease.shared || row.owner === this.lease.owner)) {
+        if (launched(row) && (!this.lease.shared || row.owner === this.lease.owner)) {
           await this.executor.terminate(row);
           this.signalled.add(row.runUuid);
         }
@@ -175,7 +191,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     if (unfinished.length) {
       await this.executions.reannounce(unfinished);
       this.logger.log(`resuming ${unfinished.length} unfinished run(s) from the database`);
-      for (const e of unfinished) if (LIVE.includes(e.status)) this.exited.add(e.runUuid); // inspect them now
+      for (const e of unfinished) if (isSupervised(e)) this.exited.add(e.runUuid); // inspect them now
     }
   }
 
@@ -213,11 +229,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       // Cleared only when this replica runs the pass (another replica may hold the admission lock now).
       this.dirty = false;
       this.lastAdmission = Date.now();
-      const rows = await this.executions.listForAdmission(['queued', 'unschedulable', ...LIVE]);
-      const waitingRows = rows.filter((r) => r.status === 'queued' || r.status === 'unschedulable');
+      const rows = await this.executions.listForAdmission(['queued', ...HELD, ...LIVE]);
+      const waitingRows = rows.filter((r) => (r.status === 'queued' || r.status === 'unschedulable') && !launched(r));
       if (!waitingRows.length) return;
       const byUuid = new Map(waitingRows.map((r) => [r.runUuid, r]));
-      const running = rows.filter((r) => LIVE.includes(r.status)).map(toAdmissionRun);
+      const running = rows.filter(isSupervised).map(toAdmissionRun);
       // GPU devices of this host, from the live runs' rows (the database is the source of truth).
       const devices = ledgerFor(this.executor.name, this.env.MYELIN_GPU_DEVICES, rows.filter((r) => LIVE.includes(r.status)));
       const limits = {
@@ -257,11 +273,26 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
    * token makes every later status write of a replica that lost the claim fail.
    */
   private async launch(execution: ExecutionEntity, devices: DeviceLedger | null = null): Promise<void> {
+    if (execution.kind === 'build' && !this.executor.build) return this.refuseBuild(execution.runUuid);
     // GPU devices (local executor): taken for this pass, stored on the row with `starting`, freed when the run ends.
     const gpu = devices ? devices.assign(Number(execution.gpu)) : { devices: null };
     if (!gpu) return; // fewer free than admission counted: the next pass looks again
     const token = await this.lease.claim(execution.runUuid);
     if (token === null) return; // another replica holds it
+    // An executor that builds images (Kubernetes): a run that needs one is `building` first, unless the build cache has it.
+    const build = this.executor.build ? await this.buildFor(execution) : null;
+    if (build && 'error' in build) {
+      const failed = await this.executions.transition(
+        execution.runUuid,
+        { status: 'failed', reason: 'BuildFailed', message: build.error },
+        { finishedAt: new Date() },
+        { token, claim: true, owner: this.lease.owner },
+      );
+      if (failed) await this.endLogs(failed);
+      await this.lease.release(execution.runUuid);
+      return;
+    }
+    if (build && !build.image) return this.startBuild(execution, build.plan, token);
     const starting = await this.executions.transition(
       execution.runUuid,
       { status: 'starting', reason: 'Starting', message: `starting on the ${this.executor.name} executor` },
@@ -274,26 +305,53 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       return;
     }
     const fence: Fence = { token };
+    if (build?.image && build.plan.buildOnly) {
+      // A `kind: build` whose image is in the cache: nothing to do.
+      await this.shipper.shipSystemLine(execution.runUuid, `myelin: ${build.note}`, `build-cache:${execution.attempt}`);
+      await this.endLogs(starting);
+      await this.executions.transition(execution.runUuid, { status: 'succeeded', reason: 'Cached', message: build.note, exitCode: 0 }, { finishedAt: new Date() }, fence);
+      await this.lease.release(execution.runUuid);
+      this.dirty = true;
+      return;
+    }
+    if (build?.image) await this.shipper.shipSystemLine(execution.runUuid, `myelin: ${build.note}`, `build-cache:${execution.attempt}`);
+    await this.startProcess(starting, fence, build?.image ? { image: build.image } : {});
+  }
+
+  /** Start the run's process or pods on a row that is `starting` under `fence`. */
+  private async startProcess(starting: ExecutionEntity, fence: Fence, options: LaunchOptions = {}): Promise<void> {
+    const execution = starting;
     try {
       // The token is issued while the executor prepares the run (they do not depend on each other).
-      const launched = await this.executor.launch(starting, this.runToken(starting).then((runToken) => ({ runToken })));
-      const recorded = await this.executions.patch(
-        execution.runUuid,
-        { pid: launched.pid, pidStartTime: launched.pidStartTime, workdir: launched.workdir },
-        fence,
-      );
+      const launched = await this.executor.launch(starting, this.runToken(starting).then((runToken) => ({ runToken })), options);
+      const processFields = { pid: launched.pid, pidStartTime: launched.pidStartTime, workdir: launched.workdir };
+      // No container engine (local executor): the polyaxonfile's image and build steps are not applied; the run's history says so.
+      const notice = this.executor.condition || this.executor.build ? null : localBuildNotice(starting.spec);
+      if (notice) await this.shipper.shipSystemLine(execution.runUuid, `myelin: ${notice}`, `build-notice:${execution.attempt}`);
+      if (!this.executor.condition) {
+        // The process recorded and the run running, in one transaction (the common case).
+        const running = await this.executions.transition(
+          execution.runUuid,
+          { status: 'running', reason: 'Running', message: `process ${launched.pid} in ${launched.workdir}${notice ? `; ${notice}` : ''}` },
+          processFields,
+          fence,
+        );
+        if (running) return;
+        // Refused: a stop landed meanwhile (the process is recorded below and supervision signals it), or the claim was lost.
+      }
+      const recorded = await this.executions.patch(execution.runUuid, processFields, fence);
       if (!recorded) {
         // Another replica took the run over while this one was starting it: this process must not run.
         this.logger.warn(`run ${execution.runUuid}: claim lost while starting; killing process ${launched.pid}`);
         await this.executor.kill({ ...starting, ...launched });
         return;
       }
-      await this.executions.transition(
-        execution.runUuid,
-        { status: 'running', reason: 'Running', message: `process ${launched.pid} in ${launched.workdir}` },
-        {},
-        fence,
-      );
+      if (this.executor.condition) {
+        // The executor says how the pods go (scheduled, unschedulable, image pull back-off, running): its conditions move the run on.
+        const condition = this.executor.condition({ ...starting, ...launched });
+        if (condition) await this.applyCondition({ ...starting, ...launched }, condition);
+        return;
+      }
     } catch (error) {
       const message = `could not start the process: ${error instanceof Error ? error.message : String(error)}`;
       await this.shipper.shipSystemLine(execution.runUuid, `myelin: ${message}`, `launch:${execution.attempt}`);
@@ -308,7 +366,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private async superviseLive(): Promise<void> {
     const inspectAll = Date.now() - this.lastInspect > 1000;
     if (inspectAll) this.lastInspect = Date.now();
-    const live = await this.supervised(await this.executions.listForSupervision(LIVE), inspectAll);
+    const live = await this.supervised((await this.executions.listForSupervision([...LIVE, ...HELD])).filter(isSupervised), inspectAll);
     for (const execution of live) {
       const fence: Fence = { token: Number(execution.fence) };
       const files = this.executor.logFiles(execution);
@@ -319,10 +377,17 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       }
       if (!inspectAll && !this.exited.has(execution.runUuid)) continue;
       this.exited.delete(execution.runUuid);
+      if (execution.status === 'building' && this.executor.inspectBuild) {
+        await this.superviseBuild(execution, fence, shipped);
+        continue;
+      }
       const state = await this.executor.inspect(execution);
       if (state.state === 'running') {
         this.liveness.observedAlive(execution);
-        if (execution.status === 'stopping' && execution.pid && !this.signalled.has(execution.runUuid)) {
+        // Missed or early conditions (reported before the launch was recorded, or before a restart).
+        const condition = this.executor.condition?.(execution);
+        if (condition) await this.applyCondition(execution, condition);
+        if (execution.status === 'stopping' && launched(execution) && !this.signalled.has(execution.runUuid)) {
           // Stopped through another replica, or while it was still starting: SIGTERM now, SIGKILL after the grace period.
           await this.executor.terminate(execution);
           this.signalled.add(execution.runUuid);
@@ -430,6 +495,129 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       }
     }
     return result;
+  }
+
+  /** A `kind: build` run on an executor without a container engine: it fails at once, saying what it needs. */
+  private async refuseBuild(runUuid: string): Promise<void> {
+    const failed = await this.executions.transition(runUuid, { status: 'failed', reason: 'NeedsKubernetes', message: BUILD_NEEDS_KUBERNETES }, { finishedAt: new Date() });
+    if (!failed) return;
+    await this.shipper.shipSystemLine(runUuid, `myelin: ${BUILD_NEEDS_KUBERNETES}`, 'build:refused');
+    await this.endLogs(failed);
+    this.dirty = true;
+  }
+
+  /** The build a run needs, with the cached image when there is one (and `nocache` is not set); null when it needs none. */
+  private async buildFor(execution: ExecutionEntity): Promise<{ plan: BuildPlan; image: string | null; note: string } | { error: string } | null> {
+    const full = await this.executions.find(execution.runUuid);
+    let plan: BuildPlan | null;
+    try {
+      plan = full && planBuild(full, this.env.MYELIN_K8S_DEFAULT_IMAGE);
+    } catch (error) {
+      return { error: `the build section cannot be built: ${error instanceof Error ? error.message : String(error)}` };
+    }
+    if (!plan) return null;
+    const cached = plan.nocache ? null : await this.builds.find(plan.key);
+    const note = cached ? `using image ${cached.image}, built by run ${cached.runUuid} from the same build section and ${plan.codeRef.replace(':', ' ')} (build cache)` : '';
+    return { plan, image: cached?.image ?? null, note };
+  }
+
+  /** Claim the run as `building` and start its image build (a kaniko pod); superviseBuild() follows it. */
+  private async startBuild(execution: ExecutionEntity, plan: BuildPlan, token: number): Promise<void> {
+    const building = await this.executions.transition(
+      execution.runUuid,
+      { status: 'building', reason: 'Building', message: `building the image with kaniko${plan.nocache ? ' (nocache)' : ''}` },
+      { startedAt: new Date(), attempt: execution.attempt },
+      { token, claim: true, owner: this.lease.owner },
+      'full',
+    );
+    if (!building) {
+      await this.lease.release(execution.runUuid);
+      return;
+    }
+    const fence: Fence = { token };
+    try {
+      const started = await this.executor.build!(building, plan);
+      if (!(await this.executions.patch(execution.runUuid, { pid: started.pid, pidStartTime: started.pidStartTime, workdir: started.workdir }, fence))) {
+        await this.executor.kill({ ...building, ...started });
+        return;
+      }
+      await this.shipper.shipSystemLine(execution.runUuid, `myelin: building image ${started.image} with kaniko (build key ${plan.key.slice(0, 12)}, ${plan.codeRef.replace(':', ' ')})`, `build:${execution.attempt}`);
+    } catch (error) {
+      const message = `could not start the image build: ${error instanceof Error ? error.message : String(error)}`;
+      await this.shipper.shipSystemLine(execution.runUuid, `myelin: ${message}`, `build:${execution.attempt}`);
+      await this.endLogs(building);
+      await this.executions.transition(execution.runUuid, { status: 'failed', reason: 'BuildFailed', message }, { finishedAt: new Date() }, fence);
+      await this.executor.kill(building).catch(() => undefined);
+      await this.lease.release(execution.runUuid);
+      this.dirty = true;
+    }
+  }
+
+  /**
+   * A run in `building`: when its build ends, a failure fails the run (the message quotes the
+   * build log's end); a success records the image in the build cache, then ends a `kind: build`
+   * run or starts the run's pods on the image.
+   */
+  private async superviseBuild(execution: ExecutionEntity, fence: Fence, shipped: { stdoutOffset: number; stderrOffset: number }): Promise<void> {
+    const state = await this.executor.inspectBuild!(execution);
+    if (state.state === 'running') {
+      this.liveness.observedAlive(execution);
+      return;
+    }
+    const files = this.executor.logFiles(execution);
+    await this.shipper.shipSystemLine(execution.runUuid, `myelin: ${state.message}`, `build-end:${execution.attempt}`);
+    if (state.state === 'failed' || execution.kind === 'build') {
+      const offsets = await this.shipper.ship(execution.runUuid, files, shipped, true);
+      const change: StatusChange =
+        state.state === 'failed' ? { status: 'failed', reason: state.reason, message: state.message } : { status: 'succeeded', reason: 'Built', message: state.message, exitCode: 0 };
+      if (state.state === 'succeeded') await this.remember(execution, state);
+      const ended = await this.executions.transition(execution.runUuid, change, { ...offsets, finishedAt: new Date() }, fence);
+      await this.executor.kill(execution).catch(() => undefined); // the build pod and its Dockerfile
+      if (ended) {
+        await this.lease.release(execution.runUuid);
+        this.dirty = true;
+      }
+      return;
+    }
+    await this.remember(execution, state);
+    const starting = await this.executions.transition(
+      execution.runUuid,
+      { status: 'starting', reason: 'Starting', message: `starting on the ${this.executor.name} executor with image ${state.image}` },
+      {},
+      fence,
+      'full',
+    );
+    if (starting) await this.startProcess(starting, fence, { image: state.image });
+  }
+
+  private async remember(execution: ExecutionEntity, built: { image: string; key: string }): Promise<void> {
+    const full = await this.executions.find(execution.runUuid);
+    const plan = full ? planBuild(full, this.env.MYELIN_K8S_DEFAULT_IMAGE) : null;
+    await this.builds.put({ key: built.key, image: built.image, project: execution.project, runUuid: execution.runUuid, codeRef: plan?.codeRef ?? '' });
+  }
+
+  /** A condition the executor reported (Kubernetes pod watch) for a run: applied if this replica supervises it. */
+  private async conditionReported(runUuid: string, condition: ExecutorCondition): Promise<void> {
+    const row = await this.executions.find(runUuid);
+    if (!row || (this.lease.shared && row.owner !== this.lease.owner)) return;
+    await this.applyCondition(row, condition);
+  }
+
+  /**
+   * What the executor sees of a launched run (scheduled, unschedulable, an image pull back-off,
+   * running again) becomes its status, through the state machine and under the run's fence, so a
+   * late condition never moves it backwards; the same status with another reason is recorded as a
+   * new condition. Ends are not taken from here: they are settled from inspect() with their logs.
+   */
+  private async applyCondition(row: ExecutionEntity, condition: ExecutorCondition): Promise<void> {
+    if (isFinal(condition.status) || condition.status === 'stopping' || row.status === 'stopping' || row.status === 'building') return;
+    if (!isSupervised(row) || !launched(row)) return;
+    const change: StatusChange = { status: condition.status, reason: condition.reason, message: condition.message };
+    if (row.status === change.status) {
+      if (row.statusReason !== change.reason || row.statusMessage !== change.message) await this.executions.updateCondition(row.runUuid, change);
+      return;
+    }
+    await this.executions.transition(row.runUuid, change, {}, { token: Number(row.fence) });
   }
 
   /**

@@ -31,6 +31,14 @@ export interface KubernetesObjectsConfig {
   defaultServiceAccount?: string;
   /** Image pull secrets added to every pod. */
   imagePullSecrets?: string[];
+  /** Builds (./build-objects.ts): the kaniko executor image. */
+  kanikoImage?: string;
+  /** Builds: where images are pushed (`registry.example.com/myelin`); builds fail without it. */
+  registry?: string;
+  /** Builds: a `kubernetes.io/dockerconfigjson` Secret with the registry's push credentials. */
+  registrySecret?: string;
+  /** Builds: push over plain HTTP / without verifying TLS (an in-cluster registry). */
+  registryInsecure?: boolean;
 }
 
 /** Where things are inside a job's container. */
@@ -294,10 +302,16 @@ function containerEnv(
 
 // ------------------------------------------------------------------ pods and services
 
-function volumes(config: KubernetesObjectsConfig, execution: ExecutionEntity): { volumes: K8sObject[]; mounts: K8sObject[] } {
+/** Options of one run's objects beyond its spec. */
+export interface RunObjectsOptions {
+  /** An image built for the run (./build-objects.ts): used instead of `build.image`; it carries the code, so no code volume hides it. */
+  image?: string;
+}
+
+function volumes(config: KubernetesObjectsConfig, execution: ExecutionEntity, withCode = true): { volumes: K8sObject[]; mounts: K8sObject[] } {
   const outputsOwner = execution.outputsOf ?? execution.runUuid;
   const entries: Array<{ name: string; claim?: string; path: string; subPath?: string; readOnly?: boolean }> = [
-    { name: 'code', claim: config.codeClaim, path: MOUNTS.code, subPath: `${execution.runUuid}/code` },
+    ...(withCode ? [{ name: 'code', claim: config.codeClaim, path: MOUNTS.code, subPath: `${execution.runUuid}/code` }] : []),
     { name: 'outputs', claim: config.outputsClaim, path: MOUNTS.outputs, subPath: `${outputsOwner}/outputs` },
     { name: 'logs', claim: config.logsClaim, path: MOUNTS.logs, subPath: `${execution.runUuid}/logs` },
   ];
@@ -321,7 +335,7 @@ function podTemplate(
   replicas: Replica[],
   framework: Framework | undefined,
   secretName: string,
-  opts: { containerName: string; frameworkEnv: boolean; command?: string[] | null },
+  opts: { containerName: string; frameworkEnv: boolean; command?: string[] | null; builtImage?: string },
 ): { metadata: K8sObject; spec: K8sObject } {
   const env = replica.env;
   const labels = {
@@ -334,7 +348,7 @@ function podTemplate(
   };
   const annotations = { ...(env.annotations ?? {}), 'myelin.dev/project': execution.project, 'myelin.dev/run-number': String(execution.number) };
   const gpus = env.resources?.gpu?.limits ?? env.resources?.gpu?.requests ?? 0;
-  const { volumes: vols, mounts } = volumes(config, execution);
+  const { volumes: vols, mounts } = volumes(config, execution, !opts.builtImage);
   const envFrom = [
     ...(env.secret_refs ?? []).map((name) => ({ secretRef: { name } })),
     ...(env.config_map_refs ?? []).map((name) => ({ configMapRef: { name } })),
@@ -344,7 +358,7 @@ function podTemplate(
   const serviceAccount = env.service_account ?? config.defaultServiceAccount;
   const container: K8sObject = {
     name: opts.containerName,
-    image: view.build?.image ?? config.defaultImage,
+    image: opts.builtImage ?? view.build?.image ?? config.defaultImage,
     imagePullPolicy: 'IfNotPresent',
     ...(opts.command === null ? {} : { command: opts.command ?? ['/bin/sh', '-c', execution.cmd] }),
     workingDir: MOUNTS.code,
@@ -400,6 +414,7 @@ function kubeflowObject(
   replicas: Replica[],
   secretName: string,
   labels: Record<string, string>,
+  builtImage?: string,
 ): KubeflowObject {
   if (!framework || framework === 'mxnet') {
     throw new KubernetesSpecError(`backend: kubeflow supports the tensorflow (TFJob), pytorch (PyTorchJob) and horovod (MPIJob) frameworks, not ${framework ?? 'none'}`);
@@ -416,6 +431,7 @@ function kubeflowObject(
       containerName,
       frameworkEnv: false, // the operator writes TF_CONFIG / MASTER_ADDR / the MPI hostfile itself
       command: framework === 'horovod' && role === 'worker' ? null : undefined,
+      builtImage,
     });
     replicaSpecs[kf.roles[role]] = { replicas: members.length, restartPolicy: 'Never', template };
   }
@@ -442,7 +458,7 @@ function kubeflowObject(
 // ------------------------------------------------------------------ the whole run
 
 /** Every object of one attempt of a run. */
-export function buildRunObjects(execution: ExecutionEntity, config: KubernetesObjectsConfig, runToken?: string): RunObjects {
+export function buildRunObjects(execution: ExecutionEntity, config: KubernetesObjectsConfig, runToken?: string, options: RunObjectsOptions = {}): RunObjects {
   const view = specView(execution.spec ?? {});
   const hasReplicas = view.environment?.replicas !== undefined;
   const framework = hasReplicas || view.backend === 'kubeflow' || view.backend === 'mpi' ? frameworkOf(view) : undefined;
@@ -464,7 +480,7 @@ export function buildRunObjects(execution: ExecutionEntity, config: KubernetesOb
   const selector = runSelector(execution.runUuid);
   const kubeflowBackend = view.backend === 'kubeflow' || view.backend === 'mpi';
   if (kubeflowBackend && framework) {
-    const kubeflow = kubeflowObject(execution, config, view, framework, replicas, secretName, runLabels);
+    const kubeflow = kubeflowObject(execution, config, view, framework, replicas, secretName, runLabels, options.image);
     const masterRole = KUBEFLOW[framework as 'tensorflow' | 'pytorch' | 'horovod'].roles.master.toLowerCase();
     return { base, selector, secret, pods: [], services: [], kubeflow, replicas, masterName: `${base}-${masterRole}-0`, framework };
   }
@@ -472,6 +488,7 @@ export function buildRunObjects(execution: ExecutionEntity, config: KubernetesOb
     const template = podTemplate(execution, config, view, replica, replicas, framework, secretName, {
       containerName: CONTAINER.default,
       frameworkEnv: true,
+      builtImage: options.image,
     });
     return {
       apiVersion: 'v1',

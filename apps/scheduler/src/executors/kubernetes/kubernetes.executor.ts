@@ -1,14 +1,16 @@
 import { EventEmitter } from 'node:events';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutionEntity } from '@myelin/persistence';
-import type { Executor, ExecutorCondition, LaunchedProcess, ProcessState, RunSecrets } from '../executor';
+import type { BuildState, Executor, ExecutorCondition, LaunchedProcess, LaunchOptions, ProcessState, RunSecrets } from '../executor';
+import type { BuildPlan } from '../../builds/build-plan';
+import { BUILD_ANNOTATIONS, BUILD_ROLE, buildBuildObjects, buildPodName } from './build-objects';
 import { type KubeConfig, type KubernetesClientModule, loadKubernetesClient, statusOf } from './kubernetes-client';
 import { buildRunObjects, type KubernetesObjectsConfig, LABELS, MANAGED_BY, type RunObjects } from './kubernetes-objects';
 import { observeRun, type PodView, PULL_ERRORS, type RunObservation, waitingReason } from './pod-status';
 import { PodWatch, type PodWatchHealth } from './pod-watch';
 import { PodLogs } from './pod-logs';
-import { validateRunObjects } from './validate-objects';
+import { validateBuildObjects, validateRunObjects } from './validate-objects';
 
 export interface KubernetesExecutorOptions {
   kubeConfig: KubeConfig;
@@ -38,7 +40,12 @@ interface RunRecord {
   launchedAt?: number;
   /** The watch has shown a pod of this attempt: from then on, no pod means the run is lost. */
   seen?: boolean;
+  /** The attempt is building its image (a kaniko pod): no run pod yet, so no run condition either. */
+  building?: boolean;
 }
+
+/** Lines of the build's log quoted in the run's message when it fails. */
+const BUILD_LOG_TAIL = 15;
 
 const ROLE_PREFIX = (pod: PodView) => {
   const role = pod.metadata?.labels?.[LABELS.role] ?? 'master';
@@ -127,8 +134,8 @@ export class KubernetesExecutor implements Executor {
 
   // ------------------------------------------------------------------ Executor
 
-  async launch(execution: ExecutionEntity, secrets: RunSecrets | Promise<RunSecrets> = {}): Promise<LaunchedProcess> {
-    const objects = buildRunObjects(execution, this.options.objects, (await secrets).runToken);
+  async launch(execution: ExecutionEntity, secrets: RunSecrets | Promise<RunSecrets> = {}, options: LaunchOptions = {}): Promise<LaunchedProcess> {
+    const objects = buildRunObjects(execution, this.options.objects, (await secrets).runToken, options.image ? { image: options.image } : {});
     validateRunObjects(objects);
     await this.deleteRunObjects(execution.runUuid, 0); // leftovers of an earlier attempt
     this.runs.set(execution.runUuid, { attempt: execution.attempt, kubeflow: objects.kubeflow, launchedAt: Date.now() });
@@ -147,6 +154,59 @@ export class KubernetesExecutor implements Executor {
       throw error;
     }
     return { pid: 0, pidStartTime: objects.base, workdir: `kubernetes://${this.ns}/${objects.base}` };
+  }
+
+  /** Create the kaniko pod (and its Dockerfile ConfigMap) that builds and pushes the run's image. */
+  async build(execution: ExecutionEntity, plan: BuildPlan): Promise<LaunchedProcess & { image: string }> {
+    const objects = buildBuildObjects(execution, plan, this.options.objects);
+    validateBuildObjects(objects);
+    await this.deleteRunObjects(execution.runUuid, 0); // leftovers of an earlier attempt
+    this.runs.set(execution.runUuid, { attempt: execution.attempt, launchedAt: Date.now(), building: true });
+    try {
+      if (objects.configMap) await this.ignoreConflict(() => this.core.createNamespacedConfigMap({ namespace: this.ns, body: objects.configMap as never }));
+      await this.ignoreConflict(() => this.core.createNamespacedPod({ namespace: this.ns, body: objects.pod as never }));
+    } catch (error) {
+      await this.deleteRunObjects(execution.runUuid, 0).catch(() => undefined);
+      this.runs.delete(execution.runUuid);
+      throw error;
+    }
+    return { pid: 0, pidStartTime: buildPodName(execution), workdir: `kubernetes://${this.ns}/${buildPodName(execution)}`, image: objects.image };
+  }
+
+  /**
+   * The build's state from its kaniko pod (found by its labels, so this works after a restart too):
+   * pull errors and unschedulable pods are judged as for run pods (./pod-status.ts). When it ends,
+   * its log is copied first, and a failure quotes the log's last lines.
+   */
+  async inspectBuild(execution: ExecutionEntity): Promise<BuildState> {
+    const run = this.runs.get(execution.runUuid);
+    if (!run || run.attempt !== execution.attempt) this.runs.set(execution.runUuid, { attempt: execution.attempt, building: true, stopping: Boolean(execution.stopRequestedAt) });
+    const record = this.runs.get(execution.runUuid) as RunRecord;
+    record.building = true;
+    if (!(await this.watch.ready(2_000))) return { state: 'running' };
+    const pod = this.buildPodOf(execution.runUuid, execution.attempt);
+    if (!pod) {
+      if (record.launchedAt !== undefined && Date.now() - record.launchedAt < 30_000) return { state: 'running' }; // not shown by the watch yet
+      return { state: 'failed', reason: 'BuildLost', message: 'the build pod is gone (deleted outside Myelin, or its node was lost)' };
+    }
+    // Judged as a single-pod run whose master it is.
+    const asMaster: PodView = { ...pod, metadata: { ...pod.metadata, labels: { ...pod.metadata?.labels, [LABELS.role]: 'master' } } };
+    const observation = observeRun([asMaster], { now: Date.now(), imagePullGraceMs: this.options.imagePullGraceMs, waitingSince: (name) => this.waitingSince.get(name) ?? Date.now() });
+    if (observation.state.state === 'running' || observation.state.state === 'unknown') {
+      this.followLogs(pod);
+      return { state: 'running' };
+    }
+    const name = pod.metadata?.name ?? '';
+    await this.logs.collect(name, this.options.logDrainMs ?? 3000);
+    this.logs.forget(name);
+    const annotations = (pod.metadata as { annotations?: Record<string, string> } | undefined)?.annotations ?? {};
+    if (observation.state.state === 'exited' && observation.state.exitCode === 0) {
+      const image = annotations[BUILD_ANNOTATIONS.image] ?? '';
+      const digest = /sha256:[0-9a-f]{64}/.exec(this.terminationMessage(pod))?.[0];
+      return { state: 'succeeded', image, key: annotations[BUILD_ANNOTATIONS.key] ?? '', message: `image ${image} built and pushed${digest ? ` (${digest})` : ''}` };
+    }
+    const tail = await this.logTail(execution, `[${BUILD_ROLE}.0] `);
+    return { state: 'failed', reason: 'BuildFailed', message: `the image build failed: ${observation.condition.message}${tail ? `\n${tail}` : ''}` };
   }
 
   async inspect(execution: ExecutionEntity): Promise<ProcessState> {
@@ -189,6 +249,7 @@ export class KubernetesExecutor implements Executor {
 
   condition(execution: ExecutionEntity): ExecutorCondition | null {
     const run = this.runs.get(execution.runUuid);
+    if (run?.building && run.attempt === execution.attempt) return null; // the build's progress is inspectBuild()'s
     if (run?.final) return run.final.condition;
     if (!this.watch.isSynced) return run?.observation?.condition ?? null; // knowing nothing is not "no pod"
     const pods = this.podsOf(execution.runUuid, execution.attempt);
@@ -208,7 +269,8 @@ export class KubernetesExecutor implements Executor {
   async terminate(execution: ExecutionEntity): Promise<void> {
     const run = this.record(execution);
     run.stopping = true;
-    const pods = this.podsOf(execution.runUuid, execution.attempt);
+    const build = this.buildPodOf(execution.runUuid, execution.attempt);
+    const pods = [...this.podsOf(execution.runUuid, execution.attempt), ...(build ? [build] : [])];
     await Promise.all(pods.map((pod) => this.logs.collect(pod.metadata?.name ?? '', 500)));
     await this.deleteRunObjects(execution.runUuid, this.options.stopGraceSeconds);
   }
@@ -256,10 +318,31 @@ export class KubernetesExecutor implements Executor {
     }
   }
 
+  /** The run's pods (not its build pod). */
   private podsOf(runUuid: string, attempt?: number): PodView[] {
     return [...this.watch.pods.values()].filter(
-      (pod) => pod.metadata?.labels?.[LABELS.run] === runUuid && (attempt === undefined || pod.metadata?.labels?.[LABELS.attempt] === String(attempt)),
+      (pod) =>
+        pod.metadata?.labels?.[LABELS.run] === runUuid &&
+        pod.metadata?.labels?.[LABELS.role] !== BUILD_ROLE &&
+        (attempt === undefined || pod.metadata?.labels?.[LABELS.attempt] === String(attempt)),
     );
+  }
+
+  private buildPodOf(runUuid: string, attempt: number): PodView | undefined {
+    return [...this.watch.pods.values()].find(
+      (pod) => pod.metadata?.labels?.[LABELS.run] === runUuid && pod.metadata?.labels?.[LABELS.role] === BUILD_ROLE && pod.metadata?.labels?.[LABELS.attempt] === String(attempt),
+    );
+  }
+
+  private terminationMessage(pod: PodView): string {
+    return pod.status?.containerStatuses?.find((c) => c.state?.terminated)?.state?.terminated?.message ?? '';
+  }
+
+  /** The last lines of the run's copied log that carry `prefix` (the build's lines), without it. */
+  private async logTail(execution: ExecutionEntity, prefix: string): Promise<string> {
+    const text = await readFile(this.logFiles(execution).stdout, 'utf8').catch(() => '');
+    const lines = text.split('\n').filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length));
+    return lines.slice(-BUILD_LOG_TAIL).join('\n');
   }
 
   private observe(pods: PodView[], run: RunRecord | undefined): RunObservation {
@@ -305,6 +388,12 @@ export class KubernetesExecutor implements Executor {
 
   private recheck(runUuid: string): void {
     const run = this.runs.get(runUuid);
+    if (run?.building) {
+      // A build reports no run condition; its end wakes the scheduler, which asks inspectBuild().
+      const pod = this.buildPodOf(runUuid, run.attempt);
+      if (!pod || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed' || waitingReason(pod)) this.events.emit('exit', runUuid);
+      return;
+    }
     const attempt = run?.attempt ?? Number(this.podsOf(runUuid)[0]?.metadata?.labels?.[LABELS.attempt] ?? 0);
     if (run?.final) return;
     const observation = this.observe(this.podsOf(runUuid, attempt), run);
@@ -369,6 +458,9 @@ export class KubernetesExecutor implements Executor {
     }
     for (const secret of (await this.core.listNamespacedSecret({ namespace: ns, labelSelector })).items) {
       await this.ignoreMissing(() => this.core.deleteNamespacedSecret({ namespace: ns, name: secret.metadata?.name ?? '' }));
+    }
+    for (const configMap of (await this.core.listNamespacedConfigMap({ namespace: ns, labelSelector })).items) {
+      await this.ignoreMissing(() => this.core.deleteNamespacedConfigMap({ namespace: ns, name: configMap.metadata?.name ?? '' }));
     }
   }
 }

@@ -1,8 +1,10 @@
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Pod } from 'kubernetes-models/v1/Pod';
 import { PodTemplateSpec } from 'kubernetes-models/v1/PodTemplateSpec';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
 import type { K8sObject, RunObjects } from './kubernetes-objects';
+import type { BuildObjects } from './build-objects';
 import { KubernetesSpecError } from './kubernetes-objects';
 
 /** What the schemas cover: everything but the Kubeflow custom resources themselves. */
@@ -48,4 +50,18 @@ export function validateRunObjects(objects: RunObjects): ValidationReport {
     report.partiallyValidated.push(name(body));
   }
   return report;
+}
+
+/** The kaniko pod and its Dockerfile ConfigMap, validated like a run's objects. */
+export function validateBuildObjects(objects: BuildObjects): string[] {
+  const name = (o: K8sObject) => `${String(o['kind'])}/${String((o['metadata'] as { name?: string } | undefined)?.name)}`;
+  const validated: string[] = [];
+  if (objects.configMap) {
+    const configMap = objects.configMap;
+    check(name(configMap), () => new ConfigMap(configMap as never).validate());
+    validated.push(name(configMap));
+  }
+  check(name(objects.pod), () => new Pod(objects.pod as never).validate());
+  validated.push(name(objects.pod));
+  return validated;
 }

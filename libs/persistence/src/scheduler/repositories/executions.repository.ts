@@ -108,7 +108,7 @@ export class ExecutionsRepository {
     const lean: Array<keyof ExecutionEntity> = [
       'runUuid', 'project', 'number', 'kind', 'priority', 'status', 'attempt', 'maxRestarts', 'submitter', 'teams', 'parentUuid',
       'parentKind', 'parentConcurrency', 'cpu', 'memoryMb', 'gpu', 'statusReason', 'statusMessage', 'fence', 'owner', 'createdAt',
-      'devices',
+      'devices', 'pid', 'pidStartTime',
     ];
     return this.repo
       .createQueryBuilder('e')
