@@ -143,7 +143,7 @@ describe('builds on the Kubernetes executor (fake API server, the test plays the
     server.setPodStatus(NS, name, kubelet.running());
     server.appendLog(NS, name, 'INFO Pushing image');
     // kaniko writes the pushed digest to its termination message (--digest-file=/dev/termination-log).
-    const done = kubelet.terminated(0) as { containerStatuses: Array<{ state: { terminated: Record<string, unknown> } }> };
+    const done = kubelet.terminated(0) as unknown as { containerStatuses: Array<{ state: { terminated: Record<string, unknown> } }> };
     done.containerStatuses[0]!.state.terminated['message'] = DIGEST;
     server.setPodStatus(NS, name, done);
   };
