@@ -35,10 +35,15 @@ export class AmqpBus implements MessageBus {
   private readonly publisher: ChannelWrapper;
   private requester?: ChannelWrapper;
   private readonly consumers: ChannelWrapper[] = [];
-  private readonly declaredCommandBindings = new Set<string>();
+  /** Each channel (publisher, requester, consumer of a service): set up on the current connection? */
+  private readonly channelUp = new Map<string, boolean>();
+  private readonly commandBindings = new Map<string, Promise<void>>();
   private readonly pendingReplies = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private readonly prefix: string;
   private connected = false;
+  private connectedAt = 0;
+  private lastHeal = 0;
+  private readonly healer: NodeJS.Timeout;
   private lastError?: string;
   private closing = false;
 
@@ -50,18 +55,26 @@ export class AmqpBus implements MessageBus {
     });
     this.connection.on('connect', () => {
       this.connected = true;
+      this.connectedAt = Date.now();
       this.lastError = undefined;
     });
     this.connection.on('disconnect', ({ err }) => {
       this.connected = false;
       this.lastError = err?.message;
+      for (const name of this.channelUp.keys()) this.channelUp.set(name, false);
       if (!this.closing) this.options.logger?.warn(`broker connection lost: ${err?.message ?? 'closed'}; reconnecting`);
     });
     this.publisher = this.connection.createChannel({
       confirm: true,
       publishTimeout: options.publishTimeoutMs ?? 60_000,
-      setup: (ch: ConfirmChannel) => this.declareShared(ch),
+      setup: async (ch: ConfirmChannel) => {
+        this.onChannelClose(ch, 'publisher');
+        await this.declareShared(ch);
+      },
     });
+    this.track(this.publisher, 'publisher');
+    this.healer = setInterval(() => this.heal(), 1000);
+    this.healer.unref();
   }
 
   get exchange(): string {
@@ -83,20 +96,39 @@ export class AmqpBus implements MessageBus {
 
   async consume(service: string, handlers: ReadonlyMap<string, MessageHandler>): Promise<void> {
     const queue = this.queueOf(service);
+    const name = `consumer of ${service}`;
     const wrapper = this.connection.createChannel({
       confirm: true,
       setup: async (ch: ConfirmChannel) => {
+        this.onChannelClose(ch, name);
         await this.declareShared(ch);
         await this.declareServiceQueue(ch, service);
         for (const pattern of handlers.keys()) await ch.bindQueue(queue, this.exchange, pattern);
         await ch.prefetch(this.options.prefetch ?? 16);
         await ch.consume(queue, (msg) => {
           if (msg) void this.onMessage(ch, service, handlers, msg);
+          else {
+            // The broker cancelled the subscription (its queue was deleted): down until heal()
+            // sets the channel up again, which declares the queue anew.
+            this.options.logger?.warn(`${name}: subscription cancelled by the broker`);
+            this.channelUp.set(name, false);
+          }
         });
       },
     });
+    this.track(wrapper, name);
+    // Resolves once the service really consumes: a setup that fails (its queue cannot be declared,
+    // the connection dropped meanwhile) is logged and retried, never taken for a subscription.
+    const subscribed = new Promise<void>((resolve) => {
+      const check = () => {
+        if (!this.channelUp.get(name)) return;
+        wrapper.off('connect', check);
+        resolve();
+      };
+      wrapper.on('connect', check); // after track()'s listener, which sets the state
+    });
     this.consumers.push(wrapper);
-    await wrapper.waitForConnect();
+    await subscribed;
   }
 
   async send(pattern: string, payload: object): Promise<void> {
@@ -112,10 +144,10 @@ export class AmqpBus implements MessageBus {
 
   async request<TReply>(pattern: string, payload: object, timeoutMs = 10_000): Promise<TReply> {
     checkOutbound(pattern, payload, 'request');
-    await this.ensureCommandBinding(pattern);
-    const requester = this.ensureRequester();
-    await requester.waitForConnect();
     const correlationId = randomUUID();
+    const deadline = Date.now() + timeoutMs;
+    // The deadline covers the wait for a connection too: while the broker is down a caller gets
+    // its timeout, not a promise that waits for the broker's return.
     return new Promise<TReply>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pendingReplies.delete(correlationId);
@@ -131,26 +163,38 @@ export class AmqpBus implements MessageBus {
           reject(e);
         },
       });
-      requester
-        .publish(this.exchange, pattern, Buffer.from(JSON.stringify(payload)), {
+      const fail = (e: Error) => {
+        this.pendingReplies.get(correlationId)?.reject(e);
+        this.pendingReplies.delete(correlationId);
+      };
+      void (async () => {
+        await this.ensureCommandBinding(pattern);
+        const requester = this.ensureRequester();
+        await requester.waitForConnect();
+        const left = deadline - Date.now();
+        if (!this.pendingReplies.has(correlationId) || left <= 0) return; // timed out meanwhile: never sent late
+        await requester.publish(this.exchange, pattern, Buffer.from(JSON.stringify(payload)), {
           replyTo: REPLY_QUEUE,
           correlationId,
           contentType: 'application/json',
-          expiration: String(timeoutMs),
-        })
-        .catch((e: Error) => {
-          this.pendingReplies.get(correlationId)?.reject(e);
-          this.pendingReplies.delete(correlationId);
+          expiration: String(left),
+          timeout: left,
         });
+      })().catch(fail);
     });
   }
 
   health(): BusHealth {
-    return { connected: this.connected, detail: this.lastError };
+    if (!this.connected) return { connected: false, detail: this.lastError ?? 'not connected to the broker' };
+    // Connected, but a channel is not set up (just reconnected, or its setup failed): not ready either.
+    const down = this.channelsDown();
+    if (down.length) return { connected: false, detail: `channel not set up: ${down.join(', ')}` };
+    return { connected: true };
   }
 
   async close(): Promise<void> {
     this.closing = true;
+    clearInterval(this.healer);
     for (const c of this.consumers) await c.close().catch(() => undefined);
     await this.requester?.close().catch(() => undefined);
     await this.publisher.close().catch(() => undefined);
@@ -167,6 +211,61 @@ export class AmqpBus implements MessageBus {
       await ch.deleteExchange(this.exchange);
       await ch.deleteExchange(this.deadLetterExchange);
     });
+  }
+
+  /**
+   * Follow a channel's state. A wrapper reports a setup that failed (the connection closed while
+   * its queues were being declared, a queue declared elsewhere with other arguments) as an
+   * 'error' event: without a listener that event kills the process. Such a channel is down until
+   * a setup round succeeds; `heal()` forces that round.
+   */
+  private track(wrapper: ChannelWrapper, name: string): void {
+    let failed = false;
+    this.channelUp.set(name, false);
+    wrapper.on('error', (err: Error) => {
+      failed = true;
+      this.channelUp.set(name, false);
+      if (!this.closing) this.options.logger?.warn(`${name}: channel setup failed: ${err.message}`);
+    });
+    // Emitted after every setup round, also one whose setups failed.
+    wrapper.on('connect', () => {
+      this.channelUp.set(name, !failed);
+      failed = false;
+    });
+  }
+
+  /**
+   * Called first in every setup. A channel error (a 406 on a declaration, say) is emitted on the
+   * amqplib channel, where amqp-connection-manager does not listen: unheard, it escalates and
+   * tears the whole connection down. Heard here, only this channel closes and heal() reopens it.
+   */
+  private onChannelClose(ch: Channel, name: string): void {
+    ch.on('error', (err: Error) => {
+      if (!this.closing) this.options.logger?.warn(`${name}: channel error: ${err.message}`);
+    });
+    ch.once('close', () => this.channelUp.set(name, false));
+  }
+
+  private channelsDown(): string[] {
+    return [...this.channelUp].filter(([, up]) => !up).map(([name]) => name);
+  }
+
+  /**
+   * amqp-connection-manager reopens channels only when the connection comes back. A channel that
+   * closed alone (a channel error) or failed its setup while the connection stayed up would stay
+   * down for good: a deaf consumer, or a publisher whose messages wait until they time out. After
+   * a grace period (a reconnect's setup is still running) reconnect, which sets every channel up
+   * again: re-declares the topology, resubscribes, then publishes what waited.
+   */
+  private heal(): void {
+    if (this.closing || !this.connected) return;
+    const now = Date.now();
+    if (now - this.connectedAt < 3000 || now - this.lastHeal < 5000) return;
+    const down = this.channelsDown();
+    if (!down.length) return;
+    this.lastHeal = now;
+    this.options.logger?.warn(`channel down while connected (${down.join(', ')}); reconnecting to set it up again`);
+    this.connection.reconnect();
   }
 
   private async declareShared(ch: Channel): Promise<void> {
@@ -186,14 +285,22 @@ export class AmqpBus implements MessageBus {
   }
 
   private async ensureCommandBinding(pattern: string): Promise<void> {
-    if (this.declaredCommandBindings.has(pattern)) return;
-    const owner = ownerOf(pattern);
-    // addSetup runs now and again after every reconnect.
-    await this.publisher.addSetup(async (ch: ConfirmChannel) => {
-      await this.declareServiceQueue(ch, owner);
-      await ch.bindQueue(this.queueOf(owner), this.exchange, pattern);
-    });
-    this.declaredCommandBindings.add(pattern);
+    let declared = this.commandBindings.get(pattern);
+    if (!declared) {
+      const owner = ownerOf(pattern);
+      // Registered once (concurrent senders wait for the same run). addSetup keeps the setup for
+      // every later channel even when this first run fails, which happens only when the channel
+      // closed under it; the publisher sends nothing on a new channel before its setups are
+      // done. So after a failure the binding counts as registered, and the failure still
+      // reaches the callers that waited for it.
+      declared = this.publisher.addSetup(async (ch: ConfirmChannel) => {
+        await this.declareServiceQueue(ch, owner);
+        await ch.bindQueue(this.queueOf(owner), this.exchange, pattern);
+      }) as Promise<void>;
+      this.commandBindings.set(pattern, declared);
+      declared.catch(() => this.commandBindings.set(pattern, Promise.resolve()));
+    }
+    await declared;
   }
 
   private ensureRequester(): ChannelWrapper {
@@ -201,6 +308,7 @@ export class AmqpBus implements MessageBus {
       this.requester = this.connection.createChannel({
         confirm: false,
         setup: async (ch: Channel) => {
+          this.onChannelClose(ch, 'requester');
           await ch.consume(
             REPLY_QUEUE,
             (msg) => {
@@ -216,6 +324,7 @@ export class AmqpBus implements MessageBus {
           );
         },
       });
+      this.track(this.requester, 'requester');
     }
     return this.requester;
   }
