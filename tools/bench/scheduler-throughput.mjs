@@ -37,7 +37,9 @@ const home = mkdtempSync(join(tmpdir(), 'myelin-bench-scheduler-'));
 const distributed = process.argv.includes('--distributed');
 const procs = [];
 const startProcess = (args, extraEnv) => {
-  const child = spawn(process.execPath, [bin, ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_PROFILE=<app>: a CPU profile of that process (or of `up`) in /tmp/myelin-bench-profile.
+  const profile = process.env.BENCH_PROFILE && args.includes(process.env.BENCH_PROFILE) ? ['--cpu-prof', '--cpu-prof-dir=/tmp/myelin-bench-profile'] : [];
+  const child = spawn(process.execPath, [...profile, bin, ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
   child.output = '';
   const keep = (d) => {
     child.output = (child.output + d).slice(-20000);
@@ -132,7 +134,9 @@ try {
     const { uuid, submittedAt } = await submit();
     for (;;) {
       try {
-        latencies.push(startedAt(uuid) - submittedAt);
+        const started = startedAt(uuid);
+        if (!started) throw new Error('not written yet');
+        latencies.push(started - submittedAt);
         break;
       } catch {
         await sleep(2);
@@ -167,6 +171,14 @@ try {
   const page = await call('GET', `/api/v1/${project}/runs?query=${encodeURIComponent('status:failed|stopped')}&limit=5`);
   if (page.count) throw new Error(`${page.count} run(s) did not succeed, e.g. ${JSON.stringify(page.results[0])}`);
   const idealMs = (N * D * 1000) / C;
+  if (process.env.BENCH_CPU) {
+    // CPU seconds each platform process used (user + system), to see where the time goes.
+    const { readFileSync: read } = await import('node:fs');
+    for (const child of procs) {
+      const f = read(`/proc/${child.pid}/stat`, 'utf8').slice(read(`/proc/${child.pid}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ');
+      console.log(`cpu ${child.spawnargs.slice(2).join(' ')}: ${((Number(f[11]) + Number(f[12])) / 100).toFixed(1)} s`);
+    }
+  }
   const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
   console.log(`local executor, ${distributed ? 'distributed (six `myelin serve` processes on PostgreSQL, RabbitMQ, Redis)' : 'embedded (`myelin up`: one process, PGlite)'}, 2-core machine; runs sleep ${D} s`);
   console.log(`burst: ${N} runs at concurrency ${C}: ${s(totalMs)} from first submit to last final status; ideal ${s(idealMs)}; ${((totalMs / idealMs - 1) * 100).toFixed(1)}% over the ideal (goal <= 10%)`);

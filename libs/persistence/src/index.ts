@@ -6,6 +6,7 @@ export * from './schemas';
 export * from './pipelines/pipelines-schema';
 export * from './outbox/outbox.entity';
 export * from './outbox/outbox-relay';
+export * from './group-commit/group-committer';
 export * from './core/entities/user.entity';
 export * from './core/entities/token.entity';
 export * from './core/entities/project.entity';

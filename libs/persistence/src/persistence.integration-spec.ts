@@ -119,6 +119,43 @@ describe.each(backends)('persistence on %s', (_label, provision) => {
     expect(page.results.map((r) => r.number)).toEqual([3, 2]);
   });
 
+  it('applies a group of status changes in one transaction, in order per run, as one by one would', async () => {
+    const accounts = new AccountsRepository(core.dataSource);
+    const runs = new RunsRepository(core.dataSource);
+    const user = await accounts.createUser({ username: `g${Date.now()}` });
+    const project = await runs.getOrCreateProject(user.id, 'group-commit');
+    const base = { kind: 'experiment' as const, content: 'x', spec: {}, params: {}, createdBy: user.id, projectId: project.id };
+    const [a, b] = await Promise.all([runs.create(base), runs.create(base)]);
+    const { token } = await accounts.issueToken({ userId: user.id, name: `run ${a.uuid}`, scope: 'run', runUuid: a.uuid });
+    expect(await accounts.verifyToken(token)).not.toBeNull();
+    const t = (ms: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, 0, ms));
+    const missing = randomUUID();
+    const results = await runs.applyStatuses([
+      { uuid: a.uuid, change: { status: 'queued', reason: 'Queued', message: 'slot', at: t(1) } },
+      { uuid: b.uuid, change: { status: 'queued', reason: 'Queued', message: '', at: t(2) } },
+      { uuid: a.uuid, change: { status: 'running', reason: 'Running', message: 'pid 1', at: t(3) } },
+      // Refused as they would be alone: a late status, a duplicate, a run that does not exist.
+      { uuid: a.uuid, change: { status: 'queued', reason: 'Late', message: '', at: t(4) } },
+      { uuid: b.uuid, change: { status: 'queued', reason: 'Queued', message: '', at: t(5) } },
+      { uuid: missing, change: { status: 'running', reason: 'Running', message: '', at: t(6) } },
+      // The same status with another condition: kept in the history, status unchanged.
+      { uuid: b.uuid, change: { status: 'queued', reason: 'ProjectLimit', message: 'limit 1', at: t(7) } },
+      { uuid: a.uuid, change: { status: 'succeeded', reason: 'Succeeded', message: 'exit code 0', at: t(8), exitCode: 0 } },
+    ]);
+    expect(results.map((r) => (r.applied ? 'applied' : r.reason))).toEqual([
+      'applied', 'applied', 'applied', 'illegal_transition', 'illegal_transition', 'not_found', 'applied', 'applied',
+    ]);
+    expect((await runs.conditions(a.uuid)).map((c) => c.status)).toEqual(['created', 'queued', 'running', 'succeeded']);
+    expect((await runs.conditions(b.uuid)).map((c) => `${c.status}/${c.reason}`)).toEqual(['created/Created', 'queued/Queued', 'queued/ProjectLimit']);
+    const ra = await runs.findByUuid(a.uuid);
+    expect(ra).toMatchObject({ status: 'succeeded', exitCode: 0, statusMessage: 'exit code 0' });
+    expect(ra?.startedAt?.toISOString()).toBe(t(3).toISOString());
+    expect(ra?.finishedAt?.toISOString()).toBe(t(8).toISOString());
+    expect(await runs.findByUuid(b.uuid)).toMatchObject({ status: 'queued', statusReason: 'ProjectLimit', statusMessage: 'limit 1' });
+    // The run's own token died with it, in the same transaction.
+    expect(await accounts.verifyToken(token)).toBeNull();
+  });
+
   it('relays the outbox through a publisher and empties it', async () => {
     const published: string[] = [];
     const relay = new OutboxRelay(core.dataSource, 'core', {

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource, In } from 'typeorm';
 import { GroupStop, isFinal, isStoppable, RunStatusChanged, RunStop } from '@myelin/contracts';
 import { PipelineStop } from '@myelin/contracts';
-import { AccountsRepository, enqueueOutbox, OutboxRelay, RunEntity, RunsRepository } from '@myelin/persistence';
+import { enqueueOutbox, GroupCommitter, OutboxRelay, RunEntity, RunsRepository, StatusUpdateResult } from '@myelin/persistence';
 import { Identity } from '@myelin/runtime';
 import { CORE_DATA_SOURCE } from '../database/database.providers';
 import { AccessService } from '../access/access.service';
@@ -20,7 +20,6 @@ export class RunsService {
 
   constructor(
     private readonly runs: RunsRepository,
-    private readonly accounts: AccountsRepository,
     private readonly projects: ProjectsRepository,
     private readonly access: AccessService,
     private readonly activity: ActivityService,
@@ -162,20 +161,30 @@ export class RunsService {
     );
   }
 
-  /** Apply a status the scheduler observed; duplicates and late events are refused by the state machine. */
+  /**
+   * Apply a status the scheduler observed; duplicates and late events are refused by the state
+   * machine. Events that arrive while a group is being written go together in the next
+   * transaction (one writer: the order of arrival is kept).
+   */
   async applyStatus(event: RunStatusChanged.Payload): Promise<void> {
-    const result = await this.runs.applyStatus(event.runUuid, {
-      status: event.status,
-      reason: event.reason,
-      message: event.message,
-      at: new Date(event.at),
-      ...(event.exitCode !== undefined ? { exitCode: event.exitCode } : {}),
-    });
+    const result = await this.statusWrites.submit(event);
     if (!result.applied) {
       this.logger.debug(`ignored status ${event.status} for run ${event.runUuid}: ${result.reason}${result.run ? ` (is ${result.run.status})` : ''}`);
-      return;
     }
-    // The run's own token dies with the run.
-    if (isFinal(event.status)) await this.accounts.revokeRunTokens(event.runUuid);
   }
+
+  private readonly statusWrites = new GroupCommitter<RunStatusChanged.Payload, StatusUpdateResult>((events) =>
+    this.runs.applyStatuses(
+      events.map((event) => ({
+        uuid: event.runUuid,
+        change: {
+          status: event.status,
+          reason: event.reason,
+          message: event.message,
+          at: new Date(event.at),
+          ...(event.exitCode !== undefined ? { exitCode: event.exitCode } : {}),
+        },
+      })),
+    ),
+  );
 }

@@ -1,6 +1,6 @@
 import { ConflictException, Inject, Injectable } from '@nestjs/common';
 import { MetricsSummarized, RunFactsLogged } from '@myelin/contracts';
-import { enqueueOutbox, LogLineInput, MetricPointInput, OutboxRelay, ParamConflict, TrackingRepository } from '@myelin/persistence';
+import { enqueueOutbox, GroupCommitter, LogLineInput, MetricPointInput, OutboxRelay, ParamConflict, TrackingRepository } from '@myelin/persistence';
 import { LOG_NOTIFIER, TRACKING_ENV } from '../tokens';
 import { TrackingEnv } from '../config/env';
 import type { LogNotifier } from '../logs/log-notifier';
@@ -8,12 +8,10 @@ import type { LogNotifier } from '../logs/log-notifier';
 /** Points per group transaction (a single larger batch still goes alone). */
 const GROUP_POINTS = 20_000;
 
-interface PendingBatch {
+interface MetricBatch {
   runUuid: string;
   batchId: string;
   points: MetricPointInput[];
-  resolve(stored: boolean): void;
-  reject(error: unknown): void;
 }
 
 function finite(v: number | null): number | null {
@@ -27,57 +25,29 @@ function show(value: unknown): string {
 /** Everything that stores what a run reports, whether it came over the bus or over HTTP. */
 @Injectable()
 export class IngestService {
+  /**
+   * Batches that arrive while others are being written wait and go together in the next
+   * transaction (group commit); a few transactions in flight, so PostgreSQL works on one while
+   * the next group forms.
+   */
+  private readonly groups: GroupCommitter<MetricBatch, boolean>;
+
   constructor(
     private readonly tracking: TrackingRepository,
     private readonly relay: OutboxRelay,
     @Inject(LOG_NOTIFIER) private readonly notifier: LogNotifier,
     @Inject(TRACKING_ENV) private readonly env: TrackingEnv,
-  ) {}
-
-  private readonly pending: PendingBatch[] = [];
-  private writers = 0;
-
-  /**
-   * False for a batch already stored (a retry). Batches that arrive while others are being
-   * written wait and go together in the next transaction (group commit): under load the cost
-   * of statements and commits is shared; alone, a batch is written at once.
-   */
-  metrics(runUuid: string, batchId: string, points: MetricPointInput[]): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => {
-      this.pending.push({ runUuid, batchId, points, resolve, reject });
-      this.write();
+  ) {
+    this.groups = new GroupCommitter((batches) => this.tracking.appendMetricBatches(batches), {
+      writers: this.env.MYELIN_TRACKING_INGEST_WRITERS ?? 3,
+      sizeOf: (batch) => batch.points.length,
+      maxGroupSize: GROUP_POINTS,
     });
   }
 
-  private write(): void {
-    // A few transactions in flight: PostgreSQL works on one while the next group forms.
-    while (this.writers < (this.env.MYELIN_TRACKING_INGEST_WRITERS ?? 3) && this.pending.length) {
-      const group: PendingBatch[] = [];
-      let size = 0;
-      while (this.pending.length && (group.length === 0 || size + this.pending[0].points.length <= GROUP_POINTS)) {
-        const next = this.pending.shift() as PendingBatch;
-        group.push(next);
-        size += next.points.length;
-      }
-      this.writers += 1;
-      void this.writeGroup(group).finally(() => {
-        this.writers -= 1;
-        this.write();
-      });
-    }
-  }
-
-  private async writeGroup(group: PendingBatch[]): Promise<void> {
-    try {
-      const stored = await this.tracking.appendMetricBatches(group);
-      group.forEach((b, i) => b.resolve(stored[i]));
-    } catch (error) {
-      if (group.length === 1) return group[0].reject(error);
-      // One bad batch must not fail the others: each is tried alone.
-      for (const b of group) {
-        await this.tracking.appendMetricBatches([b]).then(([stored]) => b.resolve(stored), b.reject);
-      }
-    }
+  /** False for a batch already stored (a retry). */
+  metrics(runUuid: string, batchId: string, points: MetricPointInput[]): Promise<boolean> {
+    return this.groups.submit({ runUuid, batchId, points });
   }
 
   /**

@@ -1,0 +1,59 @@
+import { GroupCommitter } from './group-committer';
+
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+describe('GroupCommitter', () => {
+  it('writes an item alone at once, and items that arrive during a write together in the next one, in order', async () => {
+    const groups: number[][] = [];
+    const committer = new GroupCommitter<number, string>(async (items) => {
+      groups.push(items);
+      await tick();
+      return items.map((i) => `stored ${i}`);
+    });
+    const first = committer.submit(1);
+    const rest = [2, 3, 4].map((i) => committer.submit(i));
+    expect(await Promise.all([first, ...rest])).toEqual(['stored 1', 'stored 2', 'stored 3', 'stored 4']);
+    expect(groups).toEqual([[1], [2, 3, 4]]);
+  });
+
+  it('bounds a group by size; an item larger than the bound still goes, alone', async () => {
+    const groups: number[][] = [];
+    const committer = new GroupCommitter<number, number>(
+      async (items) => {
+        groups.push(items);
+        await tick();
+        return items;
+      },
+      { sizeOf: (n) => n, maxGroupSize: 10 },
+    );
+    await Promise.all([1, 4, 5, 3, 20, 2].map((n) => committer.submit(n)));
+    expect(groups).toEqual([[1], [4, 5], [3], [20], [2]]);
+  });
+
+  it('when a group fails, writes each item alone: only the bad one fails', async () => {
+    const committer = new GroupCommitter<number, number>(async (items) => {
+      await tick();
+      if (items.includes(13)) throw new Error('bad item 13');
+      return items.map((i) => i * 2);
+    });
+    const pending = [1, 13, 3].map((i) => committer.submit(i).then((v) => ({ v }), (e: Error) => ({ e: e.message })));
+    expect(await Promise.all(pending)).toEqual([{ v: 2 }, { e: 'bad item 13' }, { v: 6 }]);
+  });
+
+  it('keeps several groups in flight when asked', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const committer = new GroupCommitter<number, number>(
+      async (items) => {
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        await tick();
+        inFlight -= 1;
+        return items;
+      },
+      { writers: 3, maxGroupSize: 1 },
+    );
+    await Promise.all(Array.from({ length: 9 }, (_, i) => committer.submit(i)));
+    expect(most).toBe(3);
+  });
+});
