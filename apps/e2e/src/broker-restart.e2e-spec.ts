@@ -48,7 +48,8 @@ describe('distributed: a broker restart during a burst of 100 runs loses none', 
       {
         MYELIN_AMQP_URL: broker.url,
         MYELIN_JOB_PYTHONPATH: '',
-        MYELIN_MAX_PARALLEL: '10',
+        // Few slots, so runs wait queued in the scheduler when the broker stops (they must not start while it is down).
+        MYELIN_MAX_PARALLEL: '4',
         // The API's safety net re-sends the start command of a run left `created`: pushed out of
         // the test's window, so a start command lost on the bus would show as a run that never starts.
         MYELIN_RECONCILE_AFTER_SECONDS: '3600',
@@ -79,7 +80,7 @@ describe('distributed: a broker restart during a burst of 100 runs loses none', 
     const uuids: string[] = [];
     const submit = async () => {
       const run = await client.createRun('admin/burst', {
-        files: [{ path: 'polyaxonfile.yml', content: 'version: 1\nkind: experiment\nrun:\n  cmd: sleep 0.3; echo done\n' }],
+        files: [{ path: 'polyaxonfile.yml', content: 'version: 1\nkind: experiment\nrun:\n  cmd: sleep 0.3; echo "done token=${MYELIN_TOKEN:+yes}"\n' }],
       });
       uuids.push(run.uuid);
     };
@@ -101,7 +102,12 @@ describe('distributed: a broker restart during a burst of 100 runs loses none', 
     // 40 runs, and the broker stops while they are queued, starting, running and finishing;
     // 30 more are submitted while it is down, 30 as it comes back.
     const first = submitMany(40);
-    await poll(async () => uuids.length >= 40 && (await succeeded()) >= 5, { timeoutMs: 60_000, intervalMs: 200, what: 'the burst to be under way' });
+    const queued = async () => (await client.listRuns('admin/burst', { limit: 1, query: 'status:queued' })).count;
+    await poll(async () => uuids.length >= 40 && (await succeeded()) >= 5 && (await queued()) >= 10, {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      what: 'the burst to be under way, with runs waiting in the queue',
+    });
     await first;
     const succeededBefore = await succeeded();
     await broker.stop();
@@ -123,7 +129,8 @@ describe('distributed: a broker restart during a burst of 100 runs loses none', 
     expect(uuids).toHaveLength(70);
     await new Promise((r) => setTimeout(r, Math.max(0, 2000 - (Date.now() - downAt))));
     await broker.start();
-    const downMs = Date.now() - downAt;
+    const upAt = Date.now();
+    const downMs = upAt - downAt;
 
     // All of them come back by themselves, while the last 30 runs are submitted.
     await Promise.all([
@@ -137,14 +144,21 @@ describe('distributed: a broker restart during a burst of 100 runs loses none', 
     const runs = (await client.listRuns('admin/burst', { limit: 200 })).results;
     expect(runs.filter((r) => r.status === 'succeeded')).toHaveLength(RUNS);
 
-    for (const uuid of uuids) {
+    for (const [i, uuid] of uuids.entries()) {
       const history = await client.statuses('admin/burst', uuid);
+      // Nothing starts while the bus is down (a second for the scheduler to notice the drop).
+      const started = Date.parse(history.find((c) => c.status === 'starting')?.at ?? '');
+      expect({ uuid, startedDuringOutage: started > downAt + 1000 && started < upAt }).toEqual({ uuid, startedDuringOutage: false });
       expect({ uuid, succeeded: history.filter((c) => c.status === 'succeeded').length }).toEqual({ uuid, succeeded: 1 });
       const logs = await poll(async () => {
         const page = await client.logs(uuid);
         return page.ended ? page.results : null;
       }, { timeoutMs: 20_000, intervalMs: 200, what: `the logs of ${uuid} to end` });
-      expect({ uuid, done: logs.filter((l) => l.stream === 'stdout' && l.line === 'done').length }).toEqual({ uuid, done: 1 });
+      const done = logs.filter((l) => l.stream === 'stdout' && l.line.startsWith('done'));
+      expect({ uuid, done: done.length }).toEqual({ uuid, done: 1 });
+      // No run starts while the bus is down: those submitted during and after the outage all
+      // started with their run token (issued by the API over the bus).
+      if (i >= 40) expect({ uuid, line: done[0].line }).toEqual({ uuid, line: 'done token=yes' });
     }
 
     for (const [app, proc] of procs) expect({ app, exited: proc.exited }).toEqual({ app, exited: false });

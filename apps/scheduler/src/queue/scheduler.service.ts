@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ACTIVE_STATUSES, isFinal, RunDeleted, RunStart, RunStatus, RunStop, RunTokenIssue } from '@myelin/contracts';
-import { MESSAGE_BUS, MessageBus } from '@myelin/bus';
+import { MESSAGE_BUS, MessageBus, RemoteError } from '@myelin/bus';
 import { BuildsRepository, ExecutionEntity, ExecutionsRepository, Fence, OutboxRelay, QuotasRepository, StatusChange } from '@myelin/persistence';
 import { EXECUTOR, RUN_LEASE, SCHEDULER_ENV } from '../tokens';
 import { SchedulerEnv } from '../config/env';
@@ -49,6 +49,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   /** Something changed that may let a waiting run start (a new run, an ended one, a quota). */
   private dirty = true;
   private lastAdmission = 0;
+  /** Since when the message bus is down (no run starts meanwhile). */
+  private busDownSince?: number;
   private get queued(): StatusChange {
     return queuedCondition(this.env.MYELIN_MAX_PARALLEL);
   }
@@ -225,6 +227,18 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
    */
   private async admit(): Promise<void> {
     if (!this.dirty && Date.now() - this.lastAdmission < ADMISSION_EVERY_MS) return;
+    if (!this.bus.health().connected) {
+      // Nothing starts while the bus is down: a job started now would get no run token (issued by
+      // the API over the bus) and its status events would wait in the outbox. Waiting runs stay
+      // queued; the pass runs again once the bus is back (the timer keeps ticking).
+      if (!this.busDownSince) this.logger.warn('message bus down: no run starts until it is back');
+      this.busDownSince ??= Date.now();
+      return;
+    }
+    if (this.busDownSince) {
+      this.logger.log(`message bus back after ${Math.round((Date.now() - this.busDownSince) / 1000)} s: starting runs again`);
+      this.busDownSince = undefined;
+    }
     await this.lease.exclusively(async () => {
       // Cleared only when this replica runs the pass (another replica may hold the admission lock now).
       this.dirty = false;
@@ -625,14 +639,25 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
    * through stdout); only its calls to the tracking API would be refused, which the log says.
    */
   private async runToken(execution: ExecutionEntity): Promise<string | undefined> {
-    try {
-      return (await this.bus.request<RunTokenIssue.Reply>(RunTokenIssue.PATTERN, { runUuid: execution.runUuid }, 5000)).token;
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      this.logger.warn(`run ${execution.runUuid}: no run token (${reason})`);
-      await this.shipper.shipSystemLine(execution.runUuid, `myelin: started without a run token (${reason}); tracking API calls from the job will be refused`, `token:${execution.attempt}`);
-      return undefined;
+    // A second try covers a request lost to a broker connection that dropped in flight.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.bus.request<RunTokenIssue.Reply>(RunTokenIssue.PATTERN, { runUuid: execution.runUuid }, 5000)).token;
+      } catch (error) {
+        if (attempt < 2 && !(error instanceof RemoteError)) {
+          await new Promise((r) => setTimeout(r, 500));
+          continue;
+        }
+        return this.withoutToken(execution, error);
+      }
     }
+  }
+
+  private async withoutToken(execution: ExecutionEntity, error: unknown): Promise<undefined> {
+    const reason = error instanceof Error ? error.message : String(error);
+    this.logger.warn(`run ${execution.runUuid}: no run token (${reason})`);
+    await this.shipper.shipSystemLine(execution.runUuid, `myelin: started without a run token (${reason}); tracking API calls from the job will be refused`, `token:${execution.attempt}`);
+    return undefined;
   }
 
   /** A deleted run: stop its process if any, remove its working directory and outputs, forget it. */
