@@ -130,6 +130,7 @@ const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.leng
 try {
   // 1. Latency, with free slots: one run at a time, the next once the previous has started.
   const latencies = [];
+  const latencyRuns = [];
   for (let i = 0; i < L; i++) {
     const { uuid, submittedAt } = await submit();
     for (;;) {
@@ -137,6 +138,7 @@ try {
         const started = startedAt(uuid);
         if (!started) throw new Error('not written yet');
         latencies.push(started - submittedAt);
+        latencyRuns.push({ uuid, submittedAt, started });
         break;
       } catch {
         await sleep(2);
@@ -147,6 +149,19 @@ try {
     if ((await finalCount()) >= L) break;
     await sleep(100);
   }
+  // Where the latency goes, from the runs' status histories (medians over the latency runs).
+  const phases = { 'submit>created': [], 'created>queued': [], 'queued>starting': [], 'starting>process': [], 'process>running': [] };
+  for (const { uuid, submittedAt, started } of latencyRuns) {
+    const history = await call('GET', `/api/v1/runs/${uuid}`).then((run) => call('GET', `/api/v1/${project}/runs/${run.number}/statuses`));
+    const at = Object.fromEntries(history.results.map((c) => [c.status, Date.parse(c.at)]));
+    phases['submit>created'].push(at.created - submittedAt);
+    phases['created>queued'].push(at.queued - at.created);
+    phases['queued>starting'].push(at.starting - at.queued);
+    phases['starting>process'].push(started - at.starting);
+    phases['process>running'].push(at.running - started);
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const breakdown = Object.entries(phases).map(([k, xs]) => `${k} ${median(xs)}`).join(', ');
   latencies.sort((a, b) => a - b);
 
   // 2. Burst: N runs submitted at once (32 requests in flight), at concurrency C.
@@ -184,6 +199,7 @@ try {
   console.log(`burst: ${N} runs at concurrency ${C}: ${s(totalMs)} from first submit to last final status; ideal ${s(idealMs)}; ${((totalMs / idealMs - 1) * 100).toFixed(1)}% over the ideal (goal <= 10%)`);
   console.log(`  (submitting all ${N} through the API took ${s(submittedMs)})`);
   console.log(`latency: submit-to-process-start with free slots, ${L} runs one at a time: p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms (goal p50 <= 50 ms)`);
+  console.log(`  median ms per step: ${breakdown}`);
 } finally {
   for (const child of procs) child.kill('SIGTERM');
   await Promise.all(procs.map((child) => (child.exitCode !== null ? undefined : new Promise((r) => child.once('exit', r)))));

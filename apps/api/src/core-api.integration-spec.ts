@@ -183,6 +183,22 @@ describe.each([
     expect(activity.results[0].actor).toBe('alice');
   });
 
+  it('runs: a queue priority at submit, above 0 only for superusers, carried to the scheduler', async () => {
+    const refused = await call('POST', '/api/v1/alice/vision/runs', { ...spec(), priority: 5 }, tokens.alice);
+    expect(refused.status).toBe(403);
+    expect(refused.body.message).toMatch(/priority above 0/);
+    expect((await call('POST', '/api/v1/alice/vision/runs', { ...spec(), priority: 1001 }, tokens.alice)).status).toBe(400);
+    const lowered = await call('POST', '/api/v1/alice/vision/runs', { ...spec(), priority: -3 }, tokens.alice);
+    expect(lowered.status).toBe(201);
+    expect((await waitFor(() => starts.find((s) => s.runUuid === lowered.body.uuid), { what: 'the start command' })).priority).toBe(-3);
+    await call('POST', '/api/v1/alice/vision/members', { username: 'admin', role: 'member' }, tokens.alice);
+    const raised = await call('POST', '/api/v1/alice/vision/runs', { ...spec(), priority: 7 });
+    expect(raised.status).toBe(201);
+    expect((await waitFor(() => starts.find((s) => s.runUuid === raised.body.uuid), { what: 'the start command' })).priority).toBe(7);
+    const plain = await call('POST', '/api/v1/alice/vision/runs', spec(), tokens.alice);
+    expect((await waitFor(() => starts.find((s) => s.runUuid === plain.body.uuid), { what: 'the start command' })).priority).toBeUndefined();
+  });
+
   it('filters and sorts runs with the query language, metrics included; a bad query is a 400 at its position', async () => {
     await call('POST', '/api/v1/projects', { name: 'search' }, tokens.alice);
     const made = [];

@@ -18,7 +18,7 @@ describe('embedded mode: queue, limits and quotas through the CLI', () => {
   const apiRun = async (uuid: string) => {
     const { token } = JSON.parse(await readFile(join(home.path, 'credentials.json'), 'utf8')) as { token: string };
     const res = await fetch(`${base}/api/v1/runs/${uuid}`, { headers: { Authorization: `token ${token}` } });
-    return (await res.json()) as { status: string; statusMessage: string; number: number; statuses?: Array<{ status: string; reason: string; message: string }> };
+    return (await res.json()) as { status: string; statusMessage: string; number: number; statuses?: Array<{ status: string; reason: string; message: string }>; startedAt?: string | null };
   };
   const spec = async (name: string, body: string) => {
     const path = join(specs.path, name);
@@ -41,7 +41,7 @@ describe('embedded mode: queue, limits and quotas through the CLI', () => {
     up = new ServiceProcess(['up', '--port', String(port)], env);
     await waitForHttp(`${base}/readyz`, 90_000, up);
     env = { ...env, MYELIN_HOST: base };
-    for (const p of ['vision', 'big']) expect((await myelin(['project', 'create', p], env)).code).toBe(0);
+    for (const p of ['vision', 'big', 'ordering']) expect((await myelin(['project', 'create', p], env)).code).toBe(0);
   }, 120_000);
 
   afterAll(async () => {
@@ -97,6 +97,34 @@ describe('embedded mode: queue, limits and quotas through the CLI', () => {
     await poll(async () => (await apiRun(second)).status === 'succeeded', { timeoutMs: 30_000, what: 'the second run once the first stopped' });
     const empty = await myelin(['queue'], env);
     expect(empty.stdout).toMatch(/^Nothing waits/);
+  });
+
+  it('starts a run submitted with a higher priority first (`myelin run --priority`)', async () => {
+    const sleeper = await spec('hold.yml', 'version: 1\nkind: experiment\nrun:\n  cmd: sleep 120\n');
+    const quick = await spec('q.yml', 'version: 1\nkind: experiment\nrun:\n  cmd: echo quick\n');
+    const holder = await submit(sleeper, 'ordering');
+    await poll(async () => (await apiRun(holder)).status === 'running', { timeoutMs: 30_000, what: 'the first run to start' });
+    // The project limit (1) holds both: the later one, with priority 5, is ahead in the queue.
+    const normal = await submit(quick, 'ordering');
+    const urgent = await myelin(['run', '-f', quick, '-p', 'ordering', '--priority', '5', '--json'], env);
+    expect(urgent.code).toBe(0);
+    const urgentUuid = (JSON.parse(urgent.stdout) as { uuid: string }).uuid;
+    const view = await poll(async () => {
+      const q = JSON.parse((await myelin(['queue', '--json'], env)).stdout) as { waiting: Array<{ runUuid: string; priority: number }> };
+      return q.waiting.length === 2 ? q : null;
+    }, { timeoutMs: 30_000, what: 'both runs in the queue' });
+    expect(view.waiting.map((w) => [w.runUuid, w.priority])).toEqual([
+      [urgentUuid, 5],
+      [normal, 0],
+    ]);
+    expect((await myelin(['run', '-f', quick, '-p', 'ordering', '--priority', 'high'], env)).code).toBe(2);
+    expect((await myelin(['stop', holder], env)).code).toBe(0);
+    await poll(async () => (await apiRun(normal)).status === 'succeeded', { timeoutMs: 30_000, what: 'the normal run' });
+    const urgentRun = await apiRun(urgentUuid);
+    const normalRun = await apiRun(normal);
+    expect(urgentRun.status).toBe('succeeded');
+    // Submitted later, started first.
+    expect(Date.parse(urgentRun.startedAt ?? '')).toBeLessThan(Date.parse(normalRun.startedAt ?? ''));
   });
 
   it('reports usage errors and unknown quotas with their exit codes', async () => {

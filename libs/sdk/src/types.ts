@@ -42,6 +42,8 @@ export interface CreateRunRequest {
   noCache?: boolean;
   /** Pipelines: the files of ops whose template is a path in the project code. */
   templateFiles?: Array<{ path: string; content: string }>;
+  /** Queue priority, -1000..1000 (higher starts first); above 0 only for superusers. */
+  priority?: number;
 }
 
 export interface MetricSummary {

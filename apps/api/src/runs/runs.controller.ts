@@ -41,6 +41,11 @@ export class RunsController {
   async create(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Body() body: CreateRunDto): Promise<RunView> {
     await this.projects.ensureOwnDefault(req.identity, owner, name);
     const { project, fullName } = await this.projects.resolve(req.identity, owner, name, 'member');
+    if ((body.priority ?? 0) > 0 && !req.identity.isSuperuser) {
+      throw new ApiException(ApiExceptionCode.Forbidden, 'only superusers submit runs with a priority above 0 (others may lower theirs)', [
+        { path: 'priority', message: 'above 0 needs a superuser' },
+      ]);
+    }
     const run = await this.createRun.execute(req.identity, project, fullName, {
       files: body.files,
       params: body.params ?? {},
@@ -50,6 +55,7 @@ export class RunsController {
       ...(body.codeDir ? { codeDir: body.codeDir } : {}),
       ...(body.noCache ? { noCache: true } : {}),
       ...(body.templateFiles?.length ? { templateFiles: body.templateFiles } : {}),
+      ...(body.priority !== undefined ? { priority: body.priority } : {}),
     });
     return toRunView(run, fullName);
   }

@@ -18,6 +18,7 @@ export function runCommand(): Command {
     .option('-w, --watch', 'stream the logs until the run ends; exit 0 if it succeeded, 1 otherwise')
     .option('--json', 'print the created run as JSON')
     .option('--no-cache', 'pipelines: run every `cache: true` op again instead of reusing an earlier identical run')
+    .option('--priority <n>', 'queue priority, -1000..1000 (higher starts first; above 0 needs a superuser)')
     .option('--host <url>', 'API URL (default: $MYELIN_HOST or http://127.0.0.1:8000)')
     .action(async (opts: {
       file: string[];
@@ -30,7 +31,9 @@ export function runCommand(): Command {
       json?: boolean;
       host?: string;
       cache?: boolean;
+      priority?: string;
     }) => {
+      if (opts.priority !== undefined && !/^-?\d+$/.test(opts.priority)) throw new CliError(`--priority must be an integer (got "${opts.priority}")`, EXIT.usage);
       const files = readSpecFiles(opts.file);
       const params = parseParamFlags(opts.param);
       // Same validation as the server, locally first: errors show without a round trip.
@@ -53,6 +56,7 @@ export function runCommand(): Command {
           ...(opts.tags ? { tags: opts.tags.split(',').map((t) => t.trim()).filter(Boolean) } : {}),
           ...(opts.cache === false ? { noCache: true } : {}),
           ...(templateFiles.length ? { templateFiles } : {}),
+          ...(opts.priority !== undefined ? { priority: Number(opts.priority) } : {}),
         });
       } catch (error) {
         if (error instanceof ApiError && Array.isArray(error.details) && error.code === 'invalid_spec') {

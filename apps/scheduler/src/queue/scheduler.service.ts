@@ -41,6 +41,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private readonly logger = new Logger('Scheduler');
   private timer?: NodeJS.Timeout;
   private ticking = false;
+  private pokedWhileTicking = false;
   private stopped = false;
   private readonly exited = new Set<string>();
   /** Stopping runs this replica has sent SIGTERM to. */
@@ -183,7 +184,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   /** Run a pass now; `admission` when something changed that admission must look at again. */
   poke(admission = false): void {
     if (admission) this.dirty = true;
-    if (!this.ticking) this.schedule(0);
+    // A poke during a pass is not lost: the next pass follows it at once (not after the tick interval).
+    if (this.ticking) this.pokedWhileTicking = true;
+    else this.schedule(0);
   }
 
   /** After a restart, announce the current status of unfinished runs again (consumers may have missed it). */
@@ -215,7 +218,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     } finally {
       this.ticking = false;
       this.relay.poke();
-      this.schedule(this.env.MYELIN_SCHEDULER_TICK_MS);
+      const again = this.pokedWhileTicking;
+      this.pokedWhileTicking = false;
+      this.schedule(again ? 0 : this.env.MYELIN_SCHEDULER_TICK_MS);
     }
   }
 

@@ -4,6 +4,9 @@ import {
   ArrayMinSize,
   IsArray,
   IsBoolean,
+  IsInt,
+  Max,
+  Min,
   IsOptional,
   IsString,
   MaxLength,
@@ -57,4 +60,10 @@ export class CreateRunDto {
 
   /** Pipelines: run every `cache: true` op again instead of reusing an earlier identical run. */
   @ApiPropertyOptional() @IsOptional() @IsBoolean() noCache?: boolean;
+
+  /**
+   * Queue priority (higher starts first; FIFO within a priority). Above 0 only for superusers,
+   * as with `PUT /api/v1/scheduler/queue/{run}/priority`.
+   */
+  @ApiPropertyOptional({ minimum: -1000, maximum: 1000 }) @IsOptional() @IsInt() @Min(-1000) @Max(1000) priority?: number;
 }

@@ -31,6 +31,8 @@ export interface CreateRunInput extends Submission {
   original?: { run: RunEntity; strategy: CloningStrategy };
   /** Pipelines: ignore the op cache (`myelin run --no-cache`). */
   noCache?: boolean;
+  /** Queue priority of the run (experiments and jobs; checked by the caller). */
+  priority?: number;
 }
 
 export function readSubmission(run: RunEntity): Submission {
@@ -90,7 +92,7 @@ export class CreateRunUseCase {
         {
           kind: 'command',
           pattern: RunStart.PATTERN,
-          payload: (r) => startPayload(r, projectName, spec, cmd),
+          payload: (r) => ({ ...startPayload(r, projectName, spec, cmd), ...(input.priority !== undefined ? { priority: input.priority } : {}) }),
         },
       ],
     );

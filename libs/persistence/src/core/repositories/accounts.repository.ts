@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { TokenEntity, TokenScope } from '../entities/token.entity';
 import { UserEntity } from '../entities/user.entity';
+import { FINAL_STATUSES } from '@myelin/contracts';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
 
@@ -91,8 +92,25 @@ export class AccountsRepository {
       revokedAt: null,
     });
     // Inside the caller's transaction when given one (a second session would wait on it forever on PGlite).
-    await (manager ? manager.getRepository(TokenEntity) : this.tokens).save(entity);
+    // insert(), not save(): the id is new, there is nothing to read first.
+    await (manager ? manager.getRepository(TokenEntity) : this.tokens).insert(entity);
     return { token, entity };
+  }
+
+  /**
+   * A run's own token, owned by the run's creator, in one statement that also checks the run
+   * exists and has not ended (executors ask for one each time they start a run). Null otherwise.
+   */
+  async issueRunToken(runUuid: string): Promise<string | null> {
+    const token = `myl_${randomBytes(32).toString('base64url')}`;
+    const rows = (await this.tokens.manager.query(
+      `INSERT INTO "core"."tokens" ("id", "user_id", "token_hash", "prefix", "name", "scope", "run_uuid")
+       SELECT $1, r."created_by", $2, $3, 'run ' || r."uuid", 'run', r."uuid"
+         FROM "core"."runs" r WHERE r."uuid" = $4 AND NOT (r."status" = ANY($5::text[]))
+       RETURNING "id"`,
+      [randomUUID(), hashToken(token), token.slice(0, 10), runUuid, [...FINAL_STATUSES]],
+    )) as unknown[];
+    return rows.length ? token : null;
   }
 
   /** The token's user when the token exists, is neither revoked nor expired, and its user is active. */
