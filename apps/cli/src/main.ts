@@ -26,6 +26,7 @@ import { upCommand } from './commands/up.command';
 import { serveCommand } from './commands/serve.command';
 import { outputsCommand } from './commands/outputs.commands';
 import { queueCommand, quotaCommand } from './commands/queue.commands';
+import { buildCommand } from './commands/build.commands';
 
 function program(): Command {
   const root = new Command('myelin')
@@ -64,6 +65,7 @@ function program(): Command {
     outputsCommand(),
     queueCommand(),
     quotaCommand(),
+    buildCommand(),
   ]) {
     root.addCommand(cmd);
   }

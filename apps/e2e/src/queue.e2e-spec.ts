@@ -127,6 +127,26 @@ describe('embedded mode: queue, limits and quotas through the CLI', () => {
     expect(Date.parse(urgentRun.startedAt ?? '')).toBeLessThan(Date.parse(normalRun.startedAt ?? ''));
   });
 
+  it('runs a build section in the host environment, saying so, and manages the build cache with `myelin build`', async () => {
+    const built = await spec('built.yml', 'version: 1\nkind: experiment\nbuild:\n  image: python:3.12-slim\n  build_steps: [pip install torch]\nrun:\n  cmd: echo trained\n');
+    const uuid = await submit(built, 'ordering');
+    await poll(async () => (await apiRun(uuid)).status === 'succeeded', { timeoutMs: 30_000, what: 'the run with a build section' });
+    const logs = await myelin(['logs', uuid], env);
+    expect(logs.stdout).toBe('trained\n');
+    // The platform's own lines go to stderr, after the job's output.
+    expect(logs.stderr).toMatch(/myelin: .*build steps \(1\) were not applied: the local executor runs in the host environment/);
+    const dropped = await myelin(['build', 'invalidate', uuid, '--json'], env);
+    expect(dropped.code).toBe(0);
+    expect(JSON.parse(dropped.stdout)).toMatchObject({ runUuid: uuid, invalidated: false, image: null });
+    const ls = await myelin(['build', 'ls', '-p', 'admin/ordering', '--json'], env);
+    expect(JSON.parse(ls.stdout)).toEqual([]);
+    expect((await myelin(['build', 'invalidate'], env)).code).toBe(2);
+    const buildKind = await spec('kaniko.yml', 'version: 1\nkind: build\nimage: python:3.12-slim\nbuild_steps: [pip install torch]\n');
+    const refused = await submit(buildKind, 'ordering');
+    await poll(async () => (await apiRun(refused)).status === 'failed', { timeoutMs: 30_000, what: 'the kind: build run to be refused' });
+    expect((await apiRun(refused)).statusMessage).toMatch(/MYELIN_EXECUTOR=kubernetes/);
+  });
+
   it('reports usage errors and unknown quotas with their exit codes', async () => {
     expect((await myelin(['quota', 'set', 'galaxy', 'x', '--gpu', '1'], env)).code).toBe(2);
     expect((await myelin(['quota', 'set', 'user', 'x', '--memory', 'lots'], env)).code).toBe(2);

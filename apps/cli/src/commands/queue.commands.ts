@@ -40,12 +40,12 @@ interface Quota {
 const SCOPES = ['user', 'team', 'project'];
 
 /** The scheduler's HTTP API: behind MYELIN_HOST in embedded mode, MYELIN_SCHEDULER_HOST when it listens apart. */
-function schedulerClient(opts: { host?: string }, env: NodeJS.ProcessEnv = process.env): MyelinClient {
+export function schedulerClient(opts: { host?: string }, env: NodeJS.ProcessEnv = process.env): MyelinClient {
   const conn = resolveConnection(opts, env);
   return new MyelinClient({ host: opts.host ?? env['MYELIN_SCHEDULER_HOST'] ?? conn.host, token: conn.token });
 }
 
-const hostOption = (cmd: Command) =>
+export const hostOption = (cmd: Command) =>
   cmd.option('--host <url>', 'scheduler URL (default: $MYELIN_SCHEDULER_HOST, else $MYELIN_HOST or http://127.0.0.1:8000)');
 
 function demand(d: QueueEntry['demand']): string {

@@ -10,7 +10,6 @@ import { CloningStrategy } from '../dto/run-update.dto';
 
 /** Kinds the platform can execute today, and why the others wait. */
 const NOT_YET: Partial<Record<RunKind, string>> = {
-  build: 'image builds need the Kubernetes executor; the local executor has no container engine',
   notebook: 'notebooks need the Kubernetes executor (they run a notebook server image)',
   tensorboard: 'tensorboards need the Kubernetes executor (they run a tensorboard image)',
 };
@@ -66,8 +65,9 @@ export class CreateRunUseCase {
     if (reason) throw new ApiException(ApiExceptionCode.UnsupportedKind, `kind "${spec.kind}" cannot run yet: ${reason}`);
     if (spec.kind === 'group') return this.createGroup(identity, project, projectName, input, spec);
     if (spec.kind === 'pipeline') return this.createPipeline(identity, project, projectName, input, spec);
-    const cmd = spec.run?.cmd;
-    if (!cmd) {
+    // A `kind: build` run is the image build itself: no command (the scheduler refuses it on the local executor).
+    const cmd = spec.kind === 'build' ? '' : spec.run?.cmd;
+    if (cmd === undefined || (spec.kind !== 'build' && !cmd)) {
       throw new ApiException(ApiExceptionCode.InvalidSpec, `a ${spec.kind} needs a run.cmd to execute`, [{ path: 'run.cmd', message: 'missing' }]);
     }
     const original = input.original;
