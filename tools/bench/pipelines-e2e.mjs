@@ -5,27 +5,15 @@
 // decision to its final status, measured on the same platform), i.e. the time with zero
 // orchestration overhead. Also prints N plain runs submitted at once (the scheduler alone).
 // Usage: node tools/bench/pipelines-e2e.mjs [--ops 1000] [--concurrency 32] [--no-baseline]
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { arg, bin, build, freePort } from './lib.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bin = join(root, 'bin', 'myelin.js');
-const arg = (name, fallback) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
 const N = arg('--ops', 1000);
 const C = arg('--concurrency', 32);
-execFileSync(process.execPath, [join(root, 'tools', 'scripts', 'build.mjs'), '--quiet'], { stdio: 'inherit' });
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
+build();
 
 const home = mkdtempSync(join(tmpdir(), 'myelin-bench-pipelines-'));
 const port = await freePort();

@@ -8,30 +8,17 @@
 //     time from sending the create request to the job's first shell line (the job writes its
 //     clock to a file), p50 and p99.
 // Usage: node tools/bench/scheduler-throughput.mjs [--distributed] [--runs 1000] [--seconds 0.5] [--concurrency 32] [--latency-runs 100]
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { arg, bin, build, freePort, sleep } from './lib.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bin = join(root, 'bin', 'myelin.js');
-const arg = (name, fallback) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
 const N = arg('--runs', 1000);
 const D = arg('--seconds', 0.5);
 const C = arg('--concurrency', 32);
 const L = arg('--latency-runs', 100);
-execFileSync(process.execPath, [join(root, 'tools', 'scripts', 'build.mjs'), '--quiet'], { stdio: 'inherit' });
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+build();
 
 const home = mkdtempSync(join(tmpdir(), 'myelin-bench-scheduler-'));
 const distributed = process.argv.includes('--distributed');

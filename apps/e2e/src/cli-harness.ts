@@ -1,22 +1,13 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import { TEST_AMQP_URL, TEST_REDIS_URL, uniqueName, waitFor } from '@myelin/testing';
+import { freePort, TEST_AMQP_URL, TEST_REDIS_URL, uniqueName, waitFor } from '@myelin/testing';
 import { join } from 'node:path';
 
 /** The repository root and the `myelin` command, as a user runs it (from dist, built by `npm test`). */
 export const REPO = join(__dirname, '..', '..', '..');
 export const MYELIN_BIN = join(REPO, 'bin', 'myelin.js');
+/** Re-exported: the e2e suites import their helpers from here. */
+export { freePort };
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 export interface CliResult {
   code: number;

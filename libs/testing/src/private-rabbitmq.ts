@@ -2,11 +2,12 @@ import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
-import { createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { join } from 'node:path';
 import amqplib from 'amqplib';
 import { createTempDir, TempDir } from './temp-dir';
 import { uniqueName } from './test-ids';
+import { freePort } from './free-port';
 
 /**
  * A RabbitMQ node of one test's own, on free ports, with its data in a temporary directory:
@@ -49,16 +50,6 @@ function findScripts(): { server: string; ctl: string } {
   );
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {

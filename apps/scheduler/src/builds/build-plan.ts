@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Build } from '@myelin/spec';
 
 /**
  * Builds (`kind: build`, and the `build` section of other kinds), as pure functions: whether a run
@@ -6,20 +7,8 @@ import { createHash } from 'node:crypto';
  * share one image, and what the local executor says it did not apply. No I/O (decision 0014).
  */
 
-/** The `build` section as libs/spec compiles it (the fields a build reads). */
-export interface BuildSection {
-  image?: string;
-  dockerfile?: string;
-  ref?: string;
-  context?: string;
-  build_steps?: string[];
-  env_vars?: Array<[string, string]>;
-  lang_env?: string;
-  commit?: string;
-  branch?: string;
-  nocache?: boolean;
-  backend?: string;
-}
+/** The `build` section as libs/spec compiles it (stored with the run's spec). */
+export type BuildSection = Build;
 
 /** Where the code sits in a built image (and the run pod's working directory). */
 export const IMAGE_CODE_DIR = '/myelin/code';
