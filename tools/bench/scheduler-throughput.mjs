@@ -18,7 +18,7 @@ const N = arg('--runs', 1000);
 const D = arg('--seconds', 0.5);
 const C = arg('--concurrency', 32);
 const L = arg('--latency-runs', 100);
-build();
+if (!process.env.BENCH_NO_BUILD) build();
 
 const home = mkdtempSync(join(tmpdir(), 'myelin-bench-scheduler-'));
 const distributed = process.argv.includes('--distributed');

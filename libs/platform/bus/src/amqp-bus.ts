@@ -52,6 +52,9 @@ export class AmqpBus implements MessageBus {
     this.connection = amqp.connect([options.url], {
       heartbeatIntervalInSeconds: 5,
       reconnectTimeInSeconds: 1,
+      // TCP_NODELAY: without it a small publish can wait for the broker's delayed ACK (Nagle),
+      // measured as 40 ms stalls between two messages of one relay pass.
+      connectionOptions: { noDelay: true },
     });
     this.connection.on('connect', () => {
       this.connected = true;
