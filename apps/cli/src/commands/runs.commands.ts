@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
 import { Run } from '@myelin/sdk';
+import { isFinal, RunStatus } from '@myelin/contracts';
 import { CliError, CommandContext, createContext, EXIT } from '../cli-context';
 import { ago, duration, printJson, table } from '../output/format';
 import { printLogLine, watchRun } from './watch';
@@ -72,13 +73,35 @@ export function logsCommand(): Command {
       const run = await ctx.resolveRun(ref);
       if (opts.follow) return ctx.client.followLogs(run.uuid, printLogLine);
       let after = 0;
+      let ended = false;
       for (;;) {
         const page = await ctx.client.logs(run.uuid, after);
         for (const line of page.results) printLogLine(line);
-        if (!page.results.length || page.results.length < 1000) return;
-        after = page.results[page.results.length - 1].id;
+        ended = page.ended;
+        if (page.results.length) after = page.results[page.results.length - 1].id;
+        if (page.results.length < 1000) break;
       }
+      // A run that has ended, whose last lines are still on their way to tracking (they travel
+      // apart from its status): wait for the end of its log stream, a while, rather than print
+      // part of it as if it were all.
+      if (!ended && isFinal(run.status as RunStatus)) await awaitLogEnd(ctx, run.uuid, after);
     });
+}
+
+/** How long `myelin logs` waits for the rest of a finished run's log stream. */
+const LOG_END_WAIT_MS = 15_000;
+
+async function awaitLogEnd(ctx: CommandContext, runUuid: string, after: number): Promise<void> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), LOG_END_WAIT_MS);
+  try {
+    await ctx.client.followLogs(runUuid, printLogLine, { after, signal: controller.signal });
+  } catch (error) {
+    if (!controller.signal.aborted) throw error;
+    process.stderr.write(`myelin: the log stream of this run has not ended after ${LOG_END_WAIT_MS / 1000} s; more lines may still arrive\n`);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function metricsCommand(): Command {
