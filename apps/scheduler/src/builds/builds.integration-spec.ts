@@ -197,6 +197,10 @@ describe('builds on the Kubernetes executor (fake API server, the test plays the
 
     server.setPodStatus(NS, `${base(run)}-master-0`, kubelet.unschedulable());
     await h.until(run, 'unschedulable');
+    // Launched and held by the cluster, not waiting for admission: `myelin queue` counts it as running.
+    const queue = (await (await http('GET', '/api/v1/scheduler/queue')).json()) as { running: number; waiting: Array<{ runUuid: string }> };
+    expect(queue.waiting.map((w) => w.runUuid)).not.toContain(run);
+    expect(queue.running).toBe(1);
     server.setPodStatus(NS, `${base(run)}-master-0`, kubelet.running());
     await h.until(run, 'running');
     server.setPodStatus(NS, `${base(run)}-master-0`, kubelet.terminated(0));

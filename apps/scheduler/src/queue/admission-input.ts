@@ -55,3 +55,6 @@ export function admissionFields(command: RunStart.Payload): {
     gpu: demand.gpu,
   };
 }
+
+/** The executor started the run (a pid, or a start time for executors without pids): it holds resources even while held by a condition. */
+export const launched = (e: Pick<ExecutionEntity, 'pid' | 'pidStartTime'>): boolean => Boolean(e.pid) || (e.pidStartTime ?? null) !== null;

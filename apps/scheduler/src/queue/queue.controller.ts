@@ -7,7 +7,7 @@ import { SCHEDULER_ENV } from '../tokens';
 import { SchedulerEnv } from '../config/env';
 import { QUOTA_SCOPES, QuotaScope, queueOrder } from './admission';
 import { SchedulerService } from './scheduler.service';
-import { toWaitingRun } from './admission-input';
+import { launched, toWaitingRun } from './admission-input';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)?$/;
 
@@ -72,7 +72,8 @@ export class QueueController {
   @Get('queue')
   async queue(@Req() req: AuthenticatedRequest): Promise<QueueView> {
     const rows = await this.executions.listForAdmission(['queued', 'unschedulable', ...ACTIVE_STATUSES]);
-    const waiting = rows.filter((r) => r.status === 'queued' || r.status === 'unschedulable');
+    // A launched run held by its executor's condition (a pod the cluster cannot place) is not waiting for admission.
+    const waiting = rows.filter((r) => (r.status === 'queued' || r.status === 'unschedulable') && !launched(r));
     const byUuid = new Map(waiting.map((r) => [r.runUuid, r]));
     const ordered = waiting
       .map(toWaitingRun)
@@ -115,7 +116,7 @@ export class QueueController {
     @Body() body: PriorityBody,
   ): Promise<{ runUuid: string; priority: number }> {
     const row = await this.executions.find(runUuid);
-    const waiting = row && (row.status === 'queued' || row.status === 'unschedulable');
+    const waiting = row && (row.status === 'queued' || row.status === 'unschedulable') && !launched(row);
     if (!row || (!req.identity.isSuperuser && row.submitter !== req.identity.username)) throw new NotFoundException(`run ${runUuid} is not in the queue`);
     if (!waiting) throw new NotFoundException(`run ${runUuid} is not in the queue (it is ${row.status})`);
     if (!req.identity.isSuperuser && body.priority > Math.min(0, row.priority)) {

@@ -8,7 +8,7 @@ import { Executor, ExecutorCondition, LaunchOptions } from '../executors/executo
 import { BUILD_NEEDS_KUBERNETES, BuildPlan, localBuildNotice, planBuild } from '../builds/build-plan';
 import { LogShipper } from '../logs/log-shipper';
 import { decideAdmission, queueOrder } from './admission';
-import { admissionFields, toAdmissionRun, toQuota, toWaitingRun } from './admission-input';
+import { admissionFields, launched, toAdmissionRun, toQuota, toWaitingRun } from './admission-input';
 import { RunLease } from './run-lease';
 import { decideEnd, isOverdue } from './attempts';
 import { DeviceLedger, ledgerFor } from './gpu-devices';
@@ -27,7 +27,6 @@ const LIVE: RunStatus[] = [...ACTIVE_STATUSES, 'stopping'];
 /** Statuses a launched run takes while its pods wait, from the executor's conditions (Kubernetes); admission's `unschedulable` runs were never launched. */
 const HELD: RunStatus[] = ['unschedulable', 'warning', 'unknown'];
 /** A process or pod was started for the current attempt (a retry clears both). */
-const launched = (e: Pick<ExecutionEntity, 'pid' | 'pidStartTime'>): boolean => Boolean(e.pid) || (e.pidStartTime ?? null) !== null;
 /** The run holds resources and is supervised: live, or launched and held by the executor's condition. */
 const isSupervised = (e: ExecutionEntity): boolean => LIVE.includes(e.status) || (HELD.includes(e.status) && launched(e));
 
