@@ -1,5 +1,5 @@
 // What the end-to-end benchmarks share: where the CLI is, flags, a free port, and the build.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,4 +23,48 @@ export const freePort = () =>
 /** Build dist/ first: the benchmark measures the code as it is in the tree. */
 export function build() {
   execFileSync(process.execPath, [join(root, 'tools', 'scripts', 'build.mjs'), '--quiet'], { stdio: 'inherit' });
+}
+
+/**
+ * Start `myelin <args>` with its output kept (the last 20 kB, echoed with BENCH_ECHO=1);
+ * BENCH_PROFILE=<arg> writes a CPU profile of the process whose args include it.
+ */
+export function startMyelin(args, env) {
+  const profile = process.env.BENCH_PROFILE && args.includes(process.env.BENCH_PROFILE) ? ['--cpu-prof', '--cpu-prof-dir=/tmp/myelin-bench-profile'] : [];
+  const child = spawn(process.execPath, [...profile, bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.output = '';
+  const keep = (d) => {
+    child.output = (child.output + d).slice(-20000);
+    if (process.env.BENCH_ECHO) process.stderr.write(d);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  return child;
+}
+
+/** Wait until `url` answers 2xx; fail with the process's output if it exits first. */
+export async function waitReady(child, url) {
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${child.spawnargs.join(' ')} exited:\n${child.output}`);
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      /* not yet */
+    }
+    await sleep(100);
+  }
+}
+
+/** A JSON call to the API with a token; throws with the status and body on a non-2xx answer. */
+export function apiCaller(base, token) {
+  return async (method, path, body) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { Authorization: `token ${token}`, 'Content-Type': 'application/json' },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return JSON.parse(text);
+  };
 }

@@ -5,11 +5,10 @@
 // decision to its final status, measured on the same platform), i.e. the time with zero
 // orchestration overhead. Also prints N plain runs submitted at once (the scheduler alone).
 // Usage: node tools/bench/pipelines-e2e.mjs [--ops 1000] [--concurrency 32] [--no-baseline]
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { arg, bin, build, freePort } from './lib.mjs';
+import { apiCaller, arg, build, freePort, startMyelin, waitReady } from './lib.mjs';
 
 const N = arg('--ops', 1000);
 const C = arg('--concurrency', 32);
@@ -20,30 +19,10 @@ const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 // The scheduler runs as many processes at once as the pipeline allows.
 const env = { ...process.env, MYELIN_SKIP_BUILD_CHECK: '1', MYELIN_HOME: home, MYELIN_MAX_PARALLEL: String(C), MYELIN_LOG_LEVEL: 'warn' };
-const up = spawn(process.execPath, [bin, 'up', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-let output = '';
-up.stdout.on('data', (d) => (output = (output + d).slice(-20000)));
-up.stderr.on('data', (d) => { output = (output + d).slice(-20000); if (process.env.BENCH_ECHO) process.stderr.write(d); });
-for (;;) {
-  if (up.exitCode !== null) throw new Error(`myelin up exited:\n${output}`);
-  try {
-    if ((await fetch(`${base}/readyz`)).ok) break;
-  } catch {
-    /* not yet */
-  }
-  await new Promise((r) => setTimeout(r, 100));
-}
+const up = startMyelin(['up', '--port', String(port)], env);
+await waitReady(up, `${base}/readyz`);
 const { token } = JSON.parse(readFileSync(join(home, 'credentials.json'), 'utf8'));
-const call = async (method, path, body) => {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { Authorization: `token ${token}`, 'Content-Type': 'application/json' },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return JSON.parse(text);
-};
+const call = apiCaller(base, token);
 const waitFinal = async (uuid) => {
   for (;;) {
     const run = await call('GET', `/api/v1/runs/${uuid}`);

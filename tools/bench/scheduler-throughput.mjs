@@ -8,11 +8,10 @@
 //     time from sending the create request to the job's first shell line (the job writes its
 //     clock to a file), p50 and p99.
 // Usage: node tools/bench/scheduler-throughput.mjs [--distributed] [--runs 1000] [--seconds 0.5] [--concurrency 32] [--latency-runs 100]
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { arg, bin, build, freePort, sleep } from './lib.mjs';
+import { apiCaller, arg, build, freePort, sleep, startMyelin, waitReady } from './lib.mjs';
 
 const N = arg('--runs', 1000);
 const D = arg('--seconds', 0.5);
@@ -24,29 +23,9 @@ const home = mkdtempSync(join(tmpdir(), 'myelin-bench-scheduler-'));
 const distributed = process.argv.includes('--distributed');
 const procs = [];
 const startProcess = (args, extraEnv) => {
-  // BENCH_PROFILE=<app>: a CPU profile of that process (or of `up`) in /tmp/myelin-bench-profile.
-  const profile = process.env.BENCH_PROFILE && args.includes(process.env.BENCH_PROFILE) ? ['--cpu-prof', '--cpu-prof-dir=/tmp/myelin-bench-profile'] : [];
-  const child = spawn(process.execPath, [...profile, bin, ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.output = '';
-  const keep = (d) => {
-    child.output = (child.output + d).slice(-20000);
-    if (process.env.BENCH_ECHO) process.stderr.write(d);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
+  const child = startMyelin(args, { ...env, ...extraEnv });
   procs.push(child);
   return child;
-};
-const waitReady = async (child, url) => {
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${child.spawnargs.join(' ')} exited:\n${child.output}`);
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      /* not yet */
-    }
-    await sleep(100);
-  }
 };
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
@@ -85,16 +64,7 @@ if (!distributed) {
   );
 }
 const { token } = JSON.parse(readFileSync(join(home, 'credentials.json'), 'utf8'));
-const call = async (method, path, body) => {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { Authorization: `token ${token}`, 'Content-Type': 'application/json' },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return JSON.parse(text);
-};
+const call = apiCaller(base, token);
 const project = 'admin/bench';
 await call('POST', '/api/v1/projects', { name: 'bench' }).catch(() => undefined);
 // The job's first line records its clock (ms) in its working directory: the process-start instant.

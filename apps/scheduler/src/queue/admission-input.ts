@@ -56,5 +56,5 @@ export function admissionFields(command: RunStart.Payload): {
   };
 }
 
-/** The executor started the run (a pid, or a start time for executors without pids): it holds resources even while held by a condition. */
+/** A process or pod was started for the current attempt (a retry clears both): the run holds resources even while held by a condition. */
 export const launched = (e: Pick<ExecutionEntity, 'pid' | 'pidStartTime'>): boolean => Boolean(e.pid) || (e.pidStartTime ?? null) !== null;

@@ -71,7 +71,7 @@ export class QueueController {
 
   @Get('queue')
   async queue(@Req() req: AuthenticatedRequest): Promise<QueueView> {
-    const rows = await this.executions.listForAdmission(['queued', 'unschedulable', ...ACTIVE_STATUSES]);
+    const rows = await this.executions.listLean(['queued', 'unschedulable', ...ACTIVE_STATUSES]);
     // A launched run held by its executor's condition (a pod the cluster cannot place) is not waiting for admission.
     const waiting = rows.filter((r) => (r.status === 'queued' || r.status === 'unschedulable') && !launched(r));
     const byUuid = new Map(waiting.map((r) => [r.runUuid, r]));

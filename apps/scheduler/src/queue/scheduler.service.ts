@@ -26,7 +26,6 @@ const ADMISSION_EVERY_MS = 1000;
 const LIVE: RunStatus[] = [...ACTIVE_STATUSES, 'stopping'];
 /** Statuses a launched run takes while its pods wait, from the executor's conditions (Kubernetes); admission's `unschedulable` runs were never launched. */
 const HELD: RunStatus[] = ['unschedulable', 'warning', 'unknown'];
-/** A process or pod was started for the current attempt (a retry clears both). */
 /** The run holds resources and is supervised: live, or launched and held by the executor's condition. */
 const isSupervised = (e: ExecutionEntity): boolean => LIVE.includes(e.status) || (HELD.includes(e.status) && launched(e));
 
@@ -93,7 +92,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     // Hand this replica's runs over at once (their processes keep running): another replica, or this
     // one restarted, adopts them at its next inspection instead of after the lease time.
     if (this.lease.shared) {
-      const mine = (await this.executions.listForAdmission(LIVE).catch(() => [])).filter((e) => e.owner === this.lease.owner);
+      const mine = (await this.executions.listLean(LIVE).catch(() => [])).filter((e) => e.owner === this.lease.owner);
       for (const e of mine) await this.lease.release(e.runUuid).catch(() => undefined);
     }
     await this.lease.close();
@@ -247,7 +246,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       // Cleared only when this replica runs the pass (another replica may hold the admission lock now).
       this.dirty = false;
       this.lastAdmission = Date.now();
-      const rows = await this.executions.listForAdmission(['queued', ...HELD, ...LIVE]);
+      const rows = await this.executions.listLean(['queued', ...HELD, ...LIVE]);
       const waitingRows = rows.filter((r) => (r.status === 'queued' || r.status === 'unschedulable') && !launched(r));
       if (!waitingRows.length) return;
       const byUuid = new Map(waitingRows.map((r) => [r.runUuid, r]));
@@ -384,7 +383,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private async superviseLive(): Promise<void> {
     const inspectAll = Date.now() - this.lastInspect > 1000;
     if (inspectAll) this.lastInspect = Date.now();
-    const live = await this.supervised((await this.executions.listForSupervision([...LIVE, ...HELD])).filter(isSupervised), inspectAll);
+    const live = await this.supervised((await this.executions.listLean([...LIVE, ...HELD])).filter(isSupervised), inspectAll);
     for (const execution of live) {
       const fence: Fence = { token: Number(execution.fence) };
       const files = this.executor.logFiles(execution);
@@ -460,7 +459,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
   /** Retrying runs whose backoff is over go back to the queue (and through admission again). */
   private async requeueRetries(): Promise<void> {
-    for (const row of await this.executions.listForSupervision(['retrying'])) {
+    for (const row of await this.executions.listLean(['retrying'])) {
       if (!row.retryAt || row.retryAt.getTime() > Date.now()) continue;
       const queued = await this.executions.transition(row.runUuid, {
         status: 'queued',

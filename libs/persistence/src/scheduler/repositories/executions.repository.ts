@@ -103,26 +103,11 @@ export class ExecutionsRepository {
     return (result.affected ?? 0) > 0 ? this.find(runUuid) : null;
   }
 
-  /** Like `listByStatus`, without the large columns (command, params, spec) admission never reads. */
-  listForAdmission(statuses: RunStatus[]): Promise<ExecutionEntity[]> {
-    const lean: Array<keyof ExecutionEntity> = [
-      'runUuid', 'project', 'number', 'kind', 'priority', 'status', 'attempt', 'maxRestarts', 'submitter', 'teams', 'parentUuid',
-      'parentKind', 'parentConcurrency', 'cpu', 'memoryMb', 'gpu', 'statusReason', 'statusMessage', 'fence', 'owner', 'createdAt',
-      'devices', 'pid', 'pidStartTime',
-    ];
-    return this.repo
-      .createQueryBuilder('e')
-      .select(lean.map((c) => `e.${c}`))
-      .where('e.status IN (:...statuses)', { statuses })
-      .orderBy('e.created_at')
-      .getMany();
-  }
-
   /**
    * Like `listByStatus`, without the command, params and spec (read only to launch a run, from the
-   * row `transition` returns): what supervision passes, several a second, read.
+   * row `transition` returns): what admission and supervision passes, several a second, read.
    */
-  listForSupervision(statuses: RunStatus[]): Promise<ExecutionEntity[]> {
+  listLean(statuses: RunStatus[]): Promise<ExecutionEntity[]> {
     return this.repo
       .createQueryBuilder('e')
       .select(this.leanColumns.map((c) => `e.${c}`))
