@@ -1,5 +1,6 @@
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -18,6 +19,15 @@ def clean_environ(**extra):
     env["MYELIN_HOME"] = tempfile.gettempdir() + "/myelin-client-tests-no-home"
     env.update({k: str(v) for k, v in extra.items()})
     return env
+
+
+def _default_signals():
+    """Scripts start with SIGTERM and SIGINT at their defaults, as the platform starts a job (libuv
+    resets every disposition before exec). Python's subprocess keeps an inherited SIG_IGN, and a
+    test runner started with SIGTERM ignored (nohup, some CI harnesses) would otherwise hand that on:
+    the client rightly leaves an ignored SIGTERM alone, and the SIGTERM test would wait forever."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 class Script:
@@ -41,6 +51,7 @@ def run_script(code, env, timeout=40, cwd=None):
         stderr=subprocess.PIPE,
         text=True,
         timeout=timeout,
+        preexec_fn=_default_signals if os.name == "posix" else None,
     )
     return Script(completed, time.monotonic() - started)
 
@@ -55,6 +66,7 @@ def start_script(code, env, cwd=None):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_signals if os.name == "posix" else None,
     )
 
 
