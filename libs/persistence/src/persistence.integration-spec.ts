@@ -199,6 +199,10 @@ describe.each(backends)('persistence on %s', (_label, provision) => {
       { name: 'loss', step: 2, value: 0.25, at },
       { name: 'acc', step: 2, value: Number.NaN, at },
       { name: 'acc', value: Infinity, at },
+      { name: 'acc', step: 3, value: -Infinity, at },
+      // Extremes travel as JavaScript prints them (exponents included) and come back equal.
+      { name: 'extreme', step: 1, value: 1e-300, at },
+      { name: 'extreme', step: 9_007_199_254_740_991, value: -1.7976931348623157e308, at: new Date(Date.UTC(1969, 11, 31, 23, 59, 59, 250)) },
     ];
     expect(await repo.appendMetrics(run, 'b1', points)).toBe(true);
     expect(await repo.appendMetrics(run, 'b1', points)).toBe(false); // retried batch
@@ -207,9 +211,14 @@ describe.each(backends)('persistence on %s', (_label, provision) => {
       [1, 0.5],
       [2, 0.25],
     ]);
-    expect(series.acc).toHaveLength(2);
+    expect(series.acc).toHaveLength(3);
     expect(series.acc.some((p) => Number.isNaN(p.value))).toBe(true);
     expect(series.acc.some((p) => p.value === Infinity)).toBe(true);
+    expect(series.acc.some((p) => p.value === -Infinity && p.step === 3)).toBe(true);
+    expect(series.extreme.map((p) => [p.step, p.value, new Date(p.timestamp).getTime()])).toEqual([
+      [1, 1e-300, at.getTime()],
+      [9_007_199_254_740_991, -1.7976931348623157e308, Date.UTC(1969, 11, 31, 23, 59, 59, 250)],
+    ]);
     expect(Object.keys(await repo.series(run, { names: ['loss'] }))).toEqual(['loss']);
 
     const lines = [

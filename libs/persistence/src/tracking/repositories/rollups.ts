@@ -20,30 +20,37 @@ export interface RollupRow {
 
 /** The rollup rows a batch changes: one per (metric, width, bucket) it touches. */
 export function rollupBatch(points: ReadonlyArray<{ nameId: number; step?: number | null; value: number }>): RollupRow[] {
-  const rows = new Map<string, RollupRow>();
+  // Per width, rows by metric id then bucket (numeric keys: this runs for every point ingested).
+  const byWidth = ROLLUP_WIDTHS.map(() => new Map<number, Map<number, RollupRow>>());
+  const rows: RollupRow[] = [];
   for (const p of points) {
-    if (p.step === undefined || p.step === null) continue;
-    for (const width of ROLLUP_WIDTHS) {
-      const bucket = Math.floor(p.step / width);
-      const key = `${p.nameId}:${width}:${bucket}`;
-      let row = rows.get(key);
+    const step = p.step;
+    if (step === undefined || step === null) continue;
+    const finite = Number.isFinite(p.value);
+    for (let w = 0; w < ROLLUP_WIDTHS.length; w++) {
+      const width = ROLLUP_WIDTHS[w];
+      const bucket = Math.floor(step / width);
+      let buckets = byWidth[w].get(p.nameId);
+      if (!buckets) byWidth[w].set(p.nameId, (buckets = new Map()));
+      let row = buckets.get(bucket);
       if (!row) {
         row = { nameId: p.nameId, width, bucket, minValue: null, minStep: null, maxValue: null, maxStep: null, count: 0 };
-        rows.set(key, row);
+        buckets.set(bucket, row);
+        rows.push(row);
       }
       row.count += 1;
-      if (!Number.isFinite(p.value)) continue;
-      if (row.minValue === null || p.value < row.minValue || (p.value === row.minValue && p.step < (row.minStep as number))) {
+      if (!finite) continue;
+      if (row.minValue === null || p.value < row.minValue || (p.value === row.minValue && step < (row.minStep as number))) {
         row.minValue = p.value;
-        row.minStep = p.step;
+        row.minStep = step;
       }
-      if (row.maxValue === null || p.value > row.maxValue || (p.value === row.maxValue && p.step < (row.maxStep as number))) {
+      if (row.maxValue === null || p.value > row.maxValue || (p.value === row.maxValue && step < (row.maxStep as number))) {
         row.maxValue = p.value;
-        row.maxStep = p.step;
+        row.maxStep = step;
       }
     }
   }
-  return [...rows.values()];
+  return rows;
 }
 
 /**

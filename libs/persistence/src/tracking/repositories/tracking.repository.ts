@@ -84,24 +84,36 @@ const SUMMARIES_UPSERT = `INSERT INTO "tracking"."metric_summaries" AS m ("run_u
          "max_value" = GREATEST(m."max_value", EXCLUDED."max_value"),
          "count" = m."count" + EXCLUDED."count"`;
 
+interface SummaryRow {
+  runUuid: string;
+  nameId: number;
+  last: MetricPointInput;
+  min: number | null;
+  max: number | null;
+  count: number;
+}
+
 function summaryColumns(batches: ReadonlyArray<{ runUuid: string; points: MetricPointInput[] }>, ids: Map<string, number>): unknown[][] {
-  const byKey = new Map<string, { runUuid: string; nameId: number; last: MetricPointInput; min: number | null; max: number | null; count: number }>();
+  // Keyed by run, then by metric id: no key string built per point (this runs for every point ingested).
+  const byRun = new Map<string, Map<number, SummaryRow>>();
   for (const b of batches) {
+    let byName = byRun.get(b.runUuid);
+    if (!byName) byRun.set(b.runUuid, (byName = new Map()));
     for (const p of b.points) {
       const nameId = ids.get(p.name) as number;
-      const key = `${b.runUuid}:${nameId}`;
-      const s = byKey.get(key) ?? { runUuid: b.runUuid, nameId, last: p, min: null, max: null, count: 0 };
-      const later = (p.step ?? -1) > (s.last.step ?? -1) || ((p.step ?? -1) === (s.last.step ?? -1) && p.at.getTime() >= s.last.at.getTime());
-      if (later) s.last = p;
+      let s = byName.get(nameId);
+      if (!s) byName.set(nameId, (s = { runUuid: b.runUuid, nameId, last: p, min: null, max: null, count: 0 }));
+      const step = p.step ?? -1;
+      const lastStep = s.last.step ?? -1;
+      if (step > lastStep || (step === lastStep && p.at.getTime() >= s.last.at.getTime())) s.last = p;
       if (Number.isFinite(p.value)) {
-        s.min = s.min === null ? p.value : Math.min(s.min, p.value);
-        s.max = s.max === null ? p.value : Math.max(s.max, p.value);
+        if (s.min === null || p.value < s.min) s.min = p.value;
+        if (s.max === null || p.value > s.max) s.max = p.value;
       }
       s.count += 1;
-      byKey.set(key, s);
     }
   }
-  const rows = [...byKey.values()].sort((x, y) => (x.runUuid < y.runUuid ? -1 : x.runUuid > y.runUuid ? 1 : x.nameId - y.nameId));
+  const rows = [...byRun.values()].flatMap((byName) => [...byName.values()]).sort((x, y) => (x.runUuid < y.runUuid ? -1 : x.runUuid > y.runUuid ? 1 : x.nameId - y.nameId));
   return [
     rows.map((s) => s.runUuid),
     rows.map((s) => s.nameId),
@@ -129,14 +141,14 @@ const ROLLUPS_UPSERT = `INSERT INTO "tracking"."metric_rollups" AS r ("run_uuid"
 /** A group's rollup rows, one per (run, metric, width, bucket), in key order. */
 function rollupColumns(batches: ReadonlyArray<{ runUuid: string; points: MetricPointInput[] }>, ids: Map<string, number>): unknown[][] {
   // All points of a run go through rollupBatch together: two batches touching one bucket give one row.
-  const byRun = new Map<string, MetricPointInput[]>();
+  const byRun = new Map<string, Array<{ nameId: number; step?: number; value: number }>>();
   for (const b of batches) {
-    const points = byRun.get(b.runUuid);
-    if (points) points.push(...b.points);
-    else byRun.set(b.runUuid, [...b.points]);
+    let points = byRun.get(b.runUuid);
+    if (!points) byRun.set(b.runUuid, (points = []));
+    for (const p of b.points) points.push({ nameId: ids.get(p.name) as number, step: p.step, value: p.value });
   }
   const rows = [...byRun]
-    .flatMap(([runUuid, points]) => rollupBatch(points.map((p) => ({ nameId: ids.get(p.name) as number, step: p.step ?? null, value: p.value }))).map((r) => ({ ...r, runUuid })))
+    .flatMap(([runUuid, points]) => rollupBatch(points).map((r) => ({ ...r, runUuid })))
     .sort((x, y) => (x.runUuid < y.runUuid ? -1 : x.runUuid > y.runUuid ? 1 : x.nameId - y.nameId || x.width - y.width || x.bucket - y.bucket));
   return [
     rows.map((r) => r.runUuid),
@@ -150,6 +162,59 @@ function rollupColumns(batches: ReadonlyArray<{ runUuid: string; points: MetricP
     rows.map((r) => r.count),
   ];
 }
+
+/** A batch of an optimistic group was already stored: the group is rolled back and written claim-first. */
+class ClaimRefused extends Error {}
+
+/**
+ * A group's points as PostgreSQL array literals, one per column: each point's run is an index into
+ * the group's runs and its time is milliseconds after the group's earliest point, so a point costs
+ * ~35 bytes on the wire instead of ~100 as a JSON object, and the insert is ~1.4x faster (measured
+ * against json_to_recordset on PostgreSQL 15 and PGlite; PostgreSQL spends as much CPU on it as on
+ * COPY of the same rows). Every element is read as is by the int/bigint/float8 input, NaN and
+ * infinities included; a missing step is NULL.
+ */
+function pointColumns(batches: ReadonlyArray<{ runUuid: string; points: MetricPointInput[] }>, ids: Map<string, number>): string[] {
+  let base = Number.POSITIVE_INFINITY;
+  for (const b of batches) for (const p of b.points) base = Math.min(base, p.at.getTime());
+  const runs: string[] = [];
+  const run: number[] = [];
+  const name: number[] = [];
+  const step: Array<number | string> = [];
+  const value: number[] = [];
+  const at: number[] = [];
+  for (const b of batches) {
+    if (runs[runs.length - 1] !== b.runUuid) runs.push(b.runUuid);
+    const index = runs.length;
+    for (const p of b.points) {
+      run.push(index);
+      name.push(ids.get(p.name) as number);
+      step.push(p.step === undefined ? 'NULL' : p.step);
+      value.push(p.value);
+      at.push(p.at.getTime() - base);
+    }
+  }
+  const list = (xs: unknown[]) => `{${xs.join(',')}}`;
+  return [list(runs), list(run), list(name), list(step), list(value), list(at), String(Number.isFinite(base) ? base : 0)];
+}
+
+const renumber = (sql: string, by: number) => sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + by}`);
+
+/**
+ * A group of metric batches in one statement: the batches' claims ($1-$2; empty when they were
+ * claimed before), the points ($3-$9), the summaries ($10-$17), the rollups ($18-$26) and the runs'
+ * announcement marks ($27). Data-modifying CTEs run to completion whether or not they are read.
+ */
+const METRIC_GROUP_WRITE = `WITH
+  "claims" AS (INSERT INTO "tracking"."ingested_batches" ("run_uuid", "batch_id")
+          SELECT * FROM unnest($1::uuid[], $2::text[]) ON CONFLICT DO NOTHING RETURNING 1),
+  "points" AS (INSERT INTO "tracking"."metrics" ("run_uuid", "name_id", "step", "value", "at")
+          SELECT ($3::uuid[])[x.r], x.n, x.s, x.v, to_timestamp((x.t + $9::float8) / 1000)
+            FROM unnest($4::int[], $5::int[], $6::bigint[], $7::float8[], $8::float8[]) AS x(r, n, s, v, t)),
+  "summaries" AS (${renumber(SUMMARIES_UPSERT, 9)}),
+  "rollups" AS (${renumber(ROLLUPS_UPSERT, 17)}),
+  "marks" AS (INSERT INTO "tracking"."summaries_pending" ("run_uuid") SELECT DISTINCT unnest($27::uuid[]) ORDER BY 1 ON CONFLICT DO NOTHING)
+SELECT (SELECT count(*) FROM "claims")::int AS "claimed"`;
 
 export class TrackingRepository {
   private readonly nameIds = new Map<string, number>();
@@ -180,53 +245,60 @@ export class TrackingRepository {
    * groups upsert the same summary rows in the same order (no deadlock).
    */
   async appendMetricBatches(batches: ReadonlyArray<{ runUuid: string; batchId: string; points: MetricPointInput[] }>): Promise<boolean[]> {
+    if (!batches.length) return [];
+    // Retries are rare: first assume every batch is new and write the whole group in one statement
+    // (claims included). If a claim fails, that transaction rolls back and the group is written
+    // again claim-first, storing only the batches it claimed.
+    const keys = new Set(batches.map((b) => `${b.runUuid.toLowerCase()}\u0000${b.batchId}`));
+    if (keys.size === batches.length) {
+      try {
+        return await this.writeMetricGroup(batches, true);
+      } catch (error) {
+        if (!(error instanceof ClaimRefused)) throw error;
+      }
+    }
+    return this.writeMetricGroup(batches, false);
+  }
+
+  private async writeMetricGroup(
+    batches: ReadonlyArray<{ runUuid: string; batchId: string; points: MetricPointInput[] }>,
+    optimistic: boolean,
+  ): Promise<boolean[]> {
     let learnt: Map<string, number> | undefined;
     const result = await this.dataSource.transaction(async (manager) => {
-      const claimed = (await manager.query(
-        `INSERT INTO "tracking"."ingested_batches" ("run_uuid", "batch_id")
-         SELECT * FROM unnest($1::uuid[], $2::text[]) ON CONFLICT DO NOTHING RETURNING "run_uuid", "batch_id"`,
-        [batches.map((b) => b.runUuid), batches.map((b) => `m:${b.batchId}`)],
-      )) as Array<{ run_uuid: string; batch_id: string }>;
-      const claimedKeys = new Set(claimed.map((c) => `${c.run_uuid.toLowerCase()}\u0000${c.batch_id}`));
-      // The same id twice in one group: only its first occurrence is stored.
-      const seen = new Set<string>();
-      const stored = batches.map((b) => {
-        const key = `${b.runUuid.toLowerCase()}\u0000m:${b.batchId}`;
-        const first = claimedKeys.has(key) && !seen.has(key);
-        seen.add(key);
-        return first;
-      });
-      const kept = batches.filter((_, i) => stored[i] && batches[i].points.length).sort((x, y) => (x.runUuid < y.runUuid ? -1 : x.runUuid > y.runUuid ? 1 : 0));
-      if (!kept.length) return stored;
-      const names = [...new Set(kept.flatMap((b) => b.points.map((p) => p.name)))];
-      const ids = await this.internNames(manager, names);
-      learnt = ids;
-      // One JSON document per group, expanded by json_to_recordset: measured ~1.7x faster than
-      // unnest over text arrays (no per-element array parsing); NaN and infinities travel as
-      // strings, which float8 input accepts; times as epoch seconds.
-      const rows: string[] = [];
-      for (const b of kept) {
-        for (const p of b.points) {
-          const v = Number.isFinite(p.value) ? p.value : `"${String(p.value)}"`;
-          rows.push(`{"r":"${b.runUuid}","n":${ids.get(p.name)},"s":${p.step === undefined ? 'null' : p.step},"v":${v},"t":${p.at.getTime() / 1000}}`);
-        }
+      let stored = batches.map(() => true);
+      if (!optimistic) {
+        const claimed = (await manager.query(
+          `INSERT INTO "tracking"."ingested_batches" ("run_uuid", "batch_id")
+           SELECT * FROM unnest($1::uuid[], $2::text[]) ON CONFLICT DO NOTHING RETURNING "run_uuid", "batch_id"`,
+          [batches.map((b) => b.runUuid), batches.map((b) => `m:${b.batchId}`)],
+        )) as Array<{ run_uuid: string; batch_id: string }>;
+        const claimedKeys = new Set(claimed.map((c) => `${c.run_uuid.toLowerCase()}\u0000${c.batch_id}`));
+        // The same id twice in one group: only its first occurrence is stored.
+        const seen = new Set<string>();
+        stored = batches.map((b) => {
+          const key = `${b.runUuid.toLowerCase()}\u0000m:${b.batchId}`;
+          const first = claimedKeys.has(key) && !seen.has(key);
+          seen.add(key);
+          return first;
+        });
       }
-      await manager.query(
-        `INSERT INTO "tracking"."metrics" ("run_uuid", "name_id", "step", "value", "at")
-         SELECT r, n, s, v, to_timestamp(t) FROM json_to_recordset($1::json) AS x(r uuid, n int, s bigint, v float8, t float8)`,
-        [`[${rows.join(',')}]`],
-      );
-      // Summaries, rollups and the runs' announcement marks in one statement (three data-modifying
-      // CTEs): one round trip instead of three per group.
-      const summaries = summaryColumns(kept, ids);
-      const rollups = rollupColumns(kept, ids);
-      await manager.query(
-        `WITH "s" AS (${SUMMARIES_UPSERT.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n)}`)} RETURNING 1),
-              "r" AS (${ROLLUPS_UPSERT.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + 8}`)} RETURNING 1),
-              "p" AS (INSERT INTO "tracking"."summaries_pending" ("run_uuid") SELECT DISTINCT unnest($18::uuid[]) ORDER BY 1 ON CONFLICT DO NOTHING RETURNING 1)
-         SELECT (SELECT count(*) FROM "s") AS "s", (SELECT count(*) FROM "r") AS "r", (SELECT count(*) FROM "p") AS "p"`,
-        [...summaries, ...rollups, kept.map((b) => b.runUuid)],
-      );
+      const kept = batches.filter((_, i) => stored[i] && batches[i].points.length).sort((x, y) => (x.runUuid < y.runUuid ? -1 : x.runUuid > y.runUuid ? 1 : 0));
+      const claims = optimistic ? batches : [];
+      if (!kept.length && !claims.length) return stored;
+      const names = new Set<string>();
+      for (const b of kept) for (const p of b.points) names.add(p.name);
+      const ids = await this.internNames(manager, [...names]);
+      learnt = ids;
+      const [{ claimed }] = (await manager.query(METRIC_GROUP_WRITE, [
+        claims.map((b) => b.runUuid),
+        claims.map((b) => `m:${b.batchId}`),
+        ...pointColumns(kept, ids),
+        ...summaryColumns(kept, ids),
+        ...rollupColumns(kept, ids),
+        kept.map((b) => b.runUuid),
+      ])) as Array<{ claimed: number }>;
+      if (claimed !== claims.length) throw new ClaimRefused();
       return stored;
     });
     if (learnt) this.remember(learnt);
