@@ -116,6 +116,23 @@ export class ExecutionsRepository {
       .getMany();
   }
 
+  /**
+   * The first `limit` queued runs in queue order (priority, then FIFO; the partial index
+   * executions_queue_idx), lean like `listLean`: what a pass reads when a few slots are free,
+   * instead of the whole queue.
+   */
+  listQueueHead(limit: number): Promise<ExecutionEntity[]> {
+    return this.repo
+      .createQueryBuilder('e')
+      .select(this.leanColumns.map((c) => `e.${c}`))
+      .where(`e.status = 'queued'`)
+      .orderBy('e.priority', 'DESC')
+      .addOrderBy('e.created_at', 'ASC')
+      .addOrderBy('e.run_uuid', 'ASC')
+      .limit(limit)
+      .getMany();
+  }
+
   listByStatus(statuses: RunStatus[]): Promise<ExecutionEntity[]> {
     return this.repo.createQueryBuilder('e').where('e.status IN (:...statuses)', { statuses }).orderBy('e.created_at').getMany();
   }
