@@ -18,6 +18,23 @@ export class ProjectsRepository {
     return org ? { kind: 'org', id: org.id, name: org.name } : null;
   }
 
+  /**
+   * `owner/name` in one statement (every request on a project resolves it): users and
+   * organizations share one namespace of names, so at most one owner matches.
+   */
+  async findByFullName(ownerName: string, name: string): Promise<{ owner: Owner; project: ProjectEntity } | null> {
+    const project = await this.dataSource
+      .getRepository(ProjectEntity)
+      .createQueryBuilder('p')
+      .leftJoin(UserEntity, 'u', 'u.id = p.owner_id AND p.org_id IS NULL')
+      .leftJoin(OrganizationEntity, 'o', 'o.id = p.org_id')
+      .where('p.name = :name AND (u.username = :ownerName OR o.name = :ownerName)', { name, ownerName })
+      .getOne();
+    if (!project) return null;
+    const owner: Owner = project.orgId ? { kind: 'org', id: project.orgId, name: ownerName } : { kind: 'user', id: project.ownerId as string, name: ownerName };
+    return { owner, project };
+  }
+
   find(owner: Owner, name: string): Promise<ProjectEntity | null> {
     return this.dataSource.getRepository(ProjectEntity).findOne({
       where: owner.kind === 'user' ? { ownerId: owner.id, orgId: IsNull(), name } : { orgId: owner.id, name },

@@ -45,11 +45,11 @@ export class ProjectsService {
    */
   async resolve(identity: Identity, ownerName: string, name: string, needed: Role = 'viewer', { archived = false } = {}): Promise<ResolvedProject> {
     const label = `${ownerName}/${name}`;
-    const owner = await this.projects.findOwner(ownerName);
-    const project = owner ? await this.projects.find(owner, name) : null;
-    if (!project || (project.archivedAt && !archived)) throw new ApiException(ApiExceptionCode.NotFound, `project ${label} not found`);
+    const found = await this.projects.findByFullName(ownerName, name);
+    const project = found?.project;
+    if (!found || !project || (project.archivedAt && !archived)) throw new ApiException(ApiExceptionCode.NotFound, `project ${label} not found`);
     const role = await this.access.require(identity, project, needed, label);
-    return { project, fullName: `${owner!.name}/${project.name}`, role };
+    return { project, fullName: `${found.owner.name}/${project.name}`, role };
   }
 
   /** The caller's role on a project already loaded (listings: no second lookup by name). */

@@ -118,10 +118,15 @@ export class OutboxRelay {
   private async publishBatch(): Promise<number> {
     const limit = this.options.batchSize ?? 200;
     return this.dataSource.transaction(async (manager) => {
+      // Taken and deleted in one statement, published before the commit: a failed publish rolls
+      // the delete back and the rows go again on the next pass (at least once, in id order).
       const rows: Array<{ id: string | number; pattern: string; kind: MessageKind; payload: unknown }> =
         await manager.query(
-          `SELECT "id", "pattern", "kind", "payload" FROM "${this.schema}"."outbox"
-           ORDER BY "id" LIMIT $1 FOR UPDATE SKIP LOCKED`,
+          `WITH taken AS (
+             DELETE FROM "${this.schema}"."outbox" WHERE "id" IN (
+               SELECT "id" FROM "${this.schema}"."outbox" ORDER BY "id" LIMIT $1 FOR UPDATE SKIP LOCKED)
+             RETURNING "id", "pattern", "kind", "payload")
+           SELECT * FROM taken ORDER BY "id"`,
           [limit],
         );
       if (!rows.length) return 0;
@@ -130,9 +135,6 @@ export class OutboxRelay {
         if (row.kind === 'event') await this.publisher.emit(row.pattern, payload);
         else await this.publisher.send(row.pattern, payload);
       }
-      await manager.query(`DELETE FROM "${this.schema}"."outbox" WHERE "id" = ANY($1::bigint[])`, [
-        rows.map((r) => Number(r.id)),
-      ]);
       return rows.length;
     });
   }
