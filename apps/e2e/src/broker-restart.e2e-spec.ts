@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Client } from 'pg';
 import { MyelinClient } from '@myelin/sdk';
 import { createTempDir, createTestDatabase, PrivateRabbitMq, startPrivateRabbitMq, TempDir, TestDatabase } from '@myelin/testing';
 import { distributedEnv, freePort, myelin, poll, ServiceProcess, waitForHttp } from './cli-harness';
@@ -29,6 +30,16 @@ describe('distributed: a broker restart during a burst of 100 runs loses none', 
   let client: MyelinClient;
   const procs = new Map<App, ServiceProcess>();
   const ports = new Map<App, number>();
+
+  const sql = async (text: string): Promise<Array<Record<string, unknown>>> => {
+    const pg = new Client({ connectionString: db.url });
+    await pg.connect();
+    try {
+      return (await pg.query(text)).rows;
+    } finally {
+      await pg.end();
+    }
+  };
 
   const readiness = async (app: App): Promise<Readiness | null> => {
     try {
@@ -127,6 +138,13 @@ describe('distributed: a broker restart during a burst of 100 runs loses none', 
     ]);
     for (const r of outage) expect(r.checks.database.ok).toBe(true);
     expect(uuids).toHaveLength(70);
+    // Supervision does not wait on the broker: the runs that were in flight when it stopped
+    // (each sleeps 0.3 s) are settled in the scheduler's table while it is still down; their last
+    // log lines wait in the scheduler's outbox.
+    const inFlight = async () =>
+      Number((await sql(`SELECT count(*)::int AS n FROM "scheduler"."executions" WHERE "status" IN ('starting', 'running', 'stopping')`))[0].n);
+    await poll(async () => (await inFlight()) === 0, { timeoutMs: 15_000, intervalMs: 200, what: 'the runs in flight to settle while the broker is down' });
+    expect(Date.now() - downAt).toBeLessThan(15_000);
     await new Promise((r) => setTimeout(r, Math.max(0, 2000 - (Date.now() - downAt))));
     await broker.start();
     const upAt = Date.now();

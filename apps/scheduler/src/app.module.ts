@@ -7,7 +7,7 @@ import { HealthController, READINESS_CHECKS, ReadinessCheck, TOKEN_VERIFIER, Tok
 import { SchedulerEnv } from './config/env';
 import { EXECUTOR, SCHEDULER_ENV } from './tokens';
 import { Executor } from './executors/executor';
-import { LogShipper } from './logs/log-shipper';
+import { LogShipper, outboxTransport } from './logs/log-shipper';
 import { SchedulerService } from './queue/scheduler.service';
 import { SchedulerRpcController } from './queue/scheduler.rpc-controller';
 import { LivenessService } from './queue/liveness.service';
@@ -45,9 +45,10 @@ export class SchedulerModule {
         { provide: ExecutionsRepository, useFactory: () => new ExecutionsRepository(deps.dataSource) },
         {
           provide: OutboxRelay,
-          useFactory: () => new OutboxRelay(deps.dataSource, 'scheduler', deps.bus, { logger: new Logger('Outbox'), intervalMs: 250 }),
+          // Log batches (up to 1 MiB each) share this outbox with status events: 50 rows a pass bounds what a pass holds.
+          useFactory: () => new OutboxRelay(deps.dataSource, 'scheduler', deps.bus, { logger: new Logger('Outbox'), intervalMs: 250, batchSize: 50 }),
         },
-        { provide: LogShipper, useFactory: () => new LogShipper(deps.bus) },
+        { provide: LogShipper, useFactory: () => new LogShipper(outboxTransport(deps.dataSource)) },
         SchedulerService,
         LivenessService,
         // Queue and admission: quotas, the run lease (Redis when configured), and callers verified by the API

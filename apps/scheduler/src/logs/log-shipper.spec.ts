@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { LogLinesAppend, MetricsBatch } from '@myelin/contracts';
 import { InProcessBus, MessageHandler } from '@myelin/bus';
 import { createTempDir, TempDir } from '@myelin/testing';
-import { LogShipper } from './log-shipper';
+import { busTransport, LogShipper } from './log-shipper';
 
 const RUN = '6f1c2b8e-1f7a-4c1e-9a51-3b0f4ad1c2d3';
 
@@ -39,7 +39,7 @@ describe('LogShipper', () => {
   const lines = () => logs.flatMap((b) => b.lines.map((l) => `${l.stream}:${l.line}`));
 
   it('ships complete lines, keeps a partial one until it ends, and ends the stream on the final pass', async () => {
-    const shipper = new LogShipper(bus);
+    const shipper = new LogShipper(busTransport(bus));
     await appendFile(files.stdout, 'one\ntw');
     await appendFile(files.stderr, 'warn\n');
     let offsets = await shipper.ship(RUN, files, { stdoutOffset: 0, stderrOffset: 0 }, false);
@@ -55,7 +55,7 @@ describe('LogShipper', () => {
   });
 
   it('turns metric lines into points, keeps them in the logs, and reports malformed ones', async () => {
-    const shipper = new LogShipper(bus);
+    const shipper = new LogShipper(busTransport(bus));
     await appendFile(files.stdout, 'myelin:metric step=1 loss=0.5 acc=0.8\nmyelin:metric loss=oops\n');
     await shipper.ship(RUN, files, { stdoutOffset: 0, stderrOffset: 0 }, false);
     await bus.drain();
@@ -70,15 +70,15 @@ describe('LogShipper', () => {
 
   it('derives batch ids from offsets, so re-shipping after a crash sends the same ids', async () => {
     await appendFile(files.stdout, 'a\nb\n');
-    await new LogShipper(bus).ship(RUN, files, { stdoutOffset: 0, stderrOffset: 0 }, false);
-    await new LogShipper(bus).ship(RUN, files, { stdoutOffset: 0, stderrOffset: 0 }, false); // as after a restart
+    await new LogShipper(busTransport(bus)).ship(RUN, files, { stdoutOffset: 0, stderrOffset: 0 }, false);
+    await new LogShipper(busTransport(bus)).ship(RUN, files, { stdoutOffset: 0, stderrOffset: 0 }, false); // as after a restart
     await bus.drain();
     expect(logs.map((b) => b.batchId)).toEqual(['stdout:0:0', 'stdout:0:0']);
   });
 
   it('splits an endless line instead of waiting for its newline', async () => {
     await appendFile(files.stdout, 'x'.repeat(40 * 1024));
-    const shipper = new LogShipper(bus);
+    const shipper = new LogShipper(busTransport(bus));
     // Full 16 KiB pieces go now; the 8 KiB rest waits for its newline or the end of the run.
     const offsets = await shipper.ship(RUN, files, { stdoutOffset: 0, stderrOffset: 0 }, false);
     await bus.drain();
@@ -87,5 +87,32 @@ describe('LogShipper', () => {
     await shipper.ship(RUN, files, offsets, true);
     await bus.drain();
     expect(lines().join('').replace(/stdout:/g, '')).toHaveLength(40 * 1024);
+  });
+
+  it('keeps a batch within one read (1 MiB), whatever the lines, with ids from the read offset', async () => {
+    // 300 lines of 10 KiB: 3 MB, shipped in reads of at most 1 MiB.
+    await appendFile(files.stdout, `${'y'.repeat(10 * 1024)}\n`.repeat(300));
+    const offsets = await new LogShipper(busTransport(bus)).ship(RUN, files, { stdoutOffset: 0, stderrOffset: 0 }, false);
+    await bus.drain();
+    expect(logs.length).toBeGreaterThanOrEqual(3);
+    for (const batch of logs) expect(batch.lines.reduce((n, l) => n + l.line.length, 0)).toBeLessThanOrEqual(1024 * 1024);
+    expect(logs.flatMap((b) => b.lines)).toHaveLength(300);
+    expect(logs[1].batchId).toBe(`stdout:${logs[0].lines.length * (10 * 1024 + 1)}:0`);
+    expect(offsets.stdoutOffset).toBe(300 * (10 * 1024 + 1));
+  });
+
+  it('does not advance past what the transport refused: the same bytes go again, with the same ids', async () => {
+    await appendFile(files.stdout, 'kept\n');
+    let refuse = true;
+    const sent: string[] = [];
+    const shipper = new LogShipper(async (messages) => {
+      if (refuse) throw new Error('database unavailable');
+      sent.push(...messages.map((m) => m.payload.batchId));
+    });
+    await expect(shipper.ship(RUN, files, { stdoutOffset: 0, stderrOffset: 0 }, true)).rejects.toThrow('database unavailable');
+    refuse = false;
+    const offsets = await shipper.ship(RUN, files, { stdoutOffset: 0, stderrOffset: 0 }, true);
+    expect(sent).toEqual(['stdout:0:0', 'eof:5:0']);
+    expect(offsets).toEqual({ stdoutOffset: 5, stderrOffset: 0 });
   });
 });

@@ -1,6 +1,8 @@
 import { open } from 'node:fs/promises';
 import { LogLinesAppend, LogStream, MetricsBatch, parseMetricLine } from '@myelin/contracts';
 import type { MessageBus } from '@myelin/bus';
+import { enqueueOutbox } from '@myelin/persistence';
+import type { DataSource } from 'typeorm';
 
 /** Longest line shipped as one record; longer lines are split (a binary dump must not stall a run). */
 const MAX_LINE = 16 * 1024;
@@ -51,14 +53,46 @@ async function readLines(path: string, offset: number, final: boolean): Promise<
   }
 }
 
+/** A message for tracking (log lines, metric points, the end of a run's logs). */
+export interface LogMessage {
+  pattern: string;
+  payload: LogLinesAppend.Payload | MetricsBatch.Payload;
+}
+
+/** Where the shipper hands its messages; resolved once they are durable (they are then delivered even if the broker is down now). */
+export type LogTransport = (messages: LogMessage[]) => Promise<void>;
+
+/**
+ * The scheduler's transport: the messages go to its outbox in one transaction, and the relay
+ * publishes them (in order) once the broker takes them. Supervision never waits on the broker:
+ * before, a shipped batch went straight over the bus from inside the supervision pass, so a
+ * broker outage held up settling, timeouts and stops for as long as it lasted.
+ */
+export function outboxTransport(dataSource: DataSource, schema = 'scheduler'): LogTransport {
+  return (messages) =>
+    dataSource.transaction(async (manager) => {
+      for (const m of messages) await enqueueOutbox(manager, schema, 'command', m.pattern, m.payload);
+    });
+}
+
+/** Straight over the bus (tests, tools). */
+export function busTransport(bus: MessageBus): LogTransport {
+  return async (messages) => {
+    for (const m of messages) await bus.send(m.pattern, m.payload);
+  };
+}
+
+/** Messages handed over at once (one transaction); a burst larger than this goes in several. */
+const MESSAGES_PER_HANDOVER = 50;
+
 /**
  * Ships a run's output to tracking: log lines as they appear, and `myelin:metric` lines as
  * metric points too. Batch ids derive from file offsets, so after a crash the same bytes are
- * sent with the same ids and tracking stores them once. Offsets advance only after the bus
- * accepted the batches: nothing is dropped.
+ * sent with the same ids and tracking stores them once. Offsets advance only after the
+ * transport took the batches: nothing is dropped.
  */
 export class LogShipper {
-  constructor(private readonly bus: MessageBus) {}
+  constructor(private readonly transport: LogTransport) {}
 
   async ship(
     runUuid: string,
@@ -67,6 +101,7 @@ export class LogShipper {
     final: boolean,
   ): Promise<ShipResult> {
     const next = { ...offsets };
+    const pending: LogMessage[] = [];
     for (const stream of ['stdout', 'stderr'] as const) {
       const key = stream === 'stdout' ? 'stdoutOffset' : 'stderrOffset';
       // Loop until the file is drained (a burst may exceed one chunk).
@@ -74,31 +109,32 @@ export class LogShipper {
         const start = next[key];
         const read = await readLines(files[stream], start, final);
         if (read.nextOffset === start) break;
-        await this.sendLines(runUuid, stream, start, read.lines);
+        pending.push(...this.messagesFor(runUuid, stream, start, read.lines));
+        if (pending.length >= MESSAGES_PER_HANDOVER) await this.transport(pending.splice(0));
         next[key] = read.nextOffset;
       }
     }
     if (final) {
-      await this.bus.send(LogLinesAppend.PATTERN, {
-        runUuid,
-        batchId: `eof:${next.stdoutOffset}:${next.stderrOffset}`,
-        lines: [],
-        final: true,
-      } satisfies LogLinesAppend.Payload);
+      pending.push({
+        pattern: LogLinesAppend.PATTERN,
+        payload: { runUuid, batchId: `eof:${next.stdoutOffset}:${next.stderrOffset}`, lines: [], final: true } satisfies LogLinesAppend.Payload,
+      });
     }
+    if (pending.length) await this.transport(pending);
     return next;
   }
 
   /** A line from the platform itself (why a run could not start, for instance). */
   async shipSystemLine(runUuid: string, line: string, batchId: string): Promise<void> {
-    await this.bus.send(LogLinesAppend.PATTERN, {
-      runUuid,
-      batchId: `system:${batchId}`,
-      lines: [{ at: new Date().toISOString(), stream: 'system', line }],
-    } satisfies LogLinesAppend.Payload);
+    await this.transport([
+      {
+        pattern: LogLinesAppend.PATTERN,
+        payload: { runUuid, batchId: `system:${batchId}`, lines: [{ at: new Date().toISOString(), stream: 'system', line }] } satisfies LogLinesAppend.Payload,
+      },
+    ]);
   }
 
-  private async sendLines(runUuid: string, stream: LogStream, startOffset: number, lines: string[]): Promise<void> {
+  private messagesFor(runUuid: string, stream: LogStream, startOffset: number, lines: string[]): LogMessage[] {
     const at = new Date().toISOString();
     const logLines: LogLinesAppend.Line[] = [];
     const points: MetricsBatch.Point[] = [];
@@ -114,19 +150,20 @@ export class LogShipper {
         logLines.push({ at, stream: 'system', line: `myelin: ignored malformed metric report (${parsed.reason})` });
       }
     }
+    const messages: LogMessage[] = [];
+    // A read is at most CHUNK (1 MiB), so a batch is too (it waits in the outbox until relayed).
     for (let i = 0; i < logLines.length; i += MAX_LINES_PER_BATCH) {
-      await this.bus.send(LogLinesAppend.PATTERN, {
-        runUuid,
-        batchId: `${stream}:${startOffset}:${i}`,
-        lines: logLines.slice(i, i + MAX_LINES_PER_BATCH),
-      } satisfies LogLinesAppend.Payload);
+      messages.push({
+        pattern: LogLinesAppend.PATTERN,
+        payload: { runUuid, batchId: `${stream}:${startOffset}:${i}`, lines: logLines.slice(i, i + MAX_LINES_PER_BATCH) } satisfies LogLinesAppend.Payload,
+      });
     }
     for (let i = 0; i < points.length; i += MetricsBatch.MAX_POINTS) {
-      await this.bus.send(MetricsBatch.PATTERN, {
-        runUuid,
-        batchId: `${stream}:${startOffset}:${i}`,
-        points: points.slice(i, i + MetricsBatch.MAX_POINTS),
-      } satisfies MetricsBatch.Payload);
+      messages.push({
+        pattern: MetricsBatch.PATTERN,
+        payload: { runUuid, batchId: `${stream}:${startOffset}:${i}`, points: points.slice(i, i + MetricsBatch.MAX_POINTS) } satisfies MetricsBatch.Payload,
+      });
     }
+    return messages;
   }
 }
