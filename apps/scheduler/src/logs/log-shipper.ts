@@ -100,6 +100,23 @@ export class LogShipper {
     offsets: ShipResult,
     final: boolean,
   ): Promise<ShipResult> {
+    const prepared = await this.prepare(runUuid, files, offsets, final);
+    await this.handOver(prepared.messages);
+    return prepared.offsets;
+  }
+
+  /**
+   * Read what is new and turn it into messages, without handing over the last of them (at most
+   * MESSAGES_PER_HANDOVER; a larger backlog is handed over as it is read): the caller queues those
+   * in its own transaction, with the offsets they advance and the status they end with, or hands
+   * them over itself (`handOver`). Until then nothing was skipped: the offsets are the caller's to store.
+   */
+  async prepare(
+    runUuid: string,
+    files: { stdout: string; stderr: string },
+    offsets: ShipResult,
+    final: boolean,
+  ): Promise<{ offsets: ShipResult; messages: LogMessage[] }> {
     const next = { ...offsets };
     const pending: LogMessage[] = [];
     for (const stream of ['stdout', 'stderr'] as const) {
@@ -120,8 +137,11 @@ export class LogShipper {
         payload: { runUuid, batchId: `eof:${next.stdoutOffset}:${next.stderrOffset}`, lines: [], final: true } satisfies LogLinesAppend.Payload,
       });
     }
-    if (pending.length) await this.transport(pending);
-    return next;
+    return { offsets: next, messages: pending };
+  }
+
+  async handOver(messages: LogMessage[]): Promise<void> {
+    if (messages.length) await this.transport(messages);
   }
 
   /** A line from the platform itself (why a run could not start, for instance). */

@@ -414,9 +414,10 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       const fence: Fence = { token: Number(execution.fence) };
       const files = this.executor.logFiles(execution);
       const offsets = { stdoutOffset: Number(execution.stdoutOffset), stderrOffset: Number(execution.stderrOffset) };
-      const shipped = await this.shipper.ship(execution.runUuid, files, offsets, false);
+      // New lines and the offsets they advance in one transaction (the outbox relays the lines).
+      const { offsets: shipped, messages } = await this.shipper.prepare(execution.runUuid, files, offsets, false);
       if (shipped.stdoutOffset !== offsets.stdoutOffset || shipped.stderrOffset !== offsets.stderrOffset) {
-        await this.executions.patch(execution.runUuid, shipped, fence);
+        await this.executions.patch(execution.runUuid, shipped, fence, messages);
       }
       if (!inspectAll && !this.exited.has(execution.runUuid)) continue;
       this.exited.delete(execution.runUuid);
@@ -450,7 +451,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       }
       // The log stream ends with the run, not with an attempt that is retried.
       const ending = decideEnd(state, attemptRow(execution), this.retryPolicy);
-      const offsetsNow = await this.shipper.ship(execution.runUuid, files, shipped, ending.status !== 'retrying');
+      // The last lines (and the end of the log stream) go with the final status, in its transaction.
+      const last = await this.shipper.prepare(execution.runUuid, files, shipped, ending.status !== 'retrying');
+      const offsetsNow = last.offsets;
       const settled = await this.executions.settle(
         execution.runUuid,
         (current) => withoutRetryDelay(decideEnd(state, attemptRow(current), this.retryPolicy)),
@@ -466,8 +469,13 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
               }
             : { ...offsetsNow, finishedAt: new Date() },
         fence,
+        'lean',
+        last.messages,
       );
       this.signalled.delete(execution.runUuid);
+      // Not settled here (another replica holds it, or it moved on): the lines go anyway; their
+      // batch ids make a second copy from the replica that settles it harmless.
+      if (!settled) await this.shipper.handOver(last.messages);
       if (settled) {
         // A stop that landed after the retry was decided ends the run here: close its log stream.
         if (settled.status !== 'retrying' && ending.status === 'retrying') await this.shipper.ship(execution.runUuid, files, offsetsNow, true);

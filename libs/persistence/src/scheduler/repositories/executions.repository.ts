@@ -3,6 +3,12 @@ import { canTransition, RunStatus, RunStatusChanged } from '@myelin/contracts';
 import { ExecutionEntity } from '../entities/execution.entity';
 import { enqueueOutbox } from '../../outbox/outbox-relay';
 
+/** A command for another service, queued in the scheduler's outbox with a change of an execution. */
+export interface OutboxCommand {
+  pattern: string;
+  payload: object;
+}
+
 export interface StatusChange {
   status: RunStatus;
   reason: string;
@@ -137,10 +143,22 @@ export class ExecutionsRepository {
     return this.repo.createQueryBuilder('e').where('e.status IN (:...statuses)', { statuses }).orderBy('e.created_at').getMany();
   }
 
-  /** Update process fields; with a fence, only while the run is still held under that token (false otherwise). */
-  async patch(runUuid: string, patch: ExecutionPatch, fence?: Fence): Promise<boolean> {
-    const result = await this.repo.update(fence ? { runUuid, fence: fence.token } : { runUuid }, patch);
-    return !fence || (result.affected ?? 0) > 0;
+  /**
+   * Update process fields; with a fence, only while the run is still held under that token (false
+   * otherwise). `commands` are queued in the scheduler's outbox in the same transaction, and only
+   * if the row was updated (a run's shipped log lines with the offsets they advance).
+   */
+  async patch(runUuid: string, patch: ExecutionPatch, fence?: Fence, commands: readonly OutboxCommand[] = []): Promise<boolean> {
+    if (!commands.length) {
+      const result = await this.repo.update(fence ? { runUuid, fence: fence.token } : { runUuid }, patch);
+      return !fence || (result.affected ?? 0) > 0;
+    }
+    return this.dataSource.transaction(async (m) => {
+      const result = await m.getRepository(ExecutionEntity).update(fence ? { runUuid, fence: fence.token } : { runUuid }, patch);
+      if (fence && !(result.affected ?? 0)) return false;
+      for (const c of commands) await enqueueOutbox(m, 'scheduler', 'command', c.pattern, c.payload);
+      return true;
+    });
   }
 
   /**
@@ -170,6 +188,8 @@ export class ExecutionsRepository {
     patch: ExecutionPatch | ((change: StatusChange, current: ExecutionEntity) => ExecutionPatch) = {},
     fence?: Fence,
     read: 'lean' | 'full' = 'lean',
+    /** Queued in the outbox with the status (after it): the last log lines and the end of the log stream. */
+    commands: readonly OutboxCommand[] = [],
   ): Promise<ExecutionEntity | null> {
     return this.dataSource.transaction(async (m) => {
       const query = m.getRepository(ExecutionEntity).createQueryBuilder('e');
@@ -194,6 +214,7 @@ export class ExecutionsRepository {
       await m.getRepository(ExecutionEntity).update({ runUuid }, changed);
       Object.assign(row, changed);
       await this.emitStatus(m, runUuid, change, row.attempt);
+      for (const c of commands) await enqueueOutbox(m, 'scheduler', 'command', c.pattern, c.payload);
       return row;
     });
   }
