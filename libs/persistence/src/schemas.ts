@@ -29,6 +29,7 @@ import { AddRunMetricsAndSearches1764230400005 } from './core/migrations/1764230
 import { AddSelections1764230400006 } from './core/migrations/1764230400006-AddSelections';
 import { AddTrialKeys1764230400007 } from './core/migrations/1764230400007-AddTrialKeys';
 import { AddExternalRuns1764230400010 } from './core/migrations/1764230400010-AddExternalRuns';
+import { IndexLiveRunTokens1764230400011 } from './core/migrations/1764230400011-IndexLiveRunTokens';
 import { CreateSearches1764230700000 } from './optimizer/migrations/1764230700000-CreateSearches';
 
 /**
@@ -61,6 +62,7 @@ export const CORE_SCHEMA = {
     AddSelections1764230400006,
     AddTrialKeys1764230400007,
     AddExternalRuns1764230400010,
+    IndexLiveRunTokens1764230400011,
   ],
 };
 

@@ -20,6 +20,8 @@ const queuedCondition = (maxParallel: number): StatusChange => ({
   reason: 'Queued',
   message: `waiting for a free slot (global limit: ${maxParallel} runs at once)`,
 });
+/** Live runs' new log lines are shipped at most this often (`myelin logs -f` sees them this late at most, plus the relay). */
+const LOG_SHIP_EVERY_MS = 200;
 /** Admission passes run at least this often even when nothing changed here (other replicas, quotas). */
 const ADMISSION_EVERY_MS = 1000;
 /**
@@ -51,6 +53,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   /** Stopping runs this replica has sent SIGTERM to. */
   private readonly signalled = new Set<string>();
   private lastInspect = 0;
+  private lastShip = 0;
   /** Something changed that may let a waiting run start (a new run, an ended one, a quota). */
   private dirty = true;
   private lastAdmission = 0;
@@ -216,8 +219,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     if (this.ticking || this.stopped) return;
     this.ticking = true;
     try {
-      await this.superviseLive();
+      // Admission first, so a new run does not wait for the supervision of the others; again
+      // after supervision when it settled runs (their slots are free now).
       await this.requeueRetries();
+      await this.admit();
+      await this.superviseLive();
       await this.admit();
     } catch (error) {
       this.logger.error(`scheduler pass failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -409,15 +415,24 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private async superviseLive(): Promise<void> {
     const inspectAll = Date.now() - this.lastInspect > 1000;
     if (inspectAll) this.lastInspect = Date.now();
+    // Passes run on every poke (several a second under load); reading every live run's log files on
+    // each of them cost more than anything else in a pass. Lines are shipped at most every
+    // LOG_SHIP_EVERY_MS, and a run that ends ships the rest with its final status.
+    const shipAll = Date.now() - this.lastShip >= LOG_SHIP_EVERY_MS;
+    if (shipAll) this.lastShip = Date.now();
     const live = await this.supervised((await this.executions.listLean([...LIVE, ...HELD])).filter(isSupervised), inspectAll);
     for (const execution of live) {
       const fence: Fence = { token: Number(execution.fence) };
       const files = this.executor.logFiles(execution);
       const offsets = { stdoutOffset: Number(execution.stdoutOffset), stderrOffset: Number(execution.stderrOffset) };
-      // New lines and the offsets they advance in one transaction (the outbox relays the lines).
-      const { offsets: shipped, messages } = await this.shipper.prepare(execution.runUuid, files, offsets, false);
-      if (shipped.stdoutOffset !== offsets.stdoutOffset || shipped.stderrOffset !== offsets.stderrOffset) {
-        await this.executions.patch(execution.runUuid, shipped, fence, messages);
+      let shipped = offsets;
+      if (shipAll) {
+        // New lines and the offsets they advance in one transaction (the outbox relays the lines).
+        const prepared = await this.shipper.prepare(execution.runUuid, files, offsets, false);
+        shipped = prepared.offsets;
+        if (shipped.stdoutOffset !== offsets.stdoutOffset || shipped.stderrOffset !== offsets.stderrOffset) {
+          await this.executions.patch(execution.runUuid, shipped, fence, prepared.messages);
+        }
       }
       if (!inspectAll && !this.exited.has(execution.runUuid)) continue;
       this.exited.delete(execution.runUuid);
