@@ -57,6 +57,14 @@ export interface Executor {
    */
   launch(execution: ExecutionEntity, secrets?: RunSecrets | Promise<RunSecrets>, options?: LaunchOptions): Promise<LaunchedProcess>;
   /**
+   * Optional: start preparing a queued run (working directory, code snapshot, command script) in
+   * the background, so its launch only starts the process. Best effort: `launch` prepares whatever
+   * was not, and reports a preparation that failed.
+   */
+  prepare?(execution: Pick<ExecutionEntity, 'runUuid' | 'cmd' | 'codeDir'>): void;
+  /** Optional (with prepare()): a run prepared early will not be launched (stopped while queued). */
+  forget?(runUuid: string): void;
+  /**
    * Optional: start building the run's image (Kubernetes: a kaniko pod pushing to the registry).
    * Executors without it cannot build: their runs use the host environment, and `kind: build` is refused.
    */

@@ -136,6 +136,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     this.dirty = true;
     if (!inserted) this.logger.debug(`run ${command.runUuid} already known; start command ignored`);
     else if (command.kind === 'build' && !this.executor.build) await this.refuseBuild(command.runUuid);
+    // Its directory and code are made ready while it waits: admitted, it only starts the process.
+    else this.executor.prepare?.({ runUuid: command.runUuid, cmd: command.cmd, codeDir: command.codeDir ?? null });
     this.relay.poke();
     this.poke();
   }
@@ -160,6 +162,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     } else if (isFinal(execution.status) || execution.status === 'stopping') {
       return;
     } else if (!launched(execution) && !LIVE.includes(execution.status)) {
+      this.executor.forget?.(execution.runUuid);
       await this.endLogs(execution);
       await this.executions.transition(
         execution.runUuid,
@@ -716,6 +719,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   async deleted(event: RunDeleted.Payload): Promise<void> {
     const execution = await this.executions.find(event.runUuid);
     if (!execution) return;
+    this.executor.forget?.(execution.runUuid);
     await this.executor.purge(execution);
     await this.executions.remove(event.runUuid);
   }

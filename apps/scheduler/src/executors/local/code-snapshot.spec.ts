@@ -32,6 +32,17 @@ describe('local executor: code snapshot', () => {
     await home.remove();
   });
 
+  /** Launch and wait for the job (`true`) to end: removing the folder under a running job races its last writes. */
+  const launch = async (run: ExecutionEntity): Promise<void> => {
+    await executor.launch(run);
+    const exitFile = join(home.path, 'code', 'runs', run.runUuid, '.myelin', 'exit_code');
+    for (let i = 0; i < 250; i++) {
+      if (await readFile(exitFile, 'utf8').catch(() => null)) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error('the job did not end');
+  };
+
   const execution = (codeDir: string | null): ExecutionEntity =>
     ({ runUuid: randomUUID(), project: 'alice/vision', number: 1, kind: 'job', cmd: 'true', params: {}, spec: {}, codeDir, outputsOf: null, copyOutputsFrom: null, attempt: 0 }) as unknown as ExecutionEntity;
 
@@ -46,7 +57,7 @@ describe('local executor: code snapshot', () => {
     await writeFile(join(code, '.git', 'HEAD'), 'ref\n');
     await writeFile(join(code, 'node_modules', 'left-pad', 'index.js'), '\n');
     const run = execution(code);
-    await executor.launch(run);
+    await launch(run);
     const copied = await tree(join(home.path, 'code', 'runs', run.runUuid, 'code'));
     expect(copied).toEqual(['polyaxonfile.yml', 'src/train.py', ...Array.from({ length: 40 }, (_, i) => `src/models/m${i}.py`).sort()].sort());
     expect(await readFile(join(home.path, 'code', 'runs', run.runUuid, 'code', 'src', 'models', 'm7.py'), 'utf8')).toBe('# 7\n');
@@ -54,7 +65,31 @@ describe('local executor: code snapshot', () => {
 
   it('starts with an empty code directory when the code is not on this host', async () => {
     const run = execution(join(home.path, 'elsewhere'));
-    await executor.launch(run);
+    await launch(run);
     expect(await tree(join(home.path, 'code', 'runs', run.runUuid, 'code'))).toEqual([]);
+  });
+
+  it('snapshots the code when the run is queued (prepare), so edits made while it waits do not reach it', async () => {
+    const code = join(home.path, 'project');
+    await mkdir(code, { recursive: true });
+    await writeFile(join(code, 'train.py'), 'v1\n');
+    const run = execution(code);
+    executor.prepare(run);
+    await new Promise((r) => setTimeout(r, 200)); // the run waits in the queue; meanwhile its author edits the code
+    await writeFile(join(code, 'train.py'), 'v2\n');
+    await launch(run);
+    expect(await readFile(join(home.path, 'code', 'runs', run.runUuid, 'code', 'train.py'), 'utf8')).toBe('v1\n');
+  });
+
+  it('reports a preparation that failed while the run was queued when it is launched', async () => {
+    await writeFile(join(home.path, 'not-a-dir'), '');
+    const broken = new LocalProcessExecutor({ runsDir: join(home.path, 'not-a-dir', 'runs'), publicUrl: 'http://127.0.0.1:1', baseEnv: {} });
+    try {
+      const run = execution(null);
+      broken.prepare(run);
+      await expect(broken.launch(run)).rejects.toThrow(/ENOTDIR|not a directory/);
+    } finally {
+      broken.close();
+    }
   });
 });

@@ -20,6 +20,8 @@ const MAX_SNAPSHOT_FILE_BYTES = 50 * 1024 * 1024;
 /** A code directory bigger than this is refused with a message (someone pointed -f at their home directory). */
 const MAX_SNAPSHOT_TOTAL_BYTES = 500 * 1024 * 1024;
 const MAX_SNAPSHOT_FILES = 20_000;
+/** Queued runs prepared ahead of their launch at most (the rest are prepared when they start). */
+const MAX_EARLY_PREPARATIONS = 256;
 
 export class CodeSnapshotError extends Error {}
 
@@ -33,6 +35,8 @@ export class LocalProcessExecutor implements Executor {
   readonly name = 'local';
   private readonly exits = new EventEmitter();
   private readonly spawner = new ProcessSpawner();
+  /** Runs being prepared (or prepared) while queued, by uuid: see prepare(). */
+  private readonly early = new Map<string, Promise<void>>();
 
   constructor(
     private readonly options: {
@@ -61,15 +65,30 @@ export class LocalProcessExecutor implements Executor {
     };
   }
 
+  /**
+   * Prepare a queued run's directory while it waits (the code is snapshotted as it was when the run
+   * was queued). Bounded, so a huge queue does not hold a promise per run forever.
+   */
+  prepare(execution: Pick<ExecutionEntity, 'runUuid' | 'cmd' | 'codeDir'>): void {
+    if (this.early.has(execution.runUuid) || this.early.size >= MAX_EARLY_PREPARATIONS) return;
+    const preparing = this.prepareWorkdir(execution);
+    preparing.catch(() => undefined); // reported by launch, which awaits it
+    this.early.set(execution.runUuid, preparing);
+  }
+
+  /** Forget a run prepared early that will not be launched (stopped or deleted while queued). */
+  forget(runUuid: string): void {
+    this.early.delete(runUuid);
+  }
+
   async launch(execution: ExecutionEntity, secrets: RunSecrets | Promise<RunSecrets> = {}): Promise<LaunchedProcess> {
     const p = this.paths(execution.runUuid);
-    // Independent steps at once: each file operation is a trip through libuv's thread pool, and
-    // one after the other they were a good part of submit-to-start latency on a busy scheduler.
-    await Promise.all([p.code, p.meta, join(p.workdir, 'logs')].map((dir) => mkdir(dir, { recursive: true })));
+    // Prepared while the run was queued (the first attempt), else now.
+    const early = this.early.get(execution.runUuid);
+    this.early.delete(execution.runUuid);
     await Promise.all([
+      early ?? this.prepareWorkdir(execution),
       this.prepareOutputs(execution, p.outputs),
-      execution.codeDir ? this.snapshotCode(execution.codeDir, p.code) : undefined,
-      writeFile(p.script, `${execution.cmd}\n`),
       // A retried run starts again in the same directory: the last attempt's exit code must not end this one.
       rm(p.exitFile, { force: true }),
     ]);
@@ -101,6 +120,13 @@ export class LocalProcessExecutor implements Executor {
   /** Stop the process spawner (the runs it started keep running). */
   close(): void {
     this.spawner.close();
+  }
+
+  /** Directories, code snapshot and command script. Independent steps at once: each is a trip through libuv's thread pool. */
+  private async prepareWorkdir(execution: Pick<ExecutionEntity, 'runUuid' | 'cmd' | 'codeDir'>): Promise<void> {
+    const p = this.paths(execution.runUuid);
+    await Promise.all([p.code, p.meta, join(p.workdir, 'logs')].map((dir) => mkdir(dir, { recursive: true })));
+    await Promise.all([execution.codeDir ? this.snapshotCode(execution.codeDir, p.code) : undefined, writeFile(p.script, `${execution.cmd}\n`)]);
   }
 
   /**
