@@ -68,3 +68,24 @@ export function apiCaller(base, token) {
     return JSON.parse(text);
   };
 }
+
+/**
+ * Delete a bus prefix's queues and exchanges from the broker (the services' queues are durable and
+ * outlive them; a benchmark's prefix is never used again). Names as in libs/platform/bus/amqp-bus.ts.
+ */
+export async function removeBusPrefix(amqpUrl, prefix) {
+  const { createRequire } = await import('node:module');
+  const amqp = createRequire(join(root, 'package.json'))('amqplib');
+  const connection = await amqp.connect(amqpUrl);
+  try {
+    const channel = await connection.createChannel();
+    for (const service of ['api', 'tracking', 'scheduler', 'pipelines', 'optimizer', 'ci']) {
+      await channel.deleteQueue(`${prefix}.${service}`);
+      await channel.deleteQueue(`${prefix}.${service}.dlq`);
+    }
+    await channel.deleteExchange(`${prefix}.bus`);
+    await channel.deleteExchange(`${prefix}.dlx`);
+  } finally {
+    await connection.close();
+  }
+}

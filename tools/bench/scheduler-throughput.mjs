@@ -11,7 +11,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { apiCaller, arg, build, freePort, sleep, startMyelin, waitReady } from './lib.mjs';
+import { apiCaller, arg, build, freePort, removeBusPrefix, sleep, startMyelin, waitReady } from './lib.mjs';
 
 const N = arg('--runs', 1000);
 const D = arg('--seconds', 0.5);
@@ -167,5 +167,6 @@ try {
     await client.connect();
     await client.query(`DROP DATABASE IF EXISTS "${database}"`);
     await client.end();
+    await removeBusPrefix(env.MYELIN_AMQP_URL, env.MYELIN_BUS_PREFIX);
   }
 }

@@ -13,7 +13,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Agent as httpAgent, request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
+import { arg, freePort, removeBusPrefix } from './lib.mjs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +22,6 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(root, 'bin', 'myelin.js');
 const require = createRequire(join(root, 'package.json'));
 const { Client } = require('pg');
-const arg = (name, fallback) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
 const WRITERS = arg('--writers', 8);
 const BATCHES = arg('--batches', 60);
 const EMBEDDED_BATCHES = arg('--embedded-batches', 40);
@@ -32,14 +31,6 @@ const ROUNDS = arg('--rounds', 3);
 
 execFileSync(process.execPath, [join(root, 'tools', 'scripts', 'build.mjs'), '--quiet'], { stdio: 'inherit' });
 const env = { ...process.env, MYELIN_SKIP_BUILD_CHECK: '1', MYELIN_LOG_LEVEL: 'warn', MYELIN_RATE_LIMIT_PER_MINUTE: '0' };
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 
 function start(args, extraEnv, nodeFlags = []) {
   const child = spawn(process.execPath, [...nodeFlags, bin, ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -174,13 +165,15 @@ await admin.query(`CREATE DATABASE "${dbName}"`);
 const dbUrl = new URL(adminUrl);
 dbUrl.pathname = `/${dbName}`;
 const children = [];
+const busUrl = process.env.MYELIN_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const busPrefix = `bench-trk-${Date.now()}`;
 try {
   const [apiPort, trackingPort] = [await freePort(), await freePort()];
   const home = join(work, 'server-home');
   const serverEnv = {
     MYELIN_DATABASE_URL: dbUrl.toString(),
-    MYELIN_AMQP_URL: process.env.MYELIN_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
-    MYELIN_BUS_PREFIX: `bench-trk-${Date.now()}`,
+    MYELIN_AMQP_URL: busUrl,
+    MYELIN_BUS_PREFIX: busPrefix,
     MYELIN_HOME: home,
     MYELIN_CREDENTIALS_FILE: join(home, 'credentials.json'),
     MYELIN_ADMIN_PASSWORD: 'bench-pw',
@@ -267,6 +260,7 @@ try {
   children.length = 0;
   await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => undefined);
   await admin.end();
+  await removeBusPrefix(busUrl, busPrefix).catch((e) => console.error(`could not remove the bench's queues: ${e.message}`));
 }
 
 // ---------------------------------------------------------------- 2. Embedded (PGlite)
