@@ -8,7 +8,6 @@ export const MYELIN_BIN = join(REPO, 'bin', 'myelin.js');
 /** Re-exported: the e2e suites import their helpers from here. */
 export { freePort };
 
-
 export interface CliResult {
   code: number;
   stdout: string;

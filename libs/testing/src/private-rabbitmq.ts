@@ -50,7 +50,6 @@ function findScripts(): { server: string; ctl: string } {
   );
 }
 
-
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = new Socket();

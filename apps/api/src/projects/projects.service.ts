@@ -46,10 +46,10 @@ export class ProjectsService {
   async resolve(identity: Identity, ownerName: string, name: string, needed: Role = 'viewer', { archived = false } = {}): Promise<ResolvedProject> {
     const label = `${ownerName}/${name}`;
     const found = await this.projects.findByFullName(ownerName, name);
-    const project = found?.project;
-    if (!found || !project || (project.archivedAt && !archived)) throw new ApiException(ApiExceptionCode.NotFound, `project ${label} not found`);
+    if (!found || (found.project.archivedAt && !archived)) throw new ApiException(ApiExceptionCode.NotFound, `project ${label} not found`);
+    const { owner, project } = found;
     const role = await this.access.require(identity, project, needed, label);
-    return { project, fullName: `${found.owner.name}/${project.name}`, role };
+    return { project, fullName: `${owner.name}/${project.name}`, role };
   }
 
   /** The caller's role on a project already loaded (listings: no second lookup by name). */

@@ -20,7 +20,7 @@ const MAX_SNAPSHOT_FILE_BYTES = 50 * 1024 * 1024;
 /** A code directory bigger than this is refused with a message (someone pointed -f at their home directory). */
 const MAX_SNAPSHOT_TOTAL_BYTES = 500 * 1024 * 1024;
 const MAX_SNAPSHOT_FILES = 20_000;
-/** Queued runs prepared ahead of their launch at most (the rest are prepared when they start). */
+/** Queued runs remembered as prepared ahead of their launch, at most (the oldest is forgotten first). */
 const MAX_EARLY_PREPARATIONS = 256;
 
 export class CodeSnapshotError extends Error {}
@@ -67,10 +67,12 @@ export class LocalProcessExecutor implements Executor {
 
   /**
    * Prepare a queued run's directory while it waits (the code is snapshotted as it was when the run
-   * was queued). Bounded, so a huge queue does not hold a promise per run forever.
+   * was queued). Bounded: past the bound the oldest entry is dropped (its launch prepares again), so
+   * entries nobody launches here (a run started by another replica) cannot fill the map for good.
    */
   prepare(execution: Pick<ExecutionEntity, 'runUuid' | 'cmd' | 'codeDir'>): void {
-    if (this.early.has(execution.runUuid) || this.early.size >= MAX_EARLY_PREPARATIONS) return;
+    if (this.early.has(execution.runUuid)) return;
+    if (this.early.size >= MAX_EARLY_PREPARATIONS) this.early.delete(this.early.keys().next().value as string);
     const preparing = this.prepareWorkdir(execution);
     preparing.catch(() => undefined); // reported by launch, which awaits it
     this.early.set(execution.runUuid, preparing);

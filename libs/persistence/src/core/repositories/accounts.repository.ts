@@ -116,13 +116,13 @@ export class AccountsRepository {
   /** The token's user when the token exists, is neither revoked nor expired, and its user is active. */
   async verifyToken(token: string, now = new Date()): Promise<VerifiedToken | null> {
     // Token and user in one statement: every authenticated request pays this.
-    const found = await this.users
+    const found = (await this.users
       .createQueryBuilder('u')
       .innerJoinAndMapOne('u.verifiedToken', TokenEntity, 't', 't.user_id = u.id AND t.token_hash = :hash AND t.revoked_at IS NULL', { hash: hashToken(token) })
-      .getOne();
-    const entity = (found as (UserEntity & { verifiedToken?: TokenEntity }) | null)?.verifiedToken;
+      .getOne()) as (UserEntity & { verifiedToken?: TokenEntity }) | null;
+    const entity = found?.verifiedToken;
     if (!found || !entity) return null;
-    delete (found as UserEntity & { verifiedToken?: TokenEntity }).verifiedToken;
+    delete found.verifiedToken; // the user entity callers get, as it is
     if (entity.expiresAt && entity.expiresAt.getTime() <= now.getTime()) return null;
     if (!found.isActive) return null;
     return { user: found, token: entity };

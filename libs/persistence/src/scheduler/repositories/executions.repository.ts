@@ -149,13 +149,14 @@ export class ExecutionsRepository {
    * if the row was updated (a run's shipped log lines with the offsets they advance).
    */
   async patch(runUuid: string, patch: ExecutionPatch, fence?: Fence, commands: readonly OutboxCommand[] = []): Promise<boolean> {
-    if (!commands.length) {
-      const result = await this.repo.update(fence ? { runUuid, fence: fence.token } : { runUuid }, patch);
-      return !fence || (result.affected ?? 0) > 0;
-    }
+    const where = fence ? { runUuid, fence: fence.token } : { runUuid };
+    const update = async (m: EntityManager): Promise<boolean> => {
+      const affected = (await m.getRepository(ExecutionEntity).update(where, patch)).affected ?? 0;
+      return !fence || affected > 0;
+    };
+    if (!commands.length) return update(this.dataSource.manager);
     return this.dataSource.transaction(async (m) => {
-      const result = await m.getRepository(ExecutionEntity).update(fence ? { runUuid, fence: fence.token } : { runUuid }, patch);
-      if (fence && !(result.affected ?? 0)) return false;
+      if (!(await update(m))) return false;
       for (const c of commands) await enqueueOutbox(m, 'scheduler', 'command', c.pattern, c.payload);
       return true;
     });
