@@ -186,5 +186,6 @@ export class RunsService {
         },
       })),
     ),
+    { gather: true },
   );
 }

@@ -30,6 +30,8 @@ const ADMISSION_EVERY_MS = 1000;
  * every pass made each start cost O(queue length): 1,000 queued runs took 5x as long as 300.
  */
 const QUEUE_HEAD_MARGIN = 64;
+/** Live runs a supervision pass looks after at once (each reads log files and may write its status). */
+const SUPERVISE_CONCURRENCY = 16;
 
 const LIVE: RunStatus[] = [...ACTIVE_STATUSES, 'stopping'];
 /** Statuses a launched run takes while its pods wait, from the executor's conditions (Kubernetes); admission's `unschedulable` runs were never launched. */
@@ -277,14 +279,22 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         gpuDevices: devices && { total: devices.total, free: devices.free },
       };
       const verdicts = decideAdmission(waitingRows.map(toWaitingRun).sort(queueOrder), running, limits);
+      // The runs admitted in a pass start side by side: their status writes go in the same groups
+      // (ExecutionsRepository.settle), and one run's token request or process start does not hold
+      // up the next (a wave of 32 started one after the other took longer than the runs themselves).
+      const launches: Array<Promise<void>> = [];
       for (const verdict of verdicts) {
-        if (this.stopped) return;
+        if (this.stopped) break;
         const row = byUuid.get(verdict.runUuid)!;
         if (verdict.decision === 'start') {
-          if (row.status === 'unschedulable') {
-            await this.executions.transition(row.runUuid, { status: 'queued', reason: 'Admitted', message: 'fits its quotas now' });
-          }
-          await this.launch(row, devices);
+          launches.push(
+            (async () => {
+              if (row.status === 'unschedulable') {
+                await this.executions.transition(row.runUuid, { status: 'queued', reason: 'Admitted', message: 'fits its quotas now' });
+              }
+              await this.launch(row, devices);
+            })(),
+          );
         } else {
           const change: StatusChange =
             verdict.decision === 'never'
@@ -298,7 +308,17 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
           else await this.executions.updateCondition(row.runUuid, change);
         }
       }
+      await this.allSettled(launches, 'start');
     });
+  }
+
+  /** Wait for work done side by side; a failure is logged per run (the pass goes on, as for one run). */
+  private async allSettled(work: Array<Promise<void>>, what: string): Promise<void> {
+    for (const outcome of await Promise.allSettled(work)) {
+      if (outcome.status === 'rejected') {
+        this.logger.error(`${what} failed: ${outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason)}`);
+      }
+    }
   }
 
   /**
@@ -424,85 +444,96 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     const shipAll = Date.now() - this.lastShip >= LOG_SHIP_EVERY_MS;
     if (shipAll) this.lastShip = Date.now();
     const live = await this.supervised((await this.executions.listLean([...LIVE, ...HELD])).filter(isSupervised), inspectAll);
-    for (const execution of live) {
-      const fence: Fence = { token: Number(execution.fence) };
-      const files = this.executor.logFiles(execution);
-      const offsets = { stdoutOffset: Number(execution.stdoutOffset), stderrOffset: Number(execution.stderrOffset) };
-      let shipped = offsets;
-      if (shipAll) {
-        // New lines and the offsets they advance in one transaction (the outbox relays the lines).
-        const prepared = await this.shipper.prepare(execution.runUuid, files, offsets, false);
-        shipped = prepared.offsets;
-        if (shipped.stdoutOffset !== offsets.stdoutOffset || shipped.stderrOffset !== offsets.stderrOffset) {
-          await this.executions.patch(execution.runUuid, shipped, fence, prepared.messages);
-        }
+    // Runs are looked after side by side, SUPERVISE_CONCURRENCY at a time: a wave of runs that end
+    // together settles in a few grouped transactions instead of one after the other.
+    const work: Array<Promise<void>> = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < live.length) await this.superviseOne(live[next++], shipAll, inspectAll);
+    };
+    for (let i = 0; i < Math.min(SUPERVISE_CONCURRENCY, live.length); i++) work.push(worker());
+    await this.allSettled(work, 'supervision');
+    // The heartbeats of every run seen alive in this pass (and relayed from clients): one statement.
+    await this.liveness.flush();
+  }
+
+  /** One live run: ship its new log lines, and when it may have ended (or on a full inspection) look at its process. */
+  private async superviseOne(execution: ExecutionEntity, shipAll: boolean, inspectAll: boolean): Promise<void> {
+    const fence: Fence = { token: Number(execution.fence) };
+    const files = this.executor.logFiles(execution);
+    const offsets = { stdoutOffset: Number(execution.stdoutOffset), stderrOffset: Number(execution.stderrOffset) };
+    let shipped = offsets;
+    if (shipAll) {
+      // New lines and the offsets they advance in one transaction (the outbox relays the lines).
+      const prepared = await this.shipper.prepare(execution.runUuid, files, offsets, false);
+      shipped = prepared.offsets;
+      if (shipped.stdoutOffset !== offsets.stdoutOffset || shipped.stderrOffset !== offsets.stderrOffset) {
+        await this.executions.patch(execution.runUuid, shipped, fence, prepared.messages);
       }
-      if (!inspectAll && !this.exited.has(execution.runUuid)) continue;
-      this.exited.delete(execution.runUuid);
-      if (execution.status === 'building' && this.executor.inspectBuild) {
-        await this.superviseBuild(execution, fence, shipped);
-        continue;
+    }
+    if (!inspectAll && !this.exited.has(execution.runUuid)) return;
+    this.exited.delete(execution.runUuid);
+    if (execution.status === 'building' && this.executor.inspectBuild) {
+      await this.superviseBuild(execution, fence, shipped);
+      return;
+    }
+    const state = await this.executor.inspect(execution);
+    if (state.state === 'running') {
+      this.liveness.observedAlive(execution);
+      // Missed or early conditions (reported before the launch was recorded, or before a restart).
+      const condition = this.executor.condition?.(execution);
+      if (condition) await this.applyCondition(execution, condition);
+      if (execution.status === 'stopping' && launched(execution) && !this.signalled.has(execution.runUuid)) {
+        // Stopped through another replica, or while it was still starting: SIGTERM now, SIGKILL after the grace period.
+        await this.executor.terminate(execution);
+        this.signalled.add(execution.runUuid);
       }
-      const state = await this.executor.inspect(execution);
-      if (state.state === 'running') {
-        this.liveness.observedAlive(execution);
-        // Missed or early conditions (reported before the launch was recorded, or before a restart).
-        const condition = this.executor.condition?.(execution);
-        if (condition) await this.applyCondition(execution, condition);
-        if (execution.status === 'stopping' && launched(execution) && !this.signalled.has(execution.runUuid)) {
-          // Stopped through another replica, or while it was still starting: SIGTERM now, SIGKILL after the grace period.
-          await this.executor.terminate(execution);
-          this.signalled.add(execution.runUuid);
-        }
-        await this.enforceTimeout(execution, fence);
-        await this.enforceGrace(execution);
-        continue;
-      }
-      if (state.state === 'unknown') {
-        // The executor cannot tell: a zombie once silent for MYELIN_ZOMBIE_SECONDS (./liveness.ts), else wait.
-        if (await this.liveness.unknown(execution, state, fence)) {
-          this.signalled.delete(execution.runUuid);
-          await this.lease.release(execution.runUuid);
-          this.dirty = true;
-        }
-        continue;
-      }
-      // The log stream ends with the run, not with an attempt that is retried.
-      const ending = decideEnd(state, attemptRow(execution), this.retryPolicy);
-      // The last lines (and the end of the log stream) go with the final status, in its transaction.
-      const last = await this.shipper.prepare(execution.runUuid, files, shipped, ending.status !== 'retrying');
-      const offsetsNow = last.offsets;
-      const settled = await this.executions.settle(
-        execution.runUuid,
-        (current) => withoutRetryDelay(decideEnd(state, attemptRow(current), this.retryPolicy)),
-        (change, current) =>
-          change.status === 'retrying'
-            ? {
-                ...offsetsNow,
-                pid: null,
-                pidStartTime: null,
-                timedOutAt: null,
-                attempt: current.attempt + 1,
-                retryAt: new Date(Date.now() + (decideEnd(state, attemptRow(current), this.retryPolicy).retryInSeconds ?? 0) * 1000),
-              }
-            : { ...offsetsNow, finishedAt: new Date() },
-        fence,
-        'lean',
-        last.messages,
-      );
-      this.signalled.delete(execution.runUuid);
-      // Not settled here (another replica holds it, or it moved on): the lines go anyway; their
-      // batch ids make a second copy from the replica that settles it harmless.
-      if (!settled) await this.shipper.handOver(last.messages);
-      if (settled) {
-        // A stop that landed after the retry was decided ends the run here: close its log stream.
-        if (settled.status !== 'retrying' && ending.status === 'retrying') await this.shipper.ship(execution.runUuid, files, offsetsNow, true);
+      await this.enforceTimeout(execution, fence);
+      await this.enforceGrace(execution);
+      return;
+    }
+    if (state.state === 'unknown') {
+      // The executor cannot tell: a zombie once silent for MYELIN_ZOMBIE_SECONDS (./liveness.ts), else wait.
+      if (await this.liveness.unknown(execution, state, fence)) {
+        this.signalled.delete(execution.runUuid);
         await this.lease.release(execution.runUuid);
         this.dirty = true;
       }
+      return;
     }
-    // The heartbeats of every run seen alive in this pass (and relayed from clients): one statement.
-    await this.liveness.flush();
+    // The log stream ends with the run, not with an attempt that is retried.
+    const ending = decideEnd(state, attemptRow(execution), this.retryPolicy);
+    // The last lines (and the end of the log stream) go with the final status, in its transaction.
+    const last = await this.shipper.prepare(execution.runUuid, files, shipped, ending.status !== 'retrying');
+    const offsetsNow = last.offsets;
+    const settled = await this.executions.settle(
+      execution.runUuid,
+      (current) => withoutRetryDelay(decideEnd(state, attemptRow(current), this.retryPolicy)),
+      (change, current) =>
+        change.status === 'retrying'
+          ? {
+              ...offsetsNow,
+              pid: null,
+              pidStartTime: null,
+              timedOutAt: null,
+              attempt: current.attempt + 1,
+              retryAt: new Date(Date.now() + (decideEnd(state, attemptRow(current), this.retryPolicy).retryInSeconds ?? 0) * 1000),
+            }
+          : { ...offsetsNow, finishedAt: new Date() },
+      fence,
+      'lean',
+      last.messages,
+    );
+    this.signalled.delete(execution.runUuid);
+    // Not settled here (another replica holds it, or it moved on): the lines go anyway; their
+    // batch ids make a second copy from the replica that settles it harmless.
+    if (!settled) await this.shipper.handOver(last.messages);
+    if (settled) {
+      // A stop that landed after the retry was decided ends the run here: close its log stream.
+      if (settled.status !== 'retrying' && ending.status === 'retrying') await this.shipper.ship(execution.runUuid, files, offsetsNow, true);
+      await this.lease.release(execution.runUuid);
+      this.dirty = true;
+    }
   }
 
   private get retryPolicy() {

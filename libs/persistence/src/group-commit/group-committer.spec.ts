@@ -56,4 +56,23 @@ describe('GroupCommitter', () => {
     await Promise.all(Array.from({ length: 9 }, (_, i) => committer.submit(i)));
     expect(most).toBe(3);
   });
+
+  it('with gather, items submitted from separate callbacks of one event-loop turn share a group even when the write never yields', async () => {
+    // A write that resolves without yielding to the event loop (as on PGlite): without gather each
+    // item would be written alone.
+    const groups: number[][] = [];
+    const write = async (items: number[]) => {
+      groups.push(items);
+      return items;
+    };
+    const alone = new GroupCommitter<number, number>(write);
+    const together = new GroupCommitter<number, number>(write, { gather: true });
+    const submitFromImmediates = (committer: GroupCommitter<number, number>) =>
+      Promise.all([1, 2, 3].map((i) => new Promise<number>((resolve) => setImmediate(() => resolve(committer.submit(i))))));
+    await submitFromImmediates(alone);
+    expect(groups).toEqual([[1], [2], [3]]);
+    groups.length = 0;
+    expect(await submitFromImmediates(together)).toEqual([1, 2, 3]);
+    expect(groups).toEqual([[1, 2, 3]]);
+  });
 });

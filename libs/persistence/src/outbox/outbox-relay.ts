@@ -30,6 +30,24 @@ export async function enqueueOutbox(
   ]);
 }
 
+/** Queue several messages in the caller's transaction with one statement, in the given order. */
+export async function enqueueOutboxMany(
+  manager: EntityManager,
+  schema: string,
+  messages: ReadonlyArray<{ kind: Exclude<MessageKind, 'request'>; pattern: string; payload: object }>,
+): Promise<void> {
+  if (!messages.length) return;
+  if (messages.length === 1) return enqueueOutbox(manager, schema, messages[0].kind, messages[0].pattern, messages[0].payload);
+  const data = manager.queryRunner?.data as { outboxSchemas?: Set<string> } | undefined;
+  if (data) (data.outboxSchemas ??= new Set()).add(schema);
+  // Ids follow the ordinality, so the relay publishes them in this order.
+  await manager.query(
+    `INSERT INTO "${schema}"."outbox" ("pattern", "kind", "payload")
+     SELECT m.pattern, m.kind, m.payload FROM unnest($1::text[], $2::text[], $3::jsonb[]) WITH ORDINALITY AS m(pattern, kind, payload, n) ORDER BY m.n`,
+    [messages.map((m) => m.pattern), messages.map((m) => m.kind), messages.map((m) => JSON.stringify(m.payload))],
+  );
+}
+
 /**
  * Publishes a schema's outbox in order. Rows are locked with SKIP LOCKED so several replicas of
  * a service can relay at once without publishing a row twice; a row is deleted only after the
@@ -39,7 +57,8 @@ export class OutboxRelay {
   private timer?: NodeJS.Timeout;
   private running = false;
   private again = false;
-  private stopped = false;
+  // Until start(), commits do not poke it (a relay used only through flush() stays passive).
+  private stopped = true;
   private failures = 0;
 
   constructor(

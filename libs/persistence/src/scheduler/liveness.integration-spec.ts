@@ -107,4 +107,48 @@ describe.each(backends)('scheduler liveness on %s', (_label, provision) => {
     expect((await repo.claimWorkdirCleanup('local', at(0), at(1), 100)).map((r) => r.runUuid)).toEqual([recent]);
     expect((await repo.claimWorkdirCleanup('kubernetes', before, at(0), 100)).map((r) => r.runUuid)).toEqual([otherExecutor]);
   });
+
+  it('groups status changes asked for together, deciding each on its row in order, as one by one would', async () => {
+    const [a, b, c] = [await enqueue(), await enqueue(), await enqueue()];
+    const outboxBefore = Number((await db.dataSource.query(`SELECT coalesce(max(id), 0)::bigint AS id FROM scheduler.outbox`))[0].id);
+    const decided: string[] = [];
+    // Asked for in one turn of the event loop: they go in one transaction.
+    const results = await Promise.all([
+      repo.transition(a, { status: 'starting', reason: 'Starting', message: '' }, { startedAt: at(1), devices: ['0'] }, { token: 7, claim: true, owner: 'r1' }),
+      repo.transition(b, { status: 'starting', reason: 'Starting', message: '' }, { startedAt: at(2) }),
+      // The same run twice: the second sees the first's result (running after starting).
+      repo.transition(a, { status: 'running', reason: 'Running', message: 'pid 1' }, { pid: 1, pidStartTime: 't1' }, { token: 7 }),
+      // A stale token is refused, and only that change.
+      repo.transition(b, { status: 'running', reason: 'Running', message: '' }, { pid: 2 }, { token: 3 }),
+      // Illegal from queued: refused.
+      repo.transition(c, { status: 'succeeded', reason: 'Done', message: '' }),
+      repo.settle(c, (current) => {
+        decided.push(current.status);
+        return { status: 'stopped', reason: 'Stopped', message: 'before it started', exitCode: 143 };
+      }, { finishedAt: at(3) }, undefined, 'lean', [{ pattern: 'tracking.cmd.logs.append.v1', payload: { runUuid: c, eof: true } }]),
+    ]);
+    expect(results.map((r) => r?.status ?? null)).toEqual(['starting', 'starting', 'running', null, null, 'stopped']);
+    expect(decided).toEqual(['queued']);
+    // What each caller got is the row as its own change left it.
+    expect(results[0]?.pid).toBeNull();
+    expect(results[2]?.pid).toBe(1);
+    const rowA = await repo.find(a);
+    expect(rowA).toMatchObject({ status: 'running', pid: 1, pidStartTime: 't1', owner: 'r1', statusMessage: 'pid 1', devices: ['0'] });
+    expect(Number(rowA?.fence)).toBe(7);
+    expect(rowA?.startedAt?.getTime()).toBe(at(1).getTime());
+    expect(await repo.find(b)).toMatchObject({ status: 'starting', pid: null });
+    expect(await repo.find(c)).toMatchObject({ status: 'stopped', exitCode: 143 });
+    // One event per applied change, in the order asked, each command after its status.
+    const outbox = (await db.dataSource.query(`SELECT pattern, payload FROM scheduler.outbox WHERE id > $1 ORDER BY id`, [outboxBefore])) as Array<{
+      pattern: string;
+      payload: { runUuid: string; status?: string };
+    }>;
+    expect(outbox.map((m) => [m.payload.runUuid, m.payload.status ?? m.pattern])).toEqual([
+      [a, 'starting'],
+      [b, 'starting'],
+      [a, 'running'],
+      [c, 'stopped'],
+      [c, 'tracking.cmd.logs.append.v1'],
+    ]);
+  });
 });

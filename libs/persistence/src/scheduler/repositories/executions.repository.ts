@@ -1,7 +1,8 @@
 import { DataSource, EntityManager } from 'typeorm';
 import { canTransition, RunStatus, RunStatusChanged } from '@myelin/contracts';
 import { ExecutionEntity } from '../entities/execution.entity';
-import { enqueueOutbox } from '../../outbox/outbox-relay';
+import { enqueueOutbox, enqueueOutboxMany } from '../../outbox/outbox-relay';
+import { GroupCommitter } from '../../group-commit/group-committer';
 
 /** A command for another service, queued in the scheduler's outbox with a change of an execution. */
 export interface OutboxCommand {
@@ -181,8 +182,13 @@ export class ExecutionsRepository {
    * Like `transition`, but the status is decided from the row as it is under the lock: a stop
    * that lands while a pass is settling a finished process turns the outcome into `stopped`
    * instead of racing it.
+   *
+   * Status changes are group-committed: the ones asked for while a group is being written go
+   * together in the next transaction (a wave of runs ending or starting at once is a few
+   * statements, not five per run). Each is still decided on its row under the row's lock, in the
+   * order asked.
    */
-  async settle(
+  settle(
     runUuid: string,
     decide: (current: ExecutionEntity) => StatusChange,
     /** Fields to write with the status; a function when they depend on the status decided. */
@@ -192,32 +198,90 @@ export class ExecutionsRepository {
     /** Queued in the outbox with the status (after it): the last log lines and the end of the log stream. */
     commands: readonly OutboxCommand[] = [],
   ): Promise<ExecutionEntity | null> {
+    return this.settles.submit({ runUuid, decide, patch, fence, read, commands });
+  }
+
+  private readonly settles = new GroupCommitter<SettleRequest, ExecutionEntity | null>((requests) => this.settleGroup(requests), { gather: true });
+
+  private settleGroup(requests: SettleRequest[]): Promise<Array<ExecutionEntity | null>> {
     return this.dataSource.transaction(async (m) => {
+      const uuids = [...new Set(requests.map((r) => r.runUuid))].sort();
       const query = m.getRepository(ExecutionEntity).createQueryBuilder('e');
-      if (read === 'lean') query.select(this.leanColumns.map((c) => `e.${c}`));
-      const row = await query.setLock('pessimistic_write').where('e.run_uuid = :runUuid', { runUuid }).getOne();
-      if (!row) return null;
-      if (fence && !fenceHolds(row, fence)) return null;
-      const change = decide(row);
-      if (!canTransition(row.status, change.status, row.kind)) return null;
-      // Only the columns that change (save() would read the whole row again to diff it).
-      const changed: ExecutionPatch & Partial<Pick<ExecutionEntity, 'status' | 'statusReason' | 'statusMessage' | 'fence' | 'owner'>> = {
-        ...(typeof patch === 'function' ? patch(change, row) : patch),
-        status: change.status,
-        statusReason: change.reason,
-        statusMessage: change.message,
-      };
-      if (fence?.claim) {
-        changed.fence = fence.token;
-        if (fence.owner !== undefined) changed.owner = fence.owner;
-      }
-      if (change.exitCode !== undefined) changed.exitCode = change.exitCode;
-      await m.getRepository(ExecutionEntity).update({ runUuid }, changed);
-      Object.assign(row, changed);
-      await this.emitStatus(m, runUuid, change, row.attempt);
-      for (const c of commands) await enqueueOutbox(m, 'scheduler', 'command', c.pattern, c.payload);
-      return row;
+      if (requests.every((r) => r.read === 'lean')) query.select(this.leanColumns.map((c) => `e.${c}`));
+      // Locked in one order (by run), so two groups never wait on each other.
+      const rows = await query.setLock('pessimistic_write').where('e.run_uuid IN (:...uuids)', { uuids }).orderBy('e.run_uuid').getMany();
+      const byUuid = new Map(rows.map((r) => [r.runUuid, r]));
+      const changedColumns = new Map<string, Set<string>>();
+      const messages: OutboxMessage[] = [];
+      const results = requests.map((request): ExecutionEntity | null => {
+        const row = byUuid.get(request.runUuid);
+        if (!row) return null;
+        if (request.fence && !fenceHolds(row, request.fence)) return null;
+        const change = request.decide(row);
+        if (!canTransition(row.status, change.status, row.kind)) return null;
+        // Only the columns that change (save() would read the whole row again to diff it).
+        const changed: ExecutionPatch & Partial<Pick<ExecutionEntity, 'status' | 'statusReason' | 'statusMessage' | 'fence' | 'owner'>> = {
+          ...(typeof request.patch === 'function' ? request.patch(change, row) : request.patch),
+          status: change.status,
+          statusReason: change.reason,
+          statusMessage: change.message,
+        };
+        if (request.fence?.claim) {
+          changed.fence = request.fence.token;
+          if (request.fence.owner !== undefined) changed.owner = request.fence.owner;
+        }
+        if (change.exitCode !== undefined) changed.exitCode = change.exitCode;
+        Object.assign(row, changed);
+        const columns = changedColumns.get(row.runUuid) ?? new Set<string>();
+        for (const key of Object.keys(changed)) columns.add(key);
+        changedColumns.set(row.runUuid, columns);
+        messages.push(statusMessage(row.runUuid, change, row.attempt));
+        for (const c of request.commands) messages.push({ kind: 'command', pattern: c.pattern, payload: c.payload });
+        // A copy: a later change of the same run in this group must not alter what this caller got.
+        return { ...row };
+      });
+      await this.writeRows(m, byUuid, changedColumns);
+      await enqueueOutboxMany(m, 'scheduler', messages);
+      return results;
     });
+  }
+
+  /**
+   * Write each run's changed columns as the row is now (a run changed twice in a group is written
+   * once, with its last state): one UPDATE per set of columns, from a VALUES list.
+   */
+  private async writeRows(m: EntityManager, rows: Map<string, ExecutionEntity>, changedColumns: Map<string, Set<string>>): Promise<void> {
+    const bySignature = new Map<string, { properties: string[]; runs: string[] }>();
+    for (const [runUuid, columns] of changedColumns) {
+      const properties = [...columns].sort();
+      const signature = properties.join(',');
+      const entry = bySignature.get(signature) ?? { properties, runs: [] };
+      entry.runs.push(runUuid);
+      bySignature.set(signature, entry);
+    }
+    const metadata = this.dataSource.getMetadata(ExecutionEntity);
+    for (const { properties, runs } of bySignature.values()) {
+      const columns = properties.map((p) => metadata.findColumnWithPropertyName(p)!);
+      const params: unknown[] = [];
+      const tuples = runs.map((runUuid) => {
+        const row = rows.get(runUuid) as unknown as Record<string, unknown>;
+        params.push(runUuid);
+        const placeholders = [`$${params.length}::uuid`];
+        for (const column of columns) {
+          const value = row[column.propertyName] ?? null;
+          params.push(column.type === 'jsonb' && value !== null ? JSON.stringify(value) : value);
+          placeholders.push(`$${params.length}::${String(column.type)}`);
+        }
+        return `(${placeholders.join(', ')})`;
+      });
+      const names = columns.map((c) => `"${c.databaseName}"`);
+      await m.query(
+        `UPDATE "scheduler"."executions" e SET ${names.map((n) => `${n} = v.${n}`).join(', ')}, "updated_at" = now()
+           FROM (VALUES ${tuples.join(', ')}) AS v("run_uuid", ${names.join(', ')})
+          WHERE e."run_uuid" = v."run_uuid"`,
+        params,
+      );
+    }
   }
 
   /** Re-announce the current status of executions (after a restart: consumers may have missed it). */
@@ -314,17 +378,34 @@ export class ExecutionsRepository {
   }
 
   private async emitStatus(m: EntityManager, runUuid: string, change: StatusChange, attempt = 0): Promise<void> {
-    const payload: RunStatusChanged.Payload = {
-      runUuid,
-      status: change.status,
-      reason: change.reason,
-      message: change.message,
-      at: new Date().toISOString(),
-      attempt,
-      ...(change.exitCode !== undefined ? { exitCode: change.exitCode } : {}),
-    };
-    await enqueueOutbox(m, 'scheduler', 'event', RunStatusChanged.PATTERN, payload);
+    const { kind, pattern, payload } = statusMessage(runUuid, change, attempt);
+    await enqueueOutbox(m, 'scheduler', kind, pattern, payload);
   }
+}
+
+interface SettleRequest {
+  runUuid: string;
+  decide: (current: ExecutionEntity) => StatusChange;
+  patch: ExecutionPatch | ((change: StatusChange, current: ExecutionEntity) => ExecutionPatch);
+  fence?: Fence;
+  read: 'lean' | 'full';
+  commands: readonly OutboxCommand[];
+}
+
+type OutboxMessage = { kind: 'event' | 'command'; pattern: string; payload: object };
+
+/** The "status changed" event of a run, as queued in the scheduler's outbox. */
+function statusMessage(runUuid: string, change: StatusChange, attempt = 0): OutboxMessage {
+  const payload: RunStatusChanged.Payload = {
+    runUuid,
+    status: change.status,
+    reason: change.reason,
+    message: change.message,
+    at: new Date().toISOString(),
+    attempt,
+    ...(change.exitCode !== undefined ? { exitCode: change.exitCode } : {}),
+  };
+  return { kind: 'event', pattern: RunStatusChanged.PATTERN, payload };
 }
 
 function fenceHolds(row: ExecutionEntity, fence: Fence): boolean {
