@@ -101,7 +101,8 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
   }
 
   async runStatusChanged(event: RunStatusChanged.Payload): Promise<void> {
-    if (!isFinal(event.status)) return;
+    // Only op runs matter here: a run the sender says belongs to nothing is not looked up.
+    if (!isFinal(event.status) || event.parentUuid === null) return;
     const action = await this.repo.startByRun(event.runUuid);
     if (!action) {
       // Maybe an op run whose PipelineOpCreate reply is still on its way: keep the status a while.

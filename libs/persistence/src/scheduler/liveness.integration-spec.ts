@@ -150,5 +150,7 @@ describe.each(backends)('scheduler liveness on %s', (_label, provision) => {
       [c, 'stopped'],
       [c, 'tracking.cmd.logs.append.v1'],
     ]);
+    // The events say the runs belong to no group or pipeline (their consumers need not look them up).
+    expect(outbox.filter((m) => m.payload.status).every((m) => (m.payload as { parentUuid?: unknown }).parentUuid === null)).toBe(true);
   });
 });

@@ -95,8 +95,11 @@ export class LocalProcessExecutor implements Executor {
       rm(p.exitFile, { force: true }),
     ]);
     // $0: the command script, $1: the exit-code file, $2: the pid file (read if we crash before storing the pid).
-    const wrapper =
-      'printf "%s" "$$" > "$2"; bash "$0"; code=$?; printf "%s" "$code" > "$1.tmp" && mv "$1.tmp" "$1"; exit $code';
+    // The script runs in a subshell of the wrapper (sourced, with no positional arguments), not in
+    // a new bash, and the exit code is written in place rather than renamed into place with mv: two
+    // fewer programs started per run (fork + exec cost ~4 ms of CPU each on a small VM). The file is
+    // read only once the wrapper is gone, and an empty one (killed mid-write) counts as none.
+    const wrapper = 'printf "%s" "$$" > "$2"; ( set --; . "$0" ); code=$?; printf "%s" "$code" > "$1"; exit $code';
     const { runToken } = await secrets;
     // Output goes to files, appended (a retried run keeps earlier attempts' output; the shipper
     // resumes from its stored offsets); the process is detached in its own process group, so stop
@@ -171,7 +174,8 @@ export class LocalProcessExecutor implements Executor {
     // SIGTERM, or daemons the job forked): the run is not over until the group is empty.
     if (pid && (await groupAlive(pid))) return { state: 'running' };
     try {
-      const code = Number((await readFile(p.exitFile, 'utf8')).trim());
+      const text = (await readFile(p.exitFile, 'utf8')).trim();
+      const code = text === '' ? NaN : Number(text);
       if (Number.isInteger(code)) {
         return code > 128 ? { state: 'exited', exitCode: code, signal: signalName(code - 128) } : { state: 'exited', exitCode: code };
       }

@@ -77,7 +77,7 @@ export class ExecutionsRepository {
         .returning(['runUuid'])
         .execute()) as { raw: unknown[] };
       if (!inserted.raw.length) return false;
-      await this.emitStatus(m, execution.runUuid, queued);
+      await this.emitStatus(m, execution, queued);
       return true;
     });
   }
@@ -235,7 +235,7 @@ export class ExecutionsRepository {
         const columns = changedColumns.get(row.runUuid) ?? new Set<string>();
         for (const key of Object.keys(changed)) columns.add(key);
         changedColumns.set(row.runUuid, columns);
-        messages.push(statusMessage(row.runUuid, change, row.attempt));
+        messages.push(statusMessage(row, change));
         for (const c of request.commands) messages.push({ kind: 'command', pattern: c.pattern, payload: c.payload });
         // A copy: a later change of the same run in this group must not alter what this caller got.
         return { ...row };
@@ -290,7 +290,7 @@ export class ExecutionsRepository {
       for (const row of rows) {
         // The last condition again (a waiting run keeps saying which limit holds it), else a plain resync.
         const change = row.statusReason ? { status: row.status, reason: row.statusReason, message: row.statusMessage ?? '' } : { status: row.status, reason: 'Resync', message: '' };
-        await this.emitStatus(m, row.runUuid, change, row.attempt);
+        await this.emitStatus(m, row, change);
       }
     });
   }
@@ -311,7 +311,7 @@ export class ExecutionsRepository {
       if (!row || row.status !== change.status) return false;
       if (row.statusReason === change.reason && row.statusMessage === change.message) return false;
       await m.getRepository(ExecutionEntity).update({ runUuid }, { statusReason: change.reason, statusMessage: change.message });
-      await this.emitStatus(m, runUuid, change, row.attempt);
+      await this.emitStatus(m, row, change);
       return true;
     });
   }
@@ -377,8 +377,8 @@ export class ExecutionsRepository {
     return list.map((r) => ({ runUuid: r.run_uuid, executor: r.executor, workdir: r.workdir }));
   }
 
-  private async emitStatus(m: EntityManager, runUuid: string, change: StatusChange, attempt = 0): Promise<void> {
-    const { kind, pattern, payload } = statusMessage(runUuid, change, attempt);
+  private async emitStatus(m: EntityManager, row: StatusSource, change: StatusChange): Promise<void> {
+    const { kind, pattern, payload } = statusMessage(row, change);
     await enqueueOutbox(m, 'scheduler', kind, pattern, payload);
   }
 }
@@ -394,16 +394,21 @@ interface SettleRequest {
 
 type OutboxMessage = { kind: 'event' | 'command'; pattern: string; payload: object };
 
+type StatusSource = Pick<ExecutionEntity, 'runUuid' | 'attempt' | 'project' | 'parentUuid'>;
+
 /** The "status changed" event of a run, as queued in the scheduler's outbox. */
-function statusMessage(runUuid: string, change: StatusChange, attempt = 0): OutboxMessage {
+function statusMessage(row: StatusSource, change: StatusChange): OutboxMessage {
   const payload: RunStatusChanged.Payload = {
-    runUuid,
+    runUuid: row.runUuid,
     status: change.status,
     reason: change.reason,
     message: change.message,
     at: new Date().toISOString(),
-    attempt,
+    attempt: row.attempt ?? 0,
     ...(change.exitCode !== undefined ? { exitCode: change.exitCode } : {}),
+    // Consumers that follow only their children (pipelines, the optimizer) skip runs with none. A
+    // row made from a stop that overtook its start command knows nothing of the run: no claim then.
+    ...(row.project ? { parentUuid: row.parentUuid ?? null } : {}),
   };
   return { kind: 'event', pattern: RunStatusChanged.PATTERN, payload };
 }

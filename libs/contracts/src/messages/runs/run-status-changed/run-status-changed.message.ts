@@ -17,6 +17,11 @@ export namespace RunStatusChanged {
     @IsISO8601() at!: string;
     @IsOptional() @IsInt() exitCode?: number;
     @IsOptional() @IsInt() @Min(0) attempt?: number;
+    /**
+     * The group or pipeline the run belongs to; null when it belongs to none. Absent when the sender
+     * does not know (then a consumer that follows only its own children must look the run up).
+     */
+    @IsOptional() @IsUUID() parentUuid?: string | null;
   }
   export const definition = defineMessage(PATTERN, 'event', Payload);
 }

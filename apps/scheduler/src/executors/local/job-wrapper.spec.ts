@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ExecutionEntity } from '@myelin/persistence';
+import { createTempDir, TempDir } from '@myelin/testing';
+import { LocalProcessExecutor } from './local-process.executor';
+
+/** The bash wrapper a local job runs under: exit codes, signals and the files a restarted scheduler reads. */
+describe('local executor: job wrapper', () => {
+  let home: TempDir;
+  let executor: LocalProcessExecutor;
+
+  beforeEach(async () => {
+    home = await createTempDir('myelin-wrapper');
+    executor = new LocalProcessExecutor({ runsDir: join(home.path, 'runs'), publicUrl: 'http://127.0.0.1:1', baseEnv: {} });
+  });
+
+  afterEach(async () => {
+    executor.close();
+    await home.remove();
+  });
+
+  const execution = (cmd: string): ExecutionEntity =>
+    ({ runUuid: randomUUID(), project: 'alice/vision', number: 1, kind: 'job', cmd, params: {}, spec: {}, codeDir: null, outputsOf: null, copyOutputsFrom: null, attempt: 0 }) as unknown as ExecutionEntity;
+
+  /** Launch, wait until the executor sees the process gone, and return its state with the job's stdout. */
+  const runToEnd = async (cmd: string) => {
+    const run = execution(cmd);
+    const launched = await executor.launch(run);
+    const row = { ...run, ...launched } as ExecutionEntity;
+    for (let i = 0; i < 250; i++) {
+      const state = await executor.inspect(row);
+      if (state.state !== 'running') {
+        const stdout = await readFile(executor.logFiles(row).stdout, 'utf8').catch(() => '');
+        return { state, stdout, row };
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error('the job did not end');
+  };
+
+  it('reports the exit code of the command, including an explicit exit in the middle of the script', async () => {
+    expect((await runToEnd('true')).state).toEqual({ state: 'exited', exitCode: 0 });
+    const { state, stdout } = await runToEnd('echo before\nexit 3\necho after');
+    expect(state).toEqual({ state: 'exited', exitCode: 3 });
+    expect(stdout).toBe('before\n');
+  });
+
+  it('runs the command without positional arguments, with $0 naming its script, and its own pid file', async () => {
+    const { state, stdout, row } = await runToEnd('echo "args=[$#] [$1] [$2]"; echo "zero=$(basename "$0")"');
+    expect(state).toEqual({ state: 'exited', exitCode: 0 });
+    expect(stdout).toBe('args=[0] [] []\nzero=cmd.sh\n');
+    expect(Number(await readFile(join(home.path, 'runs', row.runUuid, '.myelin', 'pid'), 'utf8'))).toBe(row.pid);
+  });
+
+  it('reports a job killed by a signal with its signal', async () => {
+    const { state } = await runToEnd('kill -KILL $BASHPID');
+    expect(state).toEqual({ state: 'exited', exitCode: 137, signal: 'SIGKILL' });
+  });
+
+  it('treats an empty exit-code file (the wrapper killed while writing it) as no exit code, not as success', async () => {
+    const { row } = await runToEnd('true');
+    const exitFile = join(home.path, 'runs', row.runUuid, '.myelin', 'exit_code');
+    await writeFile(exitFile, '');
+    expect(await executor.inspect(row)).toEqual({ state: 'vanished' });
+  });
+});
