@@ -89,6 +89,11 @@ describe.each([
     await call('POST', '/api/v1/projects', { name: 'scratch' }, tokens.alice);
     expect((await call('DELETE', '/api/v1/alice/scratch', undefined, tokens.alice)).status).toBe(204);
     expect((await call('GET', '/api/v1/alice/scratch', undefined, tokens.alice)).status).toBe(404);
+    // A run submitted to a project of one's own that does not exist yet makes it; never someone else's.
+    expect((await call('POST', '/api/v1/alice/first-use/runs', spec(), tokens.alice)).status).toBe(201);
+    expect((await call('GET', '/api/v1/alice/first-use', undefined, tokens.alice)).body).toMatchObject({ fullName: 'alice/first-use', role: 'owner' });
+    expect((await call('POST', '/api/v1/alice/not-bobs/runs', spec(), tokens.bob)).status).toBe(404);
+    expect((await call('GET', '/api/v1/alice/not-bobs', undefined, tokens.alice)).status).toBe(404);
   });
 
   it('hides a private project from non-members: 404 to read, list, write or delete', async () => {

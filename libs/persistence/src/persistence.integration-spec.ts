@@ -230,6 +230,13 @@ describe.each(backends)('persistence on %s', (_label, provision) => {
     const stored = await repo.logs(run);
     expect(stored.map((l) => l.line)).toEqual(['hello', 'warn: ü ✓']);
     expect(await repo.logs(run, { afterId: stored[0].id })).toHaveLength(1);
+    // The last batch of a run records the end of its logs with it; a redelivery stores nothing twice.
+    expect(await repo.logsEnded(run)).toBe(false);
+    const last = [{ at, stream: 'stdout' as const, line: 'bye' }];
+    expect(await repo.appendLogs(run, 'l2', last, true)).toBe(true);
+    expect(await repo.appendLogs(run, 'l2', last, true)).toBe(false);
+    expect(await repo.logsEnded(run)).toBe(true);
+    expect((await repo.logs(run)).map((l) => l.line)).toEqual(['hello', 'warn: ü ✓', 'bye']);
   });
 
   it('keeps per-metric summaries (last by step, finite min/max, count) and the API copy never regresses', async () => {

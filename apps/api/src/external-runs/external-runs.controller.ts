@@ -20,8 +20,7 @@ export class ExternalRunsController {
   @Post(':owner/:project/runs/external')
   @ApiOperation({ summary: 'Create a run tracked from outside the platform (member): `running` at once, never scheduled' })
   async create(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Body() body: CreateExternalRunDto): Promise<RunView> {
-    await this.projects.ensureOwnDefault(req.identity, owner, name);
-    const { project, fullName } = await this.projects.resolve(req.identity, owner, name, 'member');
+    const { project, fullName } = await this.projects.resolveOwnOrCreate(req.identity, owner, name, 'member');
     const run = await this.service.create(req.identity, project, fullName, {
       ...(body.name ? { name: body.name } : {}),
       ...(body.description ? { description: body.description } : {}),

@@ -77,12 +77,23 @@ export class ProjectsService {
     return { project, fullName: `${owner.name}/${project.name}`, role: 'owner' };
   }
 
-  /** The project named `default` of the caller, made on first use (the CLI's default project). */
-  async ensureOwnDefault(identity: Identity, ownerName: string, name: string): Promise<void> {
-    if (identity.runUuid || ownerName !== identity.username) return;
-    const owner: Owner = { kind: 'user', id: identity.userId, name: identity.username };
-    if (!(await this.projects.find(owner, name))) {
-      await this.projects.create(owner, { name }).catch(() => undefined); // a concurrent creation won
+  /**
+   * Like `resolve`, but a project of the caller's own that does not exist yet is made on first use
+   * (the CLI's `default` project, `myelin run -p name`). Looked up once in the common case: the
+   * project is created only after the lookup missed.
+   */
+  async resolveOwnOrCreate(identity: Identity, ownerName: string, name: string, needed: Role): Promise<ResolvedProject> {
+    try {
+      return await this.resolve(identity, ownerName, name, needed);
+    } catch (error) {
+      const missing = error instanceof ApiException && error.code === ApiExceptionCode.NotFound;
+      if (!missing || identity.runUuid || ownerName !== identity.username) throw error;
+      const owner: Owner = { kind: 'user', id: identity.userId, name: identity.username };
+      // An archived project of that name is not made again (resolve still says it is not found).
+      if (!(await this.projects.find(owner, name))) {
+        await this.projects.create(owner, { name }).catch(() => undefined); // a concurrent creation won
+      }
+      return this.resolve(identity, ownerName, name, needed);
     }
   }
 

@@ -39,8 +39,7 @@ export class RunsController {
   @Post(':owner/:project/runs')
   @ApiOperation({ summary: 'Create a run from polyaxonfile(s) (member); 400 with file, line and field for a bad file' })
   async create(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Body() body: CreateRunDto): Promise<RunView> {
-    await this.projects.ensureOwnDefault(req.identity, owner, name);
-    const { project, fullName } = await this.projects.resolve(req.identity, owner, name, 'member');
+    const { project, fullName } = await this.projects.resolveOwnOrCreate(req.identity, owner, name, 'member');
     if ((body.priority ?? 0) > 0 && !req.identity.isSuperuser) {
       throw new ApiException(ApiExceptionCode.Forbidden, 'only superusers submit runs with a priority above 0 (others may lower theirs)', [
         { path: 'priority', message: 'above 0 needs a superuser' },

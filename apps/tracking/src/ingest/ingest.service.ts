@@ -66,8 +66,12 @@ export class IngestService {
   }
 
   async logs(runUuid: string, batchId: string, lines: LogLineInput[], final = false): Promise<boolean> {
-    const stored = await this.tracking.appendLogs(runUuid, batchId, lines);
-    if (final) await this.tracking.markLogsEnded(runUuid);
+    // The end of a run's logs with no last lines (most runs): only the end marker, itself idempotent.
+    if (final && !lines.length) {
+      await this.endLogs(runUuid);
+      return true;
+    }
+    const stored = await this.tracking.appendLogs(runUuid, batchId, lines, final);
     if (stored || final) this.notifier.notify(runUuid);
     return stored;
   }

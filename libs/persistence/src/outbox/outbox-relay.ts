@@ -48,6 +48,17 @@ export async function enqueueOutboxMany(
   );
 }
 
+/** The relays of each data source, so that a write outside a transaction can poke them (below). */
+const relaysOf = new WeakMap<DataSource, Set<OutboxRelay>>();
+
+/**
+ * A single statement that queued messages in `schema`'s outbox outside a transaction (autocommit):
+ * no commit event fires for it, so it pokes the schema's relays itself.
+ */
+export function outboxWritten(dataSource: DataSource, schema: string): void {
+  for (const relay of relaysOf.get(dataSource) ?? []) if (relay.schema === schema) relay.poke();
+}
+
 /**
  * Publishes a schema's outbox in order. Rows are locked with SKIP LOCKED so several replicas of
  * a service can relay at once without publishing a row twice; a row is deleted only after the
@@ -63,7 +74,7 @@ export class OutboxRelay {
 
   constructor(
     private readonly dataSource: DataSource,
-    private readonly schema: string,
+    readonly schema: string,
     private readonly publisher: OutboxPublisher,
     private readonly options: { intervalMs?: number; batchSize?: number; logger?: OutboxLogger } = {},
   ) {
@@ -77,6 +88,9 @@ export class OutboxRelay {
       },
     };
     dataSource.subscribers.push(afterCommit);
+    const relays = relaysOf.get(dataSource) ?? new Set<OutboxRelay>();
+    relays.add(this);
+    relaysOf.set(dataSource, relays);
   }
 
   start(): void {

@@ -153,4 +153,30 @@ describe.each(backends)('scheduler liveness on %s', (_label, provision) => {
     // The events say the runs belong to no group or pipeline (their consumers need not look them up).
     expect(outbox.filter((m) => m.payload.status).every((m) => (m.payload as { parentUuid?: unknown }).parentUuid === null)).toBe(true);
   });
+
+  it('queues runs asked for together in one statement: each once, with one queued event per run stored', async () => {
+    const outboxBefore = Number((await db.dataSource.query(`SELECT coalesce(max(id), 0)::bigint AS id FROM scheduler.outbox`))[0].id);
+    const known = await enqueue();
+    const template = (await repo.find(known)) as object;
+    const row = async (runUuid: string) => ({ ...template, runUuid, status: 'queued', pid: null, fence: 0, owner: null }) as never;
+    const [a, b] = [randomUUID(), randomUUID()];
+    const queued = { status: 'queued' as const, reason: 'Queued', message: 'waiting' };
+    const results = await Promise.all([
+      repo.enqueue(await row(a), queued),
+      repo.enqueue(await row(a), queued), // the same start command twice
+      repo.enqueue(await row(known), queued), // already known
+      repo.enqueue(await row(b), queued),
+    ]);
+    expect(results).toEqual([true, false, false, true]);
+    expect(await repo.find(a)).toMatchObject({ status: 'queued', project: 'p/q', params: {}, teams: [] });
+    const events = (await db.dataSource.query(`SELECT payload FROM scheduler.outbox WHERE id > $1 AND pattern LIKE '%status-changed%' ORDER BY id`, [outboxBefore])) as Array<{
+      payload: { runUuid: string; status: string; message: string };
+    }>;
+    expect(events.map((e) => [e.payload.runUuid, e.payload.status])).toEqual([
+      [known, 'queued'],
+      [a, 'queued'],
+      [b, 'queued'],
+    ]);
+    expect(events[1].payload.message).toBe('waiting');
+  });
 });

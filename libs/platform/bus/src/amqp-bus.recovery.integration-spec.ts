@@ -51,7 +51,7 @@ describe('AmqpBus recovers from a broker restart and from lost channels', () => 
 
   it.each(['stop', 'kill'] as const)('loses no message sent by a retrying publisher while the broker restarts (%s), and the consumer resubscribes', async (how) => {
     const prefix = uniqueName('restart');
-    const publisher = newBus({ prefix, publishTimeoutMs: 30_000 });
+    const publisher = newBus({ prefix, publishTimeoutMs: 60_000 });
     const consumer = newBus({ prefix });
     const got = new Map<number, number>();
     await consumer.consume('scheduler', handlers({
@@ -96,9 +96,10 @@ describe('AmqpBus recovers from a broker restart and from lost channels', () => 
     expect(crashes).toEqual([]);
   });
 
+  // Publish timeouts of 60 s: a private broker's restart took over 30 s on a loaded 2-core machine.
   it('delivers events emitted while the broker was down once it is back', async () => {
     const prefix = uniqueName('restart');
-    const bus = newBus({ prefix, publishTimeoutMs: 30_000 });
+    const bus = newBus({ prefix, publishTimeoutMs: 60_000 });
     const seen: string[] = [];
     await bus.consume('api', handlers({ [RunStatusChanged.PATTERN]: (p) => seen.push((p as RunStatusChanged.Payload).runUuid) }));
     await broker.stop();

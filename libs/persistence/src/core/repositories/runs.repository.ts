@@ -4,7 +4,7 @@ import { canTransition, isFinal, MessageKind, RunCondition, RunKind, RunStatus }
 import { ProjectEntity } from '../entities/project.entity';
 import { RunConditionEntity } from '../entities/run-condition.entity';
 import { RunEntity } from '../entities/run.entity';
-import { enqueueOutbox } from '../../outbox/outbox-relay';
+import { enqueueOutbox, enqueueOutboxMany } from '../../outbox/outbox-relay';
 
 const RUN_START_PATTERN = 'scheduler.cmd.run.start.v1';
 
@@ -18,15 +18,18 @@ export async function admissionFacts(
   run: Pick<RunEntity, 'createdBy' | 'parentUuid'>,
 ): Promise<{ user?: string; teams?: string[]; parentKind?: 'group' | 'pipeline'; parentConcurrency?: number }> {
   const out: { user?: string; teams?: string[]; parentKind?: 'group' | 'pipeline'; parentConcurrency?: number } = {};
-  const users = (await manager.query(`SELECT "username" FROM "core"."users" WHERE "id" = $1`, [run.createdBy])) as Array<{ username: string }>;
-  if (users.length) out.user = users[0].username;
-  const teams = (await manager.query(
-    `SELECT o."name" || '/' || t."name" AS "team" FROM "core"."team_members" tm
-       JOIN "core"."teams" t ON t."id" = tm."team_id" JOIN "core"."organizations" o ON o."id" = t."org_id"
-      WHERE tm."user_id" = $1 ORDER BY 1`,
+  // The username and the teams in one statement (a run is created several times a second under load).
+  const users = (await manager.query(
+    `SELECT u."username",
+            coalesce((SELECT array_agg(o."name" || '/' || t."name" ORDER BY o."name" || '/' || t."name")
+                        FROM "core"."team_members" tm
+                        JOIN "core"."teams" t ON t."id" = tm."team_id" JOIN "core"."organizations" o ON o."id" = t."org_id"
+                       WHERE tm."user_id" = u."id"), '{}') AS "teams"
+       FROM "core"."users" u WHERE u."id" = $1`,
     [run.createdBy],
-  )) as Array<{ team: string }>;
-  out.teams = teams.map((t) => t.team);
+  )) as Array<{ username: string; teams: string[] }>;
+  if (users.length) out.user = users[0].username;
+  out.teams = users[0]?.teams ?? [];
   if (run.parentUuid) {
     const parents = (await manager.query(`SELECT "kind", "spec" FROM "core"."runs" WHERE "uuid" = $1`, [run.parentUuid])) as Array<{
       kind: string;
@@ -151,15 +154,18 @@ export class RunsRepository {
         startedAt: null,
         finishedAt: null,
       });
-      await manager.save(run);
+      // insert, not save: save() reads the row first to choose between INSERT and UPDATE.
+      await manager.insert(RunEntity, run as object);
       await manager.insert(RunConditionEntity, { runUuid: run.uuid, status: 'created', reason: 'Created', message: '', at: now });
       if (withinTransaction) await withinTransaction(run, manager);
+      const queued: Array<{ kind: Exclude<MessageKind, 'request'>; pattern: string; payload: object }> = [];
       for (const m of messages) {
         const payload = m.payload(run);
         // Start commands carry what the scheduler's admission needs (submitter, teams, parent concurrency).
         if (m.pattern === RUN_START_PATTERN) Object.assign(payload, await admissionFacts(manager, run));
-        await enqueueOutbox(manager, 'core', m.kind, m.pattern, payload);
+        queued.push({ kind: m.kind, pattern: m.pattern, payload });
       }
+      await enqueueOutboxMany(manager, 'core', queued);
       return run;
     });
   }

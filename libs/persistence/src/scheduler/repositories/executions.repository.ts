@@ -1,7 +1,7 @@
 import { DataSource, EntityManager } from 'typeorm';
 import { canTransition, RunStatus, RunStatusChanged } from '@myelin/contracts';
 import { ExecutionEntity } from '../entities/execution.entity';
-import { enqueueOutbox, enqueueOutboxMany } from '../../outbox/outbox-relay';
+import { enqueueOutbox, enqueueOutboxMany, outboxWritten } from '../../outbox/outbox-relay';
 import { GroupCommitter } from '../../group-commit/group-committer';
 
 /** A command for another service, queued in the scheduler's outbox with a change of an execution. */
@@ -65,21 +65,63 @@ export class ExecutionsRepository {
     return this.dataSource.getRepository(ExecutionEntity);
   }
 
-  /** Insert a new queued execution; false when the run is already known (a repeated start command). */
-  async enqueue(execution: Omit<ExecutionEntity, 'createdAt' | 'updatedAt'>, queued: StatusChange): Promise<boolean> {
-    return this.dataSource.transaction(async (m) => {
-      const inserted = (await m
-        .createQueryBuilder()
-        .insert()
-        .into(ExecutionEntity)
-        .values(execution as object)
-        .orIgnore()
-        .returning(['runUuid'])
-        .execute()) as { raw: unknown[] };
-      if (!inserted.raw.length) return false;
-      await this.emitStatus(m, execution, queued);
-      return true;
+  /**
+   * Insert a new queued execution with its status event; false when the run is already known (a
+   * repeated start command). Group-committed like status changes: the runs created in a burst are
+   * queued by one statement (rows and events together, no explicit transaction).
+   */
+  enqueue(execution: Omit<ExecutionEntity, 'createdAt' | 'updatedAt'>, queued: StatusChange): Promise<boolean> {
+    return this.enqueues.submit({ execution, queued });
+  }
+
+  private readonly enqueues = new GroupCommitter<{ execution: Omit<ExecutionEntity, 'createdAt' | 'updatedAt'>; queued: StatusChange }, boolean>(
+    (items) => this.enqueueGroup(items),
+    { gather: true },
+  );
+
+  private async enqueueGroup(items: Array<{ execution: Omit<ExecutionEntity, 'createdAt' | 'updatedAt'>; queued: StatusChange }>): Promise<boolean[]> {
+    // A run asked twice in one group: only its first command counts (the second is the repeat).
+    const seen = new Set<string>();
+    const firsts = items.filter(({ execution }) => !seen.has(execution.runUuid) && seen.add(execution.runUuid));
+    const metadata = this.dataSource.getMetadata(ExecutionEntity);
+    const columns = metadata.columns.filter((c) => !c.isCreateDate && !c.isUpdateDate);
+    const params: unknown[] = [];
+    const tuples = firsts.map(({ execution }) => {
+      const row = execution as unknown as Record<string, unknown>;
+      return `(${columns
+        .map((column) => {
+          const value = row[column.propertyName] ?? null;
+          params.push(column.type === 'jsonb' && value !== null ? JSON.stringify(value) : value);
+          return `$${params.length}::${String(column.type)}`;
+        })
+        .join(', ')})`;
     });
+    const events = firsts.map(({ execution, queued }) => statusMessage(execution, queued));
+    const at = params.length;
+    params.push(
+      firsts.map((i) => i.execution.runUuid),
+      events.map((e) => e.pattern),
+      events.map((e) => e.kind),
+      events.map((e) => JSON.stringify(e.payload)),
+    );
+    // The rows and their events in one statement: an event is queued only for a row inserted.
+    const inserted = (await this.dataSource.query(
+      `WITH ins AS (
+         INSERT INTO "scheduler"."executions" (${columns.map((c) => `"${c.databaseName}"`).join(', ')})
+         VALUES ${tuples.join(', ')}
+         ON CONFLICT DO NOTHING RETURNING "run_uuid"),
+       events AS (
+         INSERT INTO "scheduler"."outbox" ("pattern", "kind", "payload")
+         SELECT m.pattern, m.kind, m.payload
+           FROM unnest($${at + 1}::uuid[], $${at + 2}::text[], $${at + 3}::text[], $${at + 4}::jsonb[]) WITH ORDINALITY AS m(run_uuid, pattern, kind, payload, n)
+          WHERE m.run_uuid IN (SELECT "run_uuid" FROM ins) ORDER BY m.n)
+       SELECT "run_uuid" FROM ins`,
+      params,
+    )) as Array<{ run_uuid: string }>;
+    if (inserted.length) outboxWritten(this.dataSource, 'scheduler');
+    const stored = new Set(inserted.map((r) => r.run_uuid));
+    const counted = new Set<object>(firsts);
+    return items.map((item) => counted.has(item) && stored.has(item.execution.runUuid));
   }
 
   async remove(runUuid: string): Promise<void> {

@@ -337,8 +337,10 @@ export class TrackingRepository {
     return rows.map((r) => ({ name: r.name, last: num(r.last_value), lastStep: num(r.last_step), min: num(r.min_value), max: num(r.max_value), count: Number(r.count) }));
   }
 
-  async appendLogs(runUuid: string, batchId: string, lines: LogLineInput[]): Promise<boolean> {
+  /** Store a batch of log lines once per batch id; `final` also records the end of the run's logs, in the same transaction. */
+  async appendLogs(runUuid: string, batchId: string, lines: LogLineInput[], final = false): Promise<boolean> {
     return this.dataSource.transaction(async (manager) => {
+      if (final) await this.markLogsEnded(runUuid, manager);
       if (!(await this.claimBatch(manager, runUuid, `l:${batchId}`))) return false;
       if (!lines.length) return true;
       await manager.query(
@@ -351,8 +353,8 @@ export class TrackingRepository {
   }
 
   /** Record that the run's producer sent its last log batch. */
-  async markLogsEnded(runUuid: string): Promise<void> {
-    await this.dataSource.query(
+  async markLogsEnded(runUuid: string, manager: EntityManager | DataSource = this.dataSource): Promise<void> {
+    await manager.query(
       `INSERT INTO "tracking"."ingested_batches" ("run_uuid", "batch_id") VALUES ($1, 'eof') ON CONFLICT DO NOTHING`,
       [runUuid],
     );
