@@ -7,8 +7,11 @@
 //  2. latency: runs submitted one at a time while slots are free; submit-to-process-start is the
 //     time from sending the create request to the job's first shell line (the job writes its
 //     clock to a file), p50 and p99.
-// Usage: node tools/bench/scheduler-throughput.mjs [--distributed] [--runs 1000] [--seconds 0.5] [--concurrency 32] [--latency-runs 100]
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+//  3. baseline: the same N jobs at concurrency C spawned without the platform (--no-baseline skips
+//     it), first, so the figures say how much of the total is the machine's own process cost.
+// Usage: node tools/bench/scheduler-throughput.mjs [--distributed] [--runs 1000] [--seconds 0.5] [--concurrency 32] [--latency-runs 100] [--no-baseline]
+import { spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { apiCaller, arg, build, freePort, removeBusPrefix, sleep, startMyelin, waitReady } from './lib.mjs';
@@ -18,6 +21,38 @@ const D = arg('--seconds', 0.5);
 const C = arg('--concurrency', 32);
 const L = arg('--latency-runs', 100);
 if (!process.env.BENCH_NO_BUILD) build();
+
+/**
+ * The same jobs without the platform: N processes at concurrency C spawned straight from this
+ * (small) Node process, under the local executor's wrapper shape (the script in a subshell of a
+ * bash that records the pid and the exit code in files), output to a file. What the machine itself
+ * allows: on a small VM, starting bash, date and sleep costs tens of ms of CPU per job.
+ */
+async function bareProcesses(n, c) {
+  const dir = mkdtempSync(join(tmpdir(), 'myelin-bench-bare-'));
+  writeFileSync(join(dir, 'cmd.sh'), `date +%s%3N > started_ms; sleep ${D}\n`);
+  const wrapper = 'printf "%s" "$$" > "$2"; ( set --; . "$0" ); code=$?; printf "%s" "$code" > "$1"; exit $code';
+  const t0 = Date.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: c }, async () => {
+      while (next < n) {
+        const i = next++;
+        const out = openSync(join(dir, `out${i}`), 'a');
+        await new Promise((resolve, reject) => {
+          const child = spawn('/bin/bash', ['-c', wrapper, join(dir, 'cmd.sh'), join(dir, `exit${i}`), join(dir, `pid${i}`)], { cwd: dir, detached: true, stdio: ['ignore', out, out] });
+          child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`bare job ${i} exited with ${code}`))));
+          child.once('error', reject);
+        });
+        closeSync(out);
+      }
+    }),
+  );
+  const ms = Date.now() - t0;
+  rmSync(dir, { recursive: true, force: true });
+  return ms;
+}
+const bareMs = process.argv.includes('--no-baseline') ? null : await bareProcesses(N, C);
 
 const home = mkdtempSync(join(tmpdir(), 'myelin-bench-scheduler-'));
 const distributed = process.argv.includes('--distributed');
@@ -160,6 +195,11 @@ try {
   const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
   console.log(`local executor, ${distributed ? 'distributed (six `myelin serve` processes on PostgreSQL, RabbitMQ, Redis)' : 'embedded (`myelin up`: one process, PGlite)'}, 2-core machine; runs sleep ${D} s`);
   console.log(`burst: ${N} runs at concurrency ${C}: ${s(totalMs)} from first submit to last final status; ideal ${s(idealMs)}; ${((totalMs / idealMs - 1) * 100).toFixed(1)}% over the ideal (goal <= 10%)`);
+  if (bareMs !== null) {
+    console.log(
+      `  the same ${N} jobs without the platform (spawned straight from a Node process, same wrapper): ${s(bareMs)}, ${((bareMs / idealMs - 1) * 100).toFixed(1)}% over the ideal; the platform took ${(totalMs / bareMs).toFixed(2)}x that (${s(totalMs - bareMs)} more)`,
+    );
+  }
   console.log(`  (submitting all ${N} through the API took ${s(submittedMs)})`);
   console.log(`  platform CPU in the burst: ${cpuTotal.toFixed(1)} s, ${((cpuTotal * 1000) / N).toFixed(1)} ms per run${distributed ? ` (${procs.map((child, i) => `${child.spawnargs.at(-1)} ${cpuUsed[i].toFixed(1)}`).join(', ')})` : ''}; the machine's 2 cores give ${((2 * idealMs) / N).toFixed(1)} ms per run at the ideal`);
   console.log(`latency: submit-to-process-start with free slots, ${L} runs one at a time: p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms (goal p50 <= 50 ms)`);
