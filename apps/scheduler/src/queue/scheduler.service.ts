@@ -365,6 +365,10 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       return;
     }
     if (build && !build.image) return this.startBuild(execution, build.plan, token);
+    // The run's token is asked for while `starting` is written (its round trip to the API is off the
+    // path to the process). A run refused below keeps an unused token until it ends, when it is revoked.
+    const runToken = this.runToken(execution);
+    runToken.catch(() => undefined); // awaited only if the run starts (startProcess reports a failure then)
     const starting = await this.executions.transition(
       execution.runUuid,
       { status: 'starting', reason: 'Starting', message: `starting on the ${this.executor.name} executor` },
@@ -387,15 +391,15 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       return;
     }
     if (build?.image) await this.shipper.shipSystemLine(execution.runUuid, `myelin: ${build.note}`, `build-cache:${execution.attempt}`);
-    await this.startProcess(starting, fence, build?.image ? { image: build.image } : {});
+    await this.startProcess(starting, fence, build?.image ? { image: build.image } : {}, runToken);
   }
 
   /** Start the run's process or pods on a row that is `starting` under `fence`. */
-  private async startProcess(starting: ExecutionEntity, fence: Fence, options: LaunchOptions = {}): Promise<void> {
+  private async startProcess(starting: ExecutionEntity, fence: Fence, options: LaunchOptions = {}, runToken = this.runToken(starting)): Promise<void> {
     const execution = starting;
     try {
       // The token is issued while the executor prepares the run (they do not depend on each other).
-      const launched = await this.executor.launch(starting, this.runToken(starting).then((runToken) => ({ runToken })), options);
+      const launched = await this.executor.launch(starting, runToken.then((token) => ({ runToken: token })), options);
       const processFields = { pid: launched.pid, pidStartTime: launched.pidStartTime, workdir: launched.workdir };
       // No container engine (local executor): the polyaxonfile's image and build steps are not applied; the run's history says so.
       const notice = this.executor.condition || this.executor.build ? null : localBuildNotice(starting.spec);
