@@ -28,7 +28,7 @@ if (!process.env.BENCH_NO_BUILD) build();
  * bash that records the pid and the exit code in files), output to a file. What the machine itself
  * allows: on a small VM, starting bash, date and sleep costs tens of ms of CPU per job.
  */
-async function bareProcesses(n, c) {
+async function bareProcesses(n, c, oneByOne = 0) {
   const dir = mkdtempSync(join(tmpdir(), 'myelin-bench-bare-'));
   writeFileSync(join(dir, 'cmd.sh'), `date +%s%3N > started_ms; sleep ${D}\n`);
   const wrapper = 'printf "%s" "$$" > "$2"; ( set --; . "$0" ); code=$?; printf "%s" "$code" > "$1"; exit $code';
@@ -49,10 +49,19 @@ async function bareProcesses(n, c) {
     }),
   );
   const ms = Date.now() - t0;
+  // Spawn-to-first-line, one job at a time (the floor under the platform's submit-to-process-start).
+  const latencies = [];
+  for (let i = 0; i < oneByOne; i++) {
+    const at = Date.now();
+    const child = spawn('/bin/bash', ['-c', wrapper, join(dir, 'cmd.sh'), join(dir, 'exit'), join(dir, 'pid')], { cwd: dir, detached: true, stdio: 'ignore' });
+    await new Promise((resolve) => child.once('exit', resolve));
+    latencies.push(Number(readFileSync(join(dir, 'started_ms'), 'utf8')) - at);
+  }
   rmSync(dir, { recursive: true, force: true });
-  return ms;
+  return { ms, latencies: latencies.sort((a, b) => a - b) };
 }
-const bareMs = process.argv.includes('--no-baseline') ? null : await bareProcesses(N, C);
+const bare = process.argv.includes('--no-baseline') ? null : await bareProcesses(N, C, Math.min(L, 20));
+const bareMs = bare?.ms ?? null;
 
 const home = mkdtempSync(join(tmpdir(), 'myelin-bench-scheduler-'));
 const distributed = process.argv.includes('--distributed');
@@ -204,6 +213,7 @@ try {
   console.log(`  platform CPU in the burst: ${cpuTotal.toFixed(1)} s, ${((cpuTotal * 1000) / N).toFixed(1)} ms per run${distributed ? ` (${procs.map((child, i) => `${child.spawnargs.at(-1)} ${cpuUsed[i].toFixed(1)}`).join(', ')})` : ''}; the machine's 2 cores give ${((2 * idealMs) / N).toFixed(1)} ms per run at the ideal`);
   console.log(`latency: submit-to-process-start with free slots, ${L} runs one at a time: p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms (goal p50 <= 50 ms)`);
   console.log(`  median ms per step: ${breakdown}`);
+  if (bare?.latencies.length) console.log(`  without the platform, spawn to the job's first line: p50 ${pct(bare.latencies, 50)} ms (${bare.latencies.length} jobs one at a time)`);
 } finally {
   for (const child of procs) child.kill('SIGTERM');
   await Promise.all(procs.map((child) => (child.exitCode !== null ? undefined : new Promise((r) => child.once('exit', r)))));
