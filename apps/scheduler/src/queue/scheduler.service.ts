@@ -453,7 +453,13 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     const work: Array<Promise<void>> = [];
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < live.length) await this.superviseOne(live[next++], shipAll, inspectAll);
+      while (next < live.length) {
+        const execution = live[next++];
+        // One run's failure is logged and the others go on (the next pass looks at it again).
+        await this.superviseOne(execution, shipAll, inspectAll).catch((error: unknown) =>
+          this.logger.error(`run ${execution.runUuid}: supervision failed: ${error instanceof Error ? error.message : String(error)}`),
+        );
+      }
     };
     for (let i = 0; i < Math.min(SUPERVISE_CONCURRENCY, live.length); i++) work.push(worker());
     await this.allSettled(work, 'supervision');
