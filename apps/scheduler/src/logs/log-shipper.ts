@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { LogLinesAppend, LogStream, MetricsBatch, parseMetricLine } from '@myelin/contracts';
 import type { MessageBus } from '@myelin/bus';
 import { enqueueOutbox } from '@myelin/persistence';
@@ -23,6 +23,13 @@ interface ReadLines {
 
 /** Read complete lines from `offset`; at the end of a finished run, a trailing partial line counts too. */
 async function readLines(path: string, offset: number, final: boolean): Promise<ReadLines> {
+  // Most passes find nothing new: one stat instead of open, read and close, and a buffer no larger
+  // than what is new (a 1 MB buffer per file per pass was most of the shipper's cost).
+  const size = await stat(path).then(
+    (s) => s.size,
+    () => 0,
+  );
+  if (size <= offset) return { lines: [], nextOffset: offset };
   let handle;
   try {
     handle = await open(path, 'r');
@@ -30,11 +37,13 @@ async function readLines(path: string, offset: number, final: boolean): Promise<
     return { lines: [], nextOffset: offset };
   }
   try {
-    const buffer = Buffer.alloc(CHUNK);
-    const { bytesRead } = await handle.read(buffer, 0, CHUNK, offset);
+    const length = Math.min(CHUNK, size - offset);
+    const buffer = Buffer.allocUnsafe(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, offset);
     if (!bytesRead) return { lines: [], nextOffset: offset };
     const data = buffer.subarray(0, bytesRead);
-    const atEnd = final && bytesRead < CHUNK; // the run ended and this is the rest of the file
+    // The run ended and this is the rest of the file (as far as the stat saw; what comes after is read next time).
+    const atEnd = final && bytesRead < CHUNK;
     let end = data.lastIndexOf(0x0a) + 1; // just after the last newline
     if (atEnd) end = data.length; // a last line without newline still counts
     else if (end === 0 && data.length >= MAX_LINE) end = MAX_LINE; // one endless line: ship a piece
