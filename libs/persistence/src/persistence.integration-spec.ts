@@ -6,7 +6,7 @@ import { CORE_SCHEMA, SCHEDULER_SCHEMA, TRACKING_SCHEMA } from './schemas';
 import { AccountsRepository, verifyPassword } from './core/repositories/accounts.repository';
 import { RunsRepository } from './core/repositories/runs.repository';
 import { TrackingRepository } from './tracking/repositories/tracking.repository';
-import { OutboxRelay } from './outbox/outbox-relay';
+import { enqueueOutbox, OutboxRelay } from './outbox/outbox-relay';
 
 /** The same suite runs on the PostgreSQL server and on the embedded PGlite: one dialect, one set of migrations. */
 const backends: Array<[string, () => Promise<{ url: string; cleanup(): Promise<void> }>]> = [
@@ -188,6 +188,27 @@ describe.each(backends)('persistence on %s', (_label, provision) => {
     });
     await expect(relay.flush()).rejects.toThrow('broker down');
     expect(Number((await core.dataSource.query(`SELECT count(*)::int AS n FROM core.outbox`))[0].n)).toBe(1);
+  });
+
+  it('polls less and less while idle, and still publishes a committed message at once', async () => {
+    const published: string[] = [];
+    const publisher = { send: async (p: string) => void published.push(p), emit: async (p: string) => void published.push(p) };
+    const relay = new OutboxRelay(scheduler.dataSource, 'scheduler', publisher, { intervalMs: 20 });
+    const passes = jest.spyOn(relay, 'flush');
+    relay.start();
+    try {
+      await new Promise((r) => setTimeout(r, 1000));
+      // Every 20 ms would be about 50 passes; doubling while idle (40, 80, ... ms) makes it a handful.
+      expect(passes.mock.calls.length).toBeGreaterThanOrEqual(3);
+      expect(passes.mock.calls.length).toBeLessThanOrEqual(10);
+      const committedAt = Date.now();
+      await scheduler.dataSource.transaction((m) => enqueueOutbox(m, 'scheduler', 'event', 'scheduler.evt.run.status-changed.v1', { runUuid: randomUUID() }));
+      while (!published.length && Date.now() - committedAt < 2000) await new Promise((r) => setTimeout(r, 5));
+      expect(published).toEqual(['scheduler.evt.run.status-changed.v1']);
+      expect(Date.now() - committedAt).toBeLessThan(500); // not after the idle interval
+    } finally {
+      await relay.stop();
+    }
   });
 
   it('stores metrics and logs once per batch id, with NaN and infinities', async () => {

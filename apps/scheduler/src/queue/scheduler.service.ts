@@ -61,6 +61,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private lastAdmission = 0;
   /** When the last pass that read the whole queue ran (conditions of every waiting run, `unschedulable` verdicts). */
   private lastFullAdmission = 0;
+  /** When the earliest retry known here is due, and when retrying runs were last read (see requeueRetries). */
+  private nextRetryAt = 0;
+  private lastRetryCheck = 0;
+  /** The last supervision pass found no run to look after (see superviseLive). */
+  private nothingLive = false;
   /** Since when the message bus is down (no run starts meanwhile). */
   private busDownSince?: number;
   private get queued(): StatusChange {
@@ -234,7 +239,6 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       this.logger.error(`scheduler pass failed: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
       this.ticking = false;
-      this.relay.poke();
       const again = this.pokedWhileTicking;
       this.pokedWhileTicking = false;
       this.schedule(again ? 0 : this.env.MYELIN_SCHEDULER_TICK_MS);
@@ -345,6 +349,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
    * token makes every later status write of a replica that lost the claim fail.
    */
   private async launch(execution: ExecutionEntity, devices: DeviceLedger | null = null): Promise<void> {
+    this.nothingLive = false; // supervision looks again at its next pass
     if (execution.kind === 'build' && !this.executor.build) return this.refuseBuild(execution.runUuid);
     // GPU devices (local executor): taken for this pass, stored on the row with `starting`, freed when the run ends.
     const gpu = devices ? devices.assign(Number(execution.gpu)) : { devices: null };
@@ -447,7 +452,12 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     // LOG_SHIP_EVERY_MS, and a run that ends ships the rest with its final status.
     const shipAll = Date.now() - this.lastShip >= LOG_SHIP_EVERY_MS;
     if (shipAll) this.lastShip = Date.now();
+    // Nothing was live at the last look and nothing started or ended here since: nothing to read
+    // until the next full inspection (which also finds runs of other replicas to adopt). An idle
+    // platform read its executions five times a second for nothing.
+    if (this.nothingLive && !inspectAll && !this.exited.size) return this.liveness.flush();
     const live = await this.supervised((await this.executions.listLean([...LIVE, ...HELD])).filter(isSupervised), inspectAll);
+    this.nothingLive = !live.length;
     // Runs are looked after side by side, SUPERVISE_CONCURRENCY at a time: a wave of runs that end
     // together settles in a few grouped transactions instead of one after the other.
     const work: Array<Promise<void>> = [];
@@ -539,6 +549,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     // batch ids make a second copy from the replica that settles it harmless.
     if (!settled) await this.shipper.handOver(last.messages);
     if (settled) {
+      if (settled.status === 'retrying') this.nextRetryAt = Math.min(this.nextRetryAt, settled.retryAt?.getTime() ?? 0);
       // A stop that landed after the retry was decided ends the run here: close its log stream.
       if (settled.status !== 'retrying' && ending.status === 'retrying') await this.shipper.ship(execution.runUuid, files, offsetsNow, true);
       await this.lease.release(execution.runUuid);
@@ -552,7 +563,14 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
   /** Retrying runs whose backoff is over go back to the queue (and through admission again). */
   private async requeueRetries(): Promise<void> {
+    // Looked at once a second (retries of other replicas, or left by a restart), and sooner when a
+    // retry this replica decided is due: not on every pass (an idle platform read them 5 times a second).
+    const now = Date.now();
+    if (now < this.nextRetryAt && now - this.lastRetryCheck < ADMISSION_EVERY_MS) return;
+    this.lastRetryCheck = now;
+    this.nextRetryAt = Infinity;
     for (const row of await this.executions.listLean(['retrying'])) {
+      if (row.retryAt && row.retryAt.getTime() > Date.now()) this.nextRetryAt = Math.min(this.nextRetryAt, row.retryAt.getTime());
       if (!row.retryAt || row.retryAt.getTime() > Date.now()) continue;
       const queued = await this.executions.transition(row.runUuid, {
         status: 'queued',

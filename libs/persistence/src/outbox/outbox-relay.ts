@@ -48,6 +48,9 @@ export async function enqueueOutboxMany(
   );
 }
 
+/** The longest an idle relay waits between two safety-net passes. */
+const IDLE_POLL_MAX_MS = 5000;
+
 /** The relays of each data source, so that a write outside a transaction can poke them (below). */
 const relaysOf = new WeakMap<DataSource, Set<OutboxRelay>>();
 
@@ -71,6 +74,7 @@ export class OutboxRelay {
   // Until start(), commits do not poke it (a relay used only through flush() stays passive).
   private stopped = true;
   private failures = 0;
+  private idlePasses = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -101,6 +105,7 @@ export class OutboxRelay {
   /** Ask for a relay pass now (after a commit that queued messages). */
   poke(): void {
     if (this.stopped) return;
+    this.idlePasses = 0;
     if (this.running) this.again = true;
     else this.schedule(0);
   }
@@ -132,7 +137,11 @@ export class OutboxRelay {
     this.running = true;
     let delay = this.options.intervalMs ?? 500;
     try {
-      await this.flush();
+      // The polling interval is only the safety net (commits poke the relay): while passes find
+      // nothing it doubles, up to IDLE_POLL_MAX_MS, so an idle platform does not poll several
+      // times a second. A poke or a pass that published something brings it back.
+      this.idlePasses = (await this.flush()) ? 0 : this.idlePasses + 1;
+      delay = Math.min(delay * 2 ** Math.min(this.idlePasses, 10), Math.max(delay, IDLE_POLL_MAX_MS));
       this.failures = 0;
     } catch (error) {
       this.failures++;
