@@ -1,7 +1,7 @@
 import { open, stat } from 'node:fs/promises';
 import { LogLinesAppend, LogStream, MetricsBatch, parseMetricLine } from '@myelin/contracts';
 import type { MessageBus } from '@myelin/bus';
-import { enqueueOutbox } from '@myelin/persistence';
+import { enqueueOutboxMany } from '@myelin/persistence';
 import type { DataSource } from 'typeorm';
 
 /** Longest line shipped as one record; longer lines are split (a binary dump must not stall a run). */
@@ -79,9 +79,7 @@ export type LogTransport = (messages: LogMessage[]) => Promise<void>;
  */
 export function outboxTransport(dataSource: DataSource, schema = 'scheduler'): LogTransport {
   return (messages) =>
-    dataSource.transaction(async (manager) => {
-      for (const m of messages) await enqueueOutbox(manager, schema, 'command', m.pattern, m.payload);
-    });
+    dataSource.transaction((manager) => enqueueOutboxMany(manager, schema, messages.map((m) => ({ kind: 'command' as const, ...m }))));
 }
 
 /** Straight over the bus (tests, tools). */

@@ -30,12 +30,15 @@ export async function enqueueOutbox(
   ]);
 }
 
+/** A message as queued in an outbox. */
+export interface OutboxEntry {
+  kind: Exclude<MessageKind, 'request'>;
+  pattern: string;
+  payload: object;
+}
+
 /** Queue several messages in the caller's transaction with one statement, in the given order. */
-export async function enqueueOutboxMany(
-  manager: EntityManager,
-  schema: string,
-  messages: ReadonlyArray<{ kind: Exclude<MessageKind, 'request'>; pattern: string; payload: object }>,
-): Promise<void> {
+export async function enqueueOutboxMany(manager: EntityManager, schema: string, messages: readonly OutboxEntry[]): Promise<void> {
   if (!messages.length) return;
   if (messages.length === 1) return enqueueOutbox(manager, schema, messages[0].kind, messages[0].pattern, messages[0].payload);
   const data = manager.queryRunner?.data as { outboxSchemas?: Set<string> } | undefined;

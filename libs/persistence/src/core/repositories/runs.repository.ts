@@ -4,7 +4,7 @@ import { canTransition, isFinal, MessageKind, RunCondition, RunKind, RunStatus }
 import { ProjectEntity } from '../entities/project.entity';
 import { RunConditionEntity } from '../entities/run-condition.entity';
 import { RunEntity } from '../entities/run.entity';
-import { enqueueOutbox, enqueueOutboxMany } from '../../outbox/outbox-relay';
+import { enqueueOutbox, enqueueOutboxMany, OutboxEntry } from '../../outbox/outbox-relay';
 
 const RUN_START_PATTERN = 'scheduler.cmd.run.start.v1';
 
@@ -158,7 +158,7 @@ export class RunsRepository {
       await manager.insert(RunEntity, run as object);
       await manager.insert(RunConditionEntity, { runUuid: run.uuid, status: 'created', reason: 'Created', message: '', at: now });
       if (withinTransaction) await withinTransaction(run, manager);
-      const queued: Array<{ kind: Exclude<MessageKind, 'request'>; pattern: string; payload: object }> = [];
+      const queued: OutboxEntry[] = [];
       for (const m of messages) {
         const payload = m.payload(run);
         // Start commands carry what the scheduler's admission needs (submitter, teams, parent concurrency).

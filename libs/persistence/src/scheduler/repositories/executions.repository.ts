@@ -1,7 +1,8 @@
 import { DataSource, EntityManager } from 'typeorm';
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import { canTransition, RunStatus, RunStatusChanged } from '@myelin/contracts';
 import { ExecutionEntity } from '../entities/execution.entity';
-import { enqueueOutbox, enqueueOutboxMany, outboxWritten } from '../../outbox/outbox-relay';
+import { enqueueOutbox, enqueueOutboxMany, OutboxEntry, outboxWritten } from '../../outbox/outbox-relay';
 import { GroupCommitter } from '../../group-commit/group-committer';
 
 /** A command for another service, queued in the scheduler's outbox with a change of an execution. */
@@ -86,16 +87,7 @@ export class ExecutionsRepository {
     const metadata = this.dataSource.getMetadata(ExecutionEntity);
     const columns = metadata.columns.filter((c) => !c.isCreateDate && !c.isUpdateDate);
     const params: unknown[] = [];
-    const tuples = firsts.map(({ execution }) => {
-      const row = execution as unknown as Record<string, unknown>;
-      return `(${columns
-        .map((column) => {
-          const value = row[column.propertyName] ?? null;
-          params.push(column.type === 'jsonb' && value !== null ? JSON.stringify(value) : value);
-          return `$${params.length}::${String(column.type)}`;
-        })
-        .join(', ')})`;
-    });
+    const tuples = firsts.map(({ execution }) => `(${columns.map((column) => typedParam(params, column, execution)).join(', ')})`);
     const events = firsts.map(({ execution, queued }) => statusMessage(execution, queued));
     const at = params.length;
     params.push(
@@ -200,7 +192,7 @@ export class ExecutionsRepository {
     if (!commands.length) return update(this.dataSource.manager);
     return this.dataSource.transaction(async (m) => {
       if (!(await update(m))) return false;
-      for (const c of commands) await enqueueOutbox(m, 'scheduler', 'command', c.pattern, c.payload);
+      await enqueueOutboxMany(m, 'scheduler', commands.map((c) => ({ kind: 'command' as const, ...c })));
       return true;
     });
   }
@@ -254,7 +246,7 @@ export class ExecutionsRepository {
       const rows = await query.setLock('pessimistic_write').where('e.run_uuid IN (:...uuids)', { uuids }).orderBy('e.run_uuid').getMany();
       const byUuid = new Map(rows.map((r) => [r.runUuid, r]));
       const changedColumns = new Map<string, Set<string>>();
-      const messages: OutboxMessage[] = [];
+      const messages: OutboxEntry[] = [];
       const results = requests.map((request): ExecutionEntity | null => {
         const row = byUuid.get(request.runUuid);
         if (!row) return null;
@@ -278,7 +270,7 @@ export class ExecutionsRepository {
         for (const key of Object.keys(changed)) columns.add(key);
         changedColumns.set(row.runUuid, columns);
         messages.push(statusMessage(row, change));
-        for (const c of request.commands) messages.push({ kind: 'command', pattern: c.pattern, payload: c.payload });
+        for (const c of request.commands) messages.push({ kind: 'command', ...c });
         // A copy: a later change of the same run in this group must not alter what this caller got.
         return { ...row };
       });
@@ -306,15 +298,9 @@ export class ExecutionsRepository {
       const columns = properties.map((p) => metadata.findColumnWithPropertyName(p)!);
       const params: unknown[] = [];
       const tuples = runs.map((runUuid) => {
-        const row = rows.get(runUuid) as unknown as Record<string, unknown>;
         params.push(runUuid);
-        const placeholders = [`$${params.length}::uuid`];
-        for (const column of columns) {
-          const value = row[column.propertyName] ?? null;
-          params.push(column.type === 'jsonb' && value !== null ? JSON.stringify(value) : value);
-          placeholders.push(`$${params.length}::${String(column.type)}`);
-        }
-        return `(${placeholders.join(', ')})`;
+        const row = rows.get(runUuid) as ExecutionEntity;
+        return `($${params.length}::uuid, ${columns.map((column) => typedParam(params, column, row)).join(', ')})`;
       });
       const names = columns.map((c) => `"${c.databaseName}"`);
       await m.query(
@@ -328,13 +314,14 @@ export class ExecutionsRepository {
 
   /** Re-announce the current status of executions (after a restart: consumers may have missed it). */
   async reannounce(rows: ExecutionEntity[]): Promise<void> {
-    await this.dataSource.transaction(async (m) => {
-      for (const row of rows) {
+    await this.dataSource.transaction((m) =>
+      enqueueOutboxMany(
+        m,
+        'scheduler',
         // The last condition again (a waiting run keeps saying which limit holds it), else a plain resync.
-        const change = row.statusReason ? { status: row.status, reason: row.statusReason, message: row.statusMessage ?? '' } : { status: row.status, reason: 'Resync', message: '' };
-        await this.emitStatus(m, row, change);
-      }
-    });
+        rows.map((row) => statusMessage(row, row.statusReason ? { status: row.status, reason: row.statusReason, message: row.statusMessage ?? '' } : { status: row.status, reason: 'Resync', message: '' })),
+      ),
+    );
   }
 
   /**
@@ -434,12 +421,10 @@ interface SettleRequest {
   commands: readonly OutboxCommand[];
 }
 
-type OutboxMessage = { kind: 'event' | 'command'; pattern: string; payload: object };
-
 type StatusSource = Pick<ExecutionEntity, 'runUuid' | 'attempt' | 'project' | 'parentUuid'>;
 
 /** The "status changed" event of a run, as queued in the scheduler's outbox. */
-function statusMessage(row: StatusSource, change: StatusChange): OutboxMessage {
+function statusMessage(row: StatusSource, change: StatusChange): OutboxEntry {
   const payload: RunStatusChanged.Payload = {
     runUuid: row.runUuid,
     status: change.status,
@@ -453,6 +438,13 @@ function statusMessage(row: StatusSource, change: StatusChange): OutboxMessage {
     ...(row.project ? { parentUuid: row.parentUuid ?? null } : {}),
   };
   return { kind: 'event', pattern: RunStatusChanged.PATTERN, payload };
+}
+
+/** Add a row's value of `column` to `params` and return its placeholder, cast to the column's type (jsonb as text). */
+function typedParam(params: unknown[], column: ColumnMetadata, row: object): string {
+  const value = (row as Record<string, unknown>)[column.propertyName] ?? null;
+  params.push(column.type === 'jsonb' && value !== null ? JSON.stringify(value) : value);
+  return `$${params.length}::${String(column.type)}`;
 }
 
 function fenceHolds(row: ExecutionEntity, fence: Fence): boolean {
