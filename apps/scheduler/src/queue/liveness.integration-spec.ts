@@ -143,9 +143,13 @@ describe('scheduler liveness: heartbeats, zombies, working directory TTL', () =>
     const run = await submit('echo weights > "$MYELIN_OUTPUTS_PATH/model.txt"; echo done', { codeDir: codeDir.path });
     await waitFor(() => lastStatus(run)?.status === 'succeeded', { timeoutMs: 15_000, what: 'the run to succeed' });
     const workdir = join(runsDir.path, run);
-    await waitFor(async () => !(await exists(join(workdir, 'code'))), { timeoutMs: 10_000, what: 'the cleanup' });
-    expect(await exists(join(workdir, 'logs'))).toBe(false);
-    expect(await exists(join(workdir, '.myelin'))).toBe(false);
+    // The three directories go one after the other: wait for all of them, not just the first.
+    const leftovers = async () => {
+      const present = await Promise.all(['code', '.myelin', 'logs'].map((d) => exists(join(workdir, d))));
+      return ['code', '.myelin', 'logs'].filter((_, i) => present[i]);
+    };
+    await waitFor(async () => (await leftovers()).length === 0, { timeoutMs: 10_000, what: 'the cleanup of code, .myelin and logs' });
+    expect(await leftovers()).toEqual([]);
     expect(await readFile(join(workdir, 'outputs', 'model.txt'), 'utf8')).toBe('weights\n');
     const cleanedAt = (await repo.find(run))?.workdirCleanedAt;
     expect(cleanedAt).toBeInstanceOf(Date);
