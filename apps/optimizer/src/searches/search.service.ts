@@ -49,8 +49,8 @@ export class SearchService implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   async runStatusChanged(event: RunStatusChanged.Payload): Promise<void> {
-    // Only trials matter here: a run the sender says belongs to nothing is not looked up.
-    if (!isFinal(event.status) || event.parentUuid === null) return;
+    // Only trials matter here: a run the sender says belongs to nothing, or to a pipeline, is not looked up.
+    if (!isFinal(event.status) || event.parentUuid === null || event.parentKind === 'pipeline') return;
     const trial = await this.searches.trialByRun(event.runUuid);
     if (!trial || trial.status === 'final' || trial.status === 'ended') return;
     await this.searches.markEnded(event.runUuid, event.status);

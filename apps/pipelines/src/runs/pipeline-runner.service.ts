@@ -37,6 +37,20 @@ export type EngineInput =
 
 const FINAL_OP_STATES = new Set(['succeeded', 'failed', 'upstream_failed', 'skipped', 'stopped']);
 
+/** An input waiting for the step that takes it, and how to tell its sender the outcome. */
+interface StepWaiter {
+  input: EngineInput;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** What the inputs of one step left for its snapshot write. */
+interface StepOutcome {
+  decided: boolean;
+  wakeAt?: number;
+  done?: Decisions['done'];
+}
+
 /**
  * Runs pipeline runs with the libs/dag engine. Every step — "start", an op run's final status, a
  * due timer, "stop" — locks the pipeline's row, restores the engine from its snapshot, takes the
@@ -50,6 +64,8 @@ const FINAL_OP_STATES = new Set(['succeeded', 'failed', 'upstream_failed', 'skip
 export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Pipelines');
   private readonly chains = new Map<string, Promise<void>>();
+  /** Per pipeline run, the inputs gathered for its next step (see step). */
+  private readonly inbox = new Map<string, StepWaiter[]>();
   private readonly graphs = new Map<string, PipelineGraph>();
   /**
    * The engine of each active pipeline run as the last committed step left it, with the row's
@@ -101,8 +117,8 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
   }
 
   async runStatusChanged(event: RunStatusChanged.Payload): Promise<void> {
-    // Only op runs matter here: a run the sender says belongs to nothing is not looked up.
-    if (!isFinal(event.status) || event.parentUuid === null) return;
+    // Only op runs matter here: a run the sender says belongs to nothing, or to a group, is not looked up.
+    if (!isFinal(event.status) || event.parentUuid === null || event.parentKind === 'group') return;
     const action = await this.repo.startByRun(event.runUuid);
     if (!action) {
       // Maybe an op run whose PipelineOpCreate reply is still on its way: keep the status a while.
@@ -161,12 +177,52 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
 
   // ------------------------------------------------------------------ steps
 
-  /** One decision step then the actions it asked for, never two steps at once for one pipeline run in this process. */
+  /**
+   * One decision step then the actions it asked for, never two steps at once for one pipeline run
+   * in this process. Inputs that arrive while a step runs are taken together by the next one: one
+   * transaction and one snapshot write for all of them (a wide pipeline's ops end by the dozen, and
+   * the snapshot of a 1,000-op run is tens of kB), each input still logged and decided in order.
+   */
   step(pipelineUuid: string, input: EngineInput): Promise<void> {
-    return this.serial(pipelineUuid, async () => {
-      await this.decide(pipelineUuid, input);
-      await this.act(pipelineUuid);
+    const open = this.inbox.get(pipelineUuid);
+    const waiter = new Promise<void>((resolve, reject) => {
+      const entry = { input, resolve, reject };
+      if (open) {
+        open.push(entry);
+        return;
+      }
+      const batch = [entry];
+      this.inbox.set(pipelineUuid, batch);
+      void this.serial(pipelineUuid, () => this.stepBatch(pipelineUuid, batch));
     });
+    return waiter;
+  }
+
+  private async stepBatch(pipelineUuid: string, batch: StepWaiter[]): Promise<void> {
+    // From here on, new inputs wait for the next step.
+    if (this.inbox.get(pipelineUuid) === batch) this.inbox.delete(pipelineUuid);
+    try {
+      await this.decide(pipelineUuid, batch.map((w) => w.input));
+    } catch (error) {
+      if (batch.length === 1) return batch[0].reject(error);
+      // One input may be what fails: decide each alone, so the others are not held back (nor redelivered) with it.
+      for (const w of batch) {
+        try {
+          await this.decide(pipelineUuid, [w.input]);
+          w.resolve();
+        } catch (alone) {
+          w.reject(alone);
+        }
+      }
+      await this.act(pipelineUuid).catch((e: unknown) => this.logger.warn(`pipeline ${pipelineUuid}: ${String(e)}`));
+      return;
+    }
+    try {
+      await this.act(pipelineUuid);
+      for (const w of batch) w.resolve();
+    } catch (error) {
+      for (const w of batch) w.reject(error);
+    }
   }
 
   private serial(key: string, work: () => Promise<void>): Promise<void> {
@@ -188,7 +244,7 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
     return graph;
   }
 
-  private async decide(pipelineUuid: string, input: EngineInput): Promise<void> {
+  private async decide(pipelineUuid: string, inputs: EngineInput[]): Promise<void> {
     const cached = this.engines.get(pipelineUuid);
     this.engines.delete(pipelineUuid);
     const kept = await this.repo.dataSource.transaction(async (m) => {
@@ -197,12 +253,10 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
       const fresh = cached && cached.version === lean.version ? cached : undefined;
       const row = fresh?.row ?? (await this.repo.find(m, pipelineUuid));
       if (!row) return undefined;
-      const started = lean.started;
+      let started = lean.started;
       const graph = this.graphOf(row);
-      const now = Date.now();
       let engine: PipelineEngine;
       let reuse: Map<string, string> | undefined;
-      let d: Decisions;
       // Op-level `concurrency` counts the op's runs in the other runs of the same pipeline (project and name).
       let limited = this.limited.get(pipelineUuid);
       if (limited === undefined) {
@@ -219,32 +273,46 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
         reuse = resume?.runs;
         engine = createPipelineEngine(graph, resume ? { ...options, resume: resume.plan } : options);
       }
-      switch (input.type) {
-        case 'start':
-          if (started) return undefined; // already started (a repeated "run created")
-          await this.repo.announce(m, pipelineUuid, 'running', 'Running', `${graph.size} ops`);
-          d = engine.start(now);
-          break;
-        case 'status':
-          if (!started) return undefined;
-          d = engine.onStatus(input.op, input.status, now, { attempt: input.attempt, ...(input.outputs ? { outputs: input.outputs } : {}) });
-          break;
-        case 'tick':
-        case 'cache':
-          if (!started) return undefined;
-          d = engine.tick(now);
-          break;
-        case 'stop':
-          if (!started) {
-            // Stopped before its first step: start it to have every op decided, then stop at once.
+      const outcome: StepOutcome = { decided: false };
+      for (const input of inputs) {
+        const now = Date.now();
+        let d: Decisions;
+        switch (input.type) {
+          case 'start':
+            if (started) continue; // already started (a repeated "run created")
             await this.repo.announce(m, pipelineUuid, 'running', 'Running', `${graph.size} ops`);
-            const first = engine.start(now);
-            await this.record(m, row, engine, { type: 'start' }, first, reuse);
-          }
-          d = engine.stop(now, input.reason);
-          break;
+            d = engine.start(now);
+            started = true;
+            break;
+          case 'status':
+            if (!started) continue;
+            d = engine.onStatus(input.op, input.status, now, { attempt: input.attempt, ...(input.outputs ? { outputs: input.outputs } : {}) });
+            break;
+          case 'tick':
+          case 'cache':
+            if (!started) continue;
+            d = engine.tick(now);
+            break;
+          case 'stop':
+            if (!started) {
+              // Stopped before its first step: start it to have every op decided, then stop at once.
+              await this.repo.announce(m, pipelineUuid, 'running', 'Running', `${graph.size} ops`);
+              const first = engine.start(now);
+              await this.record(m, row, engine, { type: 'start' }, first, outcome, reuse);
+              started = true;
+            }
+            d = engine.stop(now, input.reason);
+            break;
+        }
+        await this.record(m, row, engine, input, d, outcome, reuse);
+        if (engine.done) break;
       }
-      await this.record(m, row, engine, input, d, reuse);
+      if (!outcome.decided) return undefined;
+      // The snapshot once per step, after every input of it (and every cache hit they led to).
+      const held = !outcome.done && engine.readyQueue().some((op) => graph.op(op).concurrency !== undefined);
+      // Ops held by an op-level concurrency limit wait for runs elsewhere to end: look again in a second.
+      const wakeAt = held ? Math.min(outcome.wakeAt ?? Infinity, Date.now() + 1000) : outcome.wakeAt;
+      await this.repo.save(m, pipelineUuid, engine.toJSON(), outcome.done ? undefined : wakeAt, outcome.done?.status);
       if (engine.done) return undefined;
       const stripped: PipelineRow = { ...row, snapshot: null };
       return { engine, row: stripped, version: await this.repo.version(m, pipelineUuid), elsewhere };
@@ -257,9 +325,23 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
     this.relay.poke();
   }
 
-  /** Write the decisions down as actions, then the snapshot (and the final status) — all before anything is acted on. */
-  private async record(m: EntityManager, row: PipelineRow, engine: PipelineEngine, input: EngineInput, d: Decisions, reuse?: Map<string, string>): Promise<void> {
+  /**
+   * Write the decisions down as actions (and the final status), before anything is acted on; what
+   * the snapshot write needs goes into `outcome` (the step writes it once, in the same transaction).
+   */
+  private async record(
+    m: EntityManager,
+    row: PipelineRow,
+    engine: PipelineEngine,
+    input: EngineInput,
+    d: Decisions,
+    outcome: StepOutcome,
+    reuse?: Map<string, string>,
+  ): Promise<void> {
     const uuid = row.uuid;
+    outcome.decided = true;
+    outcome.wakeAt = d.wakeAt;
+    if (d.done) outcome.done = d.done;
     const graph = engine.graph;
     const changed =
       d.start.length + d.skip.length + d.upstreamFailed.length + d.retryAt.length + d.stop.length + d.stopped.length + d.delayed.length + d.reused.length > 0 ||
@@ -343,14 +425,10 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
       await this.schedules.pipelineDone(m, uuid, row.resumeOf, d.done.status);
       await this.repo.announce(m, uuid, d.done.status, d.done.status === 'succeeded' ? 'Succeeded' : d.done.status[0].toUpperCase() + d.done.status.slice(1), /\bin all\b|succeeded/.test(d.done.reason) ? d.done.reason : `${d.done.reason} (${counts})`);
     }
-    // Ops held by an op-level concurrency limit wait for runs elsewhere to end: look again in a second.
-    const held = !d.done && engine.readyQueue().some((op) => graph.op(op).concurrency !== undefined);
-    const wakeAt = held ? Math.min(d.wakeAt ?? Infinity, Date.now() + 1000) : d.wakeAt;
-    await this.repo.save(m, uuid, engine.toJSON(), d.done ? undefined : wakeAt, d.done?.status);
     // Cache hits succeed at once, with the outputs of the run they reuse; their downstream ops are decided now.
     for (const hit of hits) {
       const next = engine.onStatus(hit.op, 'succeeded', Date.now(), { attempt: hit.attempt, outputs: hit.outputs });
-      await this.record(m, row, engine, { type: 'cache', op: hit.op, attempt: hit.attempt, run: hit.run }, next, reuse);
+      await this.record(m, row, engine, { type: 'cache', op: hit.op, attempt: hit.attempt, run: hit.run }, next, outcome, reuse);
     }
   }
 

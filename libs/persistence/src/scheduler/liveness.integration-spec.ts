@@ -26,7 +26,7 @@ describe.each(backends)('scheduler liveness on %s', (_label, provision) => {
   let db: ServiceDatabase;
   let repo: ExecutionsRepository;
 
-  const enqueue = async (executor = 'local'): Promise<string> => {
+  const enqueue = async (executor = 'local', extra: Record<string, unknown> = {}): Promise<string> => {
     const runUuid = randomUUID();
     const row = {
       runUuid, project: 'p/q', number: 1, kind: 'job', cmd: 'true', params: {}, spec: {}, codeDir: null, outputsOf: null, copyOutputsFrom: null,
@@ -34,6 +34,7 @@ describe.each(backends)('scheduler liveness on %s', (_label, provision) => {
       stdoutOffset: 0, stderrOffset: 0, exitCode: null, stopRequestedAt: null, startedAt: null, finishedAt: null, submitter: null, teams: [],
       parentUuid: null, parentKind: null, parentConcurrency: null, cpu: 0, memoryMb: 0, gpu: 0, statusReason: 'Queued', statusMessage: '',
       fence: 0, owner: null, retryAt: null, timeoutSeconds: null, timedOutAt: null, heartbeatAt: null, workdirCleanedAt: null,
+      ...extra,
     };
     await repo.enqueue(row as unknown as Parameters<ExecutionsRepository['enqueue']>[0], { status: 'queued', reason: 'Queued', message: '' });
     return runUuid;
@@ -151,7 +152,28 @@ describe.each(backends)('scheduler liveness on %s', (_label, provision) => {
       [c, 'tracking.cmd.logs.append.v1'],
     ]);
     // The events say the runs belong to no group or pipeline (their consumers need not look them up).
-    expect(outbox.filter((m) => m.payload.status).every((m) => (m.payload as { parentUuid?: unknown }).parentUuid === null)).toBe(true);
+    const statuses = outbox.filter((m) => m.payload.status).map((m) => m.payload as { parentUuid?: unknown; parentKind?: unknown });
+    expect(statuses.every((p) => p.parentUuid === null && !('parentKind' in p))).toBe(true);
+  });
+
+  it("names the run's parent and its kind in status events, so the other parent kind's consumer skips them unread", async () => {
+    const outboxBefore = Number((await db.dataSource.query(`SELECT coalesce(max(id), 0)::bigint AS id FROM scheduler.outbox`))[0].id);
+    const pipeline = randomUUID();
+    const op = await enqueue('local', { parentUuid: pipeline, parentKind: 'pipeline', parentConcurrency: 2 });
+    const unknownKind = await enqueue('local', { parentUuid: randomUUID(), parentKind: null });
+    await running(op);
+    await running(unknownKind);
+    const outbox = (await db.dataSource.query(`SELECT payload FROM scheduler.outbox WHERE id > $1 ORDER BY id`, [outboxBefore])) as Array<{
+      payload: { runUuid: string; status?: string; parentUuid?: string | null; parentKind?: string };
+    }>;
+    const events = outbox.map((m) => m.payload).filter((p) => p.status);
+    expect(events.filter((p) => p.runUuid === op).map((p) => [p.status, p.parentUuid, p.parentKind])).toEqual([
+      ['queued', pipeline, 'pipeline'],
+      ['starting', pipeline, 'pipeline'],
+      ['running', pipeline, 'pipeline'],
+    ]);
+    // A parent of unknown kind: named, its kind left out (consumers look the run up).
+    expect(events.filter((p) => p.runUuid === unknownKind).every((p) => typeof p.parentUuid === 'string' && !('parentKind' in p))).toBe(true);
   });
 
   it('queues runs asked for together in one statement: each once, with one queued event per run stored', async () => {

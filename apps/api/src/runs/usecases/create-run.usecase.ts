@@ -208,6 +208,7 @@ export class CreateRunUseCase {
       codeDir: pipeline.codeDir,
       createdBy: pipeline.createdBy,
       parentUuid: pipeline.uuid,
+      parentRun: pipeline,
       trialKey: key,
     };
     const announce = runCreatedEvent(projectName, { parentUuid: pipeline.uuid });
@@ -339,6 +340,7 @@ export class CreateRunUseCase {
         codeDir: group.codeDir,
         createdBy: group.createdBy,
         parentUuid: group.uuid,
+        parentRun: group,
         trialKey,
         ...(resumeOf ? { originalUuid: rootOriginal(resumeOf, 'resume'), cloningStrategy: 'resume' } : {}),
       },

@@ -64,6 +64,43 @@ describe('runs repository: admission facts and queued conditions', () => {
     expect(await startPayloads(op.uuid)).toEqual([{ runUuid: op.uuid, user: 'bob', teams: [], parentKind: 'pipeline' }]);
   });
 
+  it('takes the parent the caller has in hand instead of reading it, and reads it when that is another run', async () => {
+    const erin = await accounts.createUser({ username: 'erin' });
+    const project = await runs.getOrCreateProject(erin.id, 'p');
+    const base = { projectId: project.id, content: 'x', params: {}, createdBy: erin.id };
+    const start = [{ kind: 'command' as const, pattern: RunStart.PATTERN, payload: (r: { uuid: string }) => ({ runUuid: r.uuid }) }];
+    const pipeline = await runs.create({ ...base, kind: 'pipeline', spec: { raw: { concurrency: 3 } } });
+    // The row in hand says 5 where the stored one says 3: the facts come from the row in hand.
+    const inHand = { uuid: pipeline.uuid, kind: 'pipeline' as const, spec: { raw: { concurrency: 5 } } };
+    const op = await runs.create({ ...base, kind: 'job', spec: {}, parentUuid: pipeline.uuid, parentRun: inHand }, start);
+    expect((await startPayloads(op.uuid))[0]).toMatchObject({ parentKind: 'pipeline', parentConcurrency: 5 });
+    // A row in hand of another run is not taken for the parent.
+    const other = { uuid: randomUUID(), kind: 'group' as const, spec: { hptuning: { concurrency: 9 } } };
+    const op2 = await runs.create({ ...base, kind: 'job', spec: {}, parentUuid: pipeline.uuid, parentRun: other }, start);
+    expect((await startPayloads(op2.uuid))[0]).toMatchObject({ parentKind: 'pipeline', parentConcurrency: 3 });
+    // Not stored: the run row has no trace of it.
+    expect(await runs.findByUuid(op.uuid)).not.toHaveProperty('parentRun');
+  });
+
+  it("reads a run's changing fields and its project's full name in one statement", async () => {
+    const fay = await accounts.createUser({ username: 'fay' });
+    const own = await runs.getOrCreateProject(fay.id, 'mine');
+    const run = await runs.create({ projectId: own.id, kind: 'pipeline', content: 'x', spec: {}, params: {}, createdBy: fay.id, name: 'wide', tags: ['a'] });
+    expect(await runs.liveFacts(run.uuid)).toEqual({ status: 'created', name: 'wide', tags: ['a'], project: 'fay/mine' });
+    await core.dataSource.query(`UPDATE core.runs SET name = 'renamed', tags = '["b"]'::jsonb WHERE uuid = $1`, [run.uuid]);
+    await core.dataSource.query(`UPDATE core.projects SET name = 'moved' WHERE id = $1`, [own.id]);
+    await runs.applyStatus(run.uuid, { status: 'running', reason: 'Running', message: '', at: new Date() });
+    expect(await runs.liveFacts(run.uuid)).toEqual({ status: 'running', name: 'renamed', tags: ['b'], project: 'fay/moved' });
+    // An organization's project is named after the organization.
+    const org = randomUUID();
+    await core.dataSource.query(`INSERT INTO core.organizations (id, name) VALUES ($1, 'lab')`, [org]);
+    const orgProject = randomUUID();
+    await core.dataSource.query(`INSERT INTO core.projects (id, org_id, name) VALUES ($1, $2, 'shared')`, [orgProject, org]);
+    const orgRun = await runs.create({ projectId: orgProject, kind: 'experiment', content: 'x', spec: {}, params: {}, createdBy: fay.id });
+    expect((await runs.liveFacts(orgRun.uuid))?.project).toBe('lab/shared');
+    expect(await runs.liveFacts(randomUUID())).toBeNull();
+  });
+
   it("records a queued run's new condition once, refuses an identical one, and never moves a started run back", async () => {
     const carol = await accounts.createUser({ username: 'carol' });
     const project = await runs.getOrCreateProject(carol.id, 'p');

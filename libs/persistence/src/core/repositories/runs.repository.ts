@@ -16,6 +16,8 @@ const RUN_START_PATTERN = 'scheduler.cmd.run.start.v1';
 export async function admissionFacts(
   manager: EntityManager,
   run: Pick<RunEntity, 'createdBy' | 'parentUuid'>,
+  /** The parent row when the caller has it in hand (a pipeline's is large: not read again per op). */
+  knownParent?: Pick<RunEntity, 'uuid' | 'kind' | 'spec'>,
 ): Promise<{ user?: string; teams?: string[]; parentKind?: 'group' | 'pipeline'; parentConcurrency?: number }> {
   const out: { user?: string; teams?: string[]; parentKind?: 'group' | 'pipeline'; parentConcurrency?: number } = {};
   // The username and the teams in one statement (a run is created several times a second under load).
@@ -31,11 +33,11 @@ export async function admissionFacts(
   if (users.length) out.user = users[0].username;
   out.teams = users[0]?.teams ?? [];
   if (run.parentUuid) {
-    const parents = (await manager.query(`SELECT "kind", "spec" FROM "core"."runs" WHERE "uuid" = $1`, [run.parentUuid])) as Array<{
-      kind: string;
-      spec: { hptuning?: { concurrency?: unknown }; raw?: { concurrency?: unknown } };
-    }>;
-    const parent = parents[0];
+    type ParentFacts = { kind: string; spec: { hptuning?: { concurrency?: unknown }; raw?: { concurrency?: unknown } } };
+    const parent: ParentFacts | undefined =
+      knownParent?.uuid === run.parentUuid
+        ? (knownParent as ParentFacts)
+        : ((await manager.query(`SELECT "kind", "spec" FROM "core"."runs" WHERE "uuid" = $1`, [run.parentUuid])) as ParentFacts[])[0];
     if (parent && (parent.kind === 'group' || parent.kind === 'pipeline')) {
       out.parentKind = parent.kind;
       const c = parent.kind === 'group' ? parent.spec?.hptuning?.concurrency : parent.spec?.raw?.concurrency;
@@ -69,6 +71,8 @@ export interface NewRun {
   originalUuid?: string | null;
   cloningStrategy?: string | null;
   trialKey?: string | null;
+  /** Not stored: the parent row when the caller has it (spares the start command's admission facts a read of it). */
+  parentRun?: Pick<RunEntity, 'uuid' | 'kind' | 'spec'>;
 }
 
 /** The columns a status change reads and writes (not the run's large spec and content). */
@@ -162,7 +166,7 @@ export class RunsRepository {
       for (const m of messages) {
         const payload = m.payload(run);
         // Start commands carry what the scheduler's admission needs (submitter, teams, parent concurrency).
-        if (m.pattern === RUN_START_PATTERN) Object.assign(payload, await admissionFacts(manager, run));
+        if (m.pattern === RUN_START_PATTERN) Object.assign(payload, await admissionFacts(manager, run, input.parentRun));
         queued.push({ kind: m.kind, pattern: m.pattern, payload });
       }
       await enqueueOutboxMany(manager, 'core', queued);
@@ -213,6 +217,25 @@ export class RunsRepository {
 
   findTrial(parentUuid: string, trialKey: string): Promise<RunEntity | null> {
     return this.dataSource.getRepository(RunEntity).findOne({ where: { parentUuid, trialKey } });
+  }
+
+  /**
+   * What may change on a parent run after its creation (status, name, tags) and its project's full
+   * name, in one read: the parent's spec and content never change, so a caller creating many
+   * children keeps those and reads only this per child.
+   */
+  async liveFacts(uuid: string): Promise<{ status: RunStatus; name: string | null; tags: string[]; project: string } | null> {
+    const rows = (await this.dataSource.query(
+      `SELECT r."status", r."name", r."tags",
+              (CASE WHEN p."org_id" IS NOT NULL THEN o."name" ELSE u."username" END) || '/' || p."name" AS "project"
+         FROM "core"."runs" r
+         JOIN "core"."projects" p ON p."id" = r."project_id"
+         LEFT JOIN "core"."organizations" o ON o."id" = p."org_id"
+         LEFT JOIN "core"."users" u ON u."id" = p."owner_id"
+        WHERE r."uuid" = $1`,
+      [uuid],
+    )) as Array<{ status: RunStatus; name: string | null; tags: string[]; project: string }>;
+    return rows[0] ?? null;
   }
 
   findByUuid(uuid: string): Promise<RunEntity | null> {

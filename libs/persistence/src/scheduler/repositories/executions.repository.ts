@@ -421,7 +421,7 @@ interface SettleRequest {
   commands: readonly OutboxCommand[];
 }
 
-type StatusSource = Pick<ExecutionEntity, 'runUuid' | 'attempt' | 'project' | 'parentUuid'>;
+type StatusSource = Pick<ExecutionEntity, 'runUuid' | 'attempt' | 'project' | 'parentUuid' | 'parentKind'>;
 
 /** The "status changed" event of a run, as queued in the scheduler's outbox. */
 function statusMessage(row: StatusSource, change: StatusChange): OutboxEntry {
@@ -436,6 +436,7 @@ function statusMessage(row: StatusSource, change: StatusChange): OutboxEntry {
     // Consumers that follow only their children (pipelines, the optimizer) skip runs with none. A
     // row made from a stop that overtook its start command knows nothing of the run: no claim then.
     ...(row.project ? { parentUuid: row.parentUuid ?? null } : {}),
+    ...(row.project && row.parentUuid && row.parentKind ? { parentKind: row.parentKind } : {}),
   };
   return { kind: 'event', pattern: RunStatusChanged.PATTERN, payload };
 }

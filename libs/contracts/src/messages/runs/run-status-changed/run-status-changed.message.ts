@@ -22,6 +22,11 @@ export namespace RunStatusChanged {
      * does not know (then a consumer that follows only its own children must look the run up).
      */
     @IsOptional() @IsUUID() parentUuid?: string | null;
+    /**
+     * What the parent is, when the sender knows it (absent or null: unknown, look it up): a consumer
+     * that follows only groups (the optimizer) or only pipelines skips the other's children unread.
+     */
+    @IsOptional() @IsIn(['group', 'pipeline']) parentKind?: 'group' | 'pipeline' | null;
   }
   export const definition = defineMessage(PATTERN, 'event', Payload);
 }

@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+import { PipelineOpCreate, PipelineStatusChanged, RunCreated, RunStatusChanged } from '@myelin/contracts';
+import { InProcessBus, MessageHandler } from '@myelin/bus';
+import { openServiceDatabase, PIPELINES_SCHEMA, ServiceDatabase } from '@myelin/persistence';
+import { AppHandle } from '@myelin/runtime';
+import { checkPolyaxonfiles } from '@myelin/spec';
+import { createTempDir, createTestDatabase, TempDir, TestDatabase, waitFor } from '@myelin/testing';
+import { bootstrap } from '../bootstrap';
+
+jest.setTimeout(60_000);
+
+/**
+ * The pipelines service alone on its own PostgreSQL database, the API stood in for on the
+ * in-process bus (it answers PipelineOpCreate with a new op run and records the pipeline's
+ * statuses): op runs that end together are decided together.
+ */
+describe('pipelines service: steps', () => {
+  let app: AppHandle;
+  let bus: InProcessBus;
+  let db: TestDatabase;
+  let side: ServiceDatabase;
+  let runsDir: TempDir;
+  const opRuns = new Map<string, string>(); // op name -> run uuid
+  const pipelineStatuses: PipelineStatusChanged.Payload[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase('myelin_pipeline_steps');
+    runsDir = await createTempDir('myelin-pipeline-steps-runs');
+    bus = new InProcessBus();
+    await bus.consume(
+      'api',
+      new Map<string, MessageHandler>([
+        [
+          PipelineOpCreate.PATTERN,
+          (async (r: PipelineOpCreate.Payload) => {
+            const runUuid = opRuns.get(r.op) ?? randomUUID();
+            opRuns.set(r.op, runUuid);
+            return { runUuid, number: opRuns.size, status: r.mark ?? 'created' } satisfies PipelineOpCreate.Reply;
+          }) as MessageHandler,
+        ],
+        [PipelineStatusChanged.PATTERN, (async (e: PipelineStatusChanged.Payload) => void pipelineStatuses.push(e)) as MessageHandler],
+      ]),
+    );
+    app = await bootstrap({
+      env: { MYELIN_DATABASE_URL: db.url, MYELIN_PORT: '0', MYELIN_LOG_LEVEL: 'error', MYELIN_RUNS_DIR: runsDir.path },
+      bus,
+      listen: false,
+    });
+    side = await openServiceDatabase({ url: db.url, ...PIPELINES_SCHEMA });
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.close();
+    await side?.close();
+    await bus?.close();
+    await db?.drop();
+    await runsDir?.remove();
+  });
+
+  it('decides op runs that end together in fewer steps than there are endings, each ending logged once and in order', async () => {
+    const width = 12;
+    const lines = ['version: 1', 'kind: pipeline', 'name: wide', `concurrency: ${width}`, 'ops:'];
+    for (let i = 0; i < width; i++) lines.push(`  - name: op${i}`, '    template: {name: t}');
+    lines.push('templates:', '  - kind: experiment', '    name: t', '    run: {cmd: "true"}', '');
+    const compiled = checkPolyaxonfiles([{ path: 'wide.yml', content: lines.join('\n') }]);
+    if (!compiled.ok) throw new Error(JSON.stringify(compiled.errors));
+    const pipelineUuid = randomUUID();
+    const pipeline = JSON.parse(JSON.stringify(compiled.spec)) as Record<string, unknown>;
+    await bus.emit(RunCreated.PATTERN, { runUuid: pipelineUuid, project: 'alice/p', number: 1, kind: 'pipeline', at: new Date().toISOString(), pipeline } satisfies RunCreated.Payload);
+    await waitFor(() => opRuns.size === width, { timeoutMs: 20_000, what: 'every op run to be asked for' });
+    const actionsDone = async () =>
+      Number(((await side.dataSource.query(`SELECT count(*)::int AS n FROM pipelines.actions WHERE pipeline_uuid = $1 AND done_at IS NOT NULL`, [pipelineUuid])) as Array<{ n: number }>)[0].n);
+    await waitFor(async () => (await actionsDone()) === width, { timeoutMs: 20_000, what: 'every start action to be acknowledged' });
+
+    // Every op run ends at the same moment.
+    await Promise.all(
+      [...opRuns.values()].map((runUuid) =>
+        bus.emit(RunStatusChanged.PATTERN, {
+          runUuid,
+          status: 'succeeded',
+          reason: 'Succeeded',
+          message: '',
+          at: new Date().toISOString(),
+          exitCode: 0,
+          parentUuid: pipelineUuid,
+          parentKind: 'pipeline',
+        } satisfies RunStatusChanged.Payload),
+      ),
+    );
+    await waitFor(() => pipelineStatuses.some((s) => s.pipelineUuid === pipelineUuid && s.status === 'succeeded'), { timeoutMs: 20_000, what: 'the pipeline to succeed' });
+
+    const decisions = (await side.dataSource.query(`SELECT input, at::text AS at FROM pipelines.decisions WHERE pipeline_uuid = $1 ORDER BY id`, [pipelineUuid])) as Array<{
+      input: { type: string; op?: string };
+      at: string; // to the microsecond: now() is the transaction's start
+    }>;
+    const endings = decisions.filter((d) => d.input.type === 'status');
+    // Each ending decided once.
+    expect(endings.map((d) => d.input.op).sort()).toEqual([...opRuns.keys()].sort());
+    // One transaction per step, so the decisions of one step share its start time: fewer steps than endings.
+    const steps = new Set(endings.map((d) => d.at));
+    expect(steps.size).toBeLessThan(width);
+    // The last ending of the last step finished the pipeline.
+    expect(pipelineStatuses.filter((s) => s.pipelineUuid === pipelineUuid).map((s) => s.status)).toEqual(['running', 'succeeded']);
+  });
+});
