@@ -1,4 +1,4 @@
-import { describeProblems, findMessage, validatePayload, MessageKind } from '@myelin/contracts';
+import { describeProblems, findMessage, instantiatePayload, validatePayload, MessageKind } from '@myelin/contracts';
 import { InvalidOutboundMessageError, MessageHandler, MessageMeta } from './message-bus';
 
 export type DispatchOutcome =
@@ -21,15 +21,17 @@ export function retryDelayMs(attempt: number): number {
 
 export const DEFAULT_MAX_ATTEMPTS = 5;
 
-/** Check an outbound message against its contract before it leaves the process. */
-export function checkOutbound(pattern: string, payload: object, expected: MessageKind): void {
+/** Check an outbound message against its contract before it leaves the process; returns the JSON copy it checked. */
+export function checkOutbound(pattern: string, payload: object, expected: MessageKind): object {
   const def = findMessage(pattern);
   if (!def) throw new InvalidOutboundMessageError(pattern, 'unknown message pattern');
   if (def.kind !== expected) {
     throw new InvalidOutboundMessageError(pattern, `it is a ${def.kind}, not a ${expected}`);
   }
-  const result = validatePayload(def, JSON.parse(JSON.stringify(payload)));
+  const copy = JSON.parse(JSON.stringify(payload)) as object;
+  const result = validatePayload(def, copy);
   if (!result.ok) throw new InvalidOutboundMessageError(pattern, describeProblems(result.problems));
+  return copy;
 }
 
 /** Validate an inbound message and run its handler; shared by every bus implementation. */
@@ -37,14 +39,22 @@ export async function dispatch(
   handlers: ReadonlyMap<string, MessageHandler>,
   meta: MessageMeta,
   plain: unknown,
+  /** A copy of a payload this process validated on the way out (the in-process bus): not validated twice. */
+  checkedOutbound = false,
 ): Promise<DispatchOutcome> {
   const handler = handlers.get(meta.pattern);
   const def = findMessage(meta.pattern);
   if (!handler || !def) return { kind: 'dead', reason: `no handler for pattern ${meta.pattern}` };
-  const result = validatePayload(def, plain);
-  if (!result.ok) return { kind: 'dead', reason: `invalid payload: ${describeProblems(result.problems)}` };
+  let value: object;
+  if (checkedOutbound && typeof plain === 'object' && plain !== null) {
+    value = instantiatePayload(def, plain);
+  } else {
+    const result = validatePayload(def, plain);
+    if (!result.ok) return { kind: 'dead', reason: `invalid payload: ${describeProblems(result.problems)}` };
+    value = result.value;
+  }
   try {
-    const reply = await (handler as (p: unknown, m: MessageMeta) => unknown)(result.value, meta);
+    const reply = await (handler as (p: unknown, m: MessageMeta) => unknown)(value, meta);
     return { kind: 'handled', reply };
   } catch (error) {
     return { kind: 'failed', error: error instanceof Error ? error : new Error(String(error)) };

@@ -21,6 +21,27 @@ describe('InProcessBus', () => {
     expect(seen.sort()).toEqual(['api:status', 'optimizer:status', 'scheduler:start']);
   });
 
+  it("gives every subscriber its own instance of an event, untouched by the sender's and the other subscribers' changes", async () => {
+    const bus = new InProcessBus();
+    const got: Array<{ service: string; payload: RunStatusChanged.Payload }> = [];
+    const mutating = (service: string) => (p: unknown) => {
+      const payload = p as RunStatusChanged.Payload;
+      got.push({ service, payload: { ...payload } });
+      payload.status = 'failed';
+      payload.reason = `changed by ${service}`;
+    };
+    await bus.consume('api', handlers({ [RunStatusChanged.PATTERN]: mutating('api') }));
+    await bus.consume('optimizer', handlers({ [RunStatusChanged.PATTERN]: mutating('optimizer') }));
+    const sent = status('running');
+    await bus.emit(RunStatusChanged.PATTERN, sent);
+    sent.status = 'stopped';
+    await bus.drain();
+    expect(got.map((g) => [g.service, g.payload.status, g.payload.reason]).sort()).toEqual([
+      ['api', 'running', 'r'],
+      ['optimizer', 'running', 'r'],
+    ]);
+  });
+
   it('keeps a command sent before its owner consumes', async () => {
     const bus = new InProcessBus();
     await bus.send(RunStart.PATTERN, start);

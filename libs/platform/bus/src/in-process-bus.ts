@@ -11,6 +11,8 @@ interface Envelope {
   pattern: string;
   payload: unknown;
   attempt: number;
+  /** Validated by send/emit/request on the way in (a copy of it): delivered without validating again. */
+  checked?: boolean;
   reply?: { resolve: (v: unknown) => void; reject: (e: Error) => void };
 }
 
@@ -37,26 +39,26 @@ export class InProcessBus implements MessageBus {
   }
 
   async send(pattern: string, payload: object): Promise<void> {
-    checkOutbound(pattern, payload, 'command');
-    this.route(pattern, { pattern, payload: clone(payload), attempt: 0 });
+    // The copy that was checked is the one delivered (payloads cross services as copies, never shared).
+    this.route(pattern, { pattern, payload: checkOutbound(pattern, payload, 'command'), attempt: 0, checked: true });
   }
 
   async emit(pattern: string, payload: object): Promise<void> {
-    checkOutbound(pattern, payload, 'event');
-    const copy = clone(payload);
+    const copy = checkOutbound(pattern, payload, 'event');
     for (const [service, handlers] of this.services) {
-      if (handlers.has(pattern)) this.deliver(service, { pattern, payload: copy, attempt: 0 });
+      if (handlers.has(pattern)) this.deliver(service, { pattern, payload: copy, attempt: 0, checked: true });
     }
   }
 
   request<TReply>(pattern: string, payload: object, timeoutMs = 10_000): Promise<TReply> {
-    checkOutbound(pattern, payload, 'request');
+    const copy = checkOutbound(pattern, payload, 'request');
     return new Promise<TReply>((resolve, reject) => {
       const timer = setTimeout(() => reject(new RequestTimeoutError(pattern, timeoutMs)), timeoutMs);
       this.route(pattern, {
         pattern,
-        payload: clone(payload),
+        payload: copy,
         attempt: 0,
+        checked: true,
         reply: {
           resolve: (v) => {
             clearTimeout(timer);
@@ -110,6 +112,7 @@ export class InProcessBus implements MessageBus {
       handlers,
       { pattern: envelope.pattern, attempt: envelope.attempt, redelivered: false },
       envelope.payload,
+      envelope.checked === true,
     );
     if (outcome.kind === 'handled') {
       envelope.reply?.resolve(outcome.reply);
