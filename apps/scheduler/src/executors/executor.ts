@@ -61,7 +61,7 @@ export interface Executor {
    * the background, so its launch only starts the process. Best effort: `launch` prepares whatever
    * was not, and reports a preparation that failed.
    */
-  prepare?(execution: Pick<ExecutionEntity, 'runUuid' | 'cmd' | 'codeDir'>): void;
+  prepare?(execution: Pick<ExecutionEntity, 'runUuid' | 'cmd' | 'codeDir' | 'outputsOf' | 'copyOutputsFrom'>): void;
   /** Optional (with prepare()): a run prepared early will not be launched (stopped while queued). */
   forget?(runUuid: string): void;
   /**

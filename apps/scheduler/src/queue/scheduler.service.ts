@@ -144,7 +144,15 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     if (!inserted) this.logger.debug(`run ${command.runUuid} already known; start command ignored`);
     else if (command.kind === 'build' && !this.executor.build) await this.refuseBuild(command.runUuid);
     // Its directory and code are made ready while it waits: admitted, it only starts the process.
-    else this.executor.prepare?.({ runUuid: command.runUuid, cmd: command.cmd, codeDir: command.codeDir ?? null });
+    else {
+      this.executor.prepare?.({
+        runUuid: command.runUuid,
+        cmd: command.cmd,
+        codeDir: command.codeDir ?? null,
+        outputsOf: command.outputsOf ?? null,
+        copyOutputsFrom: command.copyOutputsFrom ?? null,
+      });
+    }
     this.relay.poke();
     this.poke();
   }

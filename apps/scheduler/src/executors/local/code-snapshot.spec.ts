@@ -81,6 +81,38 @@ describe('local executor: code snapshot', () => {
     expect(await readFile(join(home.path, 'code', 'runs', run.runUuid, 'code', 'train.py'), 'utf8')).toBe('v1\n');
   });
 
+  it("makes a fresh run's outputs directory while it is queued, and a copy run's outputs from the original as it is at launch", async () => {
+    const runs = join(home.path, 'code', 'runs');
+    const fresh = execution(null);
+    executor.prepare(fresh);
+    for (let i = 0; i < 100 && !(await readdir(join(runs, fresh.runUuid, 'outputs')).catch(() => null)); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await readdir(join(runs, fresh.runUuid, 'outputs'))).toEqual([]);
+
+    const original = execution(null);
+    await launch(original);
+    await writeFile(join(runs, original.runUuid, 'outputs', 'model.txt'), 'epoch 1\n');
+    const copy = { ...execution(null), copyOutputsFrom: original.runUuid } as ExecutionEntity;
+    executor.prepare(copy);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await readdir(join(runs, copy.runUuid, 'outputs')).catch(() => 'none')).toBe('none'); // not copied while queued
+    await writeFile(join(runs, original.runUuid, 'outputs', 'model.txt'), 'epoch 2\n');
+    await launch(copy);
+    expect(await readFile(join(runs, copy.runUuid, 'outputs', 'model.txt'), 'utf8')).toBe('epoch 2\n');
+  });
+
+  it("does not let a retried attempt's launch find the previous attempt's exit code", async () => {
+    const run = execution(null);
+    executor.prepare(run);
+    await launch(run);
+    const exitFile = join(home.path, 'code', 'runs', run.runUuid, '.myelin', 'exit_code');
+    expect(await readFile(exitFile, 'utf8')).toBe('0');
+    const retry = { ...run, attempt: 1, cmd: 'sleep 0.3; exit 3' } as ExecutionEntity;
+    await executor.launch(retry);
+    expect(await readFile(exitFile, 'utf8').catch(() => '')).toBe(''); // removed before the new attempt ran
+    for (let i = 0; i < 100 && (await readFile(exitFile, 'utf8').catch(() => '')) === ''; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await readFile(exitFile, 'utf8')).toBe('3');
+  });
+
   it('reports a preparation that failed while the run was queued when it is launched', async () => {
     await writeFile(join(home.path, 'not-a-dir'), '');
     const broken = new LocalProcessExecutor({ runsDir: join(home.path, 'not-a-dir', 'runs'), publicUrl: 'http://127.0.0.1:1', baseEnv: {} });

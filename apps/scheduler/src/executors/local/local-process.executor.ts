@@ -35,8 +35,8 @@ export class LocalProcessExecutor implements Executor {
   readonly name = 'local';
   private readonly exits = new EventEmitter();
   private readonly spawner = new ProcessSpawner();
-  /** Runs being prepared (or prepared) while queued, by uuid: see prepare(). */
-  private readonly early = new Map<string, Promise<void>>();
+  /** Runs being prepared (or prepared) while queued, by uuid (see prepare()): whether their outputs directory was made too. */
+  private readonly early = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly options: {
@@ -70,10 +70,15 @@ export class LocalProcessExecutor implements Executor {
    * was queued). Bounded: past the bound the oldest entry is dropped (its launch prepares again), so
    * entries nobody launches here (a run started by another replica) cannot fill the map for good.
    */
-  prepare(execution: Pick<ExecutionEntity, 'runUuid' | 'cmd' | 'codeDir'>): void {
+  prepare(execution: Pick<ExecutionEntity, 'runUuid' | 'cmd' | 'codeDir' | 'outputsOf' | 'copyOutputsFrom'>): void {
     if (this.early.has(execution.runUuid)) return;
     if (this.early.size >= MAX_EARLY_PREPARATIONS) this.early.delete(this.early.keys().next().value as string);
-    const preparing = this.prepareWorkdir(execution);
+    // A run with fresh outputs gets its outputs directory now too; resume and copy runs get theirs
+    // at launch (the original's outputs as they are then).
+    const fresh = !execution.outputsOf && !execution.copyOutputsFrom;
+    const preparing = Promise.all([this.prepareWorkdir(execution), fresh ? mkdir(this.paths(execution.runUuid).outputs, { recursive: true }) : undefined]).then(
+      () => fresh,
+    );
     preparing.catch(() => undefined); // reported by launch, which awaits it
     this.early.set(execution.runUuid, preparing);
   }
@@ -88,12 +93,17 @@ export class LocalProcessExecutor implements Executor {
     // Prepared while the run was queued (the first attempt), else now.
     const early = this.early.get(execution.runUuid);
     this.early.delete(execution.runUuid);
-    await Promise.all([
-      early ?? this.prepareWorkdir(execution),
-      this.prepareOutputs(execution, p.outputs),
-      // A retried run starts again in the same directory: the last attempt's exit code must not end this one.
-      rm(p.exitFile, { force: true }),
-    ]);
+    const outputsReady = early ? await early : false;
+    // A first attempt prepared early goes straight to the spawn: no trip through the thread pool
+    // after `starting` is written, where the status work that write set off would get in first.
+    if (!outputsReady || execution.attempt > 0) {
+      await Promise.all([
+        early ? undefined : this.prepareWorkdir(execution),
+        this.prepareOutputs(execution, p.outputs),
+        // A retried run starts again in the same directory: the last attempt's exit code must not end this one.
+        rm(p.exitFile, { force: true }),
+      ]);
+    }
     // $0: the command script, $1: the exit-code file, $2: the pid file (read if we crash before storing the pid).
     // The script runs in a subshell of the wrapper (sourced, with no positional arguments), not in
     // a new bash, and the exit code is written in place rather than renamed into place with mv: two
