@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { freePort, TEST_AMQP_URL, TEST_REDIS_URL, uniqueName, waitFor } from '@myelin/testing';
+import { freePort, removeBusPrefix, TEST_AMQP_URL, TEST_REDIS_URL, uniqueName, waitFor } from '@myelin/testing';
 import { join } from 'node:path';
 
 /** The repository root and the `myelin` command, as a user runs it (from dist, built by `npm test`). */
@@ -89,15 +89,25 @@ export function poll<T>(check: () => T | Promise<T>, options: Parameters<typeof 
   return waitFor(check, { intervalMs: 400, ...options });
 }
 
+/** The bus prefixes handed out by distributedEnv in this test file (removed by removeBusPrefixes). */
+const busPrefixes: string[] = [];
+
+/** Remove from the broker the queues and exchanges of every prefix distributedEnv handed out here (after the apps stopped). */
+export async function removeBusPrefixes(): Promise<void> {
+  for (const prefix of busPrefixes.splice(0)) await removeBusPrefix(prefix);
+}
+
 /**
  * The environment of an app started with `myelin serve <app>` in distributed mode: its own
  * database, queue prefix, home and credentials file, on the local RabbitMQ and Redis.
  */
 export function distributedEnv(options: { databaseUrl: string; home: string; apiPort: number; label: string }, extra: Record<string, string> = {}): Record<string, string> {
+  const prefix = uniqueName(options.label).replace(/_/g, '-');
+  busPrefixes.push(prefix);
   return {
     MYELIN_DATABASE_URL: options.databaseUrl,
     MYELIN_AMQP_URL: TEST_AMQP_URL,
-    MYELIN_BUS_PREFIX: uniqueName(options.label).replace(/_/g, '-'),
+    MYELIN_BUS_PREFIX: prefix,
     MYELIN_REDIS_URL: TEST_REDIS_URL,
     MYELIN_HOME: options.home,
     MYELIN_PUBLIC_URL: `http://127.0.0.1:${options.apiPort}`,

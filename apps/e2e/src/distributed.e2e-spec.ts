@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTempDir, createTestDatabase, TempDir, TestDatabase } from '@myelin/testing';
-import { distributedEnv, freePort, myelin, poll, ServiceProcess, waitForHttp } from './cli-harness';
+import { distributedEnv, freePort, myelin, poll, removeBusPrefixes, ServiceProcess, waitForHttp } from './cli-harness';
 
 jest.setTimeout(240_000);
 
@@ -54,6 +54,7 @@ describe('distributed mode: six processes on PostgreSQL, RabbitMQ and Redis', ()
 
   afterAll(async () => {
     await Promise.all([...procs.values()].map((p) => p.stop()));
+    await removeBusPrefixes();
     await db?.drop();
     await home?.remove();
     await specs?.remove();

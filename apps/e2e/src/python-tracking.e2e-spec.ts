@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTempDir, createTestDatabase, TempDir, TestDatabase } from '@myelin/testing';
-import { distributedEnv, freePort, myelin, poll, ServiceProcess, waitForHttp } from './cli-harness';
+import { distributedEnv, freePort, myelin, poll, removeBusPrefixes, ServiceProcess, waitForHttp } from './cli-harness';
 
 jest.setTimeout(180_000);
 
@@ -102,6 +102,7 @@ describe('Python client in a real job', () => {
 
   afterAll(async () => {
     await Promise.all([...procs.values()].map((p) => p.stop()));
+    await removeBusPrefixes();
     await db?.drop();
     await home?.remove();
     await code?.remove();

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { MyelinClient } from '@myelin/sdk';
 import { createTempDir, createTestDatabase, TempDir, TestDatabase } from '@myelin/testing';
-import { distributedEnv, freePort, myelin, poll, ServiceProcess, waitForHttp } from './cli-harness';
+import { distributedEnv, freePort, myelin, poll, removeBusPrefixes, ServiceProcess, waitForHttp } from './cli-harness';
 
 jest.setTimeout(240_000);
 
@@ -52,6 +52,7 @@ describe('distributed: scheduler replicas survive kill -9 of one of them', () =>
   afterAll(async () => {
     await pg?.end();
     await Promise.all([...procs.values()].map((p) => p.stop()));
+    await removeBusPrefixes();
     await db?.drop();
     await home?.remove();
   });

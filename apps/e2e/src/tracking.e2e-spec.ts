@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTempDir, createTestDatabase, TempDir, TestDatabase } from '@myelin/testing';
 import { MyelinClient, RunTracker } from '@myelin/sdk';
-import { distributedEnv, freePort, poll, ServiceProcess, waitForHttp } from './cli-harness';
+import { distributedEnv, freePort, poll, removeBusPrefixes, ServiceProcess, waitForHttp } from './cli-harness';
 
 jest.setTimeout(120_000);
 
@@ -91,6 +91,7 @@ describe('tracking HTTP API, two replicas on PostgreSQL, RabbitMQ and Redis', ()
       what: 'the jobs to stop',
     }).catch(() => undefined);
     await Promise.all(procs.map((p) => p.stop()));
+    await removeBusPrefixes();
     await db?.drop();
     await home?.remove();
   });

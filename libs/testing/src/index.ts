@@ -4,3 +4,4 @@ export * from './temp-dir';
 export * from './s3-test-server';
 export * from './private-rabbitmq';
 export * from './free-port';
+export * from './bus-prefix';

@@ -6,7 +6,7 @@ import { RunStart, RunStatusChanged, RunTokenIssue, TokenVerify } from '@myelin/
 import { createBus, MessageBus, MessageHandler } from '@myelin/bus';
 import { ExecutionsRepository, openServiceDatabase, SCHEDULER_SCHEMA, ServiceDatabase } from '@myelin/persistence';
 import { AppHandle } from '@myelin/runtime';
-import { createTempDir, createTestDatabase, TempDir, TEST_AMQP_URL, TEST_REDIS_URL, TestDatabase, uniqueName, waitFor } from '@myelin/testing';
+import { createTempDir, createTestDatabase, removeBusPrefix, TempDir, TEST_AMQP_URL, TEST_REDIS_URL, TestDatabase, uniqueName, waitFor } from '@myelin/testing';
 import { bootstrap } from '../bootstrap';
 import { RedisRunLease } from './run-lease';
 
@@ -72,6 +72,7 @@ describe('two scheduler replicas racing over the same queue', () => {
   afterAll(async () => {
     for (const r of replicas) if (!closed.has(r)) await r.close();
     await bus?.close();
+    if (prefix) await removeBusPrefix(prefix);
     await db?.drop();
     await runsDir?.remove();
   });

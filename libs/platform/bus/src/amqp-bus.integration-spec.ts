@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import amqplib from 'amqplib';
 import { RunStart, RunStatusChanged, TokenVerify } from '@myelin/contracts';
-import { TEST_AMQP_URL, uniqueName, waitFor } from '@myelin/testing';
+import { removeBusPrefix, TEST_AMQP_URL, uniqueName, waitFor } from '@myelin/testing';
 import { AmqpBus } from './amqp-bus';
 import { MessageHandler, MessageMeta } from './message-bus';
 
@@ -39,12 +39,7 @@ describe('AmqpBus on a real RabbitMQ', () => {
 
   afterAll(async () => {
     for (const b of buses) await b.close();
-    for (const p of prefixes) {
-      prefix = p;
-      const cleaner = newBus();
-      await cleaner.destroyTopology(['scheduler', 'api', 'optimizer', 'tracking']);
-      await cleaner.close();
-    }
+    for (const p of prefixes) await removeBusPrefix(p);
     await raw.close();
   });
 
@@ -58,6 +53,32 @@ describe('AmqpBus on a real RabbitMQ', () => {
     await bus.emit(RunStatusChanged.PATTERN, status);
     await waitFor(() => seen.length === 3, { what: 'three deliveries' });
     expect(seen.sort()).toEqual(['api', 'optimizer', 'scheduler']);
+  });
+
+  it("leaves nothing of a prefix on the broker once a test removes it (its queues and exchanges are durable)", async () => {
+    const bus = newBus();
+    await bus.consume('scheduler', handlers({ [RunStart.PATTERN]: () => undefined }));
+    await bus.consume('api', handlers({ [RunStatusChanged.PATTERN]: () => undefined }));
+    await bus.close();
+    const exists = async (check: (ch: amqplib.Channel) => Promise<unknown>) => {
+      const ch = await raw.createChannel();
+      ch.on('error', () => undefined); // a 404 closes the channel
+      try {
+        await check(ch);
+        await ch.close();
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const names = [`${prefix}.scheduler`, `${prefix}.scheduler.dlq`, `${prefix}.api`];
+    for (const q of names) expect(await exists((ch) => ch.checkQueue(q))).toBe(true);
+    expect(await exists((ch) => ch.checkExchange(`${prefix}.bus`))).toBe(true);
+    await removeBusPrefix(prefix);
+    for (const q of names) expect(await exists((ch) => ch.checkQueue(q))).toBe(false);
+    expect(await exists((ch) => ch.checkExchange(`${prefix}.bus`))).toBe(false);
+    expect(await exists((ch) => ch.checkExchange(`${prefix}.dlx`))).toBe(false);
+    await removeBusPrefix(prefix); // again: nothing left, no error
   });
 
   it('keeps a command sent before its consumer ever started', async () => {

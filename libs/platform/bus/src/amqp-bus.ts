@@ -204,18 +204,6 @@ export class AmqpBus implements MessageBus {
     await this.connection.close();
   }
 
-  /** Remove this prefix's queues and exchanges (test clean-up). */
-  async destroyTopology(services: string[]): Promise<void> {
-    await this.publisher.addSetup(async (ch: ConfirmChannel) => {
-      for (const s of services) {
-        await ch.deleteQueue(this.queueOf(s));
-        await ch.deleteQueue(this.deadLetterQueueOf(s));
-      }
-      await ch.deleteExchange(this.exchange);
-      await ch.deleteExchange(this.deadLetterExchange);
-    });
-  }
-
   /**
    * Follow a channel's state. A wrapper reports a setup that failed (the connection closed while
    * its queues were being declared, a queue declared elsewhere with other arguments) as an
