@@ -24,6 +24,11 @@ export class SchedulerEnv extends BaseServiceEnv {
   @IsOptional() @IsString() MYELIN_JOB_PYTHONPATH?: string;
   /** Milliseconds between two passes over the queue and the running processes. */
   @IsInt() @Min(10) MYELIN_SCHEDULER_TICK_MS: number = 200;
+  /**
+   * Seconds a run's token request waits for the API (tried twice). A run is not started without its
+   * token: while the API does not answer it stays queued (`WaitingForApi`), and admission pauses as long.
+   */
+  @IsInt() @Min(1) @Max(300) MYELIN_RUN_TOKEN_TIMEOUT_SECONDS: number = 5;
   /** Where runs execute: local processes (default) or pods on Kubernetes (see deploy/kubernetes/README.md). */
   @IsIn(['local', 'kubernetes']) MYELIN_EXECUTOR: 'local' | 'kubernetes' = 'local';
   /** Kubernetes: namespace of the runs' pods, Services, Secrets and Kubeflow jobs. */

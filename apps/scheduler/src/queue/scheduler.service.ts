@@ -68,6 +68,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private nothingLive = false;
   /** Since when the message bus is down (no run starts meanwhile). */
   private busDownSince?: number;
+  /** No admission before this time: the API did not answer a token request (see launch). */
+  private apiWaitUntil = 0;
   private get queued(): StatusChange {
     return queuedCondition(this.env.MYELIN_MAX_PARALLEL);
   }
@@ -269,6 +271,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       this.busDownSince ??= Date.now();
       return;
     }
+    // The API did not issue a token a moment ago: starting others now would only wait on it again.
+    if (Date.now() < this.apiWaitUntil) return;
     if (this.busDownSince) {
       this.logger.log(`message bus back after ${Math.round((Date.now() - this.busDownSince) / 1000)} s: starting runs again`);
       this.busDownSince = undefined;
@@ -378,10 +382,31 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       return;
     }
     if (build && !build.image) return this.startBuild(execution, build.plan, token);
-    // The run's token is asked for while `starting` is written (its round trip to the API is off the
-    // path to the process). A run refused below keeps an unused token until it ends, when it is revoked.
-    const runToken = this.runToken(execution);
-    runToken.catch(() => undefined); // awaited only if the run starts (startProcess reports a failure then)
+    // The run's own token first: a job started without one could not report through the tracking
+    // API (its params, metrics and artifacts would be refused). No token, no start: the run stays
+    // queued while the API does not answer, and is not started at all when the API refuses it.
+    const issued = await this.issueRunToken(execution);
+    if (!('token' in issued)) {
+      if ('refused' in issued) {
+        const failed = await this.executions.transition(
+          execution.runUuid,
+          { status: 'failed', reason: 'TokenRefused', message: `not started: the API refused the run's token (${issued.refused})` },
+          { finishedAt: new Date() },
+          { token, claim: true, owner: this.lease.owner },
+        );
+        if (failed) await this.endLogs(failed);
+      } else {
+        this.apiWaitUntil = Date.now() + this.env.MYELIN_RUN_TOKEN_TIMEOUT_SECONDS * 1000;
+        await this.executions.updateCondition(execution.runUuid, {
+          status: 'queued',
+          reason: 'WaitingForApi',
+          message: `waiting for the API to issue the run's token (${issued.later}); admission tries again in ${this.env.MYELIN_RUN_TOKEN_TIMEOUT_SECONDS} s`,
+        });
+      }
+      await this.lease.release(execution.runUuid);
+      return;
+    }
+    const runToken = Promise.resolve(issued.token);
     const starting = await this.executions.transition(
       execution.runUuid,
       { status: 'starting', reason: 'Starting', message: `starting on the ${this.executor.name} executor` },
@@ -757,14 +782,37 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   /**
-   * Ask the API for the run's own token. Without one the job still runs (and still reports
-   * through stdout); only its calls to the tracking API would be refused, which the log says.
+   * Ask the API for the run's own token, for a run about to start: `later` when the API did not
+   * answer (down or restarting: the run waits), `refused` when it answered that the run is unknown
+   * or already ended (its stop or deletion is on its way).
+   */
+  private async issueRunToken(execution: ExecutionEntity): Promise<{ token: string } | { later: string } | { refused: string }> {
+    // A second try covers a request lost to a broker connection that dropped in flight.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return { token: (await this.bus.request<RunTokenIssue.Reply>(RunTokenIssue.PATTERN, { runUuid: execution.runUuid }, this.env.MYELIN_RUN_TOKEN_TIMEOUT_SECONDS * 1000)).token };
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        if (error instanceof RemoteError) return { refused: reason };
+        if (attempt < 2) {
+          await new Promise((r) => setTimeout(r, 500));
+          continue;
+        }
+        return { later: reason };
+      }
+    }
+  }
+
+  /**
+   * Ask the API for the run's own token when its image was built (the run is past `queued`, so it
+   * cannot wait there). Without one the job still runs (and still reports through stdout); only its
+   * calls to the tracking API would be refused, which the log says.
    */
   private async runToken(execution: ExecutionEntity): Promise<string | undefined> {
     // A second try covers a request lost to a broker connection that dropped in flight.
     for (let attempt = 1; ; attempt++) {
       try {
-        return (await this.bus.request<RunTokenIssue.Reply>(RunTokenIssue.PATTERN, { runUuid: execution.runUuid }, 5000)).token;
+        return (await this.bus.request<RunTokenIssue.Reply>(RunTokenIssue.PATTERN, { runUuid: execution.runUuid }, this.env.MYELIN_RUN_TOKEN_TIMEOUT_SECONDS * 1000)).token;
       } catch (error) {
         if (attempt < 2 && !(error instanceof RemoteError)) {
           await new Promise((r) => setTimeout(r, 500));
