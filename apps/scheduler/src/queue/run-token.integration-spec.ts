@@ -24,6 +24,7 @@ describe('scheduler: no run starts without its token', () => {
   const statuses = (uuid: string) => events.filter((e) => e.runUuid === uuid);
   /** How the stand-in API answers token requests. */
   let tokens: 'answer' | 'refuse' | 'silent' = 'answer';
+  const requests: string[] = [];
 
   beforeAll(async () => {
     db = await createTestDatabase('myelin_run_token');
@@ -36,6 +37,7 @@ describe('scheduler: no run starts without its token', () => {
         [
           RunTokenIssue.PATTERN,
           (async (request: RunTokenIssue.Payload) => {
+            requests.push(request.runUuid);
             // Silent: no answer within the scheduler's timeout (an API that is down or restarting).
             for (let waited = 0; tokens === 'silent' && waited < 3000; waited += 50) await sleep(50);
             if (tokens === 'refuse') throw new RemoteError(`run ${request.runUuid} is unknown or already ended`);
@@ -90,6 +92,13 @@ describe('scheduler: no run starts without its token', () => {
 
     tokens = 'answer';
     await waitFor(() => statuses(run).at(-1)?.status === 'succeeded', { timeoutMs: 20_000, what: 'the run to succeed' });
+    expect(await tokenSeen(run)).toBe(`run-token-${run.slice(0, 8)}`);
+  });
+
+  it('asks for a run\'s token once and starts it with that token', async () => {
+    const run = await submit();
+    await waitFor(() => statuses(run).at(-1)?.status === 'succeeded', { timeoutMs: 20_000, what: 'the run to succeed' });
+    expect(requests.filter((r) => r === run)).toHaveLength(1);
     expect(await tokenSeen(run)).toBe(`run-token-${run.slice(0, 8)}`);
   });
 

@@ -24,6 +24,11 @@ const queuedCondition = (maxParallel: number): StatusChange => ({
 const LOG_SHIP_EVERY_MS = 200;
 /** Admission passes run at least this often even when nothing changed here (other replicas, quotas). */
 const ADMISSION_EVERY_MS = 1000;
+/** Run tokens asked for ahead of admission at most (the next runs to start, in a burst). */
+const MAX_PREFETCHED_TOKENS = 64;
+
+/** A run token request's outcome: the token, `later` (the API did not answer) or `refused` (it said no). */
+type TokenOutcome = { token: string } | { later: string } | { refused: string };
 /**
  * Between those full passes, a pass reads only the head of the queue: the free slots plus this
  * many runs (some may be held by their project's limit or a quota). Reading the whole queue on
@@ -70,6 +75,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private busDownSince?: number;
   /** No admission before this time: the API did not answer a token request (see launch). */
   private apiWaitUntil = 0;
+  /** Tokens asked for ahead, by run (see prefetchRunToken). */
+  private readonly prefetched = new Map<string, { outcome: Promise<TokenOutcome>; at: number }>();
   private get queued(): StatusChange {
     return queuedCondition(this.env.MYELIN_MAX_PARALLEL);
   }
@@ -147,6 +154,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     else if (command.kind === 'build' && !this.executor.build) await this.refuseBuild(command.runUuid);
     // Its directory and code are made ready while it waits: admitted, it only starts the process.
     else {
+      this.prefetchRunToken(command.runUuid);
       this.executor.prepare?.({
         runUuid: command.runUuid,
         cmd: command.cmd,
@@ -180,6 +188,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       return;
     } else if (!launched(execution) && !LIVE.includes(execution.status)) {
       this.executor.forget?.(execution.runUuid);
+      this.prefetched.delete(execution.runUuid);
       await this.endLogs(execution);
       await this.executions.transition(
         execution.runUuid,
@@ -385,7 +394,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     // The run's own token first: a job started without one could not report through the tracking
     // API (its params, metrics and artifacts would be refused). No token, no start: the run stays
     // queued while the API does not answer, and is not started at all when the API refuses it.
-    const issued = await this.issueRunToken(execution);
+    const issued = await this.takeRunToken(execution);
     if (!('token' in issued)) {
       if ('refused' in issued) {
         const failed = await this.executions.transition(
@@ -782,15 +791,37 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   /**
+   * Ask for a new run's token as soon as it is queued, while a few are asked for ahead at most: a
+   * run admitted at once then finds its token waiting, and the round trip to the API is off the
+   * path from submit to process (a run stopped or deleted meanwhile has its tokens revoked by the
+   * API when it ends).
+   */
+  private prefetchRunToken(runUuid: string): void {
+    // Entries of runs another replica started (never taken here) go after a minute.
+    const stale = Date.now() - 60_000;
+    for (const [uuid, ahead] of this.prefetched) if (ahead.at < stale) this.prefetched.delete(uuid);
+    if (this.prefetched.size >= MAX_PREFETCHED_TOKENS || this.prefetched.has(runUuid)) return;
+    const outcome = this.issueRunToken(runUuid);
+    this.prefetched.set(runUuid, { outcome, at: Date.now() });
+  }
+
+  /** The run's token asked for ahead (a first attempt queued less than a minute ago), else asked for now. */
+  private takeRunToken(execution: ExecutionEntity): Promise<TokenOutcome> {
+    const ahead = this.prefetched.get(execution.runUuid);
+    this.prefetched.delete(execution.runUuid);
+    return ahead && execution.attempt === 0 && ahead.at >= Date.now() - 60_000 ? ahead.outcome : this.issueRunToken(execution.runUuid);
+  }
+
+  /**
    * Ask the API for the run's own token, for a run about to start: `later` when the API did not
    * answer (down or restarting: the run waits), `refused` when it answered that the run is unknown
    * or already ended (its stop or deletion is on its way).
    */
-  private async issueRunToken(execution: ExecutionEntity): Promise<{ token: string } | { later: string } | { refused: string }> {
+  private async issueRunToken(runUuid: string): Promise<TokenOutcome> {
     // A second try covers a request lost to a broker connection that dropped in flight.
     for (let attempt = 1; ; attempt++) {
       try {
-        return { token: (await this.bus.request<RunTokenIssue.Reply>(RunTokenIssue.PATTERN, { runUuid: execution.runUuid }, this.env.MYELIN_RUN_TOKEN_TIMEOUT_SECONDS * 1000)).token };
+        return { token: (await this.bus.request<RunTokenIssue.Reply>(RunTokenIssue.PATTERN, { runUuid }, this.env.MYELIN_RUN_TOKEN_TIMEOUT_SECONDS * 1000)).token };
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
         if (error instanceof RemoteError) return { refused: reason };
@@ -835,6 +866,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     const execution = await this.executions.find(event.runUuid);
     if (!execution) return;
     this.executor.forget?.(execution.runUuid);
+    this.prefetched.delete(execution.runUuid);
     await this.executor.purge(execution);
     await this.executions.remove(event.runUuid);
   }
