@@ -26,6 +26,8 @@ const LOG_SHIP_EVERY_MS = 200;
 const ADMISSION_EVERY_MS = 1000;
 /** Run tokens asked for ahead of admission at most (the next runs to start, in a burst). */
 const MAX_PREFETCHED_TOKENS = 64;
+/** How many waiting runs, in queue order, admission asks tokens for ahead. */
+const TOKENS_AHEAD = 32;
 
 /** A run token request's outcome: the token, `later` (the API did not answer) or `refused` (it said no). */
 type TokenOutcome = { token: string } | { later: string } | { refused: string };
@@ -304,6 +306,14 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         gpuDevices: devices && { total: devices.total, free: devices.free },
       };
       const verdicts = decideAdmission(waitingRows.map(toWaitingRun).sort(queueOrder), running, limits);
+      // The next runs in line get their tokens asked for now: a slot freed later is filled without a
+      // round trip to the API on the way (in a burst, most runs are admitted this way).
+      let ahead = 0;
+      for (const verdict of verdicts) {
+        if (verdict.decision !== 'wait' || ahead >= TOKENS_AHEAD) continue;
+        ahead++;
+        this.prefetchRunToken(verdict.runUuid);
+      }
       // The runs admitted in a pass start side by side: their status writes go in the same groups
       // (ExecutionsRepository.settle), and one run's token request or process start does not hold
       // up the next (a wave of 32 started one after the other took longer than the runs themselves).
@@ -791,10 +801,10 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   /**
-   * Ask for a new run's token as soon as it is queued, while a few are asked for ahead at most: a
-   * run admitted at once then finds its token waiting, and the round trip to the API is off the
-   * path from submit to process (a run stopped or deleted meanwhile has its tokens revoked by the
-   * API when it ends).
+   * Ask for a run's token ahead of its start: when it is queued, and while it is among the next in
+   * line (a few dozen at most). It then finds its token waiting when admitted, and the round trip
+   * to the API is off the path from submit to process (a run stopped or deleted meanwhile has its
+   * tokens revoked by the API when it ends).
    */
   private prefetchRunToken(runUuid: string): void {
     // Entries of runs another replica started (never taken here) go after a minute.
