@@ -7,6 +7,7 @@ import { AppHandle } from '@myelin/runtime';
 import { parsePolyaxonfiles } from '@myelin/spec';
 import { createTempDir, createTestDatabase, TempDir, TestDatabase, waitFor } from '@myelin/testing';
 import { bootstrap } from '../bootstrap';
+import { schedulerTestEnv } from '../testing/scheduler-test-env';
 import { FakeApiServer, type Obj } from '../executors/kubernetes/testing/fake-api-server';
 import { kubelet } from '../executors/kubernetes/testing/kubelet';
 import { validateBuildObjects } from '../executors/kubernetes/validate-objects';
@@ -50,16 +51,7 @@ class Harness {
       ]),
     );
     this.app = await bootstrap({
-      env: {
-        MYELIN_DATABASE_URL: this.db.url,
-        MYELIN_PORT: '0',
-        MYELIN_LOG_LEVEL: 'error',
-        MYELIN_RUNS_DIR: this.runsDir.path,
-        MYELIN_SCHEDULER_TICK_MS: '50',
-        MYELIN_JOB_PYTHONPATH: '',
-        MYELIN_STOP_GRACE_SECONDS: '1',
-        ...env,
-      },
+      env: schedulerTestEnv(this.db.url, this.runsDir.path, { MYELIN_STOP_GRACE_SECONDS: '1', ...env }),
       bus: this.bus,
       listen: true,
     });

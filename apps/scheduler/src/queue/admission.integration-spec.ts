@@ -6,6 +6,7 @@ import { InProcessBus, MessageHandler } from '@myelin/bus';
 import { AppHandle } from '@myelin/runtime';
 import { createTempDir, createTestDatabase, TempDir, TestDatabase, waitFor } from '@myelin/testing';
 import { bootstrap } from '../bootstrap';
+import { schedulerTestEnv } from '../testing/scheduler-test-env';
 
 jest.setTimeout(60_000);
 
@@ -89,20 +90,15 @@ describe('scheduler admission: limits, quotas and the queue', () => {
   }, 60_000);
 
   /** Eight (pretend) GPUs on this host; CPU and memory sampled every second. */
-  const schedulerEnv = () => ({
-    MYELIN_DATABASE_URL: db.url,
-    MYELIN_PORT: '0',
-    MYELIN_LOG_LEVEL: 'error',
-    MYELIN_RUNS_DIR: runsDir.path,
-    MYELIN_MAX_PARALLEL: '3',
-    MYELIN_MAX_PARALLEL_PER_PROJECT: '1',
-    MYELIN_SCHEDULER_TICK_MS: '50',
-    MYELIN_JOB_PYTHONPATH: '',
-    MYELIN_RETRY_BACKOFF_SECONDS: '0.3',
-    MYELIN_STOP_GRACE_SECONDS: '1',
-    MYELIN_GPU_DEVICES: '0,1,2,3,4,5,6,7',
-    MYELIN_SAMPLE_SECONDS: '1',
-  });
+  const schedulerEnv = () =>
+    schedulerTestEnv(db.url, runsDir.path, {
+      MYELIN_MAX_PARALLEL: '3',
+      MYELIN_MAX_PARALLEL_PER_PROJECT: '1',
+      MYELIN_RETRY_BACKOFF_SECONDS: '0.3',
+      MYELIN_STOP_GRACE_SECONDS: '1',
+      MYELIN_GPU_DEVICES: '0,1,2,3,4,5,6,7',
+      MYELIN_SAMPLE_SECONDS: '1',
+    });
 
   afterAll(async () => {
     await app?.close();

@@ -7,6 +7,7 @@ import { ExecutionsRepository, openServiceDatabase, SCHEDULER_SCHEMA, ServiceDat
 import { AppHandle } from '@myelin/runtime';
 import { createTempDir, createTestDatabase, TempDir, TestDatabase, waitFor } from '@myelin/testing';
 import { bootstrap } from '../bootstrap';
+import { schedulerTestEnv } from '../testing/scheduler-test-env';
 
 jest.setTimeout(90_000);
 
@@ -56,16 +57,7 @@ describe('scheduler liveness: heartbeats, zombies, working directory TTL', () =>
       ]),
     );
     app = await bootstrap({
-      env: {
-        MYELIN_DATABASE_URL: db.url,
-        MYELIN_PORT: '0',
-        MYELIN_LOG_LEVEL: 'error',
-        MYELIN_RUNS_DIR: runsDir.path,
-        MYELIN_SCHEDULER_TICK_MS: '50',
-        MYELIN_JOB_PYTHONPATH: '',
-        MYELIN_ZOMBIE_SECONDS: '10',
-        MYELIN_RUN_TTL_SECONDS: '1',
-      },
+      env: schedulerTestEnv(db.url, runsDir.path, { MYELIN_ZOMBIE_SECONDS: '10', MYELIN_RUN_TTL_SECONDS: '1' }),
       bus,
       listen: false,
     });

@@ -6,6 +6,7 @@ import { InProcessBus, MessageHandler, RemoteError } from '@myelin/bus';
 import { AppHandle } from '@myelin/runtime';
 import { createTempDir, createTestDatabase, TempDir, TestDatabase, waitFor } from '@myelin/testing';
 import { bootstrap } from '../bootstrap';
+import { schedulerTestEnv } from '../testing/scheduler-test-env';
 
 jest.setTimeout(60_000);
 
@@ -47,15 +48,7 @@ describe('scheduler: no run starts without its token', () => {
       ]),
     );
     app = await bootstrap({
-      env: {
-        MYELIN_DATABASE_URL: db.url,
-        MYELIN_PORT: '0',
-        MYELIN_LOG_LEVEL: 'error',
-        MYELIN_RUNS_DIR: runsDir.path,
-        MYELIN_SCHEDULER_TICK_MS: '50',
-        MYELIN_JOB_PYTHONPATH: '',
-        MYELIN_RUN_TOKEN_TIMEOUT_SECONDS: '1',
-      },
+      env: schedulerTestEnv(db.url, runsDir.path, { MYELIN_RUN_TOKEN_TIMEOUT_SECONDS: '1' }),
       bus,
       listen: false,
     });
