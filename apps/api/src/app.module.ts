@@ -38,6 +38,7 @@ import { PipelinesRpcController } from './pipelines/pipelines.rpc-controller';
 import { RunsService } from './runs/runs.service';
 import { RunCleanupService } from './runs/run-cleanup.service';
 import { CreateRunUseCase } from './runs/usecases/create-run.usecase';
+import { ParentRuns } from './runs/parent-runs';
 import { RunsReconciler } from './runs/runs.reconciler';
 import { RetentionService } from './projects/retention.service';
 import { SelectionsController } from './selections/selections.controller';
@@ -99,6 +100,7 @@ export class ApiModule {
         RunsService,
         RunCleanupService,
         CreateRunUseCase,
+        ParentRuns,
         ExternalRunsService,
         RunsReconciler,
       ],

@@ -4,7 +4,7 @@ import { GroupStatusChanged, isFinal, TrialCreate } from '@myelin/contracts';
 import { OutboxRelay, RunsRepository } from '@myelin/persistence';
 import { RemoteError } from '@myelin/bus';
 import { CreateRunUseCase } from '../runs/usecases/create-run.usecase';
-import { RunsService } from '../runs/runs.service';
+import { ParentRuns } from '../runs/parent-runs';
 
 /** The optimizer's side of groups: it asks for trial runs and reports the group's status. */
 @Controller()
@@ -13,21 +13,22 @@ export class GroupsRpcController {
 
   constructor(
     private readonly runs: RunsRepository,
-    private readonly service: RunsService,
     private readonly createRun: CreateRunUseCase,
     private readonly relay: OutboxRelay,
+    private readonly parents: ParentRuns,
   ) {}
 
   @MessagePattern(TrialCreate.PATTERN)
   async createTrial(@Payload() request: TrialCreate.Payload): Promise<TrialCreate.Reply> {
-    const group = await this.runs.findByUuid(request.groupUuid);
-    if (!group || group.kind !== 'group') throw new RemoteError(`group ${request.groupUuid} not found`);
+    const found = await this.parents.get(request.groupUuid, 'group');
+    if (!found) throw new RemoteError(`group ${request.groupUuid} not found`);
+    const { run: group, projectName } = found;
     const existing = await this.runs.findTrial(group.uuid, request.trialKey);
     if (!existing && (isFinal(group.status) || group.status === 'stopping')) {
       throw new RemoteError(`group ${group.uuid} is ${group.status}: no new trials`);
     }
     const resumeOf = request.resumeFromTrialKey ? await this.runs.findTrial(group.uuid, request.resumeFromTrialKey) : null;
-    const trial = await this.createRun.createTrial(group, await this.service.projectName(group.projectId), request.trialKey, request.params, resumeOf);
+    const trial = await this.createRun.createTrial(group, projectName, request.trialKey, request.params, resumeOf);
     this.relay.poke();
     const metrics: TrialCreate.Reply['metrics'] = {};
     for (const m of await this.runs.metricSummaries(trial.uuid)) metrics[m.name] = { last: m.last, lastStep: m.lastStep };

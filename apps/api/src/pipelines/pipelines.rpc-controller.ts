@@ -9,22 +9,19 @@ import { OutboxRelay, RunEntity, RunsRepository } from '@myelin/persistence';
 import { RemoteError } from '@myelin/bus';
 import { CreateRunUseCase, opRunKey } from '../runs/usecases/create-run.usecase';
 import { RunsService } from '../runs/runs.service';
-
-/** How many pipeline runs' specs op creation keeps at once. */
-const KEPT_PIPELINE_RUNS = 16;
+import { ParentRuns } from '../runs/parent-runs';
 
 /** The pipelines service's side of pipelines: it asks for op runs and reports the pipeline run's status. */
 @Controller()
 export class PipelinesRpcController {
   private readonly logger = new Logger('Pipelines');
-  /** Pipeline runs whose ops are being created, by uuid (see pipelineRun). */
-  private readonly pipelines = new Map<string, RunEntity>();
 
   constructor(
     private readonly runs: RunsRepository,
     private readonly service: RunsService,
     private readonly createRun: CreateRunUseCase,
     private readonly relay: OutboxRelay,
+    private readonly parents: ParentRuns,
     @Inject(CORE_DATA_SOURCE) private readonly dataSource: DataSource,
   ) {}
 
@@ -42,35 +39,11 @@ export class PipelinesRpcController {
     return best ? { ...best.run.params, [metric.name]: best.value } : {};
   }
 
-  /**
-   * The pipeline run as op creation needs it. Its spec and content (large for a wide pipeline) never
-   * change, so they are read once per pipeline run and kept (a few runs); what can change (status,
-   * name, tags) and the project's name are read fresh on every request, in one statement.
-   */
-  private async pipelineRun(uuid: string): Promise<{ pipeline: RunEntity; projectName: string } | null> {
-    const live = await this.runs.liveFacts(uuid);
-    if (!live) {
-      this.pipelines.delete(uuid);
-      return null;
-    }
-    let kept = this.pipelines.get(uuid);
-    if (!kept) {
-      const row = await this.runs.findByUuid(uuid);
-      if (!row || row.kind !== 'pipeline') return null;
-      if (this.pipelines.size >= KEPT_PIPELINE_RUNS) this.pipelines.delete(this.pipelines.keys().next().value as string);
-      kept = row;
-    }
-    // Most recently used last (the first one is dropped when full).
-    this.pipelines.delete(uuid);
-    this.pipelines.set(uuid, kept);
-    return { pipeline: Object.assign(Object.create(Object.getPrototypeOf(kept) as object) as RunEntity, kept, { status: live.status, name: live.name, tags: live.tags }), projectName: live.project };
-  }
-
   @MessagePattern(PipelineOpCreate.PATTERN)
   async createOp(@Payload() request: PipelineOpCreate.Payload): Promise<PipelineOpCreate.Reply> {
-    const found = await this.pipelineRun(request.pipelineUuid);
+    const found = await this.parents.get(request.pipelineUuid, 'pipeline');
     if (!found) throw new RemoteError(`pipeline run ${request.pipelineUuid} not found`);
-    const { pipeline, projectName } = found;
+    const { run: pipeline, projectName } = found;
     let run: RunEntity;
     try {
       run = await this.createRun.createPipelineOp(pipeline, projectName, request);
