@@ -481,8 +481,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       }
       if (this.executor.condition) {
         // The executor says how the pods go (scheduled, unschedulable, image pull back-off, running): its conditions move the run on.
-        const condition = this.executor.condition({ ...starting, ...launched });
-        if (condition) await this.applyCondition({ ...starting, ...launched }, condition);
+        await this.applyCurrentCondition(execution.runUuid);
         return;
       }
     } catch (error) {
@@ -553,8 +552,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     if (state.state === 'running') {
       this.liveness.observedAlive(execution);
       // Missed or early conditions (reported before the launch was recorded, or before a restart).
-      const condition = this.executor.condition?.(execution);
-      if (condition) await this.applyCondition(execution, condition);
+      if (this.executor.condition) await this.applyCurrentCondition(execution.runUuid);
       if (execution.status === 'stopping' && launched(execution) && !this.signalled.has(execution.runUuid)) {
         // Stopped through another replica, or while it was still starting: SIGTERM now, SIGKILL after the grace period.
         await this.executor.terminate(execution);
@@ -777,6 +775,22 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   /** A condition the executor reported (Kubernetes pod watch) for a run: applied if this replica supervises it. */
+  /**
+   * Apply what the executor sees of a run now, in turn with the conditions it reported (one at a
+   * time, in order): read when applied, never a view taken before a newer one was applied (a pod's
+   * `Pending` seen at launch must not follow the `Unschedulable` its watch reported meanwhile).
+   */
+  private applyCurrentCondition(runUuid: string): Promise<void> {
+    const applied = this.conditions.then(async () => {
+      const row = await this.executions.find(runUuid);
+      if (!row || (this.lease.shared && row.owner !== this.lease.owner)) return;
+      const condition = this.executor.condition?.(row);
+      if (condition) await this.applyCondition(row, condition);
+    });
+    this.conditions = applied.catch((error: unknown) => this.logger.warn(`run ${runUuid}: condition not applied (${error instanceof Error ? error.message : String(error)})`));
+    return applied;
+  }
+
   private async conditionReported(runUuid: string, condition: ExecutorCondition): Promise<void> {
     const row = await this.executions.find(runUuid);
     if (!row || (this.lease.shared && row.owner !== this.lease.owner)) return;
