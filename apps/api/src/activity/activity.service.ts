@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { ActivityEntity } from '@myelin/persistence';
 import { Identity } from '@myelin/runtime';
 import { CORE_DATA_SOURCE } from '../database/database.providers';
@@ -26,8 +26,10 @@ export class ActivityService {
     entityId: string,
     projectId: string | null,
     details: Record<string, unknown> = {},
+    /** The transaction of the change itself, when there is one: the change and its record commit together. */
+    manager: EntityManager = this.dataSource.manager,
   ): Promise<void> {
-    await this.dataSource.getRepository(ActivityEntity).insert({
+    await manager.getRepository(ActivityEntity).insert({
       // jsonb column: TypeORM's deep-partial typing does not follow Record<string, unknown>.
       details: details as object,
       actorId: identity?.userId ?? null,

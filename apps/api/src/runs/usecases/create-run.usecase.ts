@@ -95,11 +95,17 @@ export class CreateRunUseCase {
           payload: (r) => ({ ...startPayload(r, projectName, spec, cmd), ...(input.priority !== undefined ? { priority: input.priority } : {}) }),
         },
       ],
+      (created, m) =>
+        this.activity.record(
+          identity,
+          original ? `run.${original.strategy}` : 'run.created',
+          'run',
+          created.uuid,
+          project.id,
+          { number: created.number, ...(original ? { original: original.run.uuid } : {}) },
+          m,
+        ),
     );
-    await this.activity.record(identity, original ? `run.${original.strategy}` : 'run.created', 'run', run.uuid, project.id, {
-      number: run.number,
-      ...(original ? { original: original.run.uuid } : {}),
-    });
     return run;
   }
 
@@ -124,8 +130,8 @@ export class CreateRunUseCase {
       [
         runCreatedEvent(projectName, { hptuning: JSON.parse(JSON.stringify(spec.hptuning ?? {})) as Record<string, unknown> }),
       ],
+      (created, m) => this.activity.record(identity, 'group.created', 'run', created.uuid, project.id, { number: created.number }, m),
     );
-    await this.activity.record(identity, 'group.created', 'run', run.uuid, project.id, { number: run.number });
     return run;
   }
 
@@ -167,11 +173,17 @@ export class CreateRunUseCase {
       [
         runCreatedEvent(projectName, { pipeline: compiled, ...(resumeOf ? { resumeOf: resumeOf.uuid } : {}) }),
       ],
+      (created, m) =>
+        this.activity.record(
+          identity,
+          resumeOf ? 'pipeline.retried' : 'pipeline.created',
+          'run',
+          created.uuid,
+          project.id,
+          { number: created.number, ...(resumeOf ? { original: resumeOf.uuid } : {}) },
+          m,
+        ),
     );
-    await this.activity.record(identity, resumeOf ? 'pipeline.retried' : 'pipeline.created', 'run', run.uuid, project.id, {
-      number: run.number,
-      ...(resumeOf ? { original: resumeOf.uuid } : {}),
-    });
     return run;
   }
 
