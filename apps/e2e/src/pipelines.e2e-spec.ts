@@ -454,7 +454,9 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
   });
 
   it('runs a scheduled pipeline: a pipeline run per slot, pause holds it, resume catches up with the latest missed slot, it ends after end_at', async () => {
-    const start = Date.now() + 3000;
+    // start_at far enough ahead that the schedule is registered before its first slot even on a
+    // loaded machine (a slot before registration is neither fired nor missed: it never was due).
+    const start = Date.now() + 8000;
     const file = await spec('scheduled.yml', [
       'version: 1',
       'kind: pipeline',
