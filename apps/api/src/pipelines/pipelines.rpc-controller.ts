@@ -8,7 +8,6 @@ import { PipelineOpCreate, PipelineRunCreate, PipelineStatusChanged } from '@mye
 import { OutboxRelay, RunEntity, RunsRepository } from '@myelin/persistence';
 import { RemoteError } from '@myelin/bus';
 import { CreateRunUseCase, opRunKey } from '../runs/usecases/create-run.usecase';
-import { RunsService } from '../runs/runs.service';
 import { ParentRuns } from '../runs/parent-runs';
 
 /** The pipelines service's side of pipelines: it asks for op runs and reports the pipeline run's status. */
@@ -18,7 +17,6 @@ export class PipelinesRpcController {
 
   constructor(
     private readonly runs: RunsRepository,
-    private readonly service: RunsService,
     private readonly createRun: CreateRunUseCase,
     private readonly relay: OutboxRelay,
     private readonly parents: ParentRuns,
@@ -60,11 +58,12 @@ export class PipelinesRpcController {
 
   @MessagePattern(PipelineRunCreate.PATTERN)
   async createScheduledRun(@Payload() request: PipelineRunCreate.Payload): Promise<PipelineRunCreate.Reply> {
-    const schedule = await this.runs.findByUuid(request.scheduleUuid);
-    if (!schedule || schedule.kind !== 'pipeline') throw new RemoteError(`schedule ${request.scheduleUuid} not found`);
+    const found = await this.parents.get(request.scheduleUuid, 'pipeline');
+    if (!found) throw new RemoteError(`schedule ${request.scheduleUuid} not found`);
+    const { run: schedule, projectName } = found;
     let run: RunEntity;
     try {
-      run = await this.createRun.createScheduledRun(schedule, await this.service.projectName(schedule.projectId), request.slot);
+      run = await this.createRun.createScheduledRun(schedule, projectName, request.slot);
     } catch (error) {
       const existing = await this.runs.findTrial(schedule.uuid, `slot:${new Date(request.slot).toISOString()}`);
       if (!existing) throw error instanceof Error ? new RemoteError(error.message) : error;

@@ -23,16 +23,11 @@ export class ParentRuns {
       this.kept.delete(uuid);
       return null;
     }
-    let kept = this.kept.get(uuid);
-    if (!kept) {
-      const row = await this.runs.findByUuid(uuid);
-      if (!row) return null;
-      if (this.kept.size >= KEPT_PARENT_RUNS) this.kept.delete(this.kept.keys().next().value as string);
-      kept = row;
-    }
-    if (kept.kind !== kind) return null;
-    // Most recently used last (the first one goes when full).
+    const kept = this.kept.get(uuid) ?? (await this.runs.findByUuid(uuid));
+    if (!kept || kept.kind !== kind) return null;
+    // Most recently used last; the least recently used goes when full.
     this.kept.delete(uuid);
+    if (this.kept.size >= KEPT_PARENT_RUNS) this.kept.delete(this.kept.keys().next().value as string);
     this.kept.set(uuid, kept);
     const run = Object.assign(Object.create(Object.getPrototypeOf(kept) as object) as RunEntity, kept, { status: live.status, name: live.name, tags: live.tags });
     return { run, projectName: live.project };

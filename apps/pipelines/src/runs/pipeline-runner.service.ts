@@ -185,7 +185,7 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
    */
   step(pipelineUuid: string, input: EngineInput): Promise<void> {
     const open = this.inbox.get(pipelineUuid);
-    const waiter = new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       const entry = { input, resolve, reject };
       if (open) {
         open.push(entry);
@@ -195,7 +195,6 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
       this.inbox.set(pipelineUuid, batch);
       void this.serial(pipelineUuid, () => this.stepBatch(pipelineUuid, batch));
     });
-    return waiter;
   }
 
   private async stepBatch(pipelineUuid: string, batch: StepWaiter[]): Promise<void> {

@@ -28,6 +28,8 @@ const ADMISSION_EVERY_MS = 1000;
 const MAX_PREFETCHED_TOKENS = 64;
 /** How many waiting runs, in queue order, admission asks tokens for ahead. */
 const TOKENS_AHEAD = 32;
+/** A token asked for ahead and not taken within this time is dropped (its run was started elsewhere, or waits long). */
+const PREFETCHED_TOKEN_TTL_MS = 60_000;
 
 /** A run token request's outcome: the token, `later` (the API did not answer) or `refused` (it said no). */
 type TokenOutcome = { token: string } | { later: string } | { refused: string };
@@ -103,11 +105,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       this.exited.add(runUuid);
       this.poke();
     });
-    this.executor.onCondition?.((runUuid, condition) => {
-      this.conditions = this.conditions
-        .then(() => this.conditionReported(runUuid, condition))
-        .catch((error: unknown) => this.logger.warn(`run ${runUuid}: condition not applied (${error instanceof Error ? error.message : String(error)})`));
-    });
+    this.executor.onCondition?.((runUuid, condition) => void this.applyConditionInTurn(runUuid, () => condition).catch(() => undefined));
     this.relay.start();
     await this.resync();
     this.schedule(0);
@@ -455,7 +453,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private async startProcess(starting: ExecutionEntity, fence: Fence, options: LaunchOptions = {}, runToken = this.runToken(starting)): Promise<void> {
     const execution = starting;
     try {
-      // The token is issued while the executor prepares the run (they do not depend on each other).
+      // In hand already (see launch), or, after a build, issued while the executor prepares the run.
       const launched = await this.executor.launch(starting, runToken.then((token) => ({ runToken: token })), options);
       const processFields = { pid: launched.pid, pidStartTime: launched.pidStartTime, workdir: launched.workdir };
       // No container engine (local executor): the polyaxonfile's image and build steps are not applied; the run's history says so.
@@ -774,27 +772,26 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     await this.builds.put({ key: built.key, image: built.image, project: execution.project, runUuid: execution.runUuid, codeRef: plan?.codeRef ?? '' });
   }
 
-  /** A condition the executor reported (Kubernetes pod watch) for a run: applied if this replica supervises it. */
-  /**
-   * Apply what the executor sees of a run now, in turn with the conditions it reported (one at a
-   * time, in order): read when applied, never a view taken before a newer one was applied (a pod's
-   * `Pending` seen at launch must not follow the `Unschedulable` its watch reported meanwhile).
-   */
+  /** What the executor sees of a run now (read when applied: see applyConditionInTurn). */
   private applyCurrentCondition(runUuid: string): Promise<void> {
+    return this.applyConditionInTurn(runUuid, (row) => this.executor.condition?.(row) ?? null);
+  }
+
+  /**
+   * Apply a condition of a run this replica supervises, one at a time and in order: the ones the
+   * executor reported (Kubernetes pod watch) and the ones read from it at launch and inspection.
+   * `read` runs when the condition's turn comes, never earlier: a pod's `Pending` seen at launch
+   * must not follow the `Unschedulable` its watch reported meanwhile.
+   */
+  private applyConditionInTurn(runUuid: string, read: (row: ExecutionEntity) => ExecutorCondition | null): Promise<void> {
     const applied = this.conditions.then(async () => {
       const row = await this.executions.find(runUuid);
       if (!row || (this.lease.shared && row.owner !== this.lease.owner)) return;
-      const condition = this.executor.condition?.(row);
+      const condition = read(row);
       if (condition) await this.applyCondition(row, condition);
     });
     this.conditions = applied.catch((error: unknown) => this.logger.warn(`run ${runUuid}: condition not applied (${error instanceof Error ? error.message : String(error)})`));
     return applied;
-  }
-
-  private async conditionReported(runUuid: string, condition: ExecutorCondition): Promise<void> {
-    const row = await this.executions.find(runUuid);
-    if (!row || (this.lease.shared && row.owner !== this.lease.owner)) return;
-    await this.applyCondition(row, condition);
   }
 
   /**
@@ -822,7 +819,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
    */
   private prefetchRunToken(runUuid: string): void {
     // Entries of runs another replica started (never taken here) go after a minute.
-    const stale = Date.now() - 60_000;
+    const stale = Date.now() - PREFETCHED_TOKEN_TTL_MS;
     for (const [uuid, ahead] of this.prefetched) if (ahead.at < stale) this.prefetched.delete(uuid);
     if (this.prefetched.size >= MAX_PREFETCHED_TOKENS || this.prefetched.has(runUuid)) return;
     const outcome = this.issueRunToken(runUuid);
@@ -833,7 +830,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private takeRunToken(execution: ExecutionEntity): Promise<TokenOutcome> {
     const ahead = this.prefetched.get(execution.runUuid);
     this.prefetched.delete(execution.runUuid);
-    return ahead && execution.attempt === 0 && ahead.at >= Date.now() - 60_000 ? ahead.outcome : this.issueRunToken(execution.runUuid);
+    return ahead && execution.attempt === 0 && ahead.at >= Date.now() - PREFETCHED_TOKEN_TTL_MS ? ahead.outcome : this.issueRunToken(execution.runUuid);
   }
 
   /**
@@ -864,22 +861,12 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
    * calls to the tracking API would be refused, which the log says.
    */
   private async runToken(execution: ExecutionEntity): Promise<string | undefined> {
-    // A second try covers a request lost to a broker connection that dropped in flight.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return (await this.bus.request<RunTokenIssue.Reply>(RunTokenIssue.PATTERN, { runUuid: execution.runUuid }, this.env.MYELIN_RUN_TOKEN_TIMEOUT_SECONDS * 1000)).token;
-      } catch (error) {
-        if (attempt < 2 && !(error instanceof RemoteError)) {
-          await new Promise((r) => setTimeout(r, 500));
-          continue;
-        }
-        return this.withoutToken(execution, error);
-      }
-    }
+    const issued = await this.issueRunToken(execution.runUuid);
+    if ('token' in issued) return issued.token;
+    return this.withoutToken(execution, 'refused' in issued ? issued.refused : issued.later);
   }
 
-  private async withoutToken(execution: ExecutionEntity, error: unknown): Promise<undefined> {
-    const reason = error instanceof Error ? error.message : String(error);
+  private async withoutToken(execution: ExecutionEntity, reason: string): Promise<undefined> {
     this.logger.warn(`run ${execution.runUuid}: no run token (${reason})`);
     await this.shipper.shipSystemLine(execution.runUuid, `myelin: started without a run token (${reason}); tracking API calls from the job will be refused`, `token:${execution.attempt}`);
     return undefined;
