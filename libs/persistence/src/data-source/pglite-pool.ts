@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { PGlite } from '@electric-sql/pglite';
+import { PGliteSession, PgLikeResult } from './pglite-session';
 
 /**
  * PGlite is one PostgreSQL backend with one session. TypeORM expects a `pg`-style pool whose
@@ -27,16 +28,12 @@ export interface SharedPGlite {
   lock: SessionLock;
 }
 
-interface PgLikeResult {
-  rows: unknown[];
-  rowCount: number;
-  command: string;
-  fields: unknown[];
-}
-
-function toPgResult(r: { rows: unknown[]; affectedRows?: number; fields: unknown[] }, sql: string): PgLikeResult {
-  const command = (/^\s*([A-Za-z]+)/.exec(sql)?.[1] ?? '').toUpperCase();
-  return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length, command, fields: r.fields };
+/** Every DataSource of the process that opens this PGlite shares its one session and its prepared statements. */
+const sessions = new WeakMap<PGlite, PGliteSession>();
+function sessionOf(db: PGlite): PGliteSession {
+  let session = sessions.get(db);
+  if (!session) sessions.set(db, (session = new PGliteSession(db)));
+  return session;
 }
 
 class PGliteClient extends EventEmitter {
@@ -47,11 +44,7 @@ class PGliteClient extends EventEmitter {
   async query(sql: string | { text: string; values?: unknown[] }, params?: unknown[]): Promise<PgLikeResult> {
     const text = typeof sql === 'string' ? sql : sql.text;
     const values = typeof sql === 'string' ? params : (sql.values ?? params);
-    if (values && values.length) return toPgResult(await this.shared.db.query(text, values), text);
-    // Without parameters a string may hold several statements (migrations): exec runs them all.
-    const results = await this.shared.db.exec(text);
-    const last = results[results.length - 1] ?? { rows: [], affectedRows: 0, fields: [] };
-    return toPgResult(last, text);
+    return sessionOf(this.shared.db).query(text, values);
   }
 }
 

@@ -1,0 +1,164 @@
+import type { PGlite } from '@electric-sql/pglite';
+import { types } from 'pg';
+import { DatabaseError, serialize } from 'pg-protocol';
+import type { BackendMessage, CommandCompleteMessage, DataRowMessage, ReadyForQueryMessage, RowDescriptionMessage } from 'pg-protocol/dist/messages';
+import { Parser } from 'pg-protocol/dist/parser';
+// pg's own conversion of a JavaScript value to a query parameter (arrays, dates, JSON, buffers).
+const { prepareValue } = require('pg/lib/utils') as { prepareValue: (value: unknown) => string | Buffer | null };
+
+export interface PgLikeResult {
+  rows: Record<string, unknown>[];
+  rowCount: number | null;
+  command: string;
+  fields: RowDescriptionMessage['fields'];
+}
+
+/** How many statements a session keeps prepared (each holds a parse tree and plans in PGlite's heap). */
+export const PREPARED_STATEMENTS_KEPT = 256;
+/** PostgreSQL's answer when a prepared statement's result columns changed under it (DDL since prepare). */
+const CACHED_PLAN_CHANGED = '0A000';
+let sessionsCreated = 0;
+
+/**
+ * One PGlite backend driven the way `pg` drives a server: each statement goes in one protocol
+ * round (Parse, Bind, Describe, Execute, Sync in one message) instead of PGlite's `query`, which
+ * enters the backend six times and describes the statement to learn parameter types. Statements
+ * that carry parameters are prepared once under a name and then only bound and executed, so
+ * PostgreSQL parses and analyses each distinct SQL text once per session (and plans it once when a
+ * generic plan is as good). Measured on PGlite 0.5: a 16-column primary-key SELECT 520 -> 150 us,
+ * a one-row UPDATE 390 -> 125 us (docs/decisions/0003-embedded-postgres.md).
+ *
+ * Parameters are converted with pg's `prepareValue` and results parsed with pg's type parsers, so
+ * the embedded database answers exactly as the PostgreSQL server does through `pg` (int8 and
+ * numeric as strings, timestamps as Dates, arrays and JSON parsed), one behaviour for both modes.
+ *
+ * Callers serialise access (the pool's session lock): the protocol exchange is synchronous, but a
+ * prepared statement belongs to the one session every DataSource of the process shares.
+ */
+export class PGliteSession {
+  /** SQL text -> statement name, least recently used first. */
+  private readonly prepared = new Map<string, string>();
+  private nextName = 0;
+  /** Statement names are unique to this session object, should two ever share a backend. */
+  readonly statementPrefix = `myelin_${++sessionsCreated}_`;
+
+  constructor(
+    private readonly db: PGlite,
+    private readonly keep = PREPARED_STATEMENTS_KEPT,
+  ) {}
+
+  /** How many statements are prepared now (tests). */
+  get preparedCount(): number {
+    return this.prepared.size;
+  }
+
+  query(text: string, values?: readonly unknown[]): PgLikeResult {
+    // Without parameters a string may hold several statements (migrations): the simple protocol
+    // runs them all and the last one's result is the answer, as with pg.
+    if (!values || values.length === 0) return this.answer(this.run([serialize.query(text)]));
+    const params = values.map((value) => prepareValue(value));
+    const known = this.prepared.get(text);
+    if (known !== undefined) {
+      this.prepared.delete(text);
+      this.prepared.set(text, known); // most recently used last
+      const answer = this.run(this.extended(known, params));
+      if (answer.error?.code === CACHED_PLAN_CHANGED) {
+        this.forget(text);
+        // Outside a transaction nothing was applied: prepare it afresh. Inside one, the
+        // transaction is already aborted; the caller sees the error and rolls back.
+        if (answer.status === 'I') return this.query(text, values);
+      }
+      return this.answer(answer);
+    }
+    const name = `${this.statementPrefix}${++this.nextName}`;
+    const messages: Buffer[] = [];
+    if (this.prepared.size >= this.keep) {
+      const [oldestText, oldestName] = this.prepared.entries().next().value as [string, string];
+      this.prepared.delete(oldestText);
+      messages.push(serialize.close({ type: 'S', name: oldestName }));
+    }
+    messages.push(serialize.parse({ name, text, types: [] }), ...this.extended(name, params));
+    const answer = this.run(messages);
+    if (answer.parsed) this.prepared.set(text, name);
+    return this.answer(answer);
+  }
+
+  private extended(name: string, params: (string | Buffer | null)[]): Buffer[] {
+    return [serialize.bind({ statement: name, values: params }), serialize.describe({ type: 'P', name: '' }), serialize.execute({}), serialize.sync()];
+  }
+
+  private forget(text: string): void {
+    const name = this.prepared.get(text);
+    if (name === undefined) return;
+    this.prepared.delete(text);
+    this.run([serialize.close({ type: 'S', name }), serialize.sync()]);
+  }
+
+  private answer(answer: Exchange): PgLikeResult {
+    if (answer.error) throw answer.error;
+    return answer.result;
+  }
+
+  /** One protocol round trip into the backend; answers with the last statement's result. */
+  private run(messages: Buffer[]): Exchange {
+    const bytes = this.db.execProtocolRawSync(messages.length === 1 ? messages[0] : Buffer.concat(messages));
+    const exchange: Exchange = { result: emptyResult(), parsed: false, status: 'I' };
+    let current = emptyResult();
+    let parsers: ((raw: string) => unknown)[] = [];
+    let names: string[] = [];
+    new Parser().parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), (message: BackendMessage) => {
+      switch (message.name) {
+        case 'parseComplete':
+          exchange.parsed = true;
+          break;
+        case 'rowDescription': {
+          const fields = (message as RowDescriptionMessage).fields;
+          current.fields = fields;
+          names = fields.map((field) => field.name);
+          parsers = fields.map((field) => types.getTypeParser(field.dataTypeID, field.format === 'binary' ? 'binary' : 'text') as (raw: string) => unknown);
+          break;
+        }
+        case 'dataRow': {
+          const raw = (message as DataRowMessage).fields;
+          const row: Record<string, unknown> = {};
+          for (let i = 0; i < raw.length; i++) row[names[i]] = raw[i] === null ? null : parsers[i](raw[i]);
+          current.rows.push(row);
+          break;
+        }
+        case 'commandComplete': {
+          // "INSERT 0 3", "UPDATE 2", "SELECT 5", "BEGIN": the verb, and the count when there is one.
+          const match = /^([A-Za-z]+)(?: (\d+))?(?: (\d+))?/.exec((message as CommandCompleteMessage).text);
+          current.command = match?.[1] ?? '';
+          current.rowCount = match?.[3] ? Number(match[3]) : match?.[2] ? Number(match[2]) : null;
+          exchange.result = current;
+          current = emptyResult();
+          break;
+        }
+        case 'error':
+          // The first error is the one PostgreSQL reports; the rest of the round is skipped to Sync.
+          exchange.error ??= message as DatabaseError;
+          break;
+        case 'readyForQuery':
+          exchange.status = (message as ReadyForQueryMessage).status as Exchange['status'];
+          break;
+        default:
+          // bindComplete, noData, emptyQuery, notices, parameter status: nothing a caller reads.
+          break;
+      }
+    });
+    return exchange;
+  }
+}
+
+function emptyResult(): PgLikeResult {
+  return { rows: [], rowCount: null, command: '', fields: [] };
+}
+
+interface Exchange {
+  result: PgLikeResult;
+  /** Parse succeeded in this round (the named statement now exists in the session). */
+  parsed: boolean;
+  error?: DatabaseError;
+  /** Transaction status after the round: idle, in a transaction, or in a failed transaction. */
+  status: 'I' | 'T' | 'E';
+}
