@@ -1,10 +1,18 @@
 import type { PGlite } from '@electric-sql/pglite';
 import { types } from 'pg';
 import { DatabaseError, serialize } from 'pg-protocol';
-import type { BackendMessage, CommandCompleteMessage, DataRowMessage, ReadyForQueryMessage, RowDescriptionMessage } from 'pg-protocol/dist/messages';
+import type {
+  BackendMessage,
+  CommandCompleteMessage,
+  DataRowMessage,
+  ReadyForQueryMessage,
+  RowDescriptionMessage,
+} from 'pg-protocol/dist/messages';
 import { Parser } from 'pg-protocol/dist/parser';
 // pg's own conversion of a JavaScript value to a query parameter (arrays, dates, JSON, buffers).
-const { prepareValue } = require('pg/lib/utils') as { prepareValue: (value: unknown) => string | Buffer | null };
+const { prepareValue } = require('pg/lib/utils') as {
+  prepareValue: (value: unknown) => string | Buffer | null;
+};
 
 export interface PgLikeResult {
   rows: Record<string, unknown>[];
@@ -32,8 +40,9 @@ let sessionsCreated = 0;
  * the embedded database answers exactly as the PostgreSQL server does through `pg` (int8 and
  * numeric as strings, timestamps as Dates, arrays and JSON parsed), one behaviour for both modes.
  *
- * Callers serialise access (the pool's session lock): the protocol exchange is synchronous, but a
- * prepared statement belongs to the one session every DataSource of the process shares.
+ * Callers serialise access (the pool's session lock): a prepared statement belongs to the one
+ * session every DataSource of the process shares. syncToFs is skipped: it does nothing on the
+ * Node file system (PostgreSQL's own fsync calls reach the disk).
  */
 export class PGliteSession {
   /** SQL text -> statement name, least recently used first. */
@@ -52,18 +61,18 @@ export class PGliteSession {
     return this.prepared.size;
   }
 
-  query(text: string, values?: readonly unknown[]): PgLikeResult {
+  async query(text: string, values?: readonly unknown[]): Promise<PgLikeResult> {
     // Without parameters a string may hold several statements (migrations): the simple protocol
     // runs them all and the last one's result is the answer, as with pg.
-    if (!values || values.length === 0) return this.answer(this.run([serialize.query(text)]));
+    if (!values || values.length === 0) return this.answer(await this.run([serialize.query(text)]));
     const params = values.map((value) => prepareValue(value));
     const known = this.prepared.get(text);
     if (known !== undefined) {
       this.prepared.delete(text);
       this.prepared.set(text, known); // most recently used last
-      const answer = this.run(this.extended(known, params));
+      const answer = await this.run(this.extended(known, params));
       if (answer.error?.code === CACHED_PLAN_CHANGED) {
-        this.forget(text);
+        await this.forget(text);
         // Outside a transaction nothing was applied: prepare it afresh. Inside one, the
         // transaction is already aborted; the caller sees the error and rolls back.
         if (answer.status === 'I') return this.query(text, values);
@@ -78,20 +87,25 @@ export class PGliteSession {
       messages.push(serialize.close({ type: 'S', name: oldestName }));
     }
     messages.push(serialize.parse({ name, text, types: [] }), ...this.extended(name, params));
-    const answer = this.run(messages);
+    const answer = await this.run(messages);
     if (answer.parsed) this.prepared.set(text, name);
     return this.answer(answer);
   }
 
   private extended(name: string, params: (string | Buffer | null)[]): Buffer[] {
-    return [serialize.bind({ statement: name, values: params }), serialize.describe({ type: 'P', name: '' }), serialize.execute({}), serialize.sync()];
+    return [
+      serialize.bind({ statement: name, values: params }),
+      serialize.describe({ type: 'P', name: '' }),
+      serialize.execute({}),
+      serialize.sync(),
+    ];
   }
 
-  private forget(text: string): void {
+  private async forget(text: string): Promise<void> {
     const name = this.prepared.get(text);
     if (name === undefined) return;
     this.prepared.delete(text);
-    this.run([serialize.close({ type: 'S', name }), serialize.sync()]);
+    await this.run([serialize.close({ type: 'S', name }), serialize.sync()]);
   }
 
   private answer(answer: Exchange): PgLikeResult {
@@ -100,13 +114,20 @@ export class PGliteSession {
   }
 
   /** One protocol round trip into the backend; answers with the last statement's result. */
-  private run(messages: Buffer[]): Exchange {
-    const bytes = this.db.execProtocolRawSync(messages.length === 1 ? messages[0] : Buffer.concat(messages));
+  private async run(messages: Buffer[]): Promise<Exchange> {
+    // The raw stream hands over the backend's output as it is written; `execProtocolRawSync` would
+    // also parse all of it in PGlite (decoding every row) only to find errors we read here anyway.
+    const chunks: Buffer[] = [];
+    await this.db.execProtocolRawStream(messages.length === 1 ? messages[0] : Buffer.concat(messages), {
+      syncToFs: false,
+      onRawData: (chunk) => void chunks.push(Buffer.from(chunk)), // a view of WASM memory: copied
+    });
+    const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
     const exchange: Exchange = { result: emptyResult(), parsed: false, status: 'I' };
     let current = emptyResult();
     let parsers: ((raw: string) => unknown)[] = [];
     let names: string[] = [];
-    new Parser().parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), (message: BackendMessage) => {
+    new Parser().parse(bytes, (message: BackendMessage) => {
       switch (message.name) {
         case 'parseComplete':
           exchange.parsed = true;
@@ -115,7 +136,12 @@ export class PGliteSession {
           const fields = (message as RowDescriptionMessage).fields;
           current.fields = fields;
           names = fields.map((field) => field.name);
-          parsers = fields.map((field) => types.getTypeParser(field.dataTypeID, field.format === 'binary' ? 'binary' : 'text') as (raw: string) => unknown);
+          parsers = fields.map(
+            (field) =>
+              types.getTypeParser(field.dataTypeID, field.format === 'binary' ? 'binary' : 'text') as (
+                raw: string,
+              ) => unknown,
+          );
           break;
         }
         case 'dataRow': {
