@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { openEmbeddedBackend } from './pglite-backend';
 import { SessionLock, SharedPGlite } from './pglite-pool';
+import { PGliteSession } from './pglite-session';
 
 interface Entry {
   shared: Promise<SharedPGlite>;
@@ -18,16 +19,8 @@ export async function acquireEmbedded(dataDir: string | 'memory', template?: str
     entry = {
       refs: 0,
       shared: (async () => {
-        // Loaded lazily: the WASM module costs memory and start-up time that server mode never pays.
-        // PGlite ships a CommonJS build; require keeps jest (CommonJS) and Node on the same path.
-        const { PGlite } = require('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
-        if (dataDir === 'memory') return { db: await PGlite.create(), lock: new SessionLock() };
-        // A new data directory starts from the prepared empty cluster when there is one (skips initdb).
-        const isNew = !existsSync(dataDir) || readdirSync(dataDir).length === 0;
-        mkdirSync(dataDir, { recursive: true });
-        const loadDataDir = isNew && template && existsSync(template) ? new Blob([readFileSync(template)]) : undefined;
-        const db = await PGlite.create(dataDir, loadDataDir ? { loadDataDir } : {});
-        return { db, lock: new SessionLock() };
+        const backend = await openEmbeddedBackend(dataDir, template);
+        return { backend, lock: new SessionLock(), session: new PGliteSession(backend) };
       })(),
     };
     instances.set(dataDir, entry);
@@ -48,5 +41,5 @@ export async function releaseEmbedded(dataDir: string | 'memory'): Promise<void>
   if (entry.refs > 0) return;
   instances.delete(dataDir);
   const shared = await entry.shared;
-  await shared.db.close();
+  await shared.backend.close();
 }

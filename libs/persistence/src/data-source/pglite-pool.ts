@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { PGlite } from '@electric-sql/pglite';
+import type { EmbeddedBackend } from './pglite-backend';
 import { PGliteSession, PgLikeResult } from './pglite-session';
 
 /**
@@ -24,16 +24,10 @@ export class SessionLock {
 }
 
 export interface SharedPGlite {
-  db: PGlite;
+  backend: EmbeddedBackend;
   lock: SessionLock;
-}
-
-/** Every DataSource of the process that opens this PGlite shares its one session and its prepared statements. */
-const sessions = new WeakMap<PGlite, PGliteSession>();
-function sessionOf(db: PGlite): PGliteSession {
-  let session = sessions.get(db);
-  if (!session) sessions.set(db, (session = new PGliteSession(db)));
-  return session;
+  /** The one session every DataSource of the process shares, with its prepared statements. */
+  session: PGliteSession;
 }
 
 class PGliteClient extends EventEmitter {
@@ -44,7 +38,7 @@ class PGliteClient extends EventEmitter {
   async query(sql: string | { text: string; values?: unknown[] }, params?: unknown[]): Promise<PgLikeResult> {
     const text = typeof sql === 'string' ? sql : sql.text;
     const values = typeof sql === 'string' ? params : (sql.values ?? params);
-    return sessionOf(this.shared.db).query(text, values);
+    return this.shared.session.query(text, values);
   }
 }
 

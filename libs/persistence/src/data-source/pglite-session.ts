@@ -1,4 +1,3 @@
-import type { PGlite } from '@electric-sql/pglite';
 import { types } from 'pg';
 import { DatabaseError, serialize } from 'pg-protocol';
 import type {
@@ -9,6 +8,7 @@ import type {
   RowDescriptionMessage,
 } from 'pg-protocol/dist/messages';
 import { Parser } from 'pg-protocol/dist/parser';
+import type { ProtocolBackend } from './pglite-backend';
 // pg's own conversion of a JavaScript value to a query parameter (arrays, dates, JSON, buffers).
 const { prepareValue } = require('pg/lib/utils') as {
   prepareValue: (value: unknown) => string | Buffer | null;
@@ -37,12 +37,12 @@ let sessionsCreated = 0;
  * a one-row UPDATE 390 -> 125 us (docs/decisions/0003-embedded-postgres.md).
  *
  * Parameters are converted with pg's `prepareValue` and results parsed with pg's type parsers, so
- * the embedded database answers exactly as the PostgreSQL server does through `pg` (int8 and
- * numeric as strings, timestamps as Dates, arrays and JSON parsed), one behaviour for both modes.
+ * the embedded database answers exactly as the PostgreSQL server does through `pg` (int8 as a
+ * number, as `parseInt8` makes it there; numeric as a string; timestamps as Dates; arrays and
+ * JSON parsed), one behaviour for both modes.
  *
  * Callers serialise access (the pool's session lock): a prepared statement belongs to the one
- * session every DataSource of the process shares. syncToFs is skipped: it does nothing on the
- * Node file system (PostgreSQL's own fsync calls reach the disk).
+ * session every DataSource of the process shares.
  */
 export class PGliteSession {
   /** SQL text -> statement name, least recently used first. */
@@ -52,7 +52,7 @@ export class PGliteSession {
   readonly statementPrefix = `myelin_${++sessionsCreated}_`;
 
   constructor(
-    private readonly db: PGlite,
+    private readonly backend: ProtocolBackend,
     private readonly keep = PREPARED_STATEMENTS_KEPT,
   ) {}
 
@@ -115,14 +115,7 @@ export class PGliteSession {
 
   /** One protocol round trip into the backend; answers with the last statement's result. */
   private async run(messages: Buffer[]): Promise<Exchange> {
-    // The raw stream hands over the backend's output as it is written; `execProtocolRawSync` would
-    // also parse all of it in PGlite (decoding every row) only to find errors we read here anyway.
-    const chunks: Buffer[] = [];
-    await this.db.execProtocolRawStream(messages.length === 1 ? messages[0] : Buffer.concat(messages), {
-      syncToFs: false,
-      onRawData: (chunk) => void chunks.push(Buffer.from(chunk)), // a view of WASM memory: copied
-    });
-    const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+    const bytes = await this.backend.exchange(messages.length === 1 ? messages[0] : Buffer.concat(messages));
     const exchange: Exchange = { result: emptyResult(), parsed: false, status: 'I' };
     let current = emptyResult();
     let parsers: ((raw: string) => unknown)[] = [];
@@ -136,12 +129,7 @@ export class PGliteSession {
           const fields = (message as RowDescriptionMessage).fields;
           current.fields = fields;
           names = fields.map((field) => field.name);
-          parsers = fields.map(
-            (field) =>
-              types.getTypeParser(field.dataTypeID, field.format === 'binary' ? 'binary' : 'text') as (
-                raw: string,
-              ) => unknown,
-          );
+          parsers = fields.map((field) => typeParser(field.dataTypeID, field.format));
           break;
         }
         case 'dataRow': {
@@ -175,6 +163,19 @@ export class PGliteSession {
     return exchange;
   }
 }
+
+/**
+ * pg's parser for a column type, with int8 read as a number: every DataSource is opened with
+ * TypeORM's `parseInt8: true`, which sets exactly this in pg for the server (it cannot reach here).
+ */
+function typeParser(oid: number, format: string): (raw: string) => unknown {
+  const mode = format === 'binary' ? 'binary' : 'text';
+  if (mode === 'text' && oid === INT8) return types.getTypeParser(INT4, 'text') as (raw: string) => unknown;
+  if (mode === 'text' && oid === INT8_ARRAY)
+    return types.getTypeParser(INT4_ARRAY, 'text') as (raw: string) => unknown;
+  return types.getTypeParser(oid, mode) as (raw: string) => unknown;
+}
+const [INT8, INT4, INT8_ARRAY, INT4_ARRAY] = [20, 23, 1016, 1007];
 
 function emptyResult(): PgLikeResult {
   return { rows: [], rowCount: null, command: '', fields: [] };
