@@ -33,8 +33,8 @@ let sessionsCreated = 0;
  * enters the backend six times and describes the statement to learn parameter types. Statements
  * that carry parameters are prepared once under a name and then only bound and executed, so
  * PostgreSQL parses and analyses each distinct SQL text once per session (and plans it once when a
- * generic plan is as good). Measured on PGlite 0.5: a 16-column primary-key SELECT 520 -> 150 us,
- * a one-row UPDATE 390 -> 125 us (docs/decisions/0003-embedded-postgres.md).
+ * generic plan is as good), and its result columns are described once. Measured on PGlite 0.5: a
+ * 16-column primary-key SELECT 520 -> 48 us, a one-row UPDATE 390 -> 60 us (decision 0003).
  *
  * Parameters are converted with pg's `prepareValue` and results parsed with pg's type parsers, so
  * the embedded database answers exactly as the PostgreSQL server does through `pg` (int8 as a
@@ -45,8 +45,8 @@ let sessionsCreated = 0;
  * session every DataSource of the process shares.
  */
 export class PGliteSession {
-  /** SQL text -> statement name, least recently used first. */
-  private readonly prepared = new Map<string, string>();
+  /** SQL text -> its prepared statement, least recently used first. */
+  private readonly prepared = new Map<string, Prepared>();
   private nextName = 0;
   /** Statement names are unique to this session object, should two ever share a backend. */
   readonly statementPrefix = `myelin_${++sessionsCreated}_`;
@@ -70,7 +70,11 @@ export class PGliteSession {
     if (known !== undefined) {
       this.prepared.delete(text);
       this.prepared.set(text, known); // most recently used last
-      const answer = await this.run(this.extended(known, params));
+      // Its columns are known since it was prepared: bound and executed, not described again.
+      const answer = await this.run(
+        [serialize.bind({ statement: known.name, values: params }), EXECUTE, SYNC],
+        known.columns,
+      );
       if (answer.error?.code === CACHED_PLAN_CHANGED) {
         await this.forget(text);
         // Outside a transaction nothing was applied: prepare it afresh. Inside one, the
@@ -82,30 +86,30 @@ export class PGliteSession {
     const name = `${this.statementPrefix}${++this.nextName}`;
     const messages: Buffer[] = [];
     if (this.prepared.size >= this.keep) {
-      const [oldestText, oldestName] = this.prepared.entries().next().value as [string, string];
+      const [oldestText, oldest] = this.prepared.entries().next().value as [string, Prepared];
       this.prepared.delete(oldestText);
-      messages.push(serialize.close({ type: 'S', name: oldestName }));
+      messages.push(serialize.close({ type: 'S', name: oldest.name }));
     }
-    messages.push(serialize.parse({ name, text, types: [] }), ...this.extended(name, params));
+    // Described as a statement (its result columns, kept with it), then bound and executed.
+    messages.push(
+      serialize.parse({ name, text, types: [] }),
+      serialize.describe({ type: 'S', name }),
+      serialize.bind({ statement: name, values: params }),
+      EXECUTE,
+      SYNC,
+    );
     const answer = await this.run(messages);
-    if (answer.parsed) this.prepared.set(text, name);
+    if (answer.parsed && answer.described !== undefined)
+      this.prepared.set(text, { name, columns: answer.described });
+    else if (answer.parsed) await this.run([serialize.close({ type: 'S', name }), SYNC]); // not described: not kept
     return this.answer(answer);
   }
 
-  private extended(name: string, params: (string | Buffer | null)[]): Buffer[] {
-    return [
-      serialize.bind({ statement: name, values: params }),
-      serialize.describe({ type: 'P', name: '' }),
-      serialize.execute({}),
-      serialize.sync(),
-    ];
-  }
-
   private async forget(text: string): Promise<void> {
-    const name = this.prepared.get(text);
-    if (name === undefined) return;
+    const statement = this.prepared.get(text);
+    if (statement === undefined) return;
     this.prepared.delete(text);
-    await this.run([serialize.close({ type: 'S', name }), serialize.sync()]);
+    await this.run([serialize.close({ type: 'S', name: statement.name }), SYNC]);
   }
 
   private answer(answer: Exchange): PgLikeResult {
@@ -113,27 +117,32 @@ export class PGliteSession {
     return answer.result;
   }
 
-  /** One protocol round trip into the backend; answers with the last statement's result. */
-  private async run(messages: Buffer[]): Promise<Exchange> {
+  /**
+   * One protocol round trip into the backend; answers with the last statement's result. `columns`:
+   * the result columns of a prepared statement executed without a description in this round.
+   */
+  private async run(messages: Buffer[], columns: Columns | null = null): Promise<Exchange> {
     const bytes = await this.backend.exchange(messages.length === 1 ? messages[0] : Buffer.concat(messages));
     const exchange: Exchange = { result: emptyResult(), parsed: false, status: 'I' };
     let current = emptyResult();
-    let parsers: ((raw: string) => unknown)[] = [];
-    let names: string[] = [];
+    if (columns) current.fields = columns.fields;
     new Parser().parse(bytes, (message: BackendMessage) => {
       switch (message.name) {
         case 'parseComplete':
           exchange.parsed = true;
           break;
-        case 'rowDescription': {
-          const fields = (message as RowDescriptionMessage).fields;
-          current.fields = fields;
-          names = fields.map((field) => field.name);
-          parsers = fields.map((field) => typeParser(field.dataTypeID, field.format));
+        case 'rowDescription':
+          columns = columnsOf((message as RowDescriptionMessage).fields);
+          current.fields = columns.fields;
+          exchange.described = columns;
           break;
-        }
+        case 'noData':
+          columns = null;
+          exchange.described = null;
+          break;
         case 'dataRow': {
           const raw = (message as DataRowMessage).fields;
+          const { names, parsers } = columns!;
           const row: Record<string, unknown> = {};
           for (let i = 0; i < raw.length; i++) row[names[i]] = raw[i] === null ? null : parsers[i](raw[i]);
           current.rows.push(row);
@@ -156,12 +165,36 @@ export class PGliteSession {
           exchange.status = (message as ReadyForQueryMessage).status as Exchange['status'];
           break;
         default:
-          // bindComplete, noData, emptyQuery, notices, parameter status: nothing a caller reads.
+          // bindComplete, parameterDescription, emptyQuery, notices, parameter status: nothing a caller reads.
           break;
       }
     });
     return exchange;
   }
+}
+
+const EXECUTE = serialize.execute({});
+const SYNC = serialize.sync();
+
+/** A statement prepared in the session, with its result columns (null: it returns no rows). */
+interface Prepared {
+  name: string;
+  columns: Columns | null;
+}
+
+interface Columns {
+  fields: RowDescriptionMessage['fields'];
+  names: string[];
+  parsers: ((raw: string) => unknown)[];
+}
+
+function columnsOf(fields: RowDescriptionMessage['fields']): Columns {
+  // Rows come in text format (Bind asks for no binary column), whatever a statement description says.
+  return {
+    fields,
+    names: fields.map((field) => field.name),
+    parsers: fields.map((field) => typeParser(field.dataTypeID, 'text')),
+  };
 }
 
 /**
@@ -185,6 +218,8 @@ interface Exchange {
   result: PgLikeResult;
   /** Parse succeeded in this round (the named statement now exists in the session). */
   parsed: boolean;
+  /** The result columns described in this round (null: no rows); absent when none was described. */
+  described?: Columns | null;
   error?: DatabaseError;
   /** Transaction status after the round: idle, in a transaction, or in a failed transaction. */
   status: 'I' | 'T' | 'E';
