@@ -6,8 +6,8 @@ import { MessageBus, MessageHandler, MessageMeta } from '../message-bus';
  * Nest transport over a MessageBus: apps declare handlers with `@MessagePattern` (commands,
  * requests) and `@EventPattern` (events) as usual; this strategy hands them to the bus,
  * which validates every payload against its contract before the handler runs.
- * Connect it with `app.connectMicroservice({ strategy })` and the app's error filter (no validation
- * pipe: the bus has checked the payload already).
+ * Connect it with `app.connectMicroservice({ strategy }, { inheritAppConfig: true })`; the app's
+ * validation pipe passes the payload instances the bus built (see RequestValidationPipe).
  */
 export class BusServer extends Server implements CustomTransportStrategy {
   constructor(
