@@ -43,9 +43,7 @@ async function migrateExclusively(dataSource: DataSource, schema: string, server
     await lock.query(`SELECT pg_advisory_lock(hashtext($1))`, [`myelin.migrations.${schema}`]);
     await migrate();
   } finally {
-    await lock
-      .query(`SELECT pg_advisory_unlock(hashtext($1))`, [`myelin.migrations.${schema}`])
-      .catch(() => undefined);
+    await lock.query(`SELECT pg_advisory_unlock(hashtext($1))`, [`myelin.migrations.${schema}`]).catch(() => undefined);
     await lock.release();
   }
 }

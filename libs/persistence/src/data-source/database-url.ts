@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 
-export type DatabaseTarget =
-  { kind: 'server'; url: string } | { kind: 'embedded'; dataDir: string | 'memory' };
+export type DatabaseTarget = { kind: 'server'; url: string } | { kind: 'embedded'; dataDir: string | 'memory' };
 
 /** `postgres://...` is a PostgreSQL server; `pglite://memory` or `pglite://<path>` is PostgreSQL in-process. */
 export function parseDatabaseUrl(url: string): DatabaseTarget {

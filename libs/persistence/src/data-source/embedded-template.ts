@@ -10,12 +10,8 @@ import { dirname, join } from 'node:path';
  */
 export function embeddedTemplatePath(): string {
   const entry = require.resolve('@electric-sql/pglite');
-  const pkgDir = entry.slice(
-    0,
-    entry.lastIndexOf(join('@electric-sql', 'pglite')) + join('@electric-sql', 'pglite').length,
-  );
-  const version = (JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { version: string })
-    .version;
+  const pkgDir = entry.slice(0, entry.lastIndexOf(join('@electric-sql', 'pglite')) + join('@electric-sql', 'pglite').length);
+  const version = (JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { version: string }).version;
   return join(dirname(dirname(pkgDir)), '.cache', 'myelin', `pglite-${version}-template.tar.gz`);
 }
 

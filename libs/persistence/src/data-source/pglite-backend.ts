@@ -1,13 +1,10 @@
 import type { PGlite } from '@electric-sql/pglite';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 
-/** Where PostgreSQL's wire protocol goes in and its replies come out. */
-export interface ProtocolBackend {
+/** The embedded PostgreSQL as the session drives it: wire-protocol messages in, replies out. */
+export interface EmbeddedBackend {
   /** One round: the messages in, everything the backend wrote back out. */
   exchange(message: Uint8Array): Promise<Buffer>;
-}
-
-export interface EmbeddedBackend extends ProtocolBackend {
   close(): Promise<void>;
 }
 
@@ -32,12 +29,6 @@ export async function openEmbeddedBackend(
       isNew && template && existsSync(template) ? new Blob([readFileSync(template)]) : undefined;
     db = await PGlite.create(dataDir, loadDataDir ? { loadDataDir } : {});
   }
-  const backend = inThreadBackend(db);
-  return { exchange: (message) => backend.exchange(message), close: () => db.close() };
-}
-
-/** PGlite on this thread. */
-export function inThreadBackend(db: PGlite): ProtocolBackend {
   return {
     async exchange(message) {
       // The raw stream hands over the backend's output as it is written; `execProtocolRawSync`
@@ -46,9 +37,10 @@ export function inThreadBackend(db: PGlite): ProtocolBackend {
       const chunks: Buffer[] = [];
       await db.execProtocolRawStream(message, {
         syncToFs: false,
-        onRawData: (chunk) => void chunks.push(Buffer.from(chunk)),
-      }); // a view of WASM memory: copied
+        onRawData: (chunk) => void chunks.push(Buffer.from(chunk)), // a view of WASM memory: copied
+      });
       return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
     },
+    close: () => db.close(),
   };
 }

@@ -8,7 +8,7 @@ import type {
   RowDescriptionMessage,
 } from 'pg-protocol/dist/messages';
 import { Parser } from 'pg-protocol/dist/parser';
-import type { ProtocolBackend } from './pglite-backend';
+import type { EmbeddedBackend } from './pglite-backend';
 // pg's own conversion of a JavaScript value to a query parameter (arrays, dates, JSON, buffers).
 const { prepareValue } = require('pg/lib/utils') as {
   prepareValue: (value: unknown) => string | Buffer | null;
@@ -52,7 +52,7 @@ export class PGliteSession {
   readonly statementPrefix = `myelin_${++sessionsCreated}_`;
 
   constructor(
-    private readonly backend: ProtocolBackend,
+    private readonly backend: Pick<EmbeddedBackend, 'exchange'>,
     private readonly keep = PREPARED_STATEMENTS_KEPT,
   ) {}
 
@@ -99,9 +99,7 @@ export class PGliteSession {
       SYNC,
     );
     const answer = await this.run(messages);
-    if (answer.parsed && answer.described !== undefined)
-      this.prepared.set(text, { name, columns: answer.described });
-    else if (answer.parsed) await this.run([serialize.close({ type: 'S', name }), SYNC]); // not described: not kept
+    if (answer.parsed && answer.described !== undefined) this.prepared.set(text, { name, columns: answer.described });
     return this.answer(answer);
   }
 
@@ -193,20 +191,17 @@ function columnsOf(fields: RowDescriptionMessage['fields']): Columns {
   return {
     fields,
     names: fields.map((field) => field.name),
-    parsers: fields.map((field) => typeParser(field.dataTypeID, 'text')),
+    parsers: fields.map((field) => typeParser(field.dataTypeID)),
   };
 }
 
 /**
- * pg's parser for a column type, with int8 read as a number: every DataSource is opened with
+ * pg's text parser for a column type, with int8 read as a number: every DataSource is opened with
  * TypeORM's `parseInt8: true`, which sets exactly this in pg for the server (it cannot reach here).
  */
-function typeParser(oid: number, format: string): (raw: string) => unknown {
-  const mode = format === 'binary' ? 'binary' : 'text';
-  if (mode === 'text' && oid === INT8) return types.getTypeParser(INT4, 'text') as (raw: string) => unknown;
-  if (mode === 'text' && oid === INT8_ARRAY)
-    return types.getTypeParser(INT4_ARRAY, 'text') as (raw: string) => unknown;
-  return types.getTypeParser(oid, mode) as (raw: string) => unknown;
+function typeParser(oid: number): (raw: string) => unknown {
+  const parsed = oid === INT8 ? INT4 : oid === INT8_ARRAY ? INT4_ARRAY : oid;
+  return types.getTypeParser(parsed, 'text') as (raw: string) => unknown;
 }
 const [INT8, INT4, INT8_ARRAY, INT4_ARRAY] = [20, 23, 1016, 1007];
 
