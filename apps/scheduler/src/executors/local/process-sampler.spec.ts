@@ -1,5 +1,6 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTempDir, TempDir, waitFor } from '@myelin/testing';
 import {
@@ -130,6 +131,41 @@ describe('process sampler', () => {
       expect(third.memoryMb).toBeCloseTo((5 * procConstants().pageSize) / (1024 * 1024), 2);
     });
 
+    it('stamps a sample when the run\'s processes are read, not when a slow scan of /proc ends', async () => {
+      // A job at 150% of a core: a writer keeps its stat file at the ticks it has used so far.
+      const proc = join(dir.path, 'slow');
+      await mkdir(join(proc, '300'), { recursive: true });
+      const { clockTicks } = procConstants();
+      const t0 = Date.now();
+      const write = () =>
+        writeFileSync(
+          join(proc, '300', 'stat'),
+          `300 (train) R 1 300 ${Array(8).fill('0').join(' ')} ${Math.floor(((Date.now() - t0) / 1000) * 1.5 * clockTicks)} 0 0 0 20 0 1 0 777 0 5`,
+        );
+      write();
+      const writer = setInterval(write, 2);
+      try {
+        // The first scan of /proc is slow: another process's stat file answers only 400 ms after
+        // it is opened (a named pipe the test writes to), while the run's own file is read at once.
+        const slow = join(proc, '1000');
+        await mkdir(slow);
+        execFileSync('mkfifo', [join(slow, 'stat')]);
+        const run = { runUuid: 'r', pid: 300, pidStartTime: '777' };
+        const sampler = new ProcessSampler(proc);
+        const first = sampler.sample([run]);
+        await new Promise((r) => setTimeout(r, 400));
+        await writeFile(join(slow, 'stat'), '1000 (other) S 1 1000');
+        await first;
+        await rm(slow, { recursive: true });
+        await new Promise((r) => setTimeout(r, 600));
+        const [second] = await sampler.sample([run]);
+        // Stamped when the first scan ended, the window was 400 ms short: about 250% instead of 150%.
+        expect(Math.abs(second.cpuPercent! - 150)).toBeLessThan(10);
+      } finally {
+        clearInterval(writer);
+      }
+    });
+
     it('never throws: a missing /proc gives nothing, unreadable or malformed entries are skipped', async () => {
       expect((await readProcessGroups(new Set([1]), join(dir.path, 'absent'))).size).toBe(0);
       await mkdir(join(dir.path, '100'));
@@ -162,12 +198,13 @@ describe('process sampler', () => {
         '10',
       ];
       await writeFile(join(dir.path, '102', 'stat'), `102 (a b) c) ${fields.join(' ')}`);
-      const groups = await readProcessGroups(new Set([100]), dir.path);
+      const groups = await readProcessGroups(new Set([100]), dir.path, () => 5_000);
       expect(groups.get(100)).toEqual({
         processes: 1,
         cpuTicks: 60,
         rssBytes: 10 * procConstants().pageSize,
         leaderStartTime: null,
+        at: 5_000,
       });
       expect(parseStat('')).toBeNull();
       expect(parseStat('1 (x) S 1 2')).toBeNull();

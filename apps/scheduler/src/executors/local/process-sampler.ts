@@ -19,6 +19,8 @@ export interface GroupUsage {
   rssBytes: number;
   /** Start time (field 22 of /proc/<pid>/stat) of the group leader, when it still runs. */
   leaderStartTime: string | null;
+  /** When the members' stat files were read (ms since the epoch): the moment the figures hold for. */
+  at: number;
 }
 
 /** The host's clock ticks per second and page size, from the auxiliary vector the kernel gave this process. */
@@ -50,45 +52,70 @@ export function procConstants(): ProcConstants {
 }
 
 /**
- * One pass over /proc: the usage of each of the given process groups. One `stat` file read per
- * process on the host, whatever the number of runs; a process that ends while it is read is
- * skipped. Never throws: without /proc the result is empty.
+ * The usage of each of the given process groups, each stamped with when it was read. Never
+ * throws: without /proc the result is empty; a process that ends while it is read is skipped.
+ *
+ * Two steps, because the stamp must match the ticks. Finding a group's members takes one `stat`
+ * read per process on the host, and under load that scan takes long (hundreds of ms); stamped at
+ * its end, a sample's window no longer matched the ticks it held, and the CPU figure was off by
+ * tens of points. So the scan only finds the members, and each group's members are then read
+ * again together, the group stamped between the clock readings around those few reads.
  */
 export async function readProcessGroups(
   pgids: ReadonlySet<number>,
   procDir = '/proc',
+  clock: () => number = Date.now,
 ): Promise<Map<number, GroupUsage>> {
   const usage = new Map<number, GroupUsage>();
   if (!pgids.size) return usage;
+  const members = await findGroupMembers(pgids, procDir);
+  const { pageSize } = procConstants();
+  const groups = [...members];
+  for (let i = 0; i < groups.length; i += READS_AT_ONCE) {
+    await Promise.all(
+      groups.slice(i, i + READS_AT_ONCE).map(async ([pgid, pids]) => {
+        const before = clock();
+        const stats = await Promise.all(pids.map((pid) => readFile(`${procDir}/${pid}/stat`, 'utf8').catch(() => '')));
+        const group: GroupUsage = { processes: 0, cpuTicks: 0, rssBytes: 0, leaderStartTime: null, at: Math.round((before + clock()) / 2) };
+        stats.forEach((stat, k) => {
+          const parsed = parseStat(stat);
+          if (!parsed || parsed.pgid !== pgid) return; // gone meanwhile, or its pid reused by another group
+          group.cpuTicks += parsed.cpuTicks;
+          if (pids[k] === pgid) group.leaderStartTime = parsed.startTime;
+          if (parsed.state === 'Z') return;
+          group.processes += 1;
+          group.rssBytes += parsed.rssPages * pageSize;
+        });
+        usage.set(pgid, group);
+      }),
+    );
+  }
+  return usage;
+}
+
+/** One pass over /proc: the pids of the members of each given process group (one `stat` read per process on the host). */
+async function findGroupMembers(pgids: ReadonlySet<number>, procDir: string): Promise<Map<number, number[]>> {
+  const members = new Map<number, number[]>();
   let entries: string[];
   try {
     entries = await readdir(procDir);
   } catch {
-    return usage;
+    return members;
   }
-  const { pageSize } = procConstants();
   const pids = entries.filter((e) => /^\d+$/.test(e));
   // A few reads at a time: the file system thread pool stays free for the scheduler's own work.
   for (let i = 0; i < pids.length; i += READS_AT_ONCE) {
     await Promise.all(
       pids.slice(i, i + READS_AT_ONCE).map(async (entry) => {
-        const stat = await readFile(`${procDir}/${entry}/stat`, 'utf8').catch(() => '');
-        const parsed = parseStat(stat);
+        const parsed = parseStat(await readFile(`${procDir}/${entry}/stat`, 'utf8').catch(() => ''));
         if (!parsed || !pgids.has(parsed.pgid)) return;
-        let group = usage.get(parsed.pgid);
-        if (!group) {
-          group = { processes: 0, cpuTicks: 0, rssBytes: 0, leaderStartTime: null };
-          usage.set(parsed.pgid, group);
-        }
-        group.cpuTicks += parsed.cpuTicks;
-        if (Number(entry) === parsed.pgid) group.leaderStartTime = parsed.startTime;
-        if (parsed.state === 'Z') return;
-        group.processes += 1;
-        group.rssBytes += parsed.rssPages * pageSize;
+        const list = members.get(parsed.pgid) ?? [];
+        list.push(Number(entry));
+        members.set(parsed.pgid, list);
       }),
     );
   }
-  return usage;
+  return members;
 }
 
 /** The fields of /proc/<pid>/stat a sample needs; null for an empty or malformed line. */
@@ -135,8 +162,7 @@ export class ProcessSampler {
 
   async sample(runs: readonly SampledRun[], now: () => Date = () => new Date()): Promise<RunSample[]> {
     const withPid = runs.filter((r): r is SampledRun & { pid: number } => r.pid !== null && r.pid > 0);
-    const groups = await readProcessGroups(new Set(withPid.map((r) => r.pid)), this.procDir);
-    const at = now();
+    const groups = await readProcessGroups(new Set(withPid.map((r) => r.pid)), this.procDir, () => now().getTime());
     const { clockTicks } = procConstants();
     const samples: RunSample[] = [];
     const next = new Map<string, { ticks: number; at: number }>();
@@ -150,14 +176,15 @@ export class ProcessSampler {
         group.leaderStartTime !== run.pidStartTime
       )
         continue;
+      const at = new Date(group.at);
       const before = this.previous.get(run.runUuid);
-      const seconds = before ? (at.getTime() - before.at) / 1000 : 0;
+      const seconds = before ? (group.at - before.at) / 1000 : 0;
       // Children reaped by a process outside the group take their time with them: never below zero.
       const cpuPercent =
         before && seconds > 0
           ? round((Math.max(0, group.cpuTicks - before.ticks) / clockTicks / seconds) * 100)
           : null;
-      next.set(run.runUuid, { ticks: group.cpuTicks, at: at.getTime() });
+      next.set(run.runUuid, { ticks: group.cpuTicks, at: group.at });
       samples.push({
         runUuid: run.runUuid,
         at,
