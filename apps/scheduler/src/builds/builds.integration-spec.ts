@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LogLinesAppend, MetricsBatch, RunStart, RunStatusChanged, RunTokenIssue, TokenVerify } from '@myelin/contracts';
-import { InProcessBus, MessageHandler } from '@myelin/bus';
+import { InProcessBus, MessageHandler, RemoteError } from '@myelin/bus';
 import { AppHandle } from '@myelin/runtime';
 import { parsePolyaxonfiles } from '@myelin/spec';
 import { createTempDir, createTestDatabase, TempDir, TestDatabase, waitFor } from '@myelin/testing';
@@ -28,6 +28,8 @@ class Harness {
   base = '';
   readonly events: RunStatusChanged.Payload[] = [];
   readonly lines: LogLinesAppend.Payload[] = [];
+  /** How the stand-in API answers run token requests (silent: not within the scheduler's timeout). */
+  tokens: 'answer' | 'silent' | 'refuse' = 'answer';
   private number = 0;
 
   async start(env: Record<string, string>): Promise<void> {
@@ -40,7 +42,14 @@ class Harness {
       new Map<string, MessageHandler>([
         [TokenVerify.PATTERN, verify],
         [RunStatusChanged.PATTERN, (async (e: RunStatusChanged.Payload) => void this.events.push(e)) as MessageHandler],
-        [RunTokenIssue.PATTERN, (async () => ({ token: 'run-token-000001' })) as MessageHandler],
+        [
+          RunTokenIssue.PATTERN,
+          (async () => {
+            for (let waited = 0; this.tokens === 'silent' && waited < 3000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+            if (this.tokens === 'refuse') throw new RemoteError('the run is unknown or already ended');
+            return { token: 'run-token-000001' };
+          }) as MessageHandler,
+        ],
       ]),
     );
     await this.bus.consume(
@@ -157,6 +166,7 @@ describe('builds on the Kubernetes executor (fake API server, the test plays the
       MYELIN_K8S_REGISTRY_SECRET: 'registry-push',
       MYELIN_K8S_KANIKO_IMAGE: 'gcr.io/kaniko-project/executor:v1.23.2',
       MYELIN_K8S_IMAGE_PULL_GRACE_SECONDS: '1',
+      MYELIN_RUN_TOKEN_TIMEOUT_SECONDS: '1',
     });
   }, 60_000);
   afterAll(async () => {
@@ -251,6 +261,39 @@ describe('builds on the Kubernetes executor (fake API server, the test plays the
     expect(h.history(run)).toEqual(['queued:Queued', 'building:Building', 'failed:BuildFailed']);
     expect(pod(`${base(run)}-master-0`)).toBeUndefined();
     await waitFor(() => !pod(name), { what: 'the failed build pod to be deleted' });
+  });
+
+  it('starts the run pod only with the run token: the run stays building while the API is silent, and fails when the API refuses', async () => {
+    h.tokens = 'silent';
+    const run = await h.submit(JOB('pip install scipy'));
+    await h.until(run, 'building');
+    kanikoSucceeds((await podExists(`${base(run)}-build`)).metadata.name);
+    await waitFor(() => h.statuses(run).find((e) => e.reason === 'WaitingForApi'), { timeoutMs: 15_000, what: 'the run to wait for the API' });
+    const waiting = h.statuses(run).find((e) => e.reason === 'WaitingForApi')!;
+    expect(waiting.status).toBe('building');
+    expect(waiting.message).toMatch(new RegExp(`^image ${REGISTRY}/alice-vision:[0-9a-f]{40} built; waiting for the API to issue the run's token \\(.+\\); tried again in 1 s$`));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(pod(`${base(run)}-master-0`)).toBeUndefined();
+    expect(h.statuses(run).map((e) => e.status)).not.toContain('starting');
+
+    h.tokens = 'answer';
+    await podExists(`${base(run)}-master-0`);
+    const secret = server.get(`core/${NS}/secrets`, `${base(run)}-token`) as { data?: Record<string, string> } | undefined;
+    expect(Buffer.from(secret?.data?.['token'] ?? '', 'base64').toString()).toBe('run-token-000001');
+    server.setPodStatus(NS, `${base(run)}-master-0`, kubelet.terminated(0));
+    await h.until(run, 'succeeded');
+    expect(h.history(run)).toEqual(['queued:Queued', 'building:Building', 'building:WaitingForApi', 'starting:Starting', 'succeeded:Succeeded']);
+
+    h.tokens = 'refuse';
+    const refused = await h.submit(JOB('pip install pandas'));
+    await h.until(refused, 'building');
+    kanikoSucceeds((await podExists(`${base(refused)}-build`)).metadata.name);
+    const failed = await h.until(refused, 'failed');
+    expect(failed).toMatchObject({ reason: 'TokenRefused', message: "not started: the API refused the run's token (the run is unknown or already ended)" });
+    expect(h.history(refused)).toEqual(['queued:Queued', 'building:Building', 'failed:TokenRefused']);
+    expect(pod(`${base(refused)}-master-0`)).toBeUndefined();
+    await waitFor(() => !pod(`${base(refused)}-build`), { what: 'the build pod to be deleted' });
+    h.tokens = 'answer';
   });
 
   it('ends a kind: build run when its image is pushed, without a run pod', async () => {

@@ -450,10 +450,10 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   /** Start the run's process or pods on a row that is `starting` under `fence`. */
-  private async startProcess(starting: ExecutionEntity, fence: Fence, options: LaunchOptions = {}, runToken = this.runToken(starting)): Promise<void> {
+  private async startProcess(starting: ExecutionEntity, fence: Fence, options: LaunchOptions, runToken: Promise<string>): Promise<void> {
     const execution = starting;
     try {
-      // In hand already (see launch), or, after a build, issued while the executor prepares the run.
+      // Issued before `starting` was written (see launch and superviseBuild).
       const launched = await this.executor.launch(starting, runToken.then((token) => ({ runToken: token })), options);
       const processFields = { pid: launched.pid, pidStartTime: launched.pidStartTime, workdir: launched.workdir };
       // No container engine (local executor): the polyaxonfile's image and build steps are not applied; the run's history says so.
@@ -756,6 +756,35 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       return;
     }
     await this.remember(execution, state);
+    // The run's own token before its pods, as in launch: no run starts without it. The image is
+    // ready, so the run stays `building` while the API does not answer (the build pod, kept, says
+    // the same at the next inspection), and fails unstarted when the API refuses it.
+    if (Date.now() < this.apiWaitUntil) return;
+    const issued = await this.issueRunToken(execution.runUuid);
+    if ('later' in issued) {
+      this.apiWaitUntil = Date.now() + this.env.MYELIN_RUN_TOKEN_TIMEOUT_SECONDS * 1000;
+      await this.executions.updateCondition(execution.runUuid, {
+        status: 'building',
+        reason: 'WaitingForApi',
+        message: `image ${state.image} built; waiting for the API to issue the run's token (${issued.later}); tried again in ${this.env.MYELIN_RUN_TOKEN_TIMEOUT_SECONDS} s`,
+      });
+      return;
+    }
+    if ('refused' in issued) {
+      const offsets = await this.shipper.ship(execution.runUuid, files, shipped, true);
+      const failed = await this.executions.transition(
+        execution.runUuid,
+        { status: 'failed', reason: 'TokenRefused', message: `not started: the API refused the run's token (${issued.refused})` },
+        { ...offsets, finishedAt: new Date() },
+        fence,
+      );
+      await this.executor.kill(execution).catch(() => undefined); // the build pod and its Dockerfile
+      if (failed) {
+        await this.lease.release(execution.runUuid);
+        this.dirty = true;
+      }
+      return;
+    }
     const starting = await this.executions.transition(
       execution.runUuid,
       { status: 'starting', reason: 'Starting', message: `starting on the ${this.executor.name} executor with image ${state.image}` },
@@ -763,7 +792,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       fence,
       'full',
     );
-    if (starting) await this.startProcess(starting, fence, { image: state.image });
+    if (starting) await this.startProcess(starting, fence, { image: state.image }, Promise.resolve(issued.token));
   }
 
   private async remember(execution: ExecutionEntity, built: { image: string; key: string }): Promise<void> {
@@ -853,23 +882,6 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         return { later: reason };
       }
     }
-  }
-
-  /**
-   * Ask the API for the run's own token when its image was built (the run is past `queued`, so it
-   * cannot wait there). Without one the job still runs (and still reports through stdout); only its
-   * calls to the tracking API would be refused, which the log says.
-   */
-  private async runToken(execution: ExecutionEntity): Promise<string | undefined> {
-    const issued = await this.issueRunToken(execution.runUuid);
-    if ('token' in issued) return issued.token;
-    return this.withoutToken(execution, 'refused' in issued ? issued.refused : issued.later);
-  }
-
-  private async withoutToken(execution: ExecutionEntity, reason: string): Promise<undefined> {
-    this.logger.warn(`run ${execution.runUuid}: no run token (${reason})`);
-    await this.shipper.shipSystemLine(execution.runUuid, `myelin: started without a run token (${reason}); tracking API calls from the job will be refused`, `token:${execution.attempt}`);
-    return undefined;
   }
 
   /** A deleted run: stop its process if any, remove its working directory and outputs, forget it. */
