@@ -11,7 +11,7 @@
 //     it), first, so the figures say how much of the total is the machine's own process cost.
 // Usage: node tools/bench/scheduler-throughput.mjs [--distributed] [--runs 1000] [--seconds 0.5] [--concurrency 32] [--latency-runs 100] [--no-baseline]
 import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { apiCaller, arg, build, freePort, removeBusPrefix, sleep, startMyelin, waitReady } from './lib.mjs';
@@ -197,6 +197,26 @@ try {
   const page = await call('GET', `/api/v1/${project}/runs?query=${encodeURIComponent('status:failed|stopped')}&limit=5`);
   if (page.count) throw new Error(`${page.count} run(s) did not succeed, e.g. ${JSON.stringify(page.results[0])}`);
   const idealMs = (N * D * 1000) / C;
+  // Where a slot's cycle goes in the burst: the job's own run (its first line to its exit, the exit
+  // code file's mtime), the platform noticing the exit and recording the final status, and the slot
+  // being filled again (the k-th final status frees the slot the (k+C)-th process start takes).
+  const burst = [];
+  for (let offset = L; offset < L + N; offset += 1000) {
+    const pageOfRuns = await call('GET', `/api/v1/${project}/runs?sort=created_at&limit=1000&offset=${offset}`);
+    for (const run of pageOfRuns.results) {
+      const dir = join(home, 'runs', run.uuid);
+      burst.push({ started: startedAt(run.uuid), exited: statSync(join(dir, '.myelin', 'exit_code')).mtimeMs, finished: Date.parse(run.finishedAt) });
+    }
+  }
+  const medianOf = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const starts = burst.map((r) => r.started).sort((a, b) => a - b);
+  const finishes = burst.map((r) => r.finished).sort((a, b) => a - b);
+  const refill = finishes.slice(0, Math.max(0, starts.length - C)).map((f, k) => starts[k + C] - f);
+  const cycle = {
+    'first line>exit': medianOf(burst.map((r) => r.exited - r.started)),
+    'exit>final status': medianOf(burst.map((r) => r.finished - r.exited)),
+    'final status>next process start': medianOf(refill),
+  };
   // CPU the platform's processes used during the burst (user + system; the jobs are not counted):
   // steadier than the wall-clock figure on a shared machine, and what the ideal leaves room for.
   const cpuUsed = procs.map((child, i) => cpuSeconds(child) - cpuBefore[i]);
@@ -211,6 +231,7 @@ try {
   }
   console.log(`  (submitting all ${N} through the API took ${s(submittedMs)})`);
   console.log(`  platform CPU in the burst: ${cpuTotal.toFixed(1)} s, ${((cpuTotal * 1000) / N).toFixed(1)} ms per run${distributed ? ` (${procs.map((child, i) => `${child.spawnargs.at(-1)} ${cpuUsed[i].toFixed(1)}`).join(', ')})` : ''}; the machine's 2 cores give ${((2 * idealMs) / N).toFixed(1)} ms per run at the ideal`);
+  console.log(`  median ms per slot cycle: ${Object.entries(cycle).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')} (ideal: ${D * 1000}, 0, 0)`);
   console.log(`latency: submit-to-process-start with free slots, ${L} runs one at a time: p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms (goal p50 <= 50 ms)`);
   console.log(`  median ms per step: ${breakdown}`);
   if (bare?.latencies.length) console.log(`  without the platform, spawn to the job's first line: p50 ${pct(bare.latencies, 50)} ms (${bare.latencies.length} jobs one at a time)`);
