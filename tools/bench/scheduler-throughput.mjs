@@ -28,8 +28,18 @@ if (!process.env.BENCH_NO_BUILD) build();
  * bash that records the pid and the exit code in files), output to a file. What the machine itself
  * allows: on a small VM, starting bash, date and sleep costs tens of ms of CPU per job.
  */
+/** Busy and total clock ticks of the whole machine so far (/proc/stat): how saturated its cores were between two readings. */
+function machineTicks() {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = fields[3] + fields[4]; // idle + iowait
+  return { busy: total - idle, total };
+}
+const busyShare = (before, after) => (after.busy - before.busy) / (after.total - before.total);
+
 async function bareProcesses(n, c, oneByOne = 0) {
   const dir = mkdtempSync(join(tmpdir(), 'myelin-bench-bare-'));
+  const ticks0 = machineTicks();
   writeFileSync(join(dir, 'cmd.sh'), `date +%s%3N > started_ms; sleep ${D}\n`);
   const wrapper = 'printf "%s" "$$" > "$2"; ( set --; . "$0" ); code=$?; printf "%s" "$code" > "$1"; exit $code';
   const t0 = Date.now();
@@ -49,6 +59,7 @@ async function bareProcesses(n, c, oneByOne = 0) {
     }),
   );
   const ms = Date.now() - t0;
+  const busy = busyShare(ticks0, machineTicks());
   // Spawn-to-first-line, one job at a time (the floor under the platform's submit-to-process-start).
   const latencies = [];
   for (let i = 0; i < oneByOne; i++) {
@@ -58,7 +69,7 @@ async function bareProcesses(n, c, oneByOne = 0) {
     latencies.push(Number(readFileSync(join(dir, 'started_ms'), 'utf8')) - at);
   }
   rmSync(dir, { recursive: true, force: true });
-  return { ms, latencies: latencies.sort((a, b) => a - b) };
+  return { ms, busy, latencies: latencies.sort((a, b) => a - b) };
 }
 const bare = process.argv.includes('--no-baseline') ? null : await bareProcesses(N, C, Math.min(L, 20));
 const bareMs = bare?.ms ?? null;
@@ -173,6 +184,7 @@ try {
 
   // 2. Burst: N runs submitted at once (32 requests in flight), at concurrency C.
   const cpuBefore = procs.map(cpuSeconds);
+  const machineBefore = machineTicks();
   const t0 = Date.now();
   const runs = [];
   let next = 0;
@@ -192,6 +204,7 @@ try {
   const isFinal = (status) => ['succeeded', 'failed', 'stopped'].includes(status);
   while (!isFinal((await call('GET', `/api/v1/runs/${runs[runs.length - 1].uuid}`)).status)) await sleep(250);
   while ((await finalCount()) < L + N) await sleep(250);
+  const machineBusy = busyShare(machineBefore, machineTicks());
   const latest = await call('GET', `/api/v1/${project}/runs?sort=${encodeURIComponent('-finished_at')}&limit=1`);
   const totalMs = Date.parse(latest.results[0].finishedAt) - t0;
   const page = await call('GET', `/api/v1/${project}/runs?query=${encodeURIComponent('status:failed|stopped')}&limit=5`);
@@ -226,10 +239,10 @@ try {
   console.log(`burst: ${N} runs at concurrency ${C}: ${s(totalMs)} from first submit to last final status; ideal ${s(idealMs)}; ${((totalMs / idealMs - 1) * 100).toFixed(1)}% over the ideal (goal <= 10%)`);
   if (bareMs !== null) {
     console.log(
-      `  the same ${N} jobs without the platform (spawned straight from a Node process, same wrapper): ${s(bareMs)}, ${((bareMs / idealMs - 1) * 100).toFixed(1)}% over the ideal; the platform took ${(totalMs / bareMs).toFixed(2)}x that (${s(totalMs - bareMs)} more)`,
+      `  the same ${N} jobs without the platform (spawned straight from a Node process, same wrapper): ${s(bareMs)}, ${((bareMs / idealMs - 1) * 100).toFixed(1)}% over the ideal; the platform took ${(totalMs / bareMs).toFixed(2)}x that (${s(totalMs - bareMs)} more); the machine's cores were ${(bare.busy * 100).toFixed(0)}% busy without the platform`,
     );
   }
-  console.log(`  (submitting all ${N} through the API took ${s(submittedMs)})`);
+  console.log(`  (submitting all ${N} through the API took ${s(submittedMs)}; the machine's cores were ${(machineBusy * 100).toFixed(0)}% busy in the burst)`);
   console.log(`  platform CPU in the burst: ${cpuTotal.toFixed(1)} s, ${((cpuTotal * 1000) / N).toFixed(1)} ms per run${distributed ? ` (${procs.map((child, i) => `${child.spawnargs.at(-1)} ${cpuUsed[i].toFixed(1)}`).join(', ')})` : ''}; the machine's 2 cores give ${((2 * idealMs) / N).toFixed(1)} ms per run at the ideal`);
   console.log(`  median ms per slot cycle: ${Object.entries(cycle).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')} (ideal: ${D * 1000}, 0, 0)`);
   console.log(`latency: submit-to-process-start with free slots, ${L} runs one at a time: p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms (goal p50 <= 50 ms)`);
