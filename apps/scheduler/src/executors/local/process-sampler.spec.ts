@@ -1,5 +1,5 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTempDir, TempDir, waitFor } from '@myelin/testing';
@@ -137,11 +137,14 @@ describe('process sampler', () => {
       await mkdir(join(proc, '300'), { recursive: true });
       const { clockTicks } = procConstants();
       const t0 = Date.now();
-      const write = () =>
+      // Replaced whole (written aside, then renamed), as the kernel's file is: never read half-written.
+      const write = () => {
         writeFileSync(
-          join(proc, '300', 'stat'),
+          join(proc, '300', 'stat.next'),
           `300 (train) R 1 300 ${Array(8).fill('0').join(' ')} ${Math.floor(((Date.now() - t0) / 1000) * 1.5 * clockTicks)} 0 0 0 20 0 1 0 777 0 5`,
         );
+        renameSync(join(proc, '300', 'stat.next'), join(proc, '300', 'stat'));
+      };
       write();
       const writer = setInterval(write, 2);
       try {

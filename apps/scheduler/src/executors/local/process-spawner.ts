@@ -24,8 +24,11 @@ function spawnerProgram(): void {
   // This body runs as a script of its own (`node -e`): no imports around it, hence require().
   const childProcess = require('node:child_process') as typeof import('node:child_process');
   const fs = require('node:fs') as typeof import('node:fs');
+  // With a callback a failed send (the platform went away meanwhile: EPIPE) is handed to it instead
+  // of being thrown as an 'error' event that would end the helper with a stack trace; the
+  // 'disconnect' handler ends the helper quietly.
   const reply = (message: unknown): void => {
-    if (process.connected) process.send?.(message);
+    if (process.connected) process.send?.(message, undefined, undefined, () => undefined);
   };
   process.on('disconnect', () => process.exit(0));
   process.on('message', (raw) => {
