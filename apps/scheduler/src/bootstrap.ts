@@ -9,6 +9,7 @@ import { AppBootstrap, standardChecks, startService } from '@myelin/runtime';
 import { SchedulerEnv } from './config/env';
 import { SchedulerModule } from './app.module';
 import { LocalProcessExecutor } from './executors/local/local-process.executor';
+import { CgroupLimiter, detectCgroups } from './executors/local/cgroup-limits';
 import { startOutputsSync } from './outputs/outputs-sync';
 import { createKubernetesExecutor } from './executors/kubernetes/create-kubernetes-executor';
 
@@ -27,7 +28,14 @@ export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) =
   const home = config.MYELIN_HOME || join(homedir(), '.myelin');
   const db = await openServiceDatabase({ url: config.MYELIN_DATABASE_URL, embeddedTemplate: config.MYELIN_PGLITE_TEMPLATE, ...SCHEDULER_SCHEMA });
   const bus = sharedBus ?? createBus({ url: config.MYELIN_AMQP_URL, prefix: config.MYELIN_BUS_PREFIX, logger: new Logger('Bus') });
+  // Runs' cpu and memory limits: cgroups where this host lets us make them (only the local executor uses them).
+  const detected = config.MYELIN_EXECUTOR === 'kubernetes' ? null : await detectCgroups(config.MYELIN_CGROUP_PARENT);
+  const cgroups = detected && ('layout' in detected ? new CgroupLimiter(detected.layout) : detected);
+  if (cgroups && !(cgroups instanceof CgroupLimiter) && config.MYELIN_CGROUP_PARENT !== 'off') {
+    new Logger('Scheduler').log(`runs' cpu and memory limits are not enforced on this host: ${cgroups.unavailable}`);
+  }
   const executor = new LocalProcessExecutor({
+    ...(cgroups ? { cgroups } : {}),
     runsDir: config.MYELIN_RUNS_DIR ?? join(home, 'runs'),
     publicUrl: config.MYELIN_PUBLIC_URL,
     baseEnv: env,

@@ -72,6 +72,14 @@ export class SchedulerEnv extends BaseServiceEnv {
    */
   @IsString() @Matches(DEVICE_LIST, { message: 'MYELIN_GPU_DEVICES must be device ids separated by commas, e.g. 0,1,2,3' })
   MYELIN_GPU_DEVICES: string = '';
+  /**
+   * Local executor: where runs' cpu and memory limits (`environment.resources.*.limits`) are
+   * enforced with cgroups. `auto`: a `myelin` cgroup on this host's cgroup2 mount (or the v1 memory
+   * and cpu hierarchies) when this process may make one (root); `off`; or the absolute path of a
+   * delegated cgroup2 directory. Without one, limits are not enforced and the run's history says so.
+   */
+  @IsString() @Matches(/^(auto|off|\/.+)$/, { message: 'MYELIN_CGROUP_PARENT must be auto, off or an absolute path of a cgroup2 directory' })
+  MYELIN_CGROUP_PARENT: string = 'auto';
   /** Local executor: seconds between two samples of live runs' CPU and memory (sys/cpu_percent, sys/memory_mb); 0: off. */
   @IsInt() @Min(0) @Max(3600) MYELIN_SAMPLE_SECONDS: number = 10;
   /** With MYELIN_REDIS_URL: how long a replica's claim on a run lasts without renewal (another replica adopts the run after it). */

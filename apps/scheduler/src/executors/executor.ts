@@ -7,13 +7,21 @@ export interface LaunchedProcess {
   /** Identifies the process beyond its pid (pids are reused). */
   pidStartTime: string | null;
   workdir: string;
+  /** What the run's history says about how it was started (limits applied, or not enforced here). */
+  notice?: string;
+}
+
+/** Why an attempt ended, when the executor knows more than the exit code (OOMKilled), with the detail. */
+export interface EndCause {
+  reason?: string;
+  detail?: string;
 }
 
 export type ProcessState =
   | { state: 'running' }
-  | { state: 'exited'; exitCode: number; signal?: string }
+  | ({ state: 'exited'; exitCode: number; signal?: string } & EndCause)
   /** Gone without leaving an exit code: killed together with its wrapper, or the host rebooted. */
-  | { state: 'vanished' }
+  | ({ state: 'vanished' } & EndCause)
   /**
    * The executor cannot tell whether the run lives (no process id was ever recorded; a pod not seen
    * yet after a restart): the scheduler waits for a sign of life (a heartbeat) for up to

@@ -15,6 +15,22 @@ describe('attempts', () => {
     expect(decideEnd({ state: 'vanished' }, row(), policy)).toMatchObject({ status: 'failed', reason: 'Lost' });
   });
 
+  it('fails a run the kernel killed for its memory limit as OOMKilled, saying so, and retries it like any failure', () => {
+    const oom = { state: 'exited' as const, exitCode: 137, signal: 'SIGKILL', reason: 'OOMKilled', detail: 'the kernel killed a process of the run for going over its memory limit' };
+    expect(decideEnd(oom, row(), policy)).toEqual({
+      status: 'failed',
+      reason: 'OOMKilled',
+      message: 'exit code 137 (killed by SIGKILL): the kernel killed a process of the run for going over its memory limit',
+      exitCode: 137,
+    });
+    expect(decideEnd({ state: 'vanished', reason: 'OOMKilled', detail: 'over its memory limit' }, row(), policy)).toEqual({
+      status: 'failed',
+      reason: 'OOMKilled',
+      message: 'the process disappeared without an exit code: over its memory limit',
+    });
+    expect(decideEnd(oom, row({ maxRestarts: 1 }), policy)).toMatchObject({ status: 'retrying', message: expect.stringContaining('(OOMKilled: exit code 137') });
+  });
+
   it('retries a failed or lost attempt while restarts remain, saying which attempt and when', () => {
     expect(decideEnd({ state: 'exited', exitCode: 3 }, row({ maxRestarts: 2 }), policy)).toEqual({
       status: 'retrying',

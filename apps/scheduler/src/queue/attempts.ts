@@ -3,9 +3,8 @@
  * a backoff. Pure: the scheduler passes what the executor saw and the execution's row.
  */
 
-export type ProcessEnd =
-  | { state: 'exited'; exitCode: number; signal?: string }
-  | { state: 'vanished' };
+/** How the process ended; `reason` and `detail` when the executor knows why (OOMKilled: the memory limit). */
+export type ProcessEnd = ({ state: 'exited'; exitCode: number; signal?: string } | { state: 'vanished' }) & { reason?: string; detail?: string };
 
 export interface AttemptRow {
   attempt: number;
@@ -36,8 +35,10 @@ export function backoffSeconds(n: number, policy: RetryPolicy): number {
 
 export function describeEnd(state: ProcessEnd): string {
   if (state.state === 'exited') {
-    return state.signal ? `exit code ${state.exitCode} (killed by ${state.signal})` : `exit code ${state.exitCode}`;
+    const code = state.signal ? `exit code ${state.exitCode} (killed by ${state.signal})` : `exit code ${state.exitCode}`;
+    return state.detail ? `${code}: ${state.detail}` : code;
   }
+  if (state.detail) return `the process disappeared without an exit code: ${state.detail}`;
   return 'the process disappeared without an exit code (killed together with its wrapper, or the host restarted)';
 }
 
@@ -56,8 +57,8 @@ export function decideEnd(state: ProcessEnd, row: AttemptRow, policy: RetryPolic
   if (state.state === 'exited' && state.exitCode === 0) return { status: 'succeeded', reason: 'Succeeded', message: 'exit code 0', exitCode: 0 };
   const failed: EndChange =
     state.state === 'exited'
-      ? { status: 'failed', reason: state.signal ? 'Killed' : 'Error', message: describeEnd(state), exitCode: state.exitCode }
-      : { status: 'failed', reason: 'Lost', message: describeEnd(state) };
+      ? { status: 'failed', reason: state.reason ?? (state.signal ? 'Killed' : 'Error'), message: describeEnd(state), exitCode: state.exitCode }
+      : { status: 'failed', reason: state.reason ?? 'Lost', message: describeEnd(state) };
   if (row.attempt >= row.maxRestarts) {
     return row.maxRestarts > 0 ? { ...failed, message: `${failed.message} (attempt ${row.attempt + 1} of ${row.maxRestarts + 1}, no restarts left)` } : failed;
   }

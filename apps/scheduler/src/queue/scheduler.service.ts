@@ -457,8 +457,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       const launched = await this.executor.launch(starting, runToken.then((token) => ({ runToken: token })), options);
       const processFields = { pid: launched.pid, pidStartTime: launched.pidStartTime, workdir: launched.workdir };
       // No container engine (local executor): the polyaxonfile's image and build steps are not applied; the run's history says so.
-      const notice = this.executor.condition || this.executor.build ? null : localBuildNotice(starting.spec);
-      if (notice) await this.shipper.shipSystemLine(execution.runUuid, `myelin: ${notice}`, `build-notice:${execution.attempt}`);
+      const buildNotice = this.executor.condition || this.executor.build ? null : localBuildNotice(starting.spec);
+      if (buildNotice) await this.shipper.shipSystemLine(execution.runUuid, `myelin: ${buildNotice}`, `build-notice:${execution.attempt}`);
+      // Limits applied (or not enforced on this host), as the executor says.
+      if (launched.notice) await this.shipper.shipSystemLine(execution.runUuid, `myelin: ${launched.notice}`, `launch-notice:${execution.attempt}`);
+      const notice = [launched.notice, buildNotice].filter(Boolean).join('; ');
       if (!this.executor.condition) {
         // The process recorded and the run running, in one transaction (the common case).
         const running = await this.executions.transition(

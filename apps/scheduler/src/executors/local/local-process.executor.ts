@@ -4,6 +4,7 @@ import { copyFile, cp, mkdir, readdir, readFile, rm, writeFile, stat } from 'nod
 import { delimiter, join, resolve, sep } from 'node:path';
 import type { ExecutionEntity } from '@myelin/persistence';
 import { Executor, LaunchedProcess, ProcessState, RunSecrets } from '../executor';
+import { CgroupLimiter, describeLimits, runLimits } from './cgroup-limits';
 import { ProcessSpawner } from './process-spawner';
 import { buildRunEnvironment } from './run-environment';
 
@@ -24,6 +25,8 @@ const MAX_SNAPSHOT_FILES = 20_000;
 const MAX_EARLY_PREPARATIONS = 256;
 
 export class CodeSnapshotError extends Error {}
+
+const OOM_DETAIL = 'the kernel killed a process of the run for going over its memory limit';
 
 /**
  * Runs each job as a local process in its own working directory and process group.
@@ -47,6 +50,8 @@ export class LocalProcessExecutor implements Executor {
       pythonPath?: string;
       /** MYELIN_TRACKING_HOST for jobs, when tracking is not behind the public URL. */
       trackingUrl?: string;
+      /** Where runs' cpu and memory limits are enforced (cgroups), or why they cannot be on this host. */
+      cgroups?: CgroupLimiter | { unavailable: string };
     },
   ) {}
 
@@ -60,6 +65,8 @@ export class LocalProcessExecutor implements Executor {
       stdout: join(workdir, 'logs', 'stdout.log'),
       stderr: join(workdir, 'logs', 'stderr.log'),
       exitFile: join(workdir, '.myelin', 'exit_code'),
+      /** Times the kernel killed a process of the attempt for memory, kept once its cgroup is gone. */
+      oomFile: join(workdir, '.myelin', 'oom_kills'),
       script: join(workdir, '.myelin', 'cmd.sh'),
       pidFile: join(workdir, '.myelin', 'pid'),
     };
@@ -102,6 +109,7 @@ export class LocalProcessExecutor implements Executor {
         this.prepareOutputs(execution, p.outputs),
         // A retried run starts again in the same directory: the last attempt's exit code must not end this one.
         rm(p.exitFile, { force: true }),
+        rm(p.oomFile, { force: true }),
       ]);
     }
     // $0: the command script, $1: the exit-code file, $2: the pid file (read if we crash before storing the pid).
@@ -109,7 +117,11 @@ export class LocalProcessExecutor implements Executor {
     // a new bash, and the exit code is written in place rather than renamed into place with mv: two
     // fewer programs started per run (fork + exec cost ~4 ms of CPU each on a small VM). The file is
     // read only once the wrapper is gone, and an empty one (killed mid-write) counts as none.
-    const wrapper = 'printf "%s" "$$" > "$2"; ( set --; . "$0" ); code=$?; printf "%s" "$code" > "$1"; exit $code';
+    // $3...: the cgroup.procs files of the run's cgroups (limits): the wrapper joins them before the
+    // script runs, so the job and everything it starts are inside from its first line.
+    const wrapper =
+      'printf "%s" "$$" > "$2"; for f in "${@:3}"; do printf "%s" "$$" > "$f" || { echo "myelin: could not join the run\'s cgroup ($f)" >&2; printf 125 > "$1"; exit 125; }; done; ( set --; . "$0" ); code=$?; printf "%s" "$code" > "$1"; exit $code';
+    const { procs, notice } = await this.limit(execution);
     const { runToken } = await secrets;
     // Output goes to files, appended (a retried run keeps earlier attempts' output; the shipper
     // resumes from its stored offsets); the process is detached in its own process group, so stop
@@ -117,7 +129,7 @@ export class LocalProcessExecutor implements Executor {
     const pid = await this.spawner.spawn(
       {
         file: '/bin/bash',
-        args: ['-c', wrapper, p.script, p.exitFile, p.pidFile],
+        args: ['-c', wrapper, p.script, p.exitFile, p.pidFile, ...procs],
         cwd: p.code,
         env: withJobExtras(
           buildRunEnvironment(this.options.baseEnv, execution, { ...p, outputs: await this.outputsPath(execution) }, this.options.publicUrl, runToken),
@@ -129,7 +141,37 @@ export class LocalProcessExecutor implements Executor {
       },
       () => this.exits.emit('exit', execution.runUuid),
     );
-    return { pid, pidStartTime: await processStartTime(pid), workdir: p.workdir };
+    return { pid, pidStartTime: await processStartTime(pid), workdir: p.workdir, ...(notice ? { notice } : {}) };
+  }
+
+  /**
+   * The run's cpu and memory limits (`environment.resources.*.limits`): its cgroup made, with the
+   * files the wrapper joins it through, and what the run's history says; nothing for a run without limits.
+   */
+  private async limit(execution: ExecutionEntity): Promise<{ procs: string[]; notice?: string }> {
+    const limits = runLimits(execution.spec);
+    if (limits.cpu === null && limits.memoryMb === null) return { procs: [] };
+    const cgroups = this.options.cgroups;
+    if (!(cgroups instanceof CgroupLimiter)) {
+      return { procs: [], notice: `${describeLimits(limits)} asked; not enforced on this host (${cgroups?.unavailable ?? 'no cgroups configured'}): admission counts the requests only` };
+    }
+    const procs = await cgroups.create(execution.runUuid, limits);
+    return { procs, notice: `${describeLimits(limits)} (cgroup v${cgroups.layout.version})` };
+  }
+
+  /**
+   * An ended attempt's cgroup: how often the kernel killed one of its processes for memory (kept
+   * in a file, as the cgroup goes now), then the cgroup removed. 0 for a run without one.
+   */
+  private async settleCgroup(runUuid: string, oomFile: string): Promise<number> {
+    const kept = await readFile(oomFile, 'utf8').catch(() => null);
+    if (kept !== null) return Number(kept) || 0;
+    const cgroups = this.options.cgroups;
+    if (!(cgroups instanceof CgroupLimiter)) return 0;
+    const kills = await cgroups.oomKills(runUuid);
+    if (kills > 0) await writeFile(oomFile, String(kills));
+    await cgroups.remove(runUuid);
+    return kills;
   }
 
   /** Stop the process spawner (the runs it started keep running). */
@@ -187,6 +229,8 @@ export class LocalProcessExecutor implements Executor {
       const text = (await readFile(p.exitFile, 'utf8')).trim();
       const code = text === '' ? NaN : Number(text);
       if (Number.isInteger(code)) {
+        const oomKills = await this.settleCgroup(execution.runUuid, p.oomFile);
+        if (oomKills > 0) return { state: 'exited', exitCode: code, ...(code > 128 ? { signal: signalName(code - 128) } : {}), reason: 'OOMKilled', detail: OOM_DETAIL };
         return code > 128 ? { state: 'exited', exitCode: code, signal: signalName(code - 128) } : { state: 'exited', exitCode: code };
       }
     } catch {
@@ -195,6 +239,8 @@ export class LocalProcessExecutor implements Executor {
     // No pid recorded and no pid file: whether a process was ever started is unknown (the scheduler
     // stopped between claiming the run and spawning it, or the files are not visible from here).
     if (!pid) return { state: 'unknown', message: 'no process id was recorded for the run and no process of it can be found' };
+    // The wrapper killed with the job: by the memory limit, when the run's cgroup says so.
+    if (await this.settleCgroup(execution.runUuid, p.oomFile)) return { state: 'vanished', reason: 'OOMKilled', detail: OOM_DETAIL };
     return { state: 'vanished' };
   }
 
