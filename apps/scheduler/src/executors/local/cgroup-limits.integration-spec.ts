@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RunStart, RunStatusChanged, RunTokenIssue } from '@myelin/contracts';
 import { InProcessBus, MessageHandler } from '@myelin/bus';
@@ -12,6 +11,7 @@ import { bootstrap } from '../../bootstrap';
 import { schedulerTestEnv } from '../../testing/scheduler-test-env';
 import { CgroupLimiter, detectCgroups } from './cgroup-limits';
 import { LocalProcessExecutor } from './local-process.executor';
+import { runLocalJobToEnd } from '../../testing/run-local-job';
 
 jest.setTimeout(30_000);
 
@@ -43,19 +43,7 @@ describe('local executor: cpu and memory limits', () => {
     return { runUuid: randomUUID(), project: 'alice/vision', number: 1, kind: 'job', cmd, params: {}, spec, codeDir: null, outputsOf: null, copyOutputsFrom: null, attempt: 0 } as unknown as ExecutionEntity;
   };
 
-  const runToEnd = async (run: ExecutionEntity) => {
-    const launched = await executor.launch(run);
-    const row = { ...run, ...launched } as ExecutionEntity;
-    for (let i = 0; i < 1000; i++) {
-      const state = await executor.inspect(row);
-      if (state.state !== 'running') {
-        const stdout = await readFile(executor.logFiles(row).stdout, 'utf8').catch(() => '');
-        return { state, stdout, row, notice: launched.notice };
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error('the job did not end');
-  };
+  const runToEnd = (run: ExecutionEntity) => runLocalJobToEnd(executor, run, 1000);
 
   it('kills a run that goes over its memory limit: it ends OOMKilled, and its cgroup is removed', async () => {
     const run = execution("python3 -c \"b = bytearray(256 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); print('allocated')\"", '    memory: {requests: 32, limits: 64}');

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { ExecutionEntity } from '@myelin/persistence';
 import { createTempDir, TempDir } from '@myelin/testing';
 import { LocalProcessExecutor } from './local-process.executor';
+import { runLocalJobToEnd } from '../../testing/run-local-job';
 
 /** The bash wrapper a local job runs under: exit codes, signals and the files a restarted scheduler reads. */
 describe('local executor: job wrapper', () => {
@@ -24,20 +25,7 @@ describe('local executor: job wrapper', () => {
     ({ runUuid: randomUUID(), project: 'alice/vision', number: 1, kind: 'job', cmd, params: {}, spec: {}, codeDir: null, outputsOf: null, copyOutputsFrom: null, attempt: 0 }) as unknown as ExecutionEntity;
 
   /** Launch, wait until the executor sees the process gone, and return its state with the job's stdout. */
-  const runToEnd = async (cmd: string) => {
-    const run = execution(cmd);
-    const launched = await executor.launch(run);
-    const row = { ...run, ...launched } as ExecutionEntity;
-    for (let i = 0; i < 250; i++) {
-      const state = await executor.inspect(row);
-      if (state.state !== 'running') {
-        const stdout = await readFile(executor.logFiles(row).stdout, 'utf8').catch(() => '');
-        return { state, stdout, row };
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error('the job did not end');
-  };
+  const runToEnd = (cmd: string) => runLocalJobToEnd(executor, execution(cmd));
 
   it('reports the exit code of the command, including an explicit exit in the middle of the script', async () => {
     expect((await runToEnd('true')).state).toEqual({ state: 'exited', exitCode: 0 });
