@@ -83,6 +83,13 @@ describe('local executor: cpu and memory limits', () => {
     expect(cpuSeconds).toBeLessThan(0.5);
   });
 
+  it('removes a cgroup left behind (a run failed as a zombie) with the run\'s working directory', async () => {
+    const runUuid = randomUUID();
+    if (limiter) await limiter.create(runUuid, { cpu: 1, memoryMb: 128 });
+    await executor.cleanWorkdir({ runUuid, workdir: join(home.path, 'runs', runUuid) });
+    if (limiter) for (const dir of limiter.dirs(runUuid)) expect(existsSync(dir)).toBe(false);
+  });
+
   it('makes no cgroup for a run without limits', async () => {
     const run = execution('echo plain', '    cpu: {requests: 1}');
     const { state, stdout, notice } = await runToEnd(run);

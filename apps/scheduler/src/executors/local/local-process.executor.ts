@@ -251,6 +251,9 @@ export class LocalProcessExecutor implements Executor {
   async cleanWorkdir(execution: Pick<ExecutionEntity, 'runUuid' | 'workdir'>): Promise<void> {
     const p = this.paths(execution.runUuid);
     for (const dir of [p.code, p.meta, join(p.workdir, 'logs')]) await rm(dir, { recursive: true, force: true });
+    // A run that ended without its end being read here (failed as a zombie, or settled by a
+    // scheduler without cgroups) may have left its cgroup behind, empty by now.
+    if (this.options.cgroups instanceof CgroupLimiter) await this.options.cgroups.remove(execution.runUuid);
   }
 
   async terminate(execution: ExecutionEntity): Promise<void> {
