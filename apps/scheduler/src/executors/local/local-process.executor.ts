@@ -38,6 +38,8 @@ export class LocalProcessExecutor implements Executor {
   readonly name = 'local';
   private readonly exits = new EventEmitter();
   private readonly spawner = new ProcessSpawner();
+  /** Runs started here and not ended yet: whether in a cgroup of their own (limits). */
+  private readonly inCgroup = new Map<string, boolean>();
   /** Runs being prepared (or prepared) while queued, by uuid (see prepare()): whether their outputs directory was made too. */
   private readonly early = new Map<string, Promise<boolean>>();
 
@@ -150,6 +152,7 @@ export class LocalProcessExecutor implements Executor {
    */
   private async limit(execution: ExecutionEntity): Promise<{ procs: string[]; notice?: string }> {
     const limits = runLimits(execution.spec);
+    this.inCgroup.set(execution.runUuid, this.options.cgroups instanceof CgroupLimiter && (limits.cpu !== null || limits.memoryMb !== null));
     if (limits.cpu === null && limits.memoryMb === null) return { procs: [] };
     const cgroups = this.options.cgroups;
     if (!(cgroups instanceof CgroupLimiter)) {
@@ -164,7 +167,12 @@ export class LocalProcessExecutor implements Executor {
    * in a file, as the cgroup goes now), then the cgroup removed. 0 for a run without one.
    */
   private async settleCgroup(runUuid: string, oomFile: string): Promise<number> {
-    const kept = await readFile(oomFile, 'utf8').catch(() => null);
+    // Started here without a cgroup (most runs): nothing to read. Unknown here (adopted after a
+    // restart, or asked again after its end): the kept answer, else its cgroup if it has one.
+    const started = this.inCgroup.get(runUuid);
+    this.inCgroup.delete(runUuid);
+    if (started === false) return 0;
+    const kept = started ? null : await readFile(oomFile, 'utf8').catch(() => null);
     if (kept !== null) return Number(kept) || 0;
     const cgroups = this.options.cgroups;
     if (!(cgroups instanceof CgroupLimiter)) return 0;
