@@ -79,6 +79,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private busDownSince?: number;
   /** No admission before this time: the API did not answer a token request (see launch). */
   private apiWaitUntil = 0;
+  /** Token requests of runs whose image was built, by run: the outcome once the API answered (see builtRunToken). */
+  private readonly buildTokens = new Map<string, { outcome: TokenOutcome | null }>();
   /** Tokens asked for ahead, by run (see prefetchRunToken). */
   private readonly prefetched = new Map<string, { outcome: Promise<TokenOutcome>; at: number }>();
   private get queued(): StatusChange {
@@ -189,6 +191,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     } else if (!launched(execution) && !LIVE.includes(execution.status)) {
       this.executor.forget?.(execution.runUuid);
       this.prefetched.delete(execution.runUuid);
+      this.buildTokens.delete(execution.runUuid);
       await this.endLogs(execution);
       await this.executions.transition(
         execution.runUuid,
@@ -763,7 +766,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     // ready, so the run stays `building` while the API does not answer (the build pod, kept, says
     // the same at the next inspection), and fails unstarted when the API refuses it.
     if (Date.now() < this.apiWaitUntil) return;
-    const issued = await this.issueRunToken(execution.runUuid);
+    const issued = this.builtRunToken(execution.runUuid);
+    if (issued === null) return; // asked; picked up at a later inspection
     if ('later' in issued) {
       this.apiWaitUntil = Date.now() + this.env.MYELIN_RUN_TOKEN_TIMEOUT_SECONDS * 1000;
       await this.executions.updateCondition(execution.runUuid, {
@@ -858,6 +862,32 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     this.prefetched.set(runUuid, { outcome, at: Date.now() });
   }
 
+  /**
+   * The token of a run whose image was built: asked without holding up the supervision pass (the
+   * request takes up to twice MYELIN_RUN_TOKEN_TIMEOUT_SECONDS while the API is down, and stops and
+   * log shipping of other runs would wait behind it); null until the answer is in, then the answer,
+   * once. The answer brings the run to the next pass's inspection.
+   */
+  private builtRunToken(runUuid: string): TokenOutcome | null {
+    const asked = this.buildTokens.get(runUuid);
+    if (asked?.outcome) {
+      this.buildTokens.delete(runUuid);
+      return asked.outcome;
+    }
+    if (!asked) {
+      const entry: { outcome: TokenOutcome | null } = { outcome: null };
+      this.buildTokens.set(runUuid, entry);
+      void this.issueRunToken(runUuid)
+        .catch((error: unknown): TokenOutcome => ({ later: error instanceof Error ? error.message : String(error) }))
+        .then((outcome) => {
+          entry.outcome = outcome;
+          this.exited.add(runUuid);
+          this.poke();
+        });
+    }
+    return null;
+  }
+
   /** The run's token asked for ahead (a first attempt queued less than a minute ago), else asked for now. */
   private takeRunToken(execution: ExecutionEntity): Promise<TokenOutcome> {
     const ahead = this.prefetched.get(execution.runUuid);
@@ -893,6 +923,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     if (!execution) return;
     this.executor.forget?.(execution.runUuid);
     this.prefetched.delete(execution.runUuid);
+    this.buildTokens.delete(execution.runUuid);
     await this.executor.purge(execution);
     await this.executions.remove(event.runUuid);
   }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RunStart, RunStatusChanged, RunTokenIssue } from '@myelin/contracts';
 import { InProcessBus, MessageHandler } from '@myelin/bus';
@@ -62,7 +63,7 @@ describe('local executor: cpu and memory limits', () => {
       reason: 'OOMKilled',
       detail: 'the kernel killed a process of the run for going over its memory limit',
     });
-    for (const dir of limiter.dirs(run.runUuid)) expect(existsSync(dir)).toBe(false);
+    for (const dir of limiter.dirs(run.runUuid, 0)) expect(existsSync(dir)).toBe(false);
     // Asked again (a restarted scheduler), the answer is the same without the cgroup.
     expect(await executor.inspect(row)).toMatchObject({ reason: 'OOMKilled' });
   });
@@ -70,7 +71,12 @@ describe('local executor: cpu and memory limits', () => {
   it('gives a run with a cpu limit no more than its share of a core', async () => {
     // Busy for 1.5 s of wall time, then the CPU seconds it got.
     const busy = 'python3 -c "import time\nt = time.time()\nwhile time.time() - t < 1.5: pass\nprint(time.process_time())"';
-    const { state, stdout, notice } = await runToEnd(execution(busy, '    cpu: {requests: 0.1, limits: 0.2}'));
+    const run = execution(busy, '    cpu: {requests: 0.1, limits: 0.2}');
+    const ending = runToEnd(run);
+    // Midway, the kernel says whether it held the run back (a busy host alone could also keep the job under 0.5 s).
+    await new Promise((r) => setTimeout(r, 1000));
+    const cpuStat = limiter ? await readFile(join(limiter.dirs(run.runUuid, 0).at(-1)!, 'cpu.stat'), 'utf8').catch(() => '') : '';
+    const { state, stdout, notice } = await ending;
     expect(state).toEqual({ state: 'exited', exitCode: 0 });
     if (!limiter) {
       expect(notice).toMatch(/^cpu limited to 0.2 cores asked; not enforced on this host/);
@@ -81,20 +87,21 @@ describe('local executor: cpu and memory limits', () => {
     // 0.2 of a core over 1.5 s is 0.3 s (interpreter start-up adds a little); unlimited it would be close to 1.5 s.
     expect(cpuSeconds).toBeGreaterThan(0);
     expect(cpuSeconds).toBeLessThan(0.5);
+    expect(Number(/^nr_throttled (\d+)$/m.exec(cpuStat)?.[1] ?? 0)).toBeGreaterThan(0);
   });
 
   it('removes a cgroup left behind (a run failed as a zombie) with the run\'s working directory', async () => {
     const runUuid = randomUUID();
-    if (limiter) await limiter.create(runUuid, { cpu: 1, memoryMb: 128 });
+    if (limiter) for (const attempt of [0, 1]) await limiter.create(runUuid, attempt, { cpu: 1, memoryMb: 128 });
     await executor.cleanWorkdir({ runUuid, workdir: join(home.path, 'runs', runUuid) });
-    if (limiter) for (const dir of limiter.dirs(runUuid)) expect(existsSync(dir)).toBe(false);
+    if (limiter) for (const dir of [...limiter.dirs(runUuid, 0), ...limiter.dirs(runUuid, 1)]) expect(existsSync(dir)).toBe(false);
   });
 
   it('makes no cgroup for a run without limits', async () => {
     const run = execution('echo plain', '    cpu: {requests: 1}');
     const { state, stdout, notice } = await runToEnd(run);
     expect({ state, stdout, notice }).toEqual({ state: { state: 'exited', exitCode: 0 }, stdout: 'plain\n', notice: undefined });
-    if (limiter) for (const dir of limiter.dirs(run.runUuid)) expect(existsSync(dir)).toBe(false);
+    if (limiter) for (const dir of limiter.dirs(run.runUuid, 0)) expect(existsSync(dir)).toBe(false);
   });
 });
 

@@ -47,17 +47,17 @@ describe('cgroup limits of local runs', () => {
     const parent = join(dir.path, 'v2');
     await mkdir(parent);
     const limiter = new CgroupLimiter({ version: 2, parent });
-    const procs = await limiter.create('r1', { cpu: 1.5, memoryMb: 512 });
-    const run = join(parent, 'run-r1');
+    const procs = await limiter.create('r1', 0, { cpu: 1.5, memoryMb: 512 });
+    const run = join(parent, 'run-r1-0');
     expect(procs).toEqual([join(run, 'cgroup.procs')]);
     expect(await readFile(join(run, 'memory.max'), 'utf8')).toBe(String(512 * 1024 * 1024));
     expect(await readFile(join(run, 'memory.swap.max'), 'utf8')).toBe('0');
     expect(await readFile(join(run, 'cpu.max'), 'utf8')).toBe('150000 100000');
-    expect(await limiter.oomKills('r1')).toBe(0); // no memory.events yet
+    expect(await limiter.oomKills('r1', 0)).toBe(0); // no memory.events yet
     await writeFile(join(run, 'memory.events'), 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n');
-    expect(await limiter.oomKills('r1')).toBe(1);
+    expect(await limiter.oomKills('r1', 0)).toBe(1);
     // A retry reuses the cgroup with the limits of its attempt.
-    await limiter.create('r1', { cpu: null, memoryMb: 64 });
+    await limiter.create('r1', 0, { cpu: null, memoryMb: 64 });
     expect(await readFile(join(run, 'cpu.max'), 'utf8')).toBe('max 100000');
     expect(await readFile(join(run, 'memory.max'), 'utf8')).toBe(String(64 * 1024 * 1024));
   });
@@ -66,14 +66,14 @@ describe('cgroup limits of local runs', () => {
     const memory = join(dir.path, 'v1', 'memory');
     const cpu = join(dir.path, 'v1', 'cpu');
     const limiter = new CgroupLimiter({ version: 1, memory, cpu });
-    const procs = await limiter.create('r2', { cpu: 0.25, memoryMb: 64 });
-    expect(procs).toEqual([join(memory, 'run-r2', 'cgroup.procs'), join(cpu, 'run-r2', 'cgroup.procs')]);
-    expect(await readFile(join(memory, 'run-r2', 'memory.limit_in_bytes'), 'utf8')).toBe(String(64 * 1024 * 1024));
-    expect(await readFile(join(memory, 'run-r2', 'memory.memsw.limit_in_bytes'), 'utf8')).toBe(String(64 * 1024 * 1024));
-    expect(await readFile(join(cpu, 'run-r2', 'cpu.cfs_quota_us'), 'utf8')).toBe('25000');
-    expect(await readFile(join(cpu, 'run-r2', 'cpu.cfs_period_us'), 'utf8')).toBe('100000');
-    await writeFile(join(memory, 'run-r2', 'memory.oom_control'), 'oom_kill_disable 0\nunder_oom 0\noom_kill 2\n');
-    expect(await limiter.oomKills('r2')).toBe(2);
+    const procs = await limiter.create('r2', 0, { cpu: 0.25, memoryMb: 64 });
+    expect(procs).toEqual([join(memory, 'run-r2-0', 'cgroup.procs'), join(cpu, 'run-r2-0', 'cgroup.procs')]);
+    expect(await readFile(join(memory, 'run-r2-0', 'memory.limit_in_bytes'), 'utf8')).toBe(String(64 * 1024 * 1024));
+    expect(await readFile(join(memory, 'run-r2-0', 'memory.memsw.limit_in_bytes'), 'utf8')).toBe(String(64 * 1024 * 1024));
+    expect(await readFile(join(cpu, 'run-r2-0', 'cpu.cfs_quota_us'), 'utf8')).toBe('25000');
+    expect(await readFile(join(cpu, 'run-r2-0', 'cpu.cfs_period_us'), 'utf8')).toBe('100000');
+    await writeFile(join(memory, 'run-r2-0', 'memory.oom_control'), 'oom_kill_disable 0\nunder_oom 0\noom_kill 2\n');
+    expect(await limiter.oomKills('r2', 0)).toBe(2);
   });
 
   it('says why limits cannot be enforced: switched off, no such hierarchy, a directory without the controllers', async () => {
@@ -86,6 +86,22 @@ describe('cgroup limits of local runs', () => {
     await mkdir(delegated);
     await writeFile(join(delegated, 'cgroup.controllers'), 'io pids\n');
     expect(await detectCgroups(delegated)).toEqual({ unavailable: `${delegated} has no memory and cpu controllers` });
+  });
+
+  it('auto on a v1 host makes the runs\' parent under the scheduler\'s own cgroup of each hierarchy, after moving a process in to check', async () => {
+    const root = join(dir.path, 'v1host');
+    await mkdir(join(root, 'memory', 'service', 'abc'), { recursive: true });
+    await mkdir(join(root, 'cpu,cpuacct'), { recursive: true });
+    const mountinfo = join(dir.path, 'mountinfo-v1');
+    await writeFile(
+      mountinfo,
+      [`31 30 0:28 / ${root}/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct`, `34 30 0:31 / ${root}/memory rw - cgroup cgroup rw,memory`, `40 30 0:37 / ${root}/unified rw - cgroup2 cgroup2 rw`].join('\n'),
+    );
+    const own = join(dir.path, 'own-cgroup');
+    await writeFile(own, '4:memory:/service/abc\n2:cpu,cpuacct:/\n0::/\n');
+    expect(await detectCgroups('auto', mountinfo, own)).toEqual({
+      layout: { version: 1, memory: join(root, 'memory', 'service', 'abc', 'myelin'), cpu: join(root, 'cpu,cpuacct', 'myelin') },
+    });
   });
 
   it('takes a delegated cgroup2 directory: enables the controllers for its children and checks it may make them', async () => {

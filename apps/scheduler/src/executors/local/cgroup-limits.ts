@@ -1,4 +1,5 @@
-import { access, mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { access, mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
 
@@ -64,7 +65,11 @@ const writable = (path: string) =>
  * child); or the absolute path of a delegated cgroup2 directory this process may make children in.
  * Answers why not when it cannot (not Linux, no such controllers, not permitted).
  */
-export async function detectCgroups(setting: string, mountinfoPath = '/proc/self/mountinfo'): Promise<{ layout: CgroupLayout } | { unavailable: string }> {
+export async function detectCgroups(
+  setting: string,
+  mountinfoPath = '/proc/self/mountinfo',
+  ownCgroupPath = '/proc/self/cgroup',
+): Promise<{ layout: CgroupLayout } | { unavailable: string }> {
   if (setting === 'off') return { unavailable: 'MYELIN_CGROUP_PARENT=off' };
   let mounts: Mount[];
   try {
@@ -98,7 +103,11 @@ export async function detectCgroups(setting: string, mountinfoPath = '/proc/self
     if (unifiedReadOnly) return { unavailable: `${unifiedReadOnly} is not writable by this process (run the scheduler as root, or set MYELIN_CGROUP_PARENT to a delegated cgroup)` };
     if (!memory || !cpu) return { unavailable: 'no cgroup hierarchy with the memory and cpu controllers' };
     if (!(await writable(memory.dir)) || !(await writable(cpu.dir))) return { unavailable: `${memory.dir} and ${cpu.dir} are not writable by this process` };
-    const layout: CgroupLayout = { version: 1, memory: join(memory.dir, 'myelin'), cpu: join(cpu.dir, 'myelin') };
+    // Under the scheduler's own cgroup of each hierarchy (v1 allows children beside processes): a run
+    // stays inside whatever caps and accounting the scheduler's service or container has.
+    const own = ownCgroups(await readFile(ownCgroupPath, 'utf8').catch(() => ''));
+    const under = (mount: Mount) => join(mount.dir, own.get(mount.options.find((o) => o === 'memory' || o === 'cpu') ?? '') ?? '/', 'myelin');
+    const layout: CgroupLayout = { version: 1, memory: under(memory), cpu: under(cpu) };
     await mkdir(layout.memory, { recursive: true });
     await mkdir(layout.cpu, { recursive: true });
     return (await probe([layout.memory, layout.cpu])) ?? { layout };
@@ -107,18 +116,46 @@ export async function detectCgroups(setting: string, mountinfoPath = '/proc/self
   }
 }
 
-/** A child made and removed under each parent: null when that works, else why not. */
+/** The v1 controller -> cgroup path of this process, from /proc/self/cgroup (`4:memory:/a/b`; `1:cpu,cpuacct:/`). */
+export function ownCgroups(text: string): Map<string, string> {
+  const paths = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const [, controllers, path] = line.split(':');
+    if (!controllers || path === undefined) continue;
+    for (const controller of controllers.split(',')) paths.set(controller, path);
+  }
+  return paths;
+}
+
+/**
+ * A child made under each parent, a short-lived process moved into it the way a run's wrapper
+ * joins its cgroup (the kernel also checks the move, not only the directory), and the child
+ * removed: null when all that works, else why not.
+ */
 async function probe(parents: string[]): Promise<{ unavailable: string } | null> {
-  for (const parent of parents) {
-    const child = join(parent, `probe-${process.pid}`);
-    try {
-      await mkdir(child);
-      await rmdir(child);
-    } catch (error) {
-      return { unavailable: `cannot make cgroups under ${parent}: ${error instanceof Error ? error.message : String(error)}` };
+  const children = parents.map((parent) => join(parent, `probe-${process.pid}`));
+  try {
+    for (const child of children) await mkdir(child, { recursive: true });
+    const join_ = children.map((child) => `printf "%s" "$$" > "${join(child, 'cgroup.procs')}"`).join(' && ');
+    await new Promise<void>((resolve, reject) =>
+      execFile('/bin/sh', ['-c', join_], (error, _stdout, stderr) => (error ? reject(new Error(stderr.trim() || error.message)) : resolve())),
+    );
+    return null;
+  } catch (error) {
+    return { unavailable: `cannot move a process into a cgroup under ${parents.join(' and ')}: ${error instanceof Error ? error.message : String(error)}` };
+  } finally {
+    // Empty again once the probe process is gone (the kernel may take a moment to let go of it).
+    for (const child of children) {
+      for (let tries = 0; tries < 20; tries++) {
+        const removed = await rmdir(child).then(
+          () => true,
+          (e: NodeJS.ErrnoException) => e.code === 'ENOENT',
+        );
+        if (removed) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
     }
   }
-  return null;
 }
 
 /** "cpu limited to 1.5 cores, memory to 512 MB" (what a run's history says). */
@@ -133,9 +170,12 @@ export function describeLimits(limits: RunLimits): string {
 export class CgroupLimiter {
   constructor(readonly layout: CgroupLayout) {}
 
-  /** The run's cgroup directories (one per hierarchy). */
-  dirs(runUuid: string): string[] {
-    const name = `run-${runUuid}`;
+  /**
+   * An attempt's cgroup directories (one per hierarchy). One per attempt: the kernel's OOM count of
+   * a cgroup only grows, so a retry must not inherit the count of an attempt killed before it.
+   */
+  dirs(runUuid: string, attempt: number): string[] {
+    const name = `run-${runUuid}-${attempt}`;
     return this.layout.version === 2 ? [join(this.layout.parent, name)] : [join(this.layout.memory, name), join(this.layout.cpu, name)];
   }
 
@@ -144,8 +184,8 @@ export class CgroupLimiter {
    * answer the `cgroup.procs` files the job's wrapper writes its pid to, so the job and every
    * process it starts are inside before the job's first line.
    */
-  async create(runUuid: string, limits: RunLimits): Promise<string[]> {
-    const dirs = this.dirs(runUuid);
+  async create(runUuid: string, attempt: number, limits: RunLimits): Promise<string[]> {
+    const dirs = this.dirs(runUuid, attempt);
     for (const dir of dirs) await mkdir(dir, { recursive: true });
     const memoryBytes = limits.memoryMb === null ? null : String(Math.floor(limits.memoryMb * 1024 * 1024));
     const quota = limits.cpu === null ? null : Math.max(1000, Math.round(limits.cpu * CPU_PERIOD_US));
@@ -168,18 +208,33 @@ export class CgroupLimiter {
   }
 
   /** How many times the kernel killed a process of the run for memory (its cgroup's OOM killer); 0 when unknown. */
-  async oomKills(runUuid: string): Promise<number> {
-    const [dir] = this.dirs(runUuid); // the memory controller's directory in both layouts
+  async oomKills(runUuid: string, attempt: number): Promise<number> {
+    const [dir] = this.dirs(runUuid, attempt); // the memory controller's directory in both layouts
     const file = this.layout.version === 2 ? 'memory.events' : 'memory.oom_control';
     const text = await readFile(join(dir, file), 'utf8').catch(() => '');
     const match = /^oom_kill (\d+)$/m.exec(text);
     return match ? Number(match[1]) : 0;
   }
 
-  /** Remove the run's cgroup; false while a process is still in it (the kernel refuses). */
-  async remove(runUuid: string): Promise<boolean> {
+  /** Remove an attempt's cgroup; false while a process is still in it (the kernel refuses). */
+  async remove(runUuid: string, attempt: number): Promise<boolean> {
+    return this.removeDirs(this.dirs(runUuid, attempt));
+  }
+
+  /** Remove the cgroups of every attempt of a run (clean-up after its end); false when one is still busy. */
+  async removeAll(runUuid: string): Promise<boolean> {
+    const parents = this.layout.version === 2 ? [this.layout.parent] : [this.layout.memory, this.layout.cpu];
+    const dirs: string[] = [];
+    for (const parent of parents) {
+      const names = await readdir(parent).catch(() => [] as string[]);
+      for (const name of names) if (name.startsWith(`run-${runUuid}-`)) dirs.push(join(parent, name));
+    }
+    return this.removeDirs(dirs);
+  }
+
+  private async removeDirs(dirs: string[]): Promise<boolean> {
     let removed = true;
-    for (const dir of this.dirs(runUuid)) {
+    for (const dir of dirs) {
       try {
         await rmdir(dir);
       } catch (error) {

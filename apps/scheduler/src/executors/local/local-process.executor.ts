@@ -158,15 +158,24 @@ export class LocalProcessExecutor implements Executor {
     if (!(cgroups instanceof CgroupLimiter)) {
       return { procs: [], notice: `${describeLimits(limits)} asked; not enforced on this host (${cgroups?.unavailable ?? 'no cgroups configured'}): admission counts the requests only` };
     }
-    const procs = await cgroups.create(execution.runUuid, limits);
-    return { procs, notice: `${describeLimits(limits)} (cgroup v${cgroups.layout.version})` };
+    try {
+      const procs = await cgroups.create(execution.runUuid, execution.attempt, limits);
+      return { procs, notice: `${describeLimits(limits)} (cgroup v${cgroups.layout.version})` };
+    } catch (error) {
+      // A cgroup that cannot be made now (a controller gone since start-up) does not cost the run its
+      // start: it runs without the limits, and its history says why.
+      this.inCgroup.set(execution.runUuid, false);
+      await cgroups.remove(execution.runUuid, execution.attempt);
+      const reason = error instanceof Error ? error.message : String(error);
+      return { procs: [], notice: `${describeLimits(limits)} asked; not enforced (the run's cgroup could not be made: ${reason}): admission counts the requests only` };
+    }
   }
 
   /**
    * An ended attempt's cgroup: how often the kernel killed one of its processes for memory (kept
    * in a file, as the cgroup goes now), then the cgroup removed. 0 for a run without one.
    */
-  private async settleCgroup(runUuid: string, oomFile: string): Promise<number> {
+  private async settleCgroup(runUuid: string, attempt: number, oomFile: string): Promise<number> {
     // Started here without a cgroup (most runs): nothing to read. Unknown here (adopted after a
     // restart, or asked again after its end): the kept answer, else its cgroup if it has one.
     const started = this.inCgroup.get(runUuid);
@@ -176,9 +185,10 @@ export class LocalProcessExecutor implements Executor {
     if (kept !== null) return Number(kept) || 0;
     const cgroups = this.options.cgroups;
     if (!(cgroups instanceof CgroupLimiter)) return 0;
-    const kills = await cgroups.oomKills(runUuid);
+    const kills = await cgroups.oomKills(runUuid, attempt);
     if (kills > 0) await writeFile(oomFile, String(kills));
-    await cgroups.remove(runUuid);
+    // Still busy (a process that left the run's process group lives on): removed at the clean-up.
+    await cgroups.remove(runUuid, attempt);
     return kills;
   }
 
@@ -218,6 +228,7 @@ export class LocalProcessExecutor implements Executor {
   async purge(execution: ExecutionEntity): Promise<void> {
     await this.kill(execution);
     await rm(this.paths(execution.runUuid).workdir, { recursive: true, force: true });
+    if (this.options.cgroups instanceof CgroupLimiter) await this.options.cgroups.removeAll(execution.runUuid);
   }
 
   async inspect(execution: ExecutionEntity): Promise<ProcessState> {
@@ -237,7 +248,7 @@ export class LocalProcessExecutor implements Executor {
       const text = (await readFile(p.exitFile, 'utf8')).trim();
       const code = text === '' ? NaN : Number(text);
       if (Number.isInteger(code)) {
-        const oomKills = await this.settleCgroup(execution.runUuid, p.oomFile);
+        const oomKills = await this.settleCgroup(execution.runUuid, execution.attempt, p.oomFile);
         if (oomKills > 0) return { state: 'exited', exitCode: code, ...(code > 128 ? { signal: signalName(code - 128) } : {}), reason: 'OOMKilled', detail: OOM_DETAIL };
         return code > 128 ? { state: 'exited', exitCode: code, signal: signalName(code - 128) } : { state: 'exited', exitCode: code };
       }
@@ -248,7 +259,7 @@ export class LocalProcessExecutor implements Executor {
     // stopped between claiming the run and spawning it, or the files are not visible from here).
     if (!pid) return { state: 'unknown', message: 'no process id was recorded for the run and no process of it can be found' };
     // The wrapper killed with the job: by the memory limit, when the run's cgroup says so.
-    if (await this.settleCgroup(execution.runUuid, p.oomFile)) return { state: 'vanished', reason: 'OOMKilled', detail: OOM_DETAIL };
+    if (await this.settleCgroup(execution.runUuid, execution.attempt, p.oomFile)) return { state: 'vanished', reason: 'OOMKilled', detail: OOM_DETAIL };
     return { state: 'vanished' };
   }
 
@@ -261,7 +272,7 @@ export class LocalProcessExecutor implements Executor {
     for (const dir of [p.code, p.meta, join(p.workdir, 'logs')]) await rm(dir, { recursive: true, force: true });
     // A run that ended without its end being read here (failed as a zombie, or settled by a
     // scheduler without cgroups) may have left its cgroup behind, empty by now.
-    if (this.options.cgroups instanceof CgroupLimiter) await this.options.cgroups.remove(execution.runUuid);
+    if (this.options.cgroups instanceof CgroupLimiter) await this.options.cgroups.removeAll(execution.runUuid);
   }
 
   async terminate(execution: ExecutionEntity): Promise<void> {

@@ -70,25 +70,26 @@ export async function readProcessGroups(
   if (!pgids.size) return usage;
   const members = await findGroupMembers(pgids, procDir);
   const { pageSize } = procConstants();
-  const groups = [...members];
-  for (let i = 0; i < groups.length; i += READS_AT_ONCE) {
-    await Promise.all(
-      groups.slice(i, i + READS_AT_ONCE).map(async ([pgid, pids]) => {
-        const before = clock();
-        const stats = await Promise.all(pids.map((pid) => readFile(`${procDir}/${pid}/stat`, 'utf8').catch(() => '')));
-        const group: GroupUsage = { processes: 0, cpuTicks: 0, rssBytes: 0, leaderStartTime: null, at: Math.round((before + clock()) / 2) };
-        stats.forEach((stat, k) => {
-          const parsed = parseStat(stat);
-          if (!parsed || parsed.pgid !== pgid) return; // gone meanwhile, or its pid reused by another group
-          group.cpuTicks += parsed.cpuTicks;
-          if (pids[k] === pgid) group.leaderStartTime = parsed.startTime;
-          if (parsed.state === 'Z') return;
-          group.processes += 1;
-          group.rssBytes += parsed.rssPages * pageSize;
-        });
-        usage.set(pgid, group);
-      }),
-    );
+  // One group at a time, READS_AT_ONCE of its members at a time (a run may have hundreds of
+  // processes): the thread pool stays free for the scheduler's own work.
+  for (const [pgid, pids] of members) {
+    const before = clock();
+    const stats: string[] = [];
+    for (let i = 0; i < pids.length; i += READS_AT_ONCE) {
+      const chunk = pids.slice(i, i + READS_AT_ONCE);
+      stats.push(...(await Promise.all(chunk.map((pid) => readFile(`${procDir}/${pid}/stat`, 'utf8').catch(() => '')))));
+    }
+    const group: GroupUsage = { processes: 0, cpuTicks: 0, rssBytes: 0, leaderStartTime: null, at: Math.round((before + clock()) / 2) };
+    stats.forEach((stat, k) => {
+      const parsed = parseStat(stat);
+      if (!parsed || parsed.pgid !== pgid) return; // gone meanwhile, or its pid reused by another group
+      group.cpuTicks += parsed.cpuTicks;
+      if (pids[k] === pgid) group.leaderStartTime = parsed.startTime;
+      if (parsed.state === 'Z') return;
+      group.processes += 1;
+      group.rssBytes += parsed.rssPages * pageSize;
+    });
+    usage.set(pgid, group);
   }
   return usage;
 }
