@@ -746,26 +746,23 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       this.liveness.observedAlive(execution);
       return;
     }
-    const files = this.executor.logFiles(execution);
-    await this.shipper.shipSystemLine(execution.runUuid, `myelin: ${state.message}`, `build-end:${execution.attempt}`);
+    const buildEnded = () => this.shipper.shipSystemLine(execution.runUuid, `myelin: ${state.message}`, `build-end:${execution.attempt}`);
     if (state.state === 'failed' || execution.kind === 'build') {
-      const offsets = await this.shipper.ship(execution.runUuid, files, shipped, true);
+      await buildEnded();
+      if (state.state === 'succeeded') await this.remember(execution, state);
       const change: StatusChange =
         state.state === 'failed' ? { status: 'failed', reason: state.reason, message: state.message } : { status: 'succeeded', reason: 'Built', message: state.message, exitCode: 0 };
-      if (state.state === 'succeeded') await this.remember(execution, state);
-      const ended = await this.executions.transition(execution.runUuid, change, { ...offsets, finishedAt: new Date() }, fence);
-      await this.executor.kill(execution).catch(() => undefined); // the build pod and its Dockerfile
-      if (ended) {
-        await this.lease.release(execution.runUuid);
-        this.dirty = true;
-      }
-      return;
+      return this.endBuild(execution, fence, shipped, change);
     }
-    await this.remember(execution, state);
     // The run's own token before its pods, as in launch: no run starts without it. The image is
     // ready, so the run stays `building` while the API does not answer (the build pod, kept, says
     // the same at the next inspection), and fails unstarted when the API refuses it.
     if (Date.now() < this.apiWaitUntil) return;
+    if (!this.buildTokens.has(execution.runUuid)) {
+      // Once per token request, not at every inspection while the answer is awaited.
+      await buildEnded();
+      await this.remember(execution, state);
+    }
     const issued = this.builtRunToken(execution.runUuid);
     if (issued === null) return; // asked; picked up at a later inspection
     if ('later' in issued) {
@@ -778,19 +775,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       return;
     }
     if ('refused' in issued) {
-      const offsets = await this.shipper.ship(execution.runUuid, files, shipped, true);
-      const failed = await this.executions.transition(
-        execution.runUuid,
-        { status: 'failed', reason: 'TokenRefused', message: `not started: the API refused the run's token (${issued.refused})` },
-        { ...offsets, finishedAt: new Date() },
-        fence,
-      );
-      await this.executor.kill(execution).catch(() => undefined); // the build pod and its Dockerfile
-      if (failed) {
-        await this.lease.release(execution.runUuid);
-        this.dirty = true;
-      }
-      return;
+      return this.endBuild(execution, fence, shipped, { status: 'failed', reason: 'TokenRefused', message: `not started: the API refused the run's token (${issued.refused})` });
     }
     const starting = await this.executions.transition(
       execution.runUuid,
@@ -800,6 +785,17 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       'full',
     );
     if (starting) await this.startProcess(starting, fence, { image: state.image }, Promise.resolve(issued.token));
+  }
+
+  /** A build run ends (built, failed, or refused its token): its last lines, its final status, its build pod and Dockerfile gone. */
+  private async endBuild(execution: ExecutionEntity, fence: Fence, shipped: { stdoutOffset: number; stderrOffset: number }, change: StatusChange): Promise<void> {
+    const offsets = await this.shipper.ship(execution.runUuid, this.executor.logFiles(execution), shipped, true);
+    const ended = await this.executions.transition(execution.runUuid, change, { ...offsets, finishedAt: new Date() }, fence);
+    await this.executor.kill(execution).catch(() => undefined); // the build pod and its Dockerfile
+    if (ended) {
+      await this.lease.release(execution.runUuid);
+      this.dirty = true;
+    }
   }
 
   private async remember(execution: ExecutionEntity, built: { image: string; key: string }): Promise<void> {

@@ -93,7 +93,7 @@ describe('local executor: cpu and memory limits', () => {
   it('removes a cgroup left behind (a run failed as a zombie) with the run\'s working directory', async () => {
     const runUuid = randomUUID();
     if (limiter) for (const attempt of [0, 1]) await limiter.create(runUuid, attempt, { cpu: 1, memoryMb: 128 });
-    await executor.cleanWorkdir({ runUuid, workdir: join(home.path, 'runs', runUuid) });
+    await expect(executor.cleanWorkdir({ runUuid, workdir: join(home.path, 'runs', runUuid) })).resolves.toBeUndefined();
     if (limiter) for (const dir of [...limiter.dirs(runUuid, 0), ...limiter.dirs(runUuid, 1)]) expect(existsSync(dir)).toBe(false);
   });
 

@@ -136,9 +136,9 @@ async function probe(parents: string[]): Promise<{ unavailable: string } | null>
   const children = parents.map((parent) => join(parent, `probe-${process.pid}`));
   try {
     for (const child of children) await mkdir(child, { recursive: true });
-    const join_ = children.map((child) => `printf "%s" "$$" > "${join(child, 'cgroup.procs')}"`).join(' && ');
+    const joinAll = children.map((child) => `printf "%s" "$$" > "${join(child, 'cgroup.procs')}"`).join(' && ');
     await new Promise<void>((resolve, reject) =>
-      execFile('/bin/sh', ['-c', join_], (error, _stdout, stderr) => (error ? reject(new Error(stderr.trim() || error.message)) : resolve())),
+      execFile('/bin/sh', ['-c', joinAll], (error, _stdout, stderr) => (error ? reject(new Error(stderr.trim() || error.message)) : resolve())),
     );
     return null;
   } catch (error) {

@@ -26,7 +26,8 @@ const MAX_EARLY_PREPARATIONS = 256;
 
 export class CodeSnapshotError extends Error {}
 
-const OOM_DETAIL = 'the kernel killed a process of the run for going over its memory limit';
+/** How an attempt ended when its cgroup's OOM killer struck (the scheduler's reason, as on Kubernetes). */
+const OOM_KILLED = { reason: 'OOMKilled', detail: 'the kernel killed a process of the run for going over its memory limit' };
 
 /**
  * Runs each job as a local process in its own working directory and process group.
@@ -152,19 +153,19 @@ export class LocalProcessExecutor implements Executor {
    */
   private async limit(execution: ExecutionEntity): Promise<{ procs: string[]; notice?: string }> {
     const limits = runLimits(execution.spec);
-    this.inCgroup.set(execution.runUuid, this.options.cgroups instanceof CgroupLimiter && (limits.cpu !== null || limits.memoryMb !== null));
-    if (limits.cpu === null && limits.memoryMb === null) return { procs: [] };
     const cgroups = this.options.cgroups;
+    this.inCgroup.set(execution.runUuid, false);
+    if (limits.cpu === null && limits.memoryMb === null) return { procs: [] };
     if (!(cgroups instanceof CgroupLimiter)) {
       return { procs: [], notice: `${describeLimits(limits)} asked; not enforced on this host (${cgroups?.unavailable ?? 'no cgroups configured'}): admission counts the requests only` };
     }
     try {
       const procs = await cgroups.create(execution.runUuid, execution.attempt, limits);
+      this.inCgroup.set(execution.runUuid, true);
       return { procs, notice: `${describeLimits(limits)} (cgroup v${cgroups.layout.version})` };
     } catch (error) {
       // A cgroup that cannot be made now (a controller gone since start-up) does not cost the run its
       // start: it runs without the limits, and its history says why.
-      this.inCgroup.set(execution.runUuid, false);
       await cgroups.remove(execution.runUuid, execution.attempt);
       const reason = error instanceof Error ? error.message : String(error);
       return { procs: [], notice: `${describeLimits(limits)} asked; not enforced (the run's cgroup could not be made: ${reason}): admission counts the requests only` };
@@ -248,9 +249,8 @@ export class LocalProcessExecutor implements Executor {
       const text = (await readFile(p.exitFile, 'utf8')).trim();
       const code = text === '' ? NaN : Number(text);
       if (Number.isInteger(code)) {
-        const oomKills = await this.settleCgroup(execution.runUuid, execution.attempt, p.oomFile);
-        if (oomKills > 0) return { state: 'exited', exitCode: code, ...(code > 128 ? { signal: signalName(code - 128) } : {}), reason: 'OOMKilled', detail: OOM_DETAIL };
-        return code > 128 ? { state: 'exited', exitCode: code, signal: signalName(code - 128) } : { state: 'exited', exitCode: code };
+        const exited: ProcessState = code > 128 ? { state: 'exited', exitCode: code, signal: signalName(code - 128) } : { state: 'exited', exitCode: code };
+        return (await this.settleCgroup(execution.runUuid, execution.attempt, p.oomFile)) ? { ...exited, ...OOM_KILLED } : exited;
       }
     } catch {
       // no exit file: the wrapper itself was killed (stop, OOM killer, reboot)
@@ -259,7 +259,7 @@ export class LocalProcessExecutor implements Executor {
     // stopped between claiming the run and spawning it, or the files are not visible from here).
     if (!pid) return { state: 'unknown', message: 'no process id was recorded for the run and no process of it can be found' };
     // The wrapper killed with the job: by the memory limit, when the run's cgroup says so.
-    if (await this.settleCgroup(execution.runUuid, execution.attempt, p.oomFile)) return { state: 'vanished', reason: 'OOMKilled', detail: OOM_DETAIL };
+    if (await this.settleCgroup(execution.runUuid, execution.attempt, p.oomFile)) return { state: 'vanished', ...OOM_KILLED };
     return { state: 'vanished' };
   }
 
