@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { ExecutionEntity } from '@myelin/persistence';
 import { createTempDir, TempDir } from '@myelin/testing';
@@ -76,6 +76,36 @@ describe('local executor: code snapshot', () => {
     const run = execution(code);
     executor.prepare(run);
     await new Promise((r) => setTimeout(r, 200)); // the run waits in the queue; meanwhile its author edits the code
+    await writeFile(join(code, 'train.py'), 'v2\n');
+    await launch(run);
+    expect(await readFile(join(home.path, 'code', 'runs', run.runUuid, 'code', 'train.py'), 'utf8')).toBe('v1\n');
+  });
+
+  it('keeps the code taken at queue time for a retried attempt', async () => {
+    const code = join(home.path, 'project');
+    await mkdir(code, { recursive: true });
+    await writeFile(join(code, 'train.py'), 'v1\n');
+    const run = execution(code);
+    executor.prepare(run);
+    await launch(run);
+    await writeFile(join(code, 'train.py'), 'v2\n'); // edited after the first attempt failed
+    const codeOf = join(home.path, 'code', 'runs', run.runUuid, 'code', 'train.py');
+    await rm(join(home.path, 'code', 'runs', run.runUuid, '.myelin', 'exit_code'));
+    await launch({ ...run, attempt: 1 } as ExecutionEntity);
+    expect(await readFile(codeOf, 'utf8')).toBe('v1\n');
+  });
+
+  it('keeps the code taken at queue time when a restarted scheduler launches the run', async () => {
+    const code = join(home.path, 'project');
+    await mkdir(code, { recursive: true });
+    await writeFile(join(code, 'train.py'), 'v1\n');
+    const run = execution(code);
+    executor.prepare(run);
+    const marker = join(home.path, 'code', 'runs', run.runUuid, '.myelin', 'code-snapshot');
+    for (let i = 0; i < 100 && !(await readFile(marker, 'utf8').catch(() => null)); i++) await new Promise((r) => setTimeout(r, 20));
+    // The scheduler restarts while the run waits (its preparations in memory are gone); the author edits the code meanwhile.
+    executor.close();
+    executor = new LocalProcessExecutor({ runsDir: join(home.path, 'code', 'runs'), publicUrl: 'http://127.0.0.1:1', baseEnv: {} });
     await writeFile(join(code, 'train.py'), 'v2\n');
     await launch(run);
     expect(await readFile(join(home.path, 'code', 'runs', run.runUuid, 'code', 'train.py'), 'utf8')).toBe('v1\n');
