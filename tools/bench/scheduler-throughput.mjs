@@ -225,6 +225,11 @@ try {
   const starts = burst.map((r) => r.started).sort((a, b) => a - b);
   const finishes = burst.map((r) => r.finished).sort((a, b) => a - b);
   const refill = finishes.slice(0, Math.max(0, starts.length - C)).map((f, k) => starts[k + C] - f);
+  // How many of the C slots were in use on average over the burst: held from a process start to its
+  // final status, and with the job's process running (first line to exit). The rest of C is idle slot time.
+  const spanMs = Math.max(...burst.map((r) => r.finished)) - t0;
+  const slotsHeld = burst.reduce((sum, r) => sum + (r.finished - r.started), 0) / spanMs;
+  const slotsRunning = burst.reduce((sum, r) => sum + (r.exited - r.started), 0) / spanMs;
   const cycle = {
     'first line>exit': medianOf(burst.map((r) => r.exited - r.started)),
     'exit>final status': medianOf(burst.map((r) => r.finished - r.exited)),
@@ -244,6 +249,7 @@ try {
   }
   console.log(`  (submitting all ${N} through the API took ${s(submittedMs)}; the machine's cores were ${(machineBusy * 100).toFixed(0)}% busy in the burst)`);
   console.log(`  platform CPU in the burst: ${cpuTotal.toFixed(1)} s, ${((cpuTotal * 1000) / N).toFixed(1)} ms per run${distributed ? ` (${procs.map((child, i) => `${child.spawnargs.at(-1)} ${cpuUsed[i].toFixed(1)}`).join(', ')})` : ''}; the machine's 2 cores give ${((2 * idealMs) / N).toFixed(1)} ms per run at the ideal`);
+  console.log(`  slots in use on average over the burst: ${slotsHeld.toFixed(1)} of ${C} held (process start to final status), ${slotsRunning.toFixed(1)} with the job running`);
   console.log(`  median ms per slot cycle: ${Object.entries(cycle).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')} (ideal: ${D * 1000}, 0, 0)`);
   console.log(`latency: submit-to-process-start with free slots, ${L} runs one at a time: p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms (goal p50 <= 50 ms)`);
   console.log(`  median ms per step: ${breakdown}`);
