@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RunStart, RunStatusChanged, RunTokenIssue } from '@myelin/contracts';
@@ -95,6 +95,56 @@ describe('local executor: cpu and memory limits', () => {
     if (limiter) for (const attempt of [0, 1]) await limiter.create(runUuid, attempt, { cpu: 1, memoryMb: 128 });
     await expect(executor.cleanWorkdir({ runUuid, workdir: join(home.path, 'runs', runUuid) })).resolves.toBeUndefined();
     if (limiter) for (const dir of [...limiter.dirs(runUuid, 0), ...limiter.dirs(runUuid, 1)]) expect(existsSync(dir)).toBe(false);
+  });
+
+  /** Alive and not a zombie (an orphan waits for its reaper a moment after it died). */
+  const alive = (pid: number): boolean => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    } catch {
+      return false;
+    }
+  };
+  /** The pid a job wrote to `escaped.pid` in its code directory, once written. */
+  const escapedPid = async (run: ExecutionEntity): Promise<number> => {
+    const file = join(home.path, 'runs', run.runUuid, 'code', 'escaped.pid');
+    await waitFor(async () => Number(await readFile(file, 'utf8').catch(() => '')) > 0, { timeoutMs: 5000, what: 'the job to start its escaping process' });
+    return Number(await readFile(file, 'utf8'));
+  };
+  // `setsid` puts the sleep in a session and process group of its own: supervision, which signals and watches the run's process group, does not see it.
+  const ESCAPE = 'setsid sleep 60 & echo $! > escaped.pid';
+
+  it('ends a run with limits as a container ends: a process that left its process group dies with it', async () => {
+    const run = execution(`${ESCAPE}; echo done`, '    memory: {limits: 256}');
+    const { state, stdout } = await runToEnd(run);
+    expect({ state, stdout }).toEqual({ state: { state: 'exited', exitCode: 0 }, stdout: 'done\n' });
+    const pid = await escapedPid(run);
+    if (!limiter) {
+      // No cgroup to find it by: it outlives the run (the run's history says its limits are not enforced).
+      expect(alive(pid)).toBe(true);
+      process.kill(pid, 'SIGKILL');
+      return;
+    }
+    await waitFor(() => !alive(pid), { timeoutMs: 2000, what: 'the escaped process to die' });
+    for (const dir of limiter.dirs(run.runUuid, 0)) expect(existsSync(dir)).toBe(false);
+  });
+
+  it("stops every process of a run with limits, also one that left the run's process group", async () => {
+    const run = execution(`${ESCAPE}; sleep 60`, '    memory: {limits: 256}');
+    const launched = await executor.launch(run);
+    const row = { ...run, ...launched } as ExecutionEntity;
+    const pid = await escapedPid(run);
+    await executor.terminate(row);
+    let state = await executor.inspect(row);
+    for (let i = 0; i < 100 && state.state === 'running'; i++) state = await new Promise((r) => setTimeout(r, 20)).then(() => executor.inspect(row));
+    expect(state).toEqual({ state: 'vanished' }); // the wrapper too got SIGTERM, before writing an exit code (a stopped run)
+    if (!limiter) {
+      expect(alive(pid)).toBe(true);
+      process.kill(pid, 'SIGKILL');
+      return;
+    }
+    await waitFor(() => !alive(pid), { timeoutMs: 2000, what: 'the escaped process to die' });
   });
 
   it('makes no cgroup for a run without limits', async () => {

@@ -216,6 +216,40 @@ export class CgroupLimiter {
     return match ? Number(match[1]) : 0;
   }
 
+  /**
+   * Send `signal` to every process in an attempt's cgroup, wherever it is in the process tree: one
+   * that left the run's process group (setsid, a daemon the job started) is still inside. Answers
+   * how many processes were signalled (0: none left, or no cgroup).
+   */
+  async signal(runUuid: string, attempt: number, signal: NodeJS.Signals): Promise<number> {
+    // The wrapper joins every hierarchy, so the first one (memory on v1) lists them all.
+    const [dir] = this.dirs(runUuid, attempt);
+    const text = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
+    let signalled = 0;
+    for (const pid of text.split('\n').filter(Boolean).map(Number)) {
+      try {
+        process.kill(pid, signal);
+        signalled += 1;
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return signalled;
+  }
+
+  /**
+   * An attempt ends as a container does: what is still running in its cgroup (processes that left
+   * the run's process group, which supervision does not see) is killed, then the cgroup is
+   * removed. False when a process outlived the kills (the clean-up tries again).
+   */
+  async end(runUuid: string, attempt: number): Promise<boolean> {
+    for (let round = 0; round < 10; round++) {
+      if ((await this.signal(runUuid, attempt, 'SIGKILL')) === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 20)); // the kernel takes them out as they die
+    }
+    return this.remove(runUuid, attempt);
+  }
+
   /** Remove an attempt's cgroup; false while a process is still in it (the kernel refuses). */
   async remove(runUuid: string, attempt: number): Promise<boolean> {
     return this.removeDirs(this.dirs(runUuid, attempt));

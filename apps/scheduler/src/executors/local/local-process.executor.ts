@@ -195,8 +195,9 @@ export class LocalProcessExecutor implements Executor {
     if (!(cgroups instanceof CgroupLimiter)) return 0;
     const kills = await cgroups.oomKills(runUuid, attempt);
     if (kills > 0) await writeFile(oomFile, String(kills));
-    // Still busy (a process that left the run's process group lives on): removed at the clean-up.
-    await cgroups.remove(runUuid, attempt);
+    // Processes that left the run's process group die with it, as in a container; one that
+    // outlives the kills keeps the cgroup until the clean-up.
+    await cgroups.end(runUuid, attempt);
     return kills;
   }
 
@@ -294,10 +295,23 @@ export class LocalProcessExecutor implements Executor {
 
   async terminate(execution: ExecutionEntity): Promise<void> {
     signalGroup(await this.resolvePid(execution), 'SIGTERM');
+    await this.signalCgroup(execution, 'SIGTERM');
   }
 
   async kill(execution: ExecutionEntity): Promise<void> {
     signalGroup(await this.resolvePid(execution), 'SIGKILL');
+    await this.signalCgroup(execution, 'SIGKILL');
+  }
+
+  /**
+   * A stop reaches every process of a run with limits, also those that left its process group
+   * (they are still in its cgroup). Runs without limits have no cgroup: nothing to read.
+   */
+  private async signalCgroup(execution: ExecutionEntity, signal: NodeJS.Signals): Promise<void> {
+    const cgroups = this.options.cgroups;
+    // Unknown here (adopted after a restart): the run may have one; a missing cgroup costs one failed read.
+    if (!(cgroups instanceof CgroupLimiter) || this.inCgroup.get(execution.runUuid) === false) return;
+    await cgroups.signal(execution.runUuid, execution.attempt, signal);
   }
 
   private async resolvePid(execution: ExecutionEntity): Promise<number | null> {
