@@ -1,4 +1,4 @@
-import { startEmbeddedAutovacuum } from './embedded-autovacuum';
+import { AutovacuumOptions, EmbeddedAutovacuum, startEmbeddedAutovacuum } from './embedded-autovacuum';
 import { EmbeddedBackend, openEmbeddedBackend } from './pglite-backend';
 import { SessionLock, SharedPGlite } from './pglite-pool';
 import { PGliteSession } from './pglite-session';
@@ -22,6 +22,16 @@ describe('embedded autovacuum', () => {
     await shared.session.query('INSERT INTO churn SELECT g, $1 FROM generate_series(1, 300) g', ['queued']);
     await shared.session.query('INSERT INTO quiet SELECT g FROM generate_series(1, 10) g');
   });
+
+  /** An autovacuum that only runs when the test asks (runOnce), stopped after `use` whatever happens. */
+  const withAutovacuum = async (options: AutovacuumOptions, use: (autovacuum: EmbeddedAutovacuum) => Promise<void>): Promise<void> => {
+    const autovacuum = startEmbeddedAutovacuum(shared, { intervalMs: 60_000, ...options });
+    try {
+      await use(autovacuum);
+    } finally {
+      await autovacuum.stop();
+    }
+  };
 
   /** Dead row versions and changes since the last analysis, as the statistics say now. */
   const stats = async (table: string): Promise<{ dead: number; modified: number; analyzed: boolean }> => {
@@ -54,8 +64,7 @@ describe('embedded autovacuum', () => {
     expect((await stats('churn')).dead).toBe(600);
     expect(await indexEntriesVisited()).toBeGreaterThan(0); // dead 'running' versions still in the index
 
-    const autovacuum = startEmbeddedAutovacuum(shared, { intervalMs: 60_000 });
-    try {
+    await withAutovacuum({}, async (autovacuum) => {
       const pass = await autovacuum.runOnce();
       expect(pass.vacuumed).toContain('public.churn');
       expect([...pass.vacuumed, ...pass.analyzed]).not.toContain('public.quiet');
@@ -65,30 +74,24 @@ describe('embedded autovacuum', () => {
       // Nothing changed since: nothing to do.
       expect(await autovacuum.runOnce()).toEqual({ vacuumed: [], analyzed: [] });
       expect(autovacuum.totals).toMatchObject({ passes: 1 });
-    } finally {
-      await autovacuum.stop();
-    }
+    });
   });
 
   it('analyses a table that only grew (no dead rows to vacuum)', async () => {
     await shared.session.query('INSERT INTO churn SELECT g, $1 FROM generate_series(301, 700) g', ['queued']);
-    const autovacuum = startEmbeddedAutovacuum(shared, { intervalMs: 60_000 });
-    try {
+    await withAutovacuum({}, async (autovacuum) => {
       const pass = await autovacuum.runOnce();
       expect(pass.analyzed).toContain('public.churn');
       expect(pass.vacuumed).not.toContain('public.churn');
       expect((await stats('churn')).analyzed).toBe(true);
-    } finally {
-      await autovacuum.stop();
-    }
+    });
   });
 
   it('takes the session lock table by table: statements of others between them run, none inside a VACUUM', async () => {
     await shared.session.query('UPDATE churn SET status = $1', ['running']);
     await shared.session.query('UPDATE quiet SET id = id + 100');
     await shared.session.query('UPDATE quiet SET id = id - 100');
-    const autovacuum = startEmbeddedAutovacuum(shared, { intervalMs: 60_000, threshold: 5 });
-    try {
+    await withAutovacuum({ threshold: 5 }, async (autovacuum) => {
       // A transaction of another service holds the lock: the pass waits for it instead of failing
       // with "VACUUM cannot run inside a transaction block".
       const release = await shared.lock.acquire();
@@ -100,9 +103,7 @@ describe('embedded autovacuum', () => {
       release();
       const done = await pass;
       expect(done.vacuumed.sort()).toEqual(['public.churn', 'public.quiet']);
-    } finally {
-      await autovacuum.stop();
-    }
+    });
   });
 
   it('runs on its own timer until stopped', async () => {

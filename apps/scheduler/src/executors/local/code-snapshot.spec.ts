@@ -43,6 +43,14 @@ describe('local executor: code snapshot', () => {
     throw new Error('the job did not end');
   };
 
+  /** The author's code directory as submitted: train.py says v1 (edits after that must not reach the run). */
+  const projectAtV1 = async (): Promise<string> => {
+    const code = join(home.path, 'project');
+    await mkdir(code, { recursive: true });
+    await writeFile(join(code, 'train.py'), 'v1\n');
+    return code;
+  };
+
   const execution = (codeDir: string | null): ExecutionEntity =>
     ({ runUuid: randomUUID(), project: 'alice/vision', number: 1, kind: 'job', cmd: 'true', params: {}, spec: {}, codeDir, outputsOf: null, copyOutputsFrom: null, attempt: 0 }) as unknown as ExecutionEntity;
 
@@ -70,9 +78,7 @@ describe('local executor: code snapshot', () => {
   });
 
   it('snapshots the code when the run is queued (prepare), so edits made while it waits do not reach it', async () => {
-    const code = join(home.path, 'project');
-    await mkdir(code, { recursive: true });
-    await writeFile(join(code, 'train.py'), 'v1\n');
+    const code = await projectAtV1();
     const run = execution(code);
     executor.prepare(run);
     await new Promise((r) => setTimeout(r, 200)); // the run waits in the queue; meanwhile its author edits the code
@@ -82,9 +88,7 @@ describe('local executor: code snapshot', () => {
   });
 
   it('keeps the code taken at queue time for a retried attempt', async () => {
-    const code = join(home.path, 'project');
-    await mkdir(code, { recursive: true });
-    await writeFile(join(code, 'train.py'), 'v1\n');
+    const code = await projectAtV1();
     const run = execution(code);
     executor.prepare(run);
     await launch(run);
@@ -96,9 +100,7 @@ describe('local executor: code snapshot', () => {
   });
 
   it('keeps the code taken at queue time when a restarted scheduler launches the run', async () => {
-    const code = join(home.path, 'project');
-    await mkdir(code, { recursive: true });
-    await writeFile(join(code, 'train.py'), 'v1\n');
+    const code = await projectAtV1();
     const run = execution(code);
     executor.prepare(run);
     const marker = join(home.path, 'code', 'runs', run.runUuid, '.myelin', 'code-snapshot');
