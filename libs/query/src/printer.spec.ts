@@ -56,13 +56,20 @@ describe('printQuery: canonical form', () => {
     expect(stripSpans(parseQuery(printQuery(tree)))).toEqual(tree);
   });
 
+  it('escapes a quote inside a value, which a later quote would otherwise pair with', () => {
+    // Found by the property below: `a."` then `params.":a"` read back as one condition on the field `a. | params.`.
+    const tree = { type: 'or', items: [cond(col('x'), eq(pat('', ''), w('a."'))), cond(col('y'), eq(w("b'c"))), cond(col('z'), eq(s('"q"')))] } as QueryNode;
+    expect(printQuery(tree)).toBe('x:%|a.\\" | y:b\\\'c | z:"\\"q\\""');
+    expect(stripSpans(parseQuery(printQuery(tree)))).toEqual(tree);
+  });
+
   it.each([
     [w('my run'), 'my run'],
     [w(' lead'), '\\ lead'],
     [w('trail '), 'trail\\ '],
     [w('a..b'), 'a\\..b'],
     [w('=5'), '\\=5'],
-    [w('"q"'), '\\"q"'],
+    [w('"q"'), '\\"q\\"'],
     [w('tab\there'), 'tab\\\there'],
     [w('run:fast x:1'), 'run:fast\\ x:1'],
     [s(''), '""'],

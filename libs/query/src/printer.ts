@@ -87,8 +87,12 @@ function quote(text: string): string {
   return `"${text.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 
-/** Characters escaped wherever they are in unquoted text. */
-const ALWAYS = new Set(['\\', ',', '|', '(', ')', '%']);
+/**
+ * Characters escaped wherever they are in unquoted text. Quotes too: one inside a value is read
+ * as the value's own only until a later quote pairs with it, and then the text between the two
+ * (`a." | params."`) reads as a quoted segment of a field, turning the value into a condition.
+ */
+const ALWAYS = new Set(['\\', ',', '|', '(', ')', '%', '"', "'"]);
 const NOT_FIRST = new Set(['~', '<', '>', '=', '"', "'"]);
 
 /**
