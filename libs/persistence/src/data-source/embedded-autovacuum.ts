@@ -1,4 +1,4 @@
-import type { SharedPGlite } from './pglite-pool';
+import { SharedPGlite, withSession } from './pglite-pool';
 
 /**
  * PGlite runs PostgreSQL as one single-user backend: there is no autovacuum launcher, and the
@@ -48,27 +48,18 @@ export function startEmbeddedAutovacuum(shared: SharedPGlite, options: Autovacuu
   let running: Promise<AutovacuumPass> | null = null;
   let stopped = false;
 
-  const underLock = async <T>(work: () => Promise<T>): Promise<T> => {
-    const release = await shared.lock.acquire();
-    try {
-      return await work();
-    } finally {
-      release();
-    }
-  };
-
   const pass = async (): Promise<AutovacuumPass> => {
-    const due = await underLock(async () => {
+    const due = await withSession(shared, async (session) => {
       // Counts gathered by the backend reach the statistics views at its next report, which a
       // single-user backend only makes when asked; the next statement then sees them.
-      await shared.session.query('SELECT pg_stat_force_next_flush()');
-      const { rows } = await shared.session.query(
-        `SELECT quote_ident(schemaname) || '.' || quote_ident(relname) AS name,
-                n_dead_tup > ${o.threshold} + ${o.vacuumScale} * n_live_tup AS vacuum,
-                n_mod_since_analyze > ${o.threshold} + ${o.analyzeScale} * n_live_tup AS analyze
-           FROM pg_stat_user_tables
-          WHERE n_dead_tup > ${o.threshold} + ${o.vacuumScale} * n_live_tup
-             OR n_mod_since_analyze > ${o.threshold} + ${o.analyzeScale} * n_live_tup
+      await session.query('SELECT pg_stat_force_next_flush()');
+      const { rows } = await session.query(
+        `SELECT name, "vacuum", "analyze" FROM (
+           SELECT quote_ident(schemaname) || '.' || quote_ident(relname) AS name, n_dead_tup,
+                  n_dead_tup > ${o.threshold} + ${o.vacuumScale} * n_live_tup AS "vacuum",
+                  n_mod_since_analyze > ${o.threshold} + ${o.analyzeScale} * n_live_tup AS "analyze"
+             FROM pg_stat_user_tables) t
+          WHERE "vacuum" OR "analyze"
           ORDER BY n_dead_tup DESC`,
       );
       return rows as Array<{ name: string; vacuum: boolean; analyze: boolean }>;
@@ -77,7 +68,7 @@ export function startEmbeddedAutovacuum(shared: SharedPGlite, options: Autovacuu
     for (const table of due) {
       if (stopped) break;
       // One table per lock hold (VACUUM cannot run in a transaction; holding the lock means none is open).
-      await underLock(() => shared.session.query(table.vacuum ? `VACUUM (ANALYZE) ${table.name}` : `ANALYZE ${table.name}`));
+      await withSession(shared, (session) => session.query(table.vacuum ? `VACUUM (ANALYZE) ${table.name}` : `ANALYZE ${table.name}`));
       (table.vacuum ? done.vacuumed : done.analyzed).push(table.name);
       await new Promise((resolve) => setImmediate(resolve));
     }

@@ -42,6 +42,16 @@ class PGliteClient extends EventEmitter {
   }
 }
 
+/** Statements on the shared session with the lock held for `work` alone (no transaction is open then). */
+export async function withSession<T>(shared: SharedPGlite, work: (session: PGliteSession) => Promise<T>): Promise<T> {
+  const release = await shared.lock.acquire();
+  try {
+    return await work(shared.session);
+  } finally {
+    release();
+  }
+}
+
 export function pglitePoolClass(shared: SharedPGlite): new () => EventEmitter {
   return class PGlitePool extends EventEmitter {
     connect(callback: (err: Error | null, client: PGliteClient | null, release: () => void) => void): void {
@@ -52,13 +62,7 @@ export function pglitePoolClass(shared: SharedPGlite): new () => EventEmitter {
     }
 
     query(sql: string, params?: unknown[]): Promise<PgLikeResult> {
-      return shared.lock.acquire().then(async (release) => {
-        try {
-          return await new PGliteClient(shared).query(sql, params);
-        } finally {
-          release();
-        }
-      });
+      return withSession(shared, (session) => session.query(sql, params));
     }
 
     end(callback?: (err?: Error) => void): void {
