@@ -288,6 +288,49 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
     expect(Date.parse(slow.finishedAt!) - Date.parse(slow.startedAt ?? slow.createdAt)).toBeLessThan(20_000);
   });
 
+  it('stops a search op at its timeout: the group and its running trials are stopped, and the ops after it are upstream_failed', async () => {
+    const file = await spec('search-timeout.yml', [
+      'version: 1',
+      'kind: pipeline',
+      'name: search-timeout',
+      'ops:',
+      '  - name: search',
+      '    template: {name: search}',
+      '    timeout: 3',
+      '  - name: after',
+      '    template: {name: after}',
+      '    dependencies: [search]',
+      'templates:',
+      '  - kind: group',
+      '    name: search',
+      '    hptuning:',
+      '      concurrency: 2',
+      '      grid_search: {n_experiments: 4}',
+      '      matrix:',
+      '        lr: {values: [0.1, 0.2, 0.3, 0.4]}',
+      '    run:',
+      '      cmd: echo trial {{ lr }}; sleep 60',
+      '  - kind: experiment',
+      '    name: after',
+      '    run:',
+      '      cmd: echo after',
+    ]);
+    const created = json<RunJson>((await cli(['run', '-f', file, '--json'])).stdout);
+    const final = await finalOf(created.uuid, 'the pipeline run to fail at its search op');
+    expect(final.status).toBe('failed');
+    expect(final.statusMessage).toMatch(/search/);
+    const { ops: byOp } = await ops(created.number);
+    expect(byOp.after.status).toBe('upstream_failed');
+    const group = await finalOf(byOp.search.run!.uuid, 'the search op to be stopped');
+    expect(group.status).toBe('stopped');
+    expect(Date.parse(group.finishedAt!) - Date.parse(group.createdAt)).toBeLessThan(30_000);
+    // No trial is left running its 60 s sleep, and no trial started after the stop.
+    const trials = json<{ results: RunJson[] }>((await cli(['group', 'experiments', String(group.number), '--json'])).stdout).results;
+    expect(trials.length).toBeGreaterThan(0);
+    expect(trials.length).toBeLessThanOrEqual(2);
+    for (const t of trials) expect((await finalOf(t.uuid, `trial ${t.number} to end`)).status).toBe('stopped');
+  });
+
   it('holds an op with `concurrency: 1` while a run of it is active in another run of the same pipeline', async () => {
     const file = await spec('exclusive.yml', [
       'version: 1',
@@ -388,8 +431,12 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
     expect((await cli(['logs', String(byOp.hello.run!.number), '-f'])).stdout).toMatch(/hello world/);
   });
 
-  it('caches a `cache: true` op: a hit reuses the earlier run and its outputs, a changed param misses with the reason, --no-cache runs it again', async () => {
+  it('caches a `cache: true` op: a hit reuses the earlier run and its outputs, a changed param or a changed code file misses with the reason, --no-cache runs it again', async () => {
+    // The op counts its runs outside its code directory: a file written there would change the code.
     const counter = join(specs.path, 'expensive-runs');
+    const code = join(specs.path, 'cached-code');
+    await mkdir(code, { recursive: true });
+    await writeFile(join(code, 'model.py'), 'WIDTH = 10\n');
     const pipeline = (n: number) => [
       'version: 1',
       'kind: pipeline',
@@ -416,8 +463,10 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
       '    run:',
       '      cmd: echo v={{ v }}',
     ];
-    const one = await spec('cached-1.yml', pipeline(1));
-    const two = await spec('cached-2.yml', pipeline(2));
+    const one = join(code, 'cached-1.yml');
+    const two = join(code, 'cached-2.yml');
+    await writeFile(one, `${pipeline(1).join('\n')}\n`);
+    await writeFile(two, `${pipeline(2).join('\n')}\n`);
     const runIt = async (file: string, extra: string[] = []) => {
       const res = await cli(['run', '-f', file, '--watch', '--json', ...extra], 120_000);
       expect(res.code).toBe(0);
@@ -439,16 +488,30 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
     expect(second.useLogs).toMatch(/v=10\b/); // the cached run's outputs were passed on
     expect(second.ran).toBe(1); // not run again
 
+    // Same polyaxonfile and params, but the code the op would run changed.
+    await writeFile(join(code, 'model.py'), 'WIDTH = 20\n');
+    const edited = await runIt(one);
+    expect(edited.ops.expensive.status).toBe('succeeded');
+    expect(edited.ops.expensive.decision).toMatch(/^cache miss \(changed\): .*code ref tree:[0-9a-f]{20} -> tree:[0-9a-f]{20}/);
+    expect(edited.ops.expensive.decision).not.toMatch(/param/);
+    expect(edited.ran).toBe(2);
+    // ...and the edited code is now what a later identical run reuses.
+    const again = await runIt(one);
+    expect(again.ops.expensive.status).toBe('cached');
+    expect(again.ops.expensive.message).toContain(`cache hit: run ${edited.ops.expensive.run!.uuid} succeeded`);
+    expect(again.ran).toBe(2);
+
     const third = await runIt(two);
     expect(third.ops.expensive.status).toBe('succeeded');
-    expect(third.ops.expensive.decision).toMatch(/^cache miss \(changed\): .*param `n` changed/);
+    expect(third.ops.expensive.decision).toMatch(/^cache miss \(changed\): since run \S+: param `n` changed/);
+    expect(third.ops.expensive.decision).not.toMatch(/code ref/);
     expect(third.useLogs).toMatch(/v=20\b/);
-    expect(third.ran).toBe(2);
+    expect(third.ran).toBe(3);
 
     const refreshed = await runIt(one, ['--no-cache']);
     expect(refreshed.ops.expensive.status).toBe('succeeded');
     expect(refreshed.ops.expensive.decision).toMatch(/^cache refresh: --no-cache/);
-    expect(refreshed.ran).toBe(3);
+    expect(refreshed.ran).toBe(4);
     const table = await cli(['pipeline', 'get', String(second.pipeline.number)]);
     expect(table.stdout).toMatch(/expensive\s+cached\s+#\d+/);
   });

@@ -13,6 +13,7 @@ export * from './messages/pipelines/schedule-control/schedule-control.message';
 export * from './messages/runs/run-created/run-created.message';
 export * from './messages/runs/run-start/run-start.message';
 export * from './messages/runs/run-stop/run-stop.message';
+export * from './messages/runs/run-stop-request/run-stop-request.message';
 export * from './messages/runs/run-status-changed/run-status-changed.message';
 export * from './messages/runs/run-deleted/run-deleted.message';
 export * from './messages/tracking/log-lines/log-lines.message';

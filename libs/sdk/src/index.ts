@@ -2,3 +2,4 @@ export * from './api-error';
 export * from './types';
 export * from './client';
 export * from './tracker';
+export * from './code-tree';

@@ -38,6 +38,8 @@ export interface CreateRunRequest {
   description?: string;
   tags?: string[];
   codeDir?: string;
+  /** The code's version (`codeTreeRef` of the code directory, or a commit): part of pipeline ops' cache keys. */
+  codeRef?: string;
   /** Pipelines: run every op even when an earlier run of it could be reused (`cache: true`). */
   noCache?: boolean;
   /** Pipelines: the files of ops whose template is a path in the project code. */

@@ -52,6 +52,7 @@ export class RunsController {
       ...(body.description ? { description: body.description } : {}),
       ...(body.tags ? { tags: body.tags } : {}),
       ...(body.codeDir ? { codeDir: body.codeDir } : {}),
+      ...(body.codeRef ? { codeRef: body.codeRef } : {}),
       ...(body.noCache ? { noCache: true } : {}),
       ...(body.templateFiles?.length ? { templateFiles: body.templateFiles } : {}),
       ...(body.priority !== undefined ? { priority: body.priority } : {}),

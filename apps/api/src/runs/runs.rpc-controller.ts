@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
-import { EventPattern, Payload } from '@nestjs/microservices';
-import { MetricsSummarized, RunStatusChanged } from '@myelin/contracts';
+import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
+import { MetricsSummarized, RunStatusChanged, RunStopRequest } from '@myelin/contracts';
 import { RunsRepository } from '@myelin/persistence';
 import { RunsService } from './runs.service';
 
@@ -19,5 +19,10 @@ export class RunsRpcController {
   @EventPattern(MetricsSummarized.PATTERN)
   async metricsSummarized(@Payload() event: MetricsSummarized.Payload): Promise<void> {
     await this.runs.upsertMetricSummaries(event.runUuid, event.metrics);
+  }
+
+  @MessagePattern(RunStopRequest.PATTERN)
+  async stopRequested(@Payload() command: RunStopRequest.Payload): Promise<void> {
+    await this.service.stopRequested(command.runUuid, command.reason ?? 'stop requested');
   }
 }

@@ -77,6 +77,18 @@ export class RunsService {
   }
 
   /**
+   * A stop asked over the bus by another service (a pipeline op at its timeout, or stopped with its
+   * pipeline): the run is stopped the way its kind stops, like a user's stop. An unknown or ended
+   * run is left alone (the request may arrive twice, or after the run ended on its own).
+   */
+  async stopRequested(runUuid: string, reason: string): Promise<boolean> {
+    const run = await this.dataSource.getRepository(RunEntity).findOne({ where: { uuid: runUuid } });
+    if (!run || !isStoppable(run.status)) return false;
+    await this.enqueueStops([run], reason);
+    return true;
+  }
+
+  /**
    * Stop commands go to the scheduler; a group instead moves to `stopping`, tells the optimizer to
    * start no more trials, and its running trials are stopped (the optimizer then reports `stopped`).
    */

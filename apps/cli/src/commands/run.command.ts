@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { checkPolyaxonfiles, formatSpecError } from '@myelin/spec';
-import { ApiError, Run } from '@myelin/sdk';
-import { CliError, createContext, EXIT } from '../cli-context';
+import { join } from 'node:path';
+import { ApiError, codeTreeRef, Run } from '@myelin/sdk';
+import { CliError, createContext, EXIT, myelinHome } from '../cli-context';
 import { printJson } from '../output/format';
 import { codeDirOf, collect, parseParamFlags, readSpecFiles, readTemplateFiles } from './spec-input';
 import { watchGroup, watchRun } from './watch';
@@ -42,7 +43,11 @@ export function runCommand(): Command {
         for (const e of local.errors) process.stderr.write(`${formatSpecError(e)}\n`);
         throw new CliError(`${local.errors.length} error(s); nothing was submitted`, EXIT.failure);
       }
-      const templateFiles = readTemplateFiles(local.spec, codeDirOf(opts.file));
+      const codeDir = codeDirOf(opts.file);
+      const templateFiles = readTemplateFiles(local.spec, codeDir);
+      // A pipeline's code version as submitted: its cached ops are reused only for the same code (the
+      // service hashes the directory itself when it can read it; this is for when it cannot).
+      const codeRef = local.spec.kind === 'pipeline' ? await codeTreeRef(codeDir, { exclude: process.env['MYELIN_RUNS_DIR'] || join(myelinHome(), 'runs') }) : null;
       const ctx = createContext(opts);
       const project = await ctx.project();
       let run: Run;
@@ -50,7 +55,8 @@ export function runCommand(): Command {
         run = await ctx.client.createRun(project, {
           files,
           params,
-          codeDir: codeDirOf(opts.file),
+          codeDir,
+          ...(codeRef ? { codeRef } : {}),
           ...(opts.name ? { name: opts.name } : {}),
           ...(opts.description ? { description: opts.description } : {}),
           ...(opts.tags ? { tags: opts.tags.split(',').map((t) => t.trim()).filter(Boolean) } : {}),

@@ -1,10 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { codeTreeRef } from '@myelin/sdk';
 import type { ParamValue } from '@myelin/spec';
 
-/** Where a succeeded op run's outputs come from (a repository over the run directories, swappable in tests). */
+/**
+ * What the service reads from the files the local executor works with (a repository over the run
+ * directories and the code directories, swappable in tests): a succeeded op run's outputs, and the
+ * version of the code an op would run now.
+ */
 export interface OpOutputsReader {
   read(runUuid: string): Promise<{ outputs: Record<string, ParamValue>; problem?: string }>;
+  /** The code directory's content reference as a run queued now would snapshot it, or null if it cannot be read here. */
+  codeRef(codeDir: string): Promise<string | null>;
 }
 
 /**
@@ -14,6 +21,10 @@ export interface OpOutputsReader {
  */
 export class FileOpOutputsReader implements OpOutputsReader {
   constructor(private readonly runsDir: string) {}
+
+  codeRef(codeDir: string): Promise<string | null> {
+    return codeTreeRef(codeDir, { exclude: this.runsDir });
+  }
 
   async read(runUuid: string): Promise<{ outputs: Record<string, ParamValue>; problem?: string }> {
     let text: string;

@@ -74,6 +74,7 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
    */
   private readonly engines = new Map<string, { engine: PipelineEngine; row: PipelineRow; version: string; elsewhere: { counts: Map<string, number> } }>();
   private readonly limited = new Map<string, boolean>();
+  private readonly codeRefs = new Map<string, { ref: string | undefined; at: number }>();
   /** Final statuses that arrived before their op run was attached to its action (the reply was slower than the run). */
   private readonly early = new Map<string, { status: RunStatus; at: number }>();
   private timer?: NodeJS.Timeout;
@@ -320,6 +321,7 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
     else {
       this.graphs.delete(pipelineUuid);
       this.limited.delete(pipelineUuid);
+      this.codeRefs.delete(pipelineUuid);
     }
     this.relay.poke();
   }
@@ -384,7 +386,7 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
       }
       // `cache: true`: an earlier run of this op with the same content key is reused instead of run.
       const scope = `${row.project}/${(row.spec['name'] as string | undefined) ?? '-'}/${s.op}`;
-      const input = this.cacheInput(row, s.op, resolved.params);
+      const input = this.cacheInput(row, s.op, resolved.params, await this.codeRefOf(row));
       const noCache = row.spec['noCache'] === true;
       const entries = noCache ? [] : await this.repo.cacheCandidates(m, scope);
       const candidates: CacheCandidate[] = entries.map((c) => ({ key: c.key as unknown as CacheKey, run: c.runUuid, status: c.status as RunStatus, finishedAt: c.finishedAt.getTime() }));
@@ -432,16 +434,33 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
   }
 
   /** What an op's cache key covers: its template, its resolved params, and the template's image. */
-  private cacheInput(row: PipelineRow, opName: string, params: Record<string, ParamValue>): CacheInput {
+  /**
+   * The version of the code an op started now would run: the code directory's content reference
+   * (the op run snapshots that directory when it is queued, right after this decision), else the
+   * reference sent with the submission when the directory cannot be read here (another host).
+   * Computed at most once a second per pipeline run: a step may start many cached ops.
+   */
+  private async codeRefOf(row: PipelineRow): Promise<string | undefined> {
+    const known = this.codeRefs.get(row.uuid);
+    if (known && Date.now() - known.at < 1000) return known.ref;
+    const dir = row.spec['codeDir'];
+    const submitted = typeof row.spec['codeRef'] === 'string' ? row.spec['codeRef'] : undefined;
+    const ref = (typeof dir === 'string' ? await this.outputs.codeRef(dir) : null) ?? submitted;
+    this.codeRefs.set(row.uuid, { ref, at: Date.now() });
+    return ref;
+  }
+
+  private cacheInput(row: PipelineRow, opName: string, params: Record<string, ParamValue>, code: string | undefined): CacheInput {
     const spec = row.spec as unknown as CompiledSpec;
     const ref = spec.raw.ops?.find((o) => o.name === opName)?.template;
+    const codeRef = code ? { codeRef: code } : {};
     if (ref?.path) {
       const files = (row.spec['templateFiles'] ?? []) as Array<{ path: string; content: string }>;
-      return { template: { path: ref.path, content: files.find((f) => f.path === ref.path)?.content ?? null }, params };
+      return { template: { path: ref.path, content: files.find((f) => f.path === ref.path)?.content ?? null }, params, ...codeRef };
     }
     const template = spec.raw.templates?.find((t) => t.name === ref?.name);
     const image = template?.build?.image;
-    return { template: template ?? null, params, ...(image ? { image } : {}) };
+    return { template: template ?? null, params, ...codeRef, ...(image ? { image } : {}) };
   }
 
   /**

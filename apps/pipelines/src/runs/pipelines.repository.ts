@@ -1,6 +1,6 @@
 import { DataSource, EntityManager } from 'typeorm';
 import { enqueueOutbox } from '@myelin/persistence';
-import { PipelineStatusChanged, PipelineStatusName, RunStop } from '@myelin/contracts';
+import { PipelineStatusChanged, PipelineStatusName, RunStopRequest } from '@myelin/contracts';
 
 export interface PipelineRow {
   uuid: string;
@@ -12,7 +12,7 @@ export interface PipelineRow {
   finalStatus: string | null;
 }
 
-/** start: create and start the op run; mark: create it with a final status; reuse: taken from the retried run; cached: a cache hit; stop: RunStop. */
+/** start: create and start the op run; mark: create it with a final status; reuse: taken from the retried run; cached: a cache hit; stop: RunStopRequest (the API stops it as its kind stops). */
 export type ActionKind = 'start' | 'mark' | 'reuse' | 'cached' | 'stop';
 
 export interface ActionRow {
@@ -297,9 +297,9 @@ export class PipelinesRepository {
 
   async enqueueStop(m: EntityManager | DataSource, runUuid: string, reason: string): Promise<void> {
     if (m instanceof DataSource) {
-      await m.transaction((t) => enqueueOutbox(t, 'pipelines', 'command', RunStop.PATTERN, { runUuid, reason: reason.slice(0, 1000) } satisfies RunStop.Payload));
+      await m.transaction((t) => enqueueOutbox(t, 'pipelines', 'command', RunStopRequest.PATTERN, { runUuid, reason: reason.slice(0, 1000) } satisfies RunStopRequest.Payload));
       return;
     }
-    await enqueueOutbox(m, 'pipelines', 'command', RunStop.PATTERN, { runUuid, reason: reason.slice(0, 1000) } satisfies RunStop.Payload);
+    await enqueueOutbox(m, 'pipelines', 'command', RunStopRequest.PATTERN, { runUuid, reason: reason.slice(0, 1000) } satisfies RunStopRequest.Payload);
   }
 }

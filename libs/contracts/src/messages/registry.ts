@@ -10,6 +10,7 @@ import { GroupStop } from './groups/group-stop/group-stop.message';
 import { RunCreated } from './runs/run-created/run-created.message';
 import { RunStart } from './runs/run-start/run-start.message';
 import { RunStop } from './runs/run-stop/run-stop.message';
+import { RunStopRequest } from './runs/run-stop-request/run-stop-request.message';
 import { RunDeleted } from './runs/run-deleted/run-deleted.message';
 import { RunStatusChanged } from './runs/run-status-changed/run-status-changed.message';
 import { LogLinesAppend } from './tracking/log-lines/log-lines.message';
@@ -31,6 +32,7 @@ export const MESSAGES: readonly MessageDefinition[] = [
   ScheduleControl.definition,
   RunStart.definition,
   RunStop.definition,
+  RunStopRequest.definition,
   RunStatusChanged.definition,
   RunDeleted.definition,
   LogLinesAppend.definition,

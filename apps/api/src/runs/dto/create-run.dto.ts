@@ -48,6 +48,11 @@ export class CreateRunDto {
 
   /** Absolute directory of the run's code on the submitting machine (local executor snapshots it). */
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(4096) codeDir?: string;
+  @ApiPropertyOptional({ description: "The code's version: a content reference of the code directory (`tree:<hex>`, as `myelin run` sends it) or a commit. Part of a pipeline's cache keys." })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[\w.:+/@-]{1,200}$/, { message: 'codeRef must be 1-200 characters of letters, digits and . : + / @ - _' })
+  codeRef?: string;
 
   /** Pipelines: the polyaxonfiles of ops whose template is a `path` (relative to the code directory). */
   @ApiPropertyOptional({ type: [PolyaxonfileDto] })

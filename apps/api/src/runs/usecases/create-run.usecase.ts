@@ -27,6 +27,8 @@ export interface CreateRunInput extends Submission {
   description?: string;
   tags?: string[];
   codeDir?: string;
+  /** The code's version as submitted (`tree:<hex>` or a commit); a pipeline's op cache keys include it. */
+  codeRef?: string;
   original?: { run: RunEntity; strategy: CloningStrategy };
   /** Pipelines: ignore the op cache (`myelin run --no-cache`). */
   noCache?: boolean;
@@ -156,6 +158,11 @@ export class CreateRunUseCase {
     if (input.noCache) compiled['noCache'] = true;
     // Path templates travel with the spec too: the pipelines service hashes their text for the op cache.
     if (input.templateFiles?.length) compiled['templateFiles'] = input.templateFiles;
+    // The code's version for the op cache: the pipelines service hashes the code directory when it
+    // can read it (what an op queued then snapshots), else uses the reference sent with the run.
+    const codeDir = input.codeDir ?? resumeOf?.codeDir ?? null;
+    if (codeDir) compiled['codeDir'] = codeDir;
+    if (input.codeRef) compiled['codeRef'] = input.codeRef;
     const run = await this.runs.create(
       {
         projectId: project.id,
@@ -166,7 +173,7 @@ export class CreateRunUseCase {
         content: JSON.stringify({ files: input.files, params: input.params, ...(input.templateFiles?.length ? { templateFiles: input.templateFiles } : {}) } satisfies Submission),
         spec: compiled,
         params: spec.params as Record<string, unknown>,
-        codeDir: input.codeDir ?? resumeOf?.codeDir ?? null,
+        codeDir,
         createdBy: identity.userId,
         ...(resumeOf ? { originalUuid: resumeOf.uuid, cloningStrategy: 'resume' } : {}),
       },

@@ -3,6 +3,7 @@ import type { Dirent } from 'node:fs';
 import { access, copyFile, cp, mkdir, readdir, readFile, rm, writeFile, stat } from 'node:fs/promises';
 import { delimiter, join, resolve, sep } from 'node:path';
 import type { ExecutionEntity } from '@myelin/persistence';
+import { CODE_TREE_MAX_FILE_BYTES, CODE_TREE_SKIPPED } from '@myelin/sdk';
 import { Executor, LaunchedProcess, ProcessState, RunSecrets } from '../executor';
 import { CgroupLimiter, describeLimits, runLimits } from './cgroup-limits';
 import { ProcessSpawner } from './process-spawner';
@@ -15,9 +16,6 @@ function withJobExtras(env: Record<string, string>, pythonPath: string | undefin
   return { ...out, PYTHONPATH: env['PYTHONPATH'] ? `${pythonPath}${delimiter}${env['PYTHONPATH']}` : pythonPath };
 }
 
-/** Names skipped when a code directory is snapshotted into a run. */
-const SKIPPED = new Set(['.git', 'node_modules', '__pycache__', '.myelin', '.venv', 'venv', '.mypy_cache', '.pytest_cache']);
-const MAX_SNAPSHOT_FILE_BYTES = 50 * 1024 * 1024;
 /** A code directory bigger than this is refused with a message (someone pointed -f at their home directory). */
 const MAX_SNAPSHOT_TOTAL_BYTES = 500 * 1024 * 1024;
 const MAX_SNAPSHOT_FILES = 20_000;
@@ -343,14 +341,14 @@ export class LocalProcessExecutor implements Executor {
         await Promise.all(
           entries.slice(i, i + 32).map(async (entry) => {
             const s = join(src, entry.name);
-            if (SKIPPED.has(entry.name) || s === runsDir || runsDir.startsWith(s + sep)) return;
+            if (CODE_TREE_SKIPPED.has(entry.name) || s === runsDir || runsDir.startsWith(s + sep)) return;
             if (entry.isDirectory()) {
               const d = join(dest, entry.name);
               const [children] = await Promise.all([readdir(s, { withFileTypes: true }), mkdir(d, { recursive: true })]);
               await walk(s, d, children);
             } else if (entry.isFile()) {
               const size = (await stat(s)).size;
-              if (size > MAX_SNAPSHOT_FILE_BYTES) return;
+              if (size > CODE_TREE_MAX_FILE_BYTES) return;
               files += 1;
               bytes += size;
               if (files > MAX_SNAPSHOT_FILES || bytes > MAX_SNAPSHOT_TOTAL_BYTES) {
