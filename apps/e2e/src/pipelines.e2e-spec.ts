@@ -331,6 +331,41 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
     for (const t of trials) expect((await finalOf(t.uuid, `trial ${t.number} to end`)).status).toBe('stopped');
   });
 
+  it("merges an op's own environment over its template's: the op run gets both", async () => {
+    const file = await spec('op-environment.yml', [
+      'version: 1',
+      'kind: pipeline',
+      'name: op-environment',
+      'ops:',
+      '  - name: plain',
+      '    template: {name: train}',
+      '  - name: bigger',
+      '    template: {name: train}',
+      '    environment:',
+      '      resources: {memory: {limits: 128}}',
+      'templates:',
+      '  - kind: experiment',
+      '    name: train',
+      '    environment:',
+      '      resources: {cpu: {limits: 1}}',
+      '    run:',
+      '      cmd: echo trained',
+    ]);
+    const run = await cli(['run', '-f', file, '--watch', '--json'], 120_000);
+    expect(run.code).toBe(0);
+    const { ops: byOp } = await ops(json<RunJson>(run.stdout).number);
+    type Detail = RunJson & { statuses: Array<{ status: string; message: string }> };
+    const limitsOf = async (op: OpView) => {
+      const got = json<Detail>((await cli(['get', op.run!.uuid, '--json'])).stdout);
+      return got.statuses.map((c) => c.message).join('\n');
+    };
+    // Enforced or not on this host, the run's history names the limits it was given.
+    const plain = await limitsOf(byOp.plain);
+    expect(plain).toMatch(/cpu limited to 1 core/);
+    expect(plain).not.toMatch(/128 MB/);
+    expect(await limitsOf(byOp.bigger)).toMatch(/cpu limited to 1 core, memory to 128 MB/);
+  });
+
   it('holds an op with `concurrency: 1` while a run of it is active in another run of the same pipeline', async () => {
     const file = await spec('exclusive.yml', [
       'version: 1',

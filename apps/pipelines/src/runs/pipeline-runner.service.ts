@@ -452,15 +452,19 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
 
   private cacheInput(row: PipelineRow, opName: string, params: Record<string, ParamValue>, code: string | undefined): CacheInput {
     const spec = row.spec as unknown as CompiledSpec;
-    const ref = spec.raw.ops?.find((o) => o.name === opName)?.template;
+    const op = spec.raw.ops?.find((o) => o.name === opName);
+    const ref = op?.template;
     const codeRef = code ? { codeRef: code } : {};
+    // The op's own environment/build go over its template's (the API merges them), so they are part of what it runs.
+    const own = op?.environment || op?.build ? { op: { environment: op.environment ?? null, build: op.build ?? null } } : {};
     if (ref?.path) {
       const files = (row.spec['templateFiles'] ?? []) as Array<{ path: string; content: string }>;
-      return { template: { path: ref.path, content: files.find((f) => f.path === ref.path)?.content ?? null }, params, ...codeRef };
+      const image = op?.build?.image;
+      return { template: { path: ref.path, content: files.find((f) => f.path === ref.path)?.content ?? null, ...own }, params, ...codeRef, ...(image ? { image } : {}) };
     }
     const template = spec.raw.templates?.find((t) => t.name === ref?.name);
-    const image = template?.build?.image;
-    return { template: template ?? null, params, ...codeRef, ...(image ? { image } : {}) };
+    const image = op?.build?.image ?? template?.build?.image;
+    return { template: template ? { ...template, ...own } : null, params, ...codeRef, ...(image ? { image } : {}) };
   }
 
   /**

@@ -249,7 +249,10 @@ export class CreateRunUseCase {
     // The template is a polyaxonfile of its own: compile it, as written, with the op's params as -P overrides.
     const files = op.template.path
       ? [{ path: op.template.path, content: readSubmission(pipeline).templateFiles?.find((f) => f.path === op.template.path)?.content ?? '' }]
-      : [{ path: `${request.op}.template.yml`, content: JSON.stringify(templateAsWritten(pipeline, template.name) ?? template) }];
+      : [{ path: `${request.op}.template.yml`, content: JSON.stringify(writtenPipeline(pipeline).templates.get(template.name) ?? template) }];
+    // The op's own `environment` / `build` go over its template's, as a second file deep-merged over it.
+    const opSections = writtenPipeline(pipeline).overrides.get(request.op);
+    if (opSections) files.push({ path: `${request.op}.op.yml`, content: JSON.stringify(opSections) });
     const overrides = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
     const result = checkPolyaxonfiles(files, { params: overrides });
     if (result.ok && result.spec.kind === 'group') {
@@ -375,25 +378,38 @@ export class CreateRunUseCase {
  * An inline template as the user wrote it (the compiled spec keeps a normalised form that is not
  * always a valid polyaxonfile again, e.g. matrix options): the last submitted file that has it.
  */
-function templateAsWritten(pipeline: RunEntity, name: string): Record<string, unknown> | undefined {
-  let templates = writtenTemplates.get(pipeline.uuid);
-  if (!templates) {
-    templates = new Map();
+/** A pipeline's inline templates and its ops' `environment`/`build` overrides, as written in its polyaxonfile. */
+interface WrittenPipeline {
+  templates: Map<string, Record<string, unknown>>;
+  overrides: Map<string, Record<string, unknown>>;
+}
+
+function writtenPipeline(pipeline: RunEntity): WrittenPipeline {
+  let written = writtenPipelines.get(pipeline.uuid);
+  if (!written) {
+    written = { templates: new Map(), overrides: new Map() };
     for (const file of readSubmission(pipeline).files) {
       try {
-        const doc = parseYaml(file.content) as { version?: unknown; templates?: Array<Record<string, unknown>> } | null;
-        for (const t of doc?.templates ?? []) if (t && typeof t['name'] === 'string') templates.set(t['name'], { version: doc?.version ?? 1, ...t });
+        const doc = parseYaml(file.content) as { version?: unknown; templates?: Array<Record<string, unknown>>; ops?: Array<Record<string, unknown>> } | null;
+        for (const t of doc?.templates ?? []) if (t && typeof t['name'] === 'string') written.templates.set(t['name'], { version: doc?.version ?? 1, ...t });
+        for (const op of doc?.ops ?? []) {
+          if (!op || typeof op['name'] !== 'string') continue;
+          const override = Object.fromEntries(OP_OVERRIDES.filter((k) => op[k] !== undefined && op[k] !== null).map((k) => [k, op[k]]));
+          if (Object.keys(override).length) written.overrides.set(op['name'], { ...(written.overrides.get(op['name']) ?? {}), ...override });
+        }
       } catch {
         // not YAML we can read here: the compiled template is used
       }
     }
     // Parsed once per pipeline run (a 1,000-op file is parsed once, not per op); a few runs kept.
-    if (writtenTemplates.size >= 20) writtenTemplates.delete(writtenTemplates.keys().next().value!);
-    writtenTemplates.set(pipeline.uuid, templates);
+    if (writtenPipelines.size >= 20) writtenPipelines.delete(writtenPipelines.keys().next().value!);
+    writtenPipelines.set(pipeline.uuid, written);
   }
-  return templates.get(name);
+  return written;
 }
-const writtenTemplates = new Map<string, Map<string, Record<string, unknown>>>();
+const writtenPipelines = new Map<string, WrittenPipeline>();
+/** Sections an op may override in its template (Polyaxon's per-op `environment` and `build`), deep-merged over it. */
+const OP_OVERRIDES = ['environment', 'build'] as const;
 
 /** The key of an op run under its pipeline run: `<op>:<attempt>` for an attempt, `<op>:mark` for an op that never ran. */
 export function opRunKey(op: string, attempt?: number): string {
