@@ -331,6 +331,49 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
     for (const t of trials) expect((await finalOf(t.uuid, `trial ${t.number} to end`)).status).toBe('stopped');
   });
 
+  it('runs every op on the code as the pipeline took it: an edit made while it runs reaches no later op', async () => {
+    const code = join(specs.path, 'pinned-code');
+    await mkdir(code, { recursive: true });
+    await writeFile(join(code, 'version.txt'), 'v1\n');
+    const file = join(code, 'pinned.yml');
+    await writeFile(
+      file,
+      `${[
+        'version: 1',
+        'kind: pipeline',
+        'name: pinned',
+        'ops:',
+        '  - name: first',
+        '    template: {name: show}',
+        '    params: {wait: 4}',
+        '  - name: second',
+        '    template: {name: show}',
+        '    params: {wait: 0}',
+        '    dependencies: [first]',
+        'templates:',
+        '  - kind: experiment',
+        '    name: show',
+        '    inputs: [{name: wait, type: int}]',
+        '    run:',
+        '      cmd: echo "code $(cat version.txt)"; sleep {{ wait }}',
+      ].join('\n')}\n`,
+    );
+    const created = json<RunJson>((await cli(['run', '-f', file, '--json'])).stdout);
+    // Edit the code once the first op runs.
+    const first = await poll(
+      async () => {
+        const op = (await ops(created.number)).ops.first;
+        return op.run && (await runByUuid(op.run.uuid)).status === 'running' ? op.run : null;
+      },
+      { timeoutMs: 60_000, what: 'the first op to run' },
+    );
+    await writeFile(join(code, 'version.txt'), 'v2\n');
+    expect((await finalOf(created.uuid, 'the pipeline run to end')).status).toBe('succeeded');
+    const { ops: byOp } = await ops(created.number);
+    expect((await cli(['logs', String(first.number), '-f'])).stdout).toMatch(/code v1/);
+    expect((await cli(['logs', String(byOp.second.run!.number), '-f'])).stdout).toMatch(/code v1/);
+  });
+
   it("merges an op's own environment over its template's: the op run gets both", async () => {
     const file = await spec('op-environment.yml', [
       'version: 1',

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { codeTreeRef } from '@myelin/sdk';
 import type { ParamValue } from '@myelin/spec';
@@ -10,8 +10,12 @@ import type { ParamValue } from '@myelin/spec';
  */
 export interface OpOutputsReader {
   read(runUuid: string): Promise<{ outputs: Record<string, ParamValue>; problem?: string }>;
-  /** The code directory's content reference as a run queued now would snapshot it, or null if it cannot be read here. */
-  codeRef(codeDir: string): Promise<string | null>;
+  /**
+   * The content reference of the code a pipeline run's next op would run: the pipeline's code
+   * snapshot once its first op took it, else the code directory as it is now; null if neither can
+   * be read here.
+   */
+  codeRef(pipelineUuid: string, codeDir: string): Promise<string | null>;
 }
 
 /**
@@ -22,7 +26,13 @@ export interface OpOutputsReader {
 export class FileOpOutputsReader implements OpOutputsReader {
   constructor(private readonly runsDir: string) {}
 
-  codeRef(codeDir: string): Promise<string | null> {
+  async codeRef(pipelineUuid: string, codeDir: string): Promise<string | null> {
+    // The local executor's layout: a parent's snapshot in <runs>/<parent>/code, complete once its marker exists.
+    const pinned = join(this.runsDir, pipelineUuid);
+    if (await access(join(pinned, '.myelin', 'code-snapshot')).then(() => true, () => false)) {
+      const ref = await codeTreeRef(join(pinned, 'code'));
+      if (ref) return ref;
+    }
     return codeTreeRef(codeDir, { exclude: this.runsDir });
   }
 

@@ -435,9 +435,10 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
 
   /** What an op's cache key covers: its template, its resolved params, and the template's image. */
   /**
-   * The version of the code an op started now would run: the code directory's content reference
-   * (the op run snapshots that directory when it is queued, right after this decision), else the
-   * reference sent with the submission when the directory cannot be read here (another host).
+   * The version of the code an op started now would run: the content reference of the pipeline's
+   * code snapshot (taken by the executor when the first op was queued), or before that of the code
+   * directory, else the reference sent with the submission when neither can be read here (another
+   * host).
    * Computed at most once a second per pipeline run: a step may start many cached ops.
    */
   private async codeRefOf(row: PipelineRow): Promise<string | undefined> {
@@ -445,7 +446,7 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
     if (known && Date.now() - known.at < 1000) return known.ref;
     const dir = row.spec['codeDir'];
     const submitted = typeof row.spec['codeRef'] === 'string' ? row.spec['codeRef'] : undefined;
-    const ref = (typeof dir === 'string' ? await this.outputs.codeRef(dir) : null) ?? submitted;
+    const ref = (typeof dir === 'string' ? await this.outputs.codeRef(row.uuid, dir) : null) ?? submitted;
     this.codeRefs.set(row.uuid, { ref, at: Date.now() });
     return ref;
   }

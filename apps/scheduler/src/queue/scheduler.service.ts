@@ -161,6 +161,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         runUuid: command.runUuid,
         cmd: command.cmd,
         codeDir: command.codeDir ?? null,
+        parentUuid: command.parentUuid ?? null,
         outputsOf: command.outputsOf ?? null,
         copyOutputsFrom: command.copyOutputsFrom ?? null,
       });

@@ -51,8 +51,9 @@ describe('local executor: code snapshot', () => {
     return code;
   };
 
-  const execution = (codeDir: string | null): ExecutionEntity =>
-    ({ runUuid: randomUUID(), project: 'alice/vision', number: 1, kind: 'job', cmd: 'true', params: {}, spec: {}, codeDir, outputsOf: null, copyOutputsFrom: null, attempt: 0 }) as unknown as ExecutionEntity;
+  const execution = (codeDir: string | null, parentUuid: string | null = null): ExecutionEntity =>
+    ({ runUuid: randomUUID(), project: 'alice/vision', number: 1, kind: 'job', cmd: 'true', params: {}, spec: {}, codeDir, parentUuid, outputsOf: null, copyOutputsFrom: null, attempt: 0 }) as unknown as ExecutionEntity;
+  const codeOf = (run: ExecutionEntity) => readFile(join(home.path, 'code', 'runs', run.runUuid, 'code', 'train.py'), 'utf8');
 
   it('copies nested files and skips .git, node_modules and the runs directory inside the code', async () => {
     const code = join(home.path, 'code');
@@ -111,6 +112,63 @@ describe('local executor: code snapshot', () => {
     await writeFile(join(code, 'train.py'), 'v2\n');
     await launch(run);
     expect(await readFile(join(home.path, 'code', 'runs', run.runUuid, 'code', 'train.py'), 'utf8')).toBe('v1\n');
+  });
+
+  it("runs a pipeline's ops and a group's trials on their parent's code, taken once: edits made meanwhile reach neither later children nor a restarted scheduler's", async () => {
+    const code = await projectAtV1();
+    const pipeline = randomUUID();
+    const first = execution(code, pipeline);
+    await launch(first);
+    await writeFile(join(code, 'train.py'), 'v2\n'); // edited while the pipeline runs
+    const second = execution(code, pipeline);
+    await launch(second);
+    expect(await codeOf(first)).toBe('v1\n');
+    expect(await codeOf(second)).toBe('v1\n');
+    // Another parent, and a run of its own, take the code as it is now.
+    const otherParent = execution(code, randomUUID());
+    const alone = execution(code);
+    await Promise.all([launch(otherParent), launch(alone)]);
+    expect(await codeOf(otherParent)).toBe('v2\n');
+    expect(await codeOf(alone)).toBe('v2\n');
+    // The parent's snapshot is on disk, not only in memory.
+    executor.close();
+    executor = new LocalProcessExecutor({ runsDir: join(home.path, 'code', 'runs'), publicUrl: 'http://127.0.0.1:1', baseEnv: {} });
+    const third = execution(code, pipeline);
+    await launch(third);
+    expect(await codeOf(third)).toBe('v1\n');
+  });
+
+  it('takes one snapshot for children prepared at once', async () => {
+    const code = await projectAtV1();
+    const group = randomUUID();
+    const trials = Array.from({ length: 8 }, () => execution(code, group));
+    for (const t of trials) executor.prepare(t);
+    await Promise.all(trials.map((t) => launch(t)));
+    for (const t of trials) expect(await codeOf(t)).toBe('v1\n');
+    // Nothing left half-made beside the snapshot.
+    expect((await readdir(join(home.path, 'code', 'runs', group))).sort()).toEqual(['.myelin', 'code']);
+  });
+
+  it("drops a parent's snapshot with the last child that took it, after the TTL; a child prepared later takes the code anew", async () => {
+    const code = await projectAtV1();
+    const group = randomUUID();
+    const parentCode = join(home.path, 'code', 'runs', group, 'code');
+    const early = execution(code, group);
+    await launch(early);
+    const endedEarly = new Date(Date.now() - 1);
+    await new Promise((r) => setTimeout(r, 20));
+    const late = execution(code, group);
+    await launch(late);
+    // The first trial's directory goes after the TTL, but a sibling took the snapshot after it ended: kept.
+    await executor.cleanWorkdir({ runUuid: early.runUuid, workdir: null, parentUuid: group, finishedAt: endedEarly });
+    expect(await readdir(parentCode)).toEqual(['train.py']);
+    // The last one that took it goes: the snapshot goes too.
+    await executor.cleanWorkdir({ runUuid: late.runUuid, workdir: null, parentUuid: group, finishedAt: new Date() });
+    expect(await readdir(parentCode).catch(() => 'gone')).toBe('gone');
+    await writeFile(join(code, 'train.py'), 'v2\n');
+    const after = execution(code, group);
+    await launch(after);
+    expect(await codeOf(after)).toBe('v2\n');
   });
 
   it("makes a fresh run's outputs directory while it is queued, and a copy run's outputs from the original as it is at launch", async () => {

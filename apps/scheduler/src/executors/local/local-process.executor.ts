@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { Dirent } from 'node:fs';
-import { access, copyFile, cp, mkdir, readdir, readFile, rm, writeFile, stat } from 'node:fs/promises';
-import { delimiter, join, resolve, sep } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { access, copyFile, cp, mkdir, readdir, readFile, rename, rm, writeFile, stat, utimes } from 'node:fs/promises';
+import { delimiter, dirname, join, resolve, sep } from 'node:path';
 import type { ExecutionEntity } from '@myelin/persistence';
 import { CODE_TREE_MAX_FILE_BYTES, CODE_TREE_SKIPPED } from '@myelin/sdk';
 import { Executor, LaunchedProcess, ProcessState, RunSecrets } from '../executor';
@@ -46,6 +47,8 @@ export class LocalProcessExecutor implements Executor {
   private readonly inCgroup = new Map<string, boolean>();
   /** Runs being prepared (or prepared) while queued, by uuid (see prepare()): whether their outputs directory was made too. */
   private readonly early = new Map<string, Promise<boolean>>();
+  /** Parents (groups, pipelines) whose code snapshot is being taken or was taken here: the code their children copy. */
+  private readonly parentSnapshots = new Map<string, Promise<string>>();
 
   constructor(
     private readonly options: {
@@ -85,7 +88,7 @@ export class LocalProcessExecutor implements Executor {
    * was queued). Bounded: past the bound the oldest entry is dropped (its launch prepares again), so
    * entries nobody launches here (a run started by another replica) cannot fill the map for good.
    */
-  prepare(execution: Pick<ExecutionEntity, 'runUuid' | 'cmd' | 'codeDir' | 'outputsOf' | 'copyOutputsFrom'>): void {
+  prepare(execution: Pick<ExecutionEntity, 'runUuid' | 'cmd' | 'codeDir' | 'parentUuid' | 'outputsOf' | 'copyOutputsFrom'>): void {
     if (this.early.has(execution.runUuid)) return;
     if (this.early.size >= MAX_EARLY_PREPARATIONS) this.early.delete(this.early.keys().next().value as string);
     // A run with fresh outputs gets its outputs directory now too; resume and copy runs get theirs
@@ -210,13 +213,19 @@ export class LocalProcessExecutor implements Executor {
    * a launch by a restarted scheduler or one whose early preparation was forgotten keeps that copy,
    * so edits the author makes meanwhile never reach the run.
    */
-  private async prepareWorkdir(execution: Pick<ExecutionEntity, 'runUuid' | 'cmd' | 'codeDir'>): Promise<void> {
+  private async prepareWorkdir(execution: Pick<ExecutionEntity, 'runUuid' | 'cmd' | 'codeDir' | 'parentUuid'>): Promise<void> {
     const p = this.paths(execution.runUuid);
     await Promise.all([p.code, p.meta, join(p.workdir, 'logs')].map((dir) => mkdir(dir, { recursive: true })));
     const snapshot = async (): Promise<void> => {
-      if (!execution.codeDir || (await access(p.snapshotDone).then(() => true, () => false))) return;
-      await this.snapshotCode(execution.codeDir, p.code);
-      await writeFile(p.snapshotDone, `${execution.codeDir}\n`);
+      const codeDir = execution.codeDir;
+      if (!codeDir || (await access(p.snapshotDone).then(() => true, () => false))) return;
+      if (execution.parentUuid) {
+        // A pipeline's ops and a group's trials run their parent's code: one snapshot for all of them.
+        await cp(await this.parentSnapshot(execution.parentUuid, codeDir), p.code, { recursive: true });
+      } else {
+        await this.snapshotCode(codeDir, p.code);
+      }
+      await writeFile(p.snapshotDone, `${codeDir}\n`);
     };
     await Promise.all([snapshot(), writeFile(p.script, `${execution.cmd}\n`)]);
   }
@@ -280,12 +289,64 @@ export class LocalProcessExecutor implements Executor {
   }
 
   /**
-   * After the TTL: the code snapshot, the log files (already shipped to tracking) and the wrapper's
-   * bookkeeping go; `outputs/` stays (the user's artifacts, and what resume/copy runs read).
+   * The code a parent's children run (`<runs>/<parent>/code`): the code directory as it was when the
+   * parent's first child was prepared here, taken once. An author editing their code while a
+   * pipeline or a search runs changes none of its later ops or trials (nor their cache keys). The
+   * copy is made beside and renamed into place, so two schedulers on one host, or a crash mid-copy,
+   * never leave a half snapshot; its marker's time says when a child last took it (see cleanWorkdir).
    */
-  async cleanWorkdir(execution: Pick<ExecutionEntity, 'runUuid' | 'workdir'>): Promise<void> {
+  private parentSnapshot(parentUuid: string, codeDir: string): Promise<string> {
+    let taking = this.parentSnapshots.get(parentUuid);
+    if (!taking) {
+      taking = this.takeParentSnapshot(parentUuid, codeDir);
+      taking.catch(() => this.parentSnapshots.delete(parentUuid));
+      if (this.parentSnapshots.size >= MAX_EARLY_PREPARATIONS) this.parentSnapshots.delete(this.parentSnapshots.keys().next().value as string);
+      this.parentSnapshots.set(parentUuid, taking);
+    }
+    return taking.then(async (dir) => {
+      const now = new Date();
+      await utimes(parentCodePaths(this.options.runsDir, parentUuid).done, now, now).catch(() => undefined);
+      return dir;
+    });
+  }
+
+  private async takeParentSnapshot(parentUuid: string, codeDir: string): Promise<string> {
+    const p = parentCodePaths(this.options.runsDir, parentUuid);
+    if (await access(p.done).then(() => true, () => false)) return p.code;
+    await mkdir(dirname(p.done), { recursive: true });
+    const partial = `${p.code}.${process.pid}-${randomUUID().slice(0, 8)}.partial`;
+    try {
+      await mkdir(partial, { recursive: true });
+      await this.snapshotCode(codeDir, partial);
+      await rename(partial, p.code).catch(async (error: NodeJS.ErrnoException) => {
+        // Another scheduler on this host took it first: theirs is the parent's code.
+        if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+      });
+      await writeFile(p.done, `${codeDir}\n`);
+    } finally {
+      await rm(partial, { recursive: true, force: true });
+    }
+    return p.code;
+  }
+
+  /**
+   * After the TTL: the code snapshot, the log files (already shipped to tracking) and the wrapper's
+   * bookkeeping go; `outputs/` stays (the user's artifacts, and what resume/copy runs read). A
+   * child's parent snapshot goes with it when no other child took it since this one ended (more than
+   * the TTL ago): a child prepared later takes a new one from the code directory.
+   */
+  async cleanWorkdir(execution: Pick<ExecutionEntity, 'runUuid' | 'workdir'> & Partial<Pick<ExecutionEntity, 'parentUuid' | 'finishedAt'>>): Promise<void> {
     const p = this.paths(execution.runUuid);
     for (const dir of [p.code, p.meta, join(p.workdir, 'logs')]) await rm(dir, { recursive: true, force: true });
+    if (execution.parentUuid && execution.finishedAt) {
+      const parent = parentCodePaths(this.options.runsDir, execution.parentUuid);
+      const takenAt = await stat(parent.done).then((st) => st.mtimeMs, () => null);
+      if (takenAt !== null && takenAt <= execution.finishedAt.getTime()) {
+        this.parentSnapshots.delete(execution.parentUuid);
+        await rm(parent.done, { force: true });
+        await rm(parent.code, { recursive: true, force: true });
+      }
+    }
     // A run that ended without its end being read here (failed as a zombie, or settled by a
     // scheduler without cgroups) may have left its cgroup behind, empty by now.
     if (this.options.cgroups instanceof CgroupLimiter) await this.options.cgroups.removeAll(execution.runUuid);
@@ -370,6 +431,11 @@ export class LocalProcessExecutor implements Executor {
     }
     await walk(resolve(from), to, top);
   }
+}
+
+/** Where a parent's (group's, pipeline's) code snapshot lives, and the marker written once it is complete. */
+export function parentCodePaths(runsDir: string, parentUuid: string): { code: string; done: string } {
+  return { code: join(runsDir, parentUuid, 'code'), done: join(runsDir, parentUuid, '.myelin', 'code-snapshot') };
 }
 
 function signalGroup(pid: number | null, signal: NodeJS.Signals): void {

@@ -387,14 +387,19 @@ export class ExecutionsRepository {
    * `finishedBefore`, not cleaned yet), at most `limit`, marking them cleaned in the same statement:
    * one query a period, and two replicas never clean the same run. Returns what the executor needs.
    */
-  async claimWorkdirCleanup(executor: string, finishedBefore: Date, at: Date, limit: number): Promise<Array<Pick<ExecutionEntity, 'runUuid' | 'executor' | 'workdir'>>> {
+  async claimWorkdirCleanup(
+    executor: string,
+    finishedBefore: Date,
+    at: Date,
+    limit: number,
+  ): Promise<Array<Pick<ExecutionEntity, 'runUuid' | 'executor' | 'workdir' | 'parentUuid' | 'finishedAt'>>> {
     const rows = (await this.dataSource.query(
       `UPDATE "scheduler"."executions" SET "workdir_cleaned_at" = $2
         WHERE "run_uuid" IN (
           SELECT "run_uuid" FROM "scheduler"."executions"
            WHERE "workdir_cleaned_at" IS NULL AND "finished_at" IS NOT NULL AND "finished_at" < $1 AND "executor" = $4
            ORDER BY "finished_at" LIMIT $3 FOR UPDATE SKIP LOCKED)
-        RETURNING "run_uuid", "executor", "workdir"`,
+        RETURNING "run_uuid", "executor", "workdir", "parent_uuid", "finished_at"`,
       [finishedBefore, at, limit, executor],
     )) as unknown;
     // TypeORM answers an UPDATE with [rows, affected count] (PostgreSQL server and PGlite alike).
@@ -402,8 +407,10 @@ export class ExecutionsRepository {
       run_uuid: string;
       executor: string;
       workdir: string | null;
+      parent_uuid: string | null;
+      finished_at: Date | string;
     }>;
-    return list.map((r) => ({ runUuid: r.run_uuid, executor: r.executor, workdir: r.workdir }));
+    return list.map((r) => ({ runUuid: r.run_uuid, executor: r.executor, workdir: r.workdir, parentUuid: r.parent_uuid, finishedAt: new Date(r.finished_at) }));
   }
 
   private async emitStatus(m: EntityManager, row: StatusSource, change: StatusChange): Promise<void> {
