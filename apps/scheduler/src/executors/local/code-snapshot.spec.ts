@@ -171,6 +171,17 @@ describe('local executor: code snapshot', () => {
     expect(await codeOf(after)).toBe('v2\n');
   });
 
+  it("takes the parent's code anew when the snapshot it knew was removed behind its back (another scheduler's clean-up)", async () => {
+    const code = await projectAtV1();
+    const group = randomUUID();
+    await launch(execution(code, group));
+    await rm(join(home.path, 'code', 'runs', group), { recursive: true });
+    await writeFile(join(code, 'train.py'), 'v2\n');
+    const later = execution(code, group);
+    await launch(later);
+    expect(await codeOf(later)).toBe('v2\n');
+  });
+
   it("makes a fresh run's outputs directory while it is queued, and a copy run's outputs from the original as it is at launch", async () => {
     const runs = join(home.path, 'code', 'runs');
     const fresh = execution(null);

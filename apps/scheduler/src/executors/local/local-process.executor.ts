@@ -221,7 +221,7 @@ export class LocalProcessExecutor implements Executor {
       if (!codeDir || (await access(p.snapshotDone).then(() => true, () => false))) return;
       if (execution.parentUuid) {
         // A pipeline's ops and a group's trials run their parent's code: one snapshot for all of them.
-        await cp(await this.parentSnapshot(execution.parentUuid, codeDir), p.code, { recursive: true });
+        await this.copyParentCode(execution.parentUuid, codeDir, p.code);
       } else {
         await this.snapshotCode(codeDir, p.code);
       }
@@ -310,9 +310,23 @@ export class LocalProcessExecutor implements Executor {
     });
   }
 
+  /** The parent's snapshot into a child's code directory; taken anew once if the TTL clean-up removed it meanwhile. */
+  private async copyParentCode(parentUuid: string, codeDir: string, to: string): Promise<void> {
+    try {
+      await cp(await this.parentSnapshot(parentUuid, codeDir), to, { recursive: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      this.parentSnapshots.delete(parentUuid);
+      await rm(to, { recursive: true, force: true });
+      await mkdir(to, { recursive: true });
+      await cp(await this.parentSnapshot(parentUuid, codeDir), to, { recursive: true });
+    }
+  }
+
   private async takeParentSnapshot(parentUuid: string, codeDir: string): Promise<string> {
     const p = parentCodePaths(this.options.runsDir, parentUuid);
-    if (await access(p.done).then(() => true, () => false)) return p.code;
+    const exists = (path: string) => access(path).then(() => true, () => false);
+    if ((await exists(p.done)) && (await exists(p.code))) return p.code;
     await mkdir(dirname(p.done), { recursive: true });
     const partial = `${p.code}.${process.pid}-${randomUUID().slice(0, 8)}.partial`;
     try {
@@ -343,8 +357,11 @@ export class LocalProcessExecutor implements Executor {
       const takenAt = await stat(parent.done).then((st) => st.mtimeMs, () => null);
       if (takenAt !== null && takenAt <= execution.finishedAt.getTime()) {
         this.parentSnapshots.delete(execution.parentUuid);
+        // Moved aside first: a child copying it right now fails whole (and takes the code anew), never half.
+        const removing = `${parent.code}.${randomUUID().slice(0, 8)}.removing`;
+        const moved = await rename(parent.code, removing).then(() => true, () => false);
         await rm(parent.done, { force: true });
-        await rm(parent.code, { recursive: true, force: true });
+        if (moved) await rm(removing, { recursive: true, force: true });
       }
     }
     // A run that ended without its end being read here (failed as a zombie, or settled by a
