@@ -433,13 +433,12 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
     }
   }
 
-  /** What an op's cache key covers: its template, its resolved params, and the template's image. */
   /**
    * The version of the code an op started now would run: the content reference of the pipeline's
    * code snapshot (taken by the executor when the first op was queued), or before that of the code
    * directory, else the reference sent with the submission when neither can be read here (another
-   * host).
-   * Computed at most once a second per pipeline run: a step may start many cached ops.
+   * host). Read inside the step's transaction, which a code directory's walk then holds: only for
+   * `cache: true` ops, and at most once a second per pipeline run (a step may start many of them).
    */
   private async codeRefOf(row: PipelineRow): Promise<string | undefined> {
     const known = this.codeRefs.get(row.uuid);
@@ -451,6 +450,7 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
     return ref;
   }
 
+  /** What an op's cache key covers: its template with the op's own environment/build, its resolved params, the code, the image. */
   private cacheInput(row: PipelineRow, opName: string, params: Record<string, ParamValue>, code: string | undefined): CacheInput {
     const spec = row.spec as unknown as CompiledSpec;
     const op = spec.raw.ops?.find((o) => o.name === opName);

@@ -375,10 +375,10 @@ export class CreateRunUseCase {
 }
 
 /**
- * An inline template as the user wrote it (the compiled spec keeps a normalised form that is not
- * always a valid polyaxonfile again, e.g. matrix options): the last submitted file that has it.
+ * A pipeline's inline templates and its ops' `environment`/`build` overrides as the user wrote them
+ * (the compiled spec keeps a normalised form that is not always a valid polyaxonfile again, e.g.
+ * matrix options): for each, the last submitted file that has it.
  */
-/** A pipeline's inline templates and its ops' `environment`/`build` overrides, as written in its polyaxonfile. */
 interface WrittenPipeline {
   templates: Map<string, Record<string, unknown>>;
   overrides: Map<string, Record<string, unknown>>;
