@@ -97,3 +97,5 @@ import { AddExecutionDevices1764230500004 } from './scheduler/migrations/1764230
 SCHEDULER_SCHEMA.migrations.push(AddExecutionDevices1764230500004);
 import { CreateBuilds1764230500005 } from './scheduler/migrations/1764230500005-CreateBuilds';
 SCHEDULER_SCHEMA.migrations.push(CreateBuilds1764230500005);
+import { AddExecutionCodeOf1764230500006 } from './scheduler/migrations/1764230500006-AddExecutionCodeOf';
+SCHEDULER_SCHEMA.migrations.push(AddExecutionCodeOf1764230500006);

@@ -69,7 +69,7 @@ export interface Executor {
    * the background, so its launch only starts the process. Best effort: `launch` prepares whatever
    * was not, and reports a preparation that failed.
    */
-  prepare?(execution: Pick<ExecutionEntity, 'runUuid' | 'cmd' | 'codeDir' | 'parentUuid' | 'outputsOf' | 'copyOutputsFrom'>): void;
+  prepare?(execution: Pick<ExecutionEntity, 'runUuid' | 'cmd' | 'codeDir' | 'parentUuid' | 'codeOf' | 'outputsOf' | 'copyOutputsFrom'>): void;
   /** Optional (with prepare()): a run prepared early will not be launched (stopped while queued). */
   forget?(runUuid: string): void;
   /**
@@ -85,7 +85,7 @@ export interface Executor {
    * Optional: free what a finished run keeps on this host (code snapshot, log files already shipped,
    * bookkeeping) after MYELIN_RUN_TTL_SECONDS. Never its outputs: they are the user's artifacts.
    */
-  cleanWorkdir?(execution: Pick<ExecutionEntity, 'runUuid' | 'workdir'> & Partial<Pick<ExecutionEntity, 'parentUuid' | 'finishedAt'>>): Promise<void>;
+  cleanWorkdir?(execution: Pick<ExecutionEntity, 'runUuid' | 'workdir'> & Partial<Pick<ExecutionEntity, 'parentUuid' | 'codeOf' | 'finishedAt'>>): Promise<void>;
   inspect(execution: ExecutionEntity): Promise<ProcessState>;
   /** Ask the run to stop (SIGTERM to its process group). */
   terminate(execution: ExecutionEntity): Promise<void>;

@@ -224,7 +224,7 @@ describe('run claims and fencing', () => {
         runUuid, project: 'p/q', number: 1, kind: 'job', cmd: 'true', params: {}, spec: {}, codeDir: null, outputsOf: null, copyOutputsFrom: null,
         priority: 0, status: 'queued', attempt: 0, maxRestarts: 0, executor: 'local', pid: null, pidStartTime: null, workdir: null,
         stdoutOffset: 0, stderrOffset: 0, exitCode: null, stopRequestedAt: null, startedAt: null, finishedAt: null, submitter: null, teams: [],
-        parentUuid: null, parentKind: null, parentConcurrency: null, cpu: 0, memoryMb: 0, gpu: 0, statusReason: 'Queued', statusMessage: '',
+        parentUuid: null, codeOf: null, parentKind: null, parentConcurrency: null, cpu: 0, memoryMb: 0, gpu: 0, statusReason: 'Queued', statusMessage: '',
         fence: 0, owner: null, retryAt: null, timeoutSeconds: null, timedOutAt: null, heartbeatAt: null, workdirCleanedAt: null,
         devices: null,
       },

@@ -139,6 +139,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         params: command.params,
         spec: command.spec,
         codeDir: command.codeDir ?? null,
+        codeOf: command.codeOf ?? null,
         outputsOf: command.outputsOf ?? null,
         copyOutputsFrom: command.copyOutputsFrom ?? null,
         priority: command.priority ?? 0,
@@ -162,6 +163,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         cmd: command.cmd,
         codeDir: command.codeDir ?? null,
         parentUuid: command.parentUuid ?? null,
+        codeOf: command.codeOf ?? null,
         outputsOf: command.outputsOf ?? null,
         copyOutputsFrom: command.copyOutputsFrom ?? null,
       });
@@ -973,6 +975,7 @@ function newExecution(fields: Partial<NewExecution> & Pick<NewExecution, 'runUui
     submitter: null,
     teams: [],
     parentUuid: null,
+    codeOf: null,
     parentKind: null,
     parentConcurrency: null,
     cpu: 0,

@@ -98,7 +98,7 @@ describe.each(backends)('scheduler liveness on %s', (_label, provision) => {
     await finished(otherExecutor, at(-7200));
     const before = at(-60); // TTL of 60 s at T0
     const first = await repo.claimWorkdirCleanup('local', before, at(0), 1);
-    expect(first).toEqual([{ runUuid: old1, executor: 'local', workdir: `/runs/${old1}`, parentUuid: null, finishedAt: at(-7200) }]);
+    expect(first).toEqual([{ runUuid: old1, executor: 'local', workdir: `/runs/${old1}`, parentUuid: null, codeOf: null, finishedAt: at(-7200) }]);
     const rest = await repo.claimWorkdirCleanup('local', before, at(0), 100);
     expect(rest.map((r) => r.runUuid)).toEqual([old2]);
     // Done once: nothing left to claim (the recent run waits for its TTL, the live one for its end).

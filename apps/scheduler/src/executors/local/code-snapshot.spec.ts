@@ -138,6 +138,17 @@ describe('local executor: code snapshot', () => {
     expect(await codeOf(third)).toBe('v1\n');
   });
 
+  it("runs the trials of a search that is a pipeline's op on the pipeline's code", async () => {
+    const code = await projectAtV1();
+    const pipeline = randomUUID();
+    await launch(execution(code, pipeline)); // an op before the search took the pipeline's code
+    await writeFile(join(code, 'train.py'), 'v2\n');
+    const trial = { ...execution(code, randomUUID()), codeOf: pipeline } as ExecutionEntity;
+    executor.prepare(trial);
+    await launch(trial);
+    expect(await codeOf(trial)).toBe('v1\n');
+  });
+
   it('takes one snapshot for children prepared at once', async () => {
     const code = await projectAtV1();
     const group = randomUUID();

@@ -88,7 +88,7 @@ export class LocalProcessExecutor implements Executor {
    * was queued). Bounded: past the bound the oldest entry is dropped (its launch prepares again), so
    * entries nobody launches here (a run started by another replica) cannot fill the map for good.
    */
-  prepare(execution: Pick<ExecutionEntity, 'runUuid' | 'cmd' | 'codeDir' | 'parentUuid' | 'outputsOf' | 'copyOutputsFrom'>): void {
+  prepare(execution: Pick<ExecutionEntity, 'runUuid' | 'cmd' | 'codeDir' | 'parentUuid' | 'codeOf' | 'outputsOf' | 'copyOutputsFrom'>): void {
     if (this.early.has(execution.runUuid)) return;
     if (this.early.size >= MAX_EARLY_PREPARATIONS) this.early.delete(this.early.keys().next().value as string);
     // A run with fresh outputs gets its outputs directory now too; resume and copy runs get theirs
@@ -213,15 +213,17 @@ export class LocalProcessExecutor implements Executor {
    * a launch by a restarted scheduler or one whose early preparation was forgotten keeps that copy,
    * so edits the author makes meanwhile never reach the run.
    */
-  private async prepareWorkdir(execution: Pick<ExecutionEntity, 'runUuid' | 'cmd' | 'codeDir' | 'parentUuid'>): Promise<void> {
+  private async prepareWorkdir(execution: Pick<ExecutionEntity, 'runUuid' | 'cmd' | 'codeDir' | 'parentUuid' | 'codeOf'>): Promise<void> {
     const p = this.paths(execution.runUuid);
     await Promise.all([p.code, p.meta, join(p.workdir, 'logs')].map((dir) => mkdir(dir, { recursive: true })));
     const snapshot = async (): Promise<void> => {
       const codeDir = execution.codeDir;
       if (!codeDir || (await access(p.snapshotDone).then(() => true, () => false))) return;
-      if (execution.parentUuid) {
-        // A pipeline's ops and a group's trials run their parent's code: one snapshot for all of them.
-        await this.copyParentCode(execution.parentUuid, codeDir, p.code);
+      // A pipeline's ops and a group's trials run their parent's code (the trials of a search that is
+      // a pipeline's op, the pipeline's): one snapshot for all of them.
+      const parent = execution.codeOf ?? execution.parentUuid;
+      if (parent) {
+        await this.copyParentCode(parent, codeDir, p.code);
       } else {
         await this.snapshotCode(codeDir, p.code);
       }
@@ -349,14 +351,15 @@ export class LocalProcessExecutor implements Executor {
    * child's parent snapshot goes with it when no other child took it since this one ended (more than
    * the TTL ago): a child prepared later takes a new one from the code directory.
    */
-  async cleanWorkdir(execution: Pick<ExecutionEntity, 'runUuid' | 'workdir'> & Partial<Pick<ExecutionEntity, 'parentUuid' | 'finishedAt'>>): Promise<void> {
+  async cleanWorkdir(execution: Pick<ExecutionEntity, 'runUuid' | 'workdir'> & Partial<Pick<ExecutionEntity, 'parentUuid' | 'codeOf' | 'finishedAt'>>): Promise<void> {
     const p = this.paths(execution.runUuid);
     for (const dir of [p.code, p.meta, join(p.workdir, 'logs')]) await rm(dir, { recursive: true, force: true });
-    if (execution.parentUuid && execution.finishedAt) {
-      const parent = parentCodePaths(this.options.runsDir, execution.parentUuid);
+    const codeOf = execution.codeOf ?? execution.parentUuid;
+    if (codeOf && execution.finishedAt) {
+      const parent = parentCodePaths(this.options.runsDir, codeOf);
       const takenAt = await stat(parent.done).then((st) => st.mtimeMs, () => null);
       if (takenAt !== null && takenAt <= execution.finishedAt.getTime()) {
-        this.parentSnapshots.delete(execution.parentUuid);
+        this.parentSnapshots.delete(codeOf);
         // Moved aside first: a child copying it right now fails whole (and takes the code anew), never half.
         const removing = `${parent.code}.${randomUUID().slice(0, 8)}.removing`;
         const moved = await rename(parent.code, removing).then(() => true, () => false);

@@ -53,6 +53,26 @@ describe('runs repository: admission facts and queued conditions', () => {
     expect((await startPayloads(op.uuid))[0]).toMatchObject({ parentKind: 'pipeline', parentConcurrency: 3 });
   });
 
+  it("names whose code a child runs: its parent's, and for the trial of a search that is a pipeline's op, the pipeline's", async () => {
+    const gus = await accounts.createUser({ username: 'gus' });
+    const project = await runs.getOrCreateProject(gus.id, 'p');
+    const base = { projectId: project.id, content: 'x', params: {}, createdBy: gus.id };
+    const start = [{ kind: 'command' as const, pattern: RunStart.PATTERN, payload: (r: { uuid: string }) => ({ runUuid: r.uuid }) }];
+    const pipeline = await runs.create({ ...base, kind: 'pipeline', spec: { raw: {} } });
+    const search = await runs.create({ ...base, kind: 'group', spec: { hptuning: {} }, parentUuid: pipeline.uuid });
+    const alone = await runs.create({ ...base, kind: 'group', spec: { hptuning: {} } });
+    const op = await runs.create({ ...base, kind: 'job', spec: {}, parentUuid: pipeline.uuid }, start);
+    const trialOfOp = await runs.create({ ...base, kind: 'experiment', spec: {}, parentUuid: search.uuid }, start);
+    const trialInHand = await runs.create({ ...base, kind: 'experiment', spec: {}, parentUuid: search.uuid, parentRun: search }, start);
+    const trial = await runs.create({ ...base, kind: 'experiment', spec: {}, parentUuid: alone.uuid }, start);
+    const plain = await runs.create({ ...base, kind: 'experiment', spec: {} }, start);
+    expect((await startPayloads(op.uuid))[0]?.['codeOf']).toBe(pipeline.uuid);
+    expect((await startPayloads(trialOfOp.uuid))[0]?.['codeOf']).toBe(pipeline.uuid);
+    expect((await startPayloads(trialInHand.uuid))[0]?.['codeOf']).toBe(pipeline.uuid);
+    expect((await startPayloads(trial.uuid))[0]?.['codeOf']).toBe(alone.uuid);
+    expect((await startPayloads(plain.uuid))[0]).not.toHaveProperty('codeOf');
+  });
+
   it('leaves the parent concurrency out when the parent has none, and teams empty for a user without teams', async () => {
     const bob = await accounts.createUser({ username: 'bob' });
     const project = await runs.getOrCreateProject(bob.id, 'p');
@@ -61,7 +81,7 @@ describe('runs repository: admission facts and queued conditions', () => {
     const op = await runs.create({ ...base, kind: 'job', spec: {}, parentUuid: pipeline.uuid }, [
       { kind: 'command', pattern: RunStart.PATTERN, payload: (r) => ({ runUuid: r.uuid }) },
     ]);
-    expect(await startPayloads(op.uuid)).toEqual([{ runUuid: op.uuid, user: 'bob', teams: [], parentKind: 'pipeline' }]);
+    expect(await startPayloads(op.uuid)).toEqual([{ runUuid: op.uuid, user: 'bob', teams: [], parentKind: 'pipeline', codeOf: pipeline.uuid }]);
   });
 
   it('takes the parent the caller has in hand instead of reading it, and reads it when that is another run', async () => {
@@ -71,11 +91,11 @@ describe('runs repository: admission facts and queued conditions', () => {
     const start = [{ kind: 'command' as const, pattern: RunStart.PATTERN, payload: (r: { uuid: string }) => ({ runUuid: r.uuid }) }];
     const pipeline = await runs.create({ ...base, kind: 'pipeline', spec: { raw: { concurrency: 3 } } });
     // The row in hand says 5 where the stored one says 3: the facts come from the row in hand.
-    const inHand = { uuid: pipeline.uuid, kind: 'pipeline' as const, spec: { raw: { concurrency: 5 } } };
+    const inHand = { uuid: pipeline.uuid, kind: 'pipeline' as const, spec: { raw: { concurrency: 5 } }, parentUuid: null };
     const op = await runs.create({ ...base, kind: 'job', spec: {}, parentUuid: pipeline.uuid, parentRun: inHand }, start);
     expect((await startPayloads(op.uuid))[0]).toMatchObject({ parentKind: 'pipeline', parentConcurrency: 5 });
     // A row in hand of another run is not taken for the parent.
-    const other = { uuid: randomUUID(), kind: 'group' as const, spec: { hptuning: { concurrency: 9 } } };
+    const other = { uuid: randomUUID(), kind: 'group' as const, spec: { hptuning: { concurrency: 9 } }, parentUuid: null };
     const op2 = await runs.create({ ...base, kind: 'job', spec: {}, parentUuid: pipeline.uuid, parentRun: other }, start);
     expect((await startPayloads(op2.uuid))[0]).toMatchObject({ parentKind: 'pipeline', parentConcurrency: 3 });
   });

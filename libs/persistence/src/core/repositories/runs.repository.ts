@@ -9,17 +9,19 @@ import { enqueueOutbox, enqueueOutboxMany, OutboxEntry } from '../../outbox/outb
 const RUN_START_PATTERN = 'scheduler.cmd.run.start.v1';
 
 /**
- * What the scheduler's admission needs to know about a run beyond its spec: the submitter's
+ * What the scheduler needs to know about a run beyond its spec: for admission, the submitter's
  * username and teams (`org/team`) for quotas, and the parent's kind and concurrency (a group's
- * `hptuning.concurrency`, a pipeline's `concurrency`). Read in the creating transaction.
+ * `hptuning.concurrency`, a pipeline's `concurrency`); for the code snapshot, whose code the run
+ * copies (`codeOf`: its parent's, or for the trial of a search that is a pipeline's op, the
+ * pipeline's). Read in the creating transaction.
  */
 export async function admissionFacts(
   manager: EntityManager,
   run: Pick<RunEntity, 'createdBy' | 'parentUuid'>,
   /** The parent row when the caller has it in hand (a pipeline's is large: not read again per op). */
-  knownParent?: Pick<RunEntity, 'uuid' | 'kind' | 'spec'>,
-): Promise<{ user?: string; teams?: string[]; parentKind?: 'group' | 'pipeline'; parentConcurrency?: number }> {
-  const out: { user?: string; teams?: string[]; parentKind?: 'group' | 'pipeline'; parentConcurrency?: number } = {};
+  knownParent?: Pick<RunEntity, 'uuid' | 'kind' | 'spec' | 'parentUuid'>,
+): Promise<{ user?: string; teams?: string[]; parentKind?: 'group' | 'pipeline'; parentConcurrency?: number; codeOf?: string }> {
+  const out: { user?: string; teams?: string[]; parentKind?: 'group' | 'pipeline'; parentConcurrency?: number; codeOf?: string } = {};
   // The username and the teams in one statement (a run is created several times a second under load).
   const users = (await manager.query(
     `SELECT u."username",
@@ -33,15 +35,16 @@ export async function admissionFacts(
   if (users.length) out.user = users[0].username;
   out.teams = users[0]?.teams ?? [];
   if (run.parentUuid) {
-    type ParentFacts = { kind: string; spec: { hptuning?: { concurrency?: unknown }; raw?: { concurrency?: unknown } } };
+    type ParentFacts = { kind: string; spec: { hptuning?: { concurrency?: unknown }; raw?: { concurrency?: unknown } }; parentUuid: string | null };
     const parent: ParentFacts | undefined =
       knownParent?.uuid === run.parentUuid
         ? (knownParent as ParentFacts)
-        : ((await manager.query(`SELECT "kind", "spec" FROM "core"."runs" WHERE "uuid" = $1`, [run.parentUuid])) as ParentFacts[])[0];
+        : ((await manager.query(`SELECT "kind", "spec", "parent_uuid" AS "parentUuid" FROM "core"."runs" WHERE "uuid" = $1`, [run.parentUuid])) as ParentFacts[])[0];
     if (parent && (parent.kind === 'group' || parent.kind === 'pipeline')) {
       out.parentKind = parent.kind;
       const c = parent.kind === 'group' ? parent.spec?.hptuning?.concurrency : parent.spec?.raw?.concurrency;
       if (typeof c === 'number' && Number.isInteger(c) && c > 0) out.parentConcurrency = c;
+      out.codeOf = parent.kind === 'group' && parent.parentUuid ? parent.parentUuid : run.parentUuid;
     }
   }
   return out;
@@ -72,7 +75,7 @@ export interface NewRun {
   cloningStrategy?: string | null;
   trialKey?: string | null;
   /** Not stored: the parent row when the caller has it (spares the start command's admission facts a read of it). */
-  parentRun?: Pick<RunEntity, 'uuid' | 'kind' | 'spec'>;
+  parentRun?: Pick<RunEntity, 'uuid' | 'kind' | 'spec' | 'parentUuid'>;
 }
 
 /** The columns a status change reads and writes (not the run's large spec and content). */

@@ -41,6 +41,8 @@ export class ExecutionEntity {
   @Column({ type: 'jsonb', default: () => "'[]'" }) teams!: string[];
   /** The group or pipeline the run belongs to, and how many of its children may run at once. */
   @Column({ name: 'parent_uuid', type: 'uuid', nullable: true }) parentUuid!: string | null;
+  /** The run whose code snapshot this one copies (see RunStart.codeOf); null: the parent's, if any. */
+  @Column({ name: 'code_of', type: 'uuid', nullable: true }) codeOf!: string | null;
   @Column({ name: 'parent_kind', type: 'text', nullable: true }) parentKind!: 'group' | 'pipeline' | null;
   @Column({ name: 'parent_concurrency', type: 'integer', nullable: true }) parentConcurrency!: number | null;
   /** What the run holds while it runs: cores, MB, GPUs (from `environment.resources`). */

@@ -392,14 +392,14 @@ export class ExecutionsRepository {
     finishedBefore: Date,
     at: Date,
     limit: number,
-  ): Promise<Array<Pick<ExecutionEntity, 'runUuid' | 'executor' | 'workdir' | 'parentUuid' | 'finishedAt'>>> {
+  ): Promise<Array<Pick<ExecutionEntity, 'runUuid' | 'executor' | 'workdir' | 'parentUuid' | 'codeOf' | 'finishedAt'>>> {
     const rows = (await this.dataSource.query(
       `UPDATE "scheduler"."executions" SET "workdir_cleaned_at" = $2
         WHERE "run_uuid" IN (
           SELECT "run_uuid" FROM "scheduler"."executions"
            WHERE "workdir_cleaned_at" IS NULL AND "finished_at" IS NOT NULL AND "finished_at" < $1 AND "executor" = $4
            ORDER BY "finished_at" LIMIT $3 FOR UPDATE SKIP LOCKED)
-        RETURNING "run_uuid", "executor", "workdir", "parent_uuid", "finished_at"`,
+        RETURNING "run_uuid", "executor", "workdir", "parent_uuid", "code_of", "finished_at"`,
       [finishedBefore, at, limit, executor],
     )) as unknown;
     // TypeORM answers an UPDATE with [rows, affected count] (PostgreSQL server and PGlite alike).
@@ -408,9 +408,10 @@ export class ExecutionsRepository {
       executor: string;
       workdir: string | null;
       parent_uuid: string | null;
+      code_of: string | null;
       finished_at: Date | string;
     }>;
-    return list.map((r) => ({ runUuid: r.run_uuid, executor: r.executor, workdir: r.workdir, parentUuid: r.parent_uuid, finishedAt: new Date(r.finished_at) }));
+    return list.map((r) => ({ runUuid: r.run_uuid, executor: r.executor, workdir: r.workdir, parentUuid: r.parent_uuid, codeOf: r.code_of, finishedAt: new Date(r.finished_at) }));
   }
 
   private async emitStatus(m: EntityManager, row: StatusSource, change: StatusChange): Promise<void> {

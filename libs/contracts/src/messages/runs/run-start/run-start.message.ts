@@ -51,6 +51,12 @@ export namespace RunStart {
      * the run's working directory when it can read it; remote executors ignore it.
      */
     @IsOptional() @IsString() @MaxLength(4096) codeDir?: string;
+    /**
+     * The run whose code snapshot this one copies, taken once for all who name it: a pipeline's ops
+     * and the trials of a search that is one of its ops name the pipeline, a search's trials their
+     * group. Absent: the parent's snapshot, if the run has a parent.
+     */
+    @IsOptional() @IsUUID() codeOf?: string;
     /** Resume: write into this earlier run's outputs, so its checkpoints are found. */
     @IsOptional() @IsUUID() outputsOf?: string;
     /** Copy: start with a copy of this earlier run's outputs. */
