@@ -1,4 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createTempDir, TempDir } from '@myelin/testing';
 import { freePort, myelin, poll, ServiceProcess, waitForHttp } from './cli-harness';
@@ -87,6 +89,30 @@ describe('embedded mode: myelin up + the CLI', () => {
 
     const ps = JSON.parse((await myelin(['ps', '--json'], env)).stdout) as { count: number; results: Array<{ uuid: string }> };
     expect(ps.results.map((r) => r.uuid)).toContain(created.uuid);
+  });
+
+  it('watches a run to its end when its logs cannot be streamed, says why, and exits by its outcome', async () => {
+    const file = await spec('no-logs.yml', 'version: 1\nkind: experiment\nrun:\n  cmd: echo done\n');
+    // A distributed install whose router does not send /api/v1/tracking to tracking: 404 for the log stream.
+    const router = createServer((req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ code: 'not_found', message: `Cannot ${req.method} ${req.url}` }));
+    });
+    await new Promise<void>((done) => router.listen(0, '127.0.0.1', done));
+    const wrongRoute = `http://127.0.0.1:${(router.address() as AddressInfo).port}`;
+    try {
+      const ok = await myelin(['run', '-f', file, '--watch'], { ...env, MYELIN_TRACKING_HOST: wrongRoute }, 60_000);
+      expect(ok.stderr).toMatch(/warning: cannot stream the logs \(Cannot GET \/api\/v1\/tracking\/runs\/.+\); following the run's status only/);
+      expect(ok.stderr).not.toMatch(/\n\s+at /); // no stack trace
+      expect(ok.stderr).toMatch(/succeeded/);
+      expect(ok.code).toBe(0);
+      const failing = await spec('no-logs-fail.yml', 'version: 1\nkind: experiment\nrun:\n  cmd: exit 4\n');
+      const failed = await myelin(['run', '-f', failing, '--watch'], { ...env, MYELIN_TRACKING_HOST: wrongRoute }, 60_000);
+      expect(failed.stderr).toMatch(/failed/);
+      expect(failed.code).toBe(1);
+    } finally {
+      router.close();
+    }
   });
 
   it('ends a failing command failed, with its exit code in the status message', async () => {

@@ -24,7 +24,11 @@ export async function watchRun(ctx: CommandContext, run: Run, { quiet = false } 
       if (!quiet) printLogLine(line);
     }, { signal: abort.signal })
     .catch((error: unknown) => {
-      if (!abort.signal.aborted) throw error;
+      // The run's outcome still decides the exit code: without its logs (tracking unreachable, or
+      // not routed where the API is), the watch follows its status alone and says so.
+      if (abort.signal.aborted) return;
+      const why = error instanceof Error ? error.message : String(error);
+      process.stderr.write(`warning: cannot stream the logs (${why}); following the run's status only. Is tracking at this host? (MYELIN_TRACKING_HOST)\n`);
     })
     .finally(() => (streamDone = true));
   let final: Run | undefined;
