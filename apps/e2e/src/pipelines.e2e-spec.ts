@@ -331,6 +331,36 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
     for (const t of trials) expect((await finalOf(t.uuid, `trial ${t.number} to end`)).status).toBe('stopped');
   });
 
+  it('passes outputs logged through the tracking client (log_outputs) to the next op', async () => {
+    const file = await spec('client-outputs.yml', [
+      'version: 1',
+      'kind: pipeline',
+      'name: client-outputs',
+      'ops:',
+      '  - name: produce',
+      '    template: {name: produce}',
+      '  - name: consume',
+      '    template: {name: consume}',
+      '    params: {rows: "{{ ops.produce.outputs.rows }}", where: "{{ ops.produce.outputs.model }}"}',
+      'templates:',
+      '  - kind: experiment',
+      '    name: produce',
+      '    outputs: [{name: rows, type: int}, {name: model, type: str}]',
+      '    run:',
+      `      cmd: python3 -c "from myelin import tracking; r = tracking.Run(); r.log_outputs(rows=500); r.log_outputs(model='s3://bucket/m')"`,
+      '  - kind: experiment',
+      '    name: consume',
+      '    inputs: [{name: rows, type: int}, {name: where, type: str}]',
+      '    run:',
+      '      cmd: echo consumed {{ rows }} rows from {{ where }}',
+    ]);
+    const run = await cli(['run', '-f', file, '--watch', '--json'], 120_000);
+    expect(run.code).toBe(0);
+    const { ops: byOp } = await ops(json<RunJson>(run.stdout).number);
+    expect((await runByUuid(byOp.consume.run!.uuid)).params).toMatchObject({ rows: 500, where: 's3://bucket/m' });
+    expect((await cli(['logs', String(byOp.consume.run!.number), '-f'])).stdout).toMatch(/consumed 500 rows from s3:\/\/bucket\/m/);
+  });
+
   it('runs every op on the code as the pipeline took it: an edit made while it runs reaches no later op', async () => {
     const code = join(specs.path, 'pinned-code');
     await mkdir(code, { recursive: true });

@@ -9,6 +9,7 @@ Inside a job everything comes from the environment::
 Outside the platform, ``Run(project="owner/name")`` creates a run and reports its end.
 """
 import atexit
+import json
 import logging
 import math
 import os
@@ -43,6 +44,10 @@ MAX_MESSAGE = 10000
 MAX_TRACEBACK = 100000
 #: Where spill files go inside an outputs folder.
 SPILL_FOLDER = ".myelin"
+#: The file in a run's outputs a pipeline reads the run's outputs from (``{{ ops.<op>.outputs.<name> }}``).
+OUTPUTS_FILE = "outputs.json"
+#: An output's name: what ``{{ ops.<op>.outputs.<name> }}`` can refer to.
+OUTPUT_NAME = re.compile(r"^[-A-Za-z0-9_]{1,200}$")
 
 _lock = threading.Lock()
 _warned_untracked = False
@@ -195,6 +200,30 @@ def _timestamp(value):
         return time.time()
 
 
+def _read_json_object(path):
+    """The JSON object in ``path``, or {} when there is none (or it is not an object: it is replaced)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _write_json_atomically(path, value):
+    """Written beside and renamed into place: a reader never sees half a file."""
+    folder = os.path.dirname(path) or "."
+    fd, partial = tempfile.mkstemp(prefix=".outputs-", suffix=".partial", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(value, f, allow_nan=False)
+        os.replace(partial, path)
+    except BaseException:
+        if os.path.exists(partial):
+            os.unlink(partial)
+        raise
+
+
 def _destination(name):
     """A relative POSIX path inside the outputs; refuses to climb out of them."""
     parts = [p for p in str(name).replace("\\", "/").split("/") if p not in ("", ".")]
@@ -240,6 +269,7 @@ class Run:
         self._final_reported = False
         self._created_here = False
         self._params_cache = {}
+        self._outputs = {}
         self._warned = set()
         self._creation = None
         self._creation_lock = threading.Lock()
@@ -694,6 +724,34 @@ class Run:
                 rel = os.path.relpath(full, path).replace(os.sep, "/")
                 files.append((full, "%s/%s" % (name.strip("/"), rel) if name else rel))
         return [self.log_artifact(full, rel) for full, rel in files]
+
+    # ----- outputs for the ops after this one (pipelines)
+
+    def log_outputs(self, **outputs):
+        """``log_outputs(rows=500, model="s3://bucket/m")``: values a pipeline passes on to the ops
+        after this one (``{{ ops.<op>.outputs.rows }}``). They are kept in ``outputs.json`` in the
+        run's outputs, merged with what earlier calls logged (a later value replaces an earlier
+        one). Numbers, strings, booleans, lists and mappings keep their types; NaN and ±Infinity
+        become strings, other objects their str(). Returns every output logged so far."""
+        bad = sorted(k for k in outputs if not OUTPUT_NAME.match(k))
+        if bad:
+            raise ValueError("output names must be 1 to 200 letters, digits, _ and -: %s" % ", ".join(repr(b) for b in bad))
+        if not outputs or not self._active():
+            return dict(self._outputs)
+        self._outputs.update({name: _json_safe(value) for name, value in outputs.items()})
+        local = self._local_outputs() if self.in_job else None
+        if local:
+            path = os.path.join(local, OUTPUTS_FILE)
+            merged = _read_json_object(path)
+            merged.update(self._outputs)
+            _write_json_atomically(path, merged)
+            return dict(merged)
+        # No local outputs folder (a run from outside, or outputs elsewhere): the whole set is uploaded
+        # from a file of this run's own, so an upload queued while the server is down sends the latest.
+        staged = os.path.join(tempfile.gettempdir(), "myelin-outputs-%s-%d.json" % (self.run_uuid or "new", os.getpid()))
+        _write_json_atomically(staged, self._outputs)
+        self.log_artifact(staged, name=OUTPUTS_FILE)
+        return dict(self._outputs)
 
     # ----- heartbeat
 
