@@ -31,4 +31,24 @@ describe('FileOpOutputsReader', () => {
     expect(broken.outputs).toEqual({});
     expect(broken.problem).toMatch(/^outputs.json is not valid JSON/);
   });
+
+  it("names the code of a pipeline's next op: its snapshot once taken (final), the code directory before", async () => {
+    const reader = new FileOpOutputsReader(join(dir, 'runs'));
+    const code = join(dir, 'project');
+    await mkdir(code, { recursive: true });
+    await writeFile(join(code, 'train.py'), 'v1\n');
+    const before = await reader.codeRef('p1', code);
+    expect(before).toEqual({ ref: expect.stringMatching(/^tree:[0-9a-f]{20}$/), pinned: false });
+    // The executor took the pipeline's snapshot (v1); the author then edits the directory.
+    await mkdir(join(dir, 'runs', 'p1', 'code'), { recursive: true });
+    await mkdir(join(dir, 'runs', 'p1', '.myelin'), { recursive: true });
+    await writeFile(join(dir, 'runs', 'p1', 'code', 'train.py'), 'v1\n');
+    await writeFile(join(dir, 'runs', 'p1', '.myelin', 'code-snapshot'), `${code}\n`);
+    await writeFile(join(code, 'train.py'), 'v2\n');
+    await expect(reader.codeRef('p1', code)).resolves.toEqual({ ref: before.ref, pinned: true });
+    // Another pipeline, not yet snapshotted, sees the directory as it is now.
+    const other = await reader.codeRef('p2', code);
+    expect(other.pinned).toBe(false);
+    expect(other.ref).not.toBe(before.ref);
+  });
 });

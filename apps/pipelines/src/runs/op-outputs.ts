@@ -15,7 +15,7 @@ export interface OpOutputsReader {
    * snapshot once its first op took it, else the code directory as it is now; null if neither can
    * be read here.
    */
-  codeRef(pipelineUuid: string, codeDir: string): Promise<string | null>;
+  codeRef(pipelineUuid: string, codeDir: string): Promise<{ ref: string | null; pinned: boolean }>;
 }
 
 /**
@@ -26,14 +26,15 @@ export interface OpOutputsReader {
 export class FileOpOutputsReader implements OpOutputsReader {
   constructor(private readonly runsDir: string) {}
 
-  async codeRef(pipelineUuid: string, codeDir: string): Promise<string | null> {
-    // The local executor's layout: a parent's snapshot in <runs>/<parent>/code, complete once its marker exists.
-    const pinned = join(this.runsDir, pipelineUuid);
-    if (await access(join(pinned, '.myelin', 'code-snapshot')).then(() => true, () => false)) {
-      const ref = await codeTreeRef(join(pinned, 'code'));
-      if (ref) return ref;
+  async codeRef(pipelineUuid: string, codeDir: string): Promise<{ ref: string | null; pinned: boolean }> {
+    // The local executor's layout: a parent's snapshot in <runs>/<parent>/code, complete once its
+    // marker exists; it never changes after that (`pinned`: its reference can be kept).
+    const snapshot = join(this.runsDir, pipelineUuid);
+    if (await access(join(snapshot, '.myelin', 'code-snapshot')).then(() => true, () => false)) {
+      const ref = await codeTreeRef(join(snapshot, 'code'));
+      if (ref) return { ref, pinned: true };
     }
-    return codeTreeRef(codeDir, { exclude: this.runsDir });
+    return { ref: await codeTreeRef(codeDir, { exclude: this.runsDir }), pinned: false };
   }
 
   async read(runUuid: string): Promise<{ outputs: Record<string, ParamValue>; problem?: string }> {

@@ -74,7 +74,7 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
    */
   private readonly engines = new Map<string, { engine: PipelineEngine; row: PipelineRow; version: string; elsewhere: { counts: Map<string, number> } }>();
   private readonly limited = new Map<string, boolean>();
-  private readonly codeRefs = new Map<string, { ref: string | undefined; at: number }>();
+  private readonly codeRefs = new Map<string, { ref: string | undefined; at: number; pinned: boolean }>();
   /** Final statuses that arrived before their op run was attached to its action (the reply was slower than the run). */
   private readonly early = new Map<string, { status: RunStatus; at: number }>();
   private timer?: NodeJS.Timeout;
@@ -438,15 +438,18 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
    * code snapshot (taken by the executor when the first op was queued), or before that of the code
    * directory, else the reference sent with the submission when neither can be read here (another
    * host). Read inside the step's transaction, which a code directory's walk then holds: only for
-   * `cache: true` ops, and at most once a second per pipeline run (a step may start many of them).
+   * `cache: true` ops, at most once a second per pipeline run (a step may start many of them), and
+   * once only after the snapshot exists.
    */
   private async codeRefOf(row: PipelineRow): Promise<string | undefined> {
     const known = this.codeRefs.get(row.uuid);
-    if (known && Date.now() - known.at < 1000) return known.ref;
+    if (known && (known.pinned || Date.now() - known.at < 1000)) return known.ref;
     const dir = row.spec['codeDir'];
     const submitted = typeof row.spec['codeRef'] === 'string' ? row.spec['codeRef'] : undefined;
-    const ref = (typeof dir === 'string' ? await this.outputs.codeRef(row.uuid, dir) : null) ?? submitted;
-    this.codeRefs.set(row.uuid, { ref, at: Date.now() });
+    const read = typeof dir === 'string' ? await this.outputs.codeRef(row.uuid, dir) : { ref: null, pinned: false };
+    const ref = read.ref ?? submitted;
+    // The snapshot's reference is final (it never changes); the directory's is read again after a second.
+    this.codeRefs.set(row.uuid, { ref, at: Date.now(), pinned: read.pinned });
     return ref;
   }
 
