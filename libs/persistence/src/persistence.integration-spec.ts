@@ -351,6 +351,35 @@ describe.each(backends)('persistence on %s', (_label, provision) => {
 });
 
 describe('replicas starting together on a PostgreSQL server', () => {
+  it("relay one schema's outbox one at a time: two replicas' relays publish its messages in order", async () => {
+    const db = await createTestDatabase('myelin_relay_race');
+    const [a, b] = await Promise.all([1, 2].map(() => openServiceDatabase({ url: db.url, ...SCHEDULER_SCHEMA })));
+    try {
+      // 600 log batches of one run, committed in order, as the replica that owns the run writes them.
+      for (let i = 0; i < 600; i += 100) {
+        await a.dataSource.transaction(async (m) => {
+          for (let j = i; j < i + 100; j++) await enqueueOutbox(m, 'scheduler', 'command', 'tracking.cmd.logs.append.v1', { seq: j });
+        });
+      }
+      const published: number[] = [];
+      // A broker that takes a moment per message: the first relay is still publishing when the second starts.
+      const publisher = {
+        send: async (_pattern: string, payload: object) => {
+          await new Promise((r) => setTimeout(r, 1));
+          published.push((payload as { seq: number }).seq);
+        },
+        emit: async () => undefined,
+      };
+      const relays = [new OutboxRelay(a.dataSource, 'scheduler', publisher, { batchSize: 100 }), new OutboxRelay(b.dataSource, 'scheduler', publisher, { batchSize: 100 })];
+      await Promise.all(relays.map((r) => r.flush()));
+      expect(published).toEqual(Array.from({ length: 600 }, (_, i) => i));
+    } finally {
+      await a.close();
+      await b.close();
+      await db.drop();
+    }
+  }, 60_000);
+
   it('migrate once: the others wait for the first instead of racing it', async () => {
     const db = await createTestDatabase('myelin_migrate_race');
     try {

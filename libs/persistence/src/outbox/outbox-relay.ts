@@ -163,6 +163,10 @@ export class OutboxRelay {
   private async publishBatch(): Promise<number> {
     const limit = this.options.batchSize ?? 200;
     return this.dataSource.transaction(async (manager) => {
+      // One relay of a schema at a time across replicas (held to the commit): two relaying side by
+      // side would each take a batch and publish them interleaved, e.g. a run's end of logs before
+      // lines the other still holds. The second waits, then takes what is left, in id order.
+      await manager.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`myelin.outbox.${this.schema}`]);
       // Taken and deleted in one statement, published before the commit: a failed publish rolls
       // the delete back and the rows go again on the next pass (at least once, in id order).
       const rows: Array<{ id: string | number; pattern: string; kind: MessageKind; payload: unknown }> =
