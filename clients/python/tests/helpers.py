@@ -111,5 +111,12 @@ class ServerTestCase(unittest.TestCase):
         self._runs.append(run)
         return run
 
+    def laptop_run(self, **kwargs):
+        """A run created from outside the platform (a laptop's script), on the fake server."""
+        from myelin import tracking
+
+        env = clean_environ(MYELIN_HOST=self.server.url, MYELIN_TOKEN=USER_TOKEN)
+        return self.track(tracking.Run(project="alice/vision", environ=env, track_env=False, track_code=False, **kwargs))
+
 
 __all__ = ["USER_TOKEN", "FakeServer", "ServerTestCase", "clean_environ", "run_script", "start_script", "CLIENT_DIR"]

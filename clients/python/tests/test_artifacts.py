@@ -3,7 +3,7 @@ import hashlib
 import os
 import tracemalloc
 
-from helpers import USER_TOKEN, ServerTestCase, clean_environ
+from helpers import ServerTestCase
 
 from myelin import tracking
 
@@ -49,14 +49,7 @@ class ArtifactTest(ServerTestCase):
         self.assertNotIn("Transfer-Encoding", headers)
 
     def test_log_artifacts_keeps_relative_paths(self):
-        r = self.track(
-            tracking.Run(
-                project="alice/vision",
-                environ=clean_environ(MYELIN_HOST=self.server.url, MYELIN_TOKEN=USER_TOKEN),
-                track_env=False,
-                track_code=False,
-            )
-        )
+        r = self.laptop_run()
         self.write("folder/a.txt", b"a")
         self.write("folder/sub/b.txt", b"b")
         r.log_artifacts(os.path.join(self.tmp, "folder"), name="results")

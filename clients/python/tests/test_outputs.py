@@ -2,7 +2,7 @@
 import json
 import os
 
-from helpers import USER_TOKEN, ServerTestCase, clean_environ
+from helpers import ServerTestCase, clean_environ
 
 from myelin import tracking
 
@@ -35,14 +35,7 @@ class OutputsTest(ServerTestCase):
                 r.log_outputs(**bad)
 
     def test_a_run_from_outside_uploads_the_whole_set_as_outputs_json(self):
-        r = self.track(
-            tracking.Run(
-                project="alice/vision",
-                environ=clean_environ(MYELIN_HOST=self.server.url, MYELIN_TOKEN=USER_TOKEN),
-                track_env=False,
-                track_code=False,
-            )
-        )
+        r = self.laptop_run()
         r.log_outputs(rows=500)
         r.log_outputs(model="m")
         self.assertTrue(r.flush(10))

@@ -1,14 +1,10 @@
 """What the server would refuse is caught in the client, so one bad value never costs a batch."""
-from helpers import USER_TOKEN, ServerTestCase, clean_environ
+from helpers import ServerTestCase
 
 from myelin import MyelinError, tracking
 
 
 class ValidationTest(ServerTestCase):
-    def laptop_run(self, **kwargs):
-        env = clean_environ(MYELIN_HOST=self.server.url, MYELIN_TOKEN=USER_TOKEN)
-        return self.track(tracking.Run(project="alice/vision", environ=env, track_env=False, track_code=False, **kwargs))
-
     def test_bad_points_are_skipped_and_the_rest_of_the_batch_arrives(self):
         run, env = self.job_environ()
         r = self.track(tracking.Run(environ=env))
