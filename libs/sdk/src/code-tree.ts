@@ -11,6 +11,9 @@ import { join, relative, resolve, sep } from 'node:path';
 export const CODE_TREE_SKIPPED: ReadonlySet<string> = new Set(['.git', 'node_modules', '__pycache__', '.myelin', '.venv', 'venv', '.mypy_cache', '.pytest_cache']);
 /** A file bigger than this is not code (a dataset, a checkpoint): the snapshot leaves it out. */
 export const CODE_TREE_MAX_FILE_BYTES = 50 * 1024 * 1024;
+/** A directory with more files or bytes than these is not a code directory (someone pointed -f at their home). */
+export const CODE_TREE_MAX_FILES = 20_000;
+export const CODE_TREE_MAX_BYTES = 500 * 1024 * 1024;
 
 export interface CodeTreeOptions {
   /** A directory inside the code directory that is not code (Myelin's runs directory, when it lives there). */
@@ -30,8 +33,8 @@ export interface CodeTreeOptions {
 export async function codeTreeRef(dir: string, options: CodeTreeOptions = {}): Promise<string | null> {
   const root = resolve(dir);
   const exclude = options.exclude ? resolve(options.exclude) : null;
-  const maxFiles = options.maxFiles ?? 20_000;
-  const maxBytes = options.maxBytes ?? 500 * 1024 * 1024;
+  const maxFiles = options.maxFiles ?? CODE_TREE_MAX_FILES;
+  const maxBytes = options.maxBytes ?? CODE_TREE_MAX_BYTES;
   const files: string[] = [];
   let bytes = 0;
   const walk = async (at: string): Promise<boolean> => {

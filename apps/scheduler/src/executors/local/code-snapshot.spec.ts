@@ -22,9 +22,12 @@ describe('local executor: code snapshot', () => {
   let home: TempDir;
   let executor: LocalProcessExecutor;
 
+  /** An executor on the test's runs directory (a new one is a restarted scheduler: nothing in memory). */
+  const newExecutor = () => new LocalProcessExecutor({ runsDir: join(home.path, 'code', 'runs'), publicUrl: 'http://127.0.0.1:1', baseEnv: {} });
+
   beforeEach(async () => {
     home = await createTempDir('myelin-snapshot');
-    executor = new LocalProcessExecutor({ runsDir: join(home.path, 'code', 'runs'), publicUrl: 'http://127.0.0.1:1', baseEnv: {} });
+    executor = newExecutor();
   });
 
   afterEach(async () => {
@@ -108,7 +111,7 @@ describe('local executor: code snapshot', () => {
     for (let i = 0; i < 100 && !(await readFile(marker, 'utf8').catch(() => null)); i++) await new Promise((r) => setTimeout(r, 20));
     // The scheduler restarts while the run waits (its preparations in memory are gone); the author edits the code meanwhile.
     executor.close();
-    executor = new LocalProcessExecutor({ runsDir: join(home.path, 'code', 'runs'), publicUrl: 'http://127.0.0.1:1', baseEnv: {} });
+    executor = newExecutor();
     await writeFile(join(code, 'train.py'), 'v2\n');
     await launch(run);
     expect(await readFile(join(home.path, 'code', 'runs', run.runUuid, 'code', 'train.py'), 'utf8')).toBe('v1\n');
@@ -132,7 +135,7 @@ describe('local executor: code snapshot', () => {
     expect(await codeOf(alone)).toBe('v2\n');
     // The parent's snapshot is on disk, not only in memory.
     executor.close();
-    executor = new LocalProcessExecutor({ runsDir: join(home.path, 'code', 'runs'), publicUrl: 'http://127.0.0.1:1', baseEnv: {} });
+    executor = newExecutor();
     const third = execution(code, pipeline);
     await launch(third);
     expect(await codeOf(third)).toBe('v1\n');

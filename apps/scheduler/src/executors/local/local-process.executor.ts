@@ -2,9 +2,9 @@ import { EventEmitter } from 'node:events';
 import type { Dirent } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { access, copyFile, cp, mkdir, readdir, readFile, rename, rm, writeFile, stat, utimes } from 'node:fs/promises';
-import { delimiter, dirname, join, resolve, sep } from 'node:path';
+import { delimiter, join, resolve, sep } from 'node:path';
 import type { ExecutionEntity } from '@myelin/persistence';
-import { CODE_TREE_MAX_FILE_BYTES, CODE_TREE_SKIPPED } from '@myelin/sdk';
+import { CODE_TREE_MAX_BYTES, CODE_TREE_MAX_FILE_BYTES, CODE_TREE_MAX_FILES, CODE_TREE_SKIPPED } from '@myelin/sdk';
 import { Executor, LaunchedProcess, ProcessState, RunSecrets } from '../executor';
 import { CgroupLimiter, describeLimits, runLimits } from './cgroup-limits';
 import { ProcessSpawner } from './process-spawner';
@@ -17,9 +17,6 @@ function withJobExtras(env: Record<string, string>, pythonPath: string | undefin
   return { ...out, PYTHONPATH: env['PYTHONPATH'] ? `${pythonPath}${delimiter}${env['PYTHONPATH']}` : pythonPath };
 }
 
-/** A code directory bigger than this is refused with a message (someone pointed -f at their home directory). */
-const MAX_SNAPSHOT_TOTAL_BYTES = 500 * 1024 * 1024;
-const MAX_SNAPSHOT_FILES = 20_000;
 /**
  * Queued runs remembered as prepared ahead of their launch, at most (the oldest is forgotten first;
  * its launch then finds the directory ready by its snapshot marker). Sized for a burst of thousands
@@ -221,7 +218,7 @@ export class LocalProcessExecutor implements Executor {
       if (!codeDir || (await access(p.snapshotDone).then(() => true, () => false))) return;
       // A pipeline's ops and a group's trials run their parent's code (the trials of a search that is
       // a pipeline's op, the pipeline's): one snapshot for all of them.
-      const parent = execution.codeOf ?? execution.parentUuid;
+      const parent = codeOwner(execution);
       if (parent) {
         await this.copyParentCode(parent, codeDir, p.code);
       } else {
@@ -307,7 +304,7 @@ export class LocalProcessExecutor implements Executor {
     }
     return taking.then(async (dir) => {
       const now = new Date();
-      await utimes(parentCodePaths(this.options.runsDir, parentUuid).done, now, now).catch(() => undefined);
+      await utimes(this.paths(parentUuid).snapshotDone, now, now).catch(() => undefined);
       return dir;
     });
   }
@@ -326,19 +323,20 @@ export class LocalProcessExecutor implements Executor {
   }
 
   private async takeParentSnapshot(parentUuid: string, codeDir: string): Promise<string> {
-    const p = parentCodePaths(this.options.runsDir, parentUuid);
+    // The parent's directory has the layout of a run's: its snapshot in code/, the marker in .myelin/.
+    const p = this.paths(parentUuid);
     const exists = (path: string) => access(path).then(() => true, () => false);
-    if ((await exists(p.done)) && (await exists(p.code))) return p.code;
-    await mkdir(dirname(p.done), { recursive: true });
+    if ((await exists(p.snapshotDone)) && (await exists(p.code))) return p.code;
+    await mkdir(p.meta, { recursive: true });
     const partial = `${p.code}.${process.pid}-${randomUUID().slice(0, 8)}.partial`;
     try {
       await mkdir(partial, { recursive: true });
       await this.snapshotCode(codeDir, partial);
-      await rename(partial, p.code).catch(async (error: NodeJS.ErrnoException) => {
+      await rename(partial, p.code).catch((error: NodeJS.ErrnoException) => {
         // Another scheduler on this host took it first: theirs is the parent's code.
         if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
       });
-      await writeFile(p.done, `${codeDir}\n`);
+      await writeFile(p.snapshotDone, `${codeDir}\n`);
     } finally {
       await rm(partial, { recursive: true, force: true });
     }
@@ -354,16 +352,16 @@ export class LocalProcessExecutor implements Executor {
   async cleanWorkdir(execution: Pick<ExecutionEntity, 'runUuid' | 'workdir'> & Partial<Pick<ExecutionEntity, 'parentUuid' | 'codeOf' | 'finishedAt'>>): Promise<void> {
     const p = this.paths(execution.runUuid);
     for (const dir of [p.code, p.meta, join(p.workdir, 'logs')]) await rm(dir, { recursive: true, force: true });
-    const codeOf = execution.codeOf ?? execution.parentUuid;
-    if (codeOf && execution.finishedAt) {
-      const parent = parentCodePaths(this.options.runsDir, codeOf);
-      const takenAt = await stat(parent.done).then((st) => st.mtimeMs, () => null);
+    const owner = codeOwner(execution);
+    if (owner && execution.finishedAt) {
+      const parent = this.paths(owner);
+      const takenAt = await stat(parent.snapshotDone).then((st) => st.mtimeMs, () => null);
       if (takenAt !== null && takenAt <= execution.finishedAt.getTime()) {
-        this.parentSnapshots.delete(codeOf);
+        this.parentSnapshots.delete(owner);
         // Moved aside first: a child copying it right now fails whole (and takes the code anew), never half.
         const removing = `${parent.code}.${randomUUID().slice(0, 8)}.removing`;
         const moved = await rename(parent.code, removing).then(() => true, () => false);
-        await rm(parent.done, { force: true });
+        await rm(parent.snapshotDone, { force: true });
         if (moved) await rm(removing, { recursive: true, force: true });
       }
     }
@@ -432,9 +430,9 @@ export class LocalProcessExecutor implements Executor {
               if (size > CODE_TREE_MAX_FILE_BYTES) return;
               files += 1;
               bytes += size;
-              if (files > MAX_SNAPSHOT_FILES || bytes > MAX_SNAPSHOT_TOTAL_BYTES) {
+              if (files > CODE_TREE_MAX_FILES || bytes > CODE_TREE_MAX_BYTES) {
                 throw new CodeSnapshotError(
-                  `the code directory ${from} holds more than ${MAX_SNAPSHOT_FILES} files or ${MAX_SNAPSHOT_TOTAL_BYTES / 1024 / 1024} MiB; run from your project's directory`,
+                  `the code directory ${from} holds more than ${CODE_TREE_MAX_FILES} files or ${CODE_TREE_MAX_BYTES / 1024 / 1024} MiB; run from your project's directory`,
                 );
               }
               await copyFile(s, join(dest, entry.name));
@@ -453,9 +451,9 @@ export class LocalProcessExecutor implements Executor {
   }
 }
 
-/** Where a parent's (group's, pipeline's) code snapshot lives, and the marker written once it is complete. */
-export function parentCodePaths(runsDir: string, parentUuid: string): { code: string; done: string } {
-  return { code: join(runsDir, parentUuid, 'code'), done: join(runsDir, parentUuid, '.myelin', 'code-snapshot') };
+/** The run whose code snapshot a run copies: the one its start command named, else its parent; none for a run of its own. */
+function codeOwner(execution: Partial<Pick<ExecutionEntity, 'parentUuid' | 'codeOf'>>): string | null {
+  return execution.codeOf ?? execution.parentUuid ?? null;
 }
 
 function signalGroup(pid: number | null, signal: NodeJS.Signals): void {
