@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTempDir, createTestDatabase, TempDir, TestDatabase } from '@myelin/testing';
 import { distributedEnv, freePort, myelin, poll, removeBusPrefixes, ServiceProcess, waitForHttp } from './cli-harness';
@@ -19,7 +19,8 @@ interface OpView {
  * The pipelines service killed with SIGKILL in the middle of a pipeline run, in distributed mode
  * (six `myelin serve` processes on PostgreSQL, RabbitMQ and Redis): after a restart it carries on
  * from its snapshot and its pending actions, takes in the op runs that ended while it was down, and
- * starts no op twice.
+ * starts no op twice. It runs without the scheduler's run directories, as on another host: the
+ * upstream outputs it passes on come through tracking.
  */
 describe('distributed mode: the pipelines service killed mid-run', () => {
   let db: TestDatabase;
@@ -30,8 +31,12 @@ describe('distributed mode: the pipelines service killed mid-run', () => {
   let baseEnv: Record<string, string>;
   let cliEnv: Record<string, string>;
 
+  // The pipelines service runs as on another host: the run directories it sees are not the
+  // scheduler's, so the op runs' outputs reach it through tracking (RunOutputsRead).
+  let elsewhere: TempDir;
   const startApp = async (app: App) => {
-    const proc = new ServiceProcess(['serve', app], { ...baseEnv, MYELIN_PORT: String(ports.get(app)) });
+    const own = app === 'pipelines' ? { MYELIN_RUNS_DIR: elsewhere.path } : {};
+    const proc = new ServiceProcess(['serve', app], { ...baseEnv, MYELIN_PORT: String(ports.get(app)), ...own });
     procs.set(app, proc);
     await waitForHttp(`http://127.0.0.1:${ports.get(app)}/readyz`, 60_000, proc);
   };
@@ -40,6 +45,7 @@ describe('distributed mode: the pipelines service killed mid-run', () => {
     db = await createTestDatabase('myelin_e2e_pipes');
     home = await createTempDir('myelin-e2e-pipes-dist');
     specs = await createTempDir('myelin-e2e-pipes-dist-specs');
+    elsewhere = await createTempDir('myelin-e2e-pipes-dist-elsewhere');
     for (const app of APPS) ports.set(app, await freePort());
     const apiUrl = `http://127.0.0.1:${ports.get('api')}`;
     baseEnv = distributedEnv({ databaseUrl: db.url, home: home.path, apiPort: ports.get('api') as number, label: 'myelin-e2e-pipes' }, { MYELIN_OP_CHECK_SECONDS: '2' });
@@ -60,6 +66,7 @@ describe('distributed mode: the pipelines service killed mid-run', () => {
     await db?.drop();
     await home?.remove();
     await specs?.remove();
+    await elsewhere?.remove();
   });
 
   it('resumes after kill -9 without starting any op twice, outputs still passed', async () => {
@@ -125,5 +132,7 @@ describe('distributed mode: the pipelines service killed mid-run', () => {
     const joinRun = final.ops.find((o) => o.name === 'join')!;
     const logs = await myelin(['logs', String(joinRun.runs[0]), '-f', '-p', 'pipes'], cliEnv);
     expect(logs.stdout).toMatch(/seed 42/);
+    // The seed came through tracking: the pipelines service's own runs directory holds nothing.
+    expect(await readdir(elsewhere.path)).toEqual([]);
   });
 });

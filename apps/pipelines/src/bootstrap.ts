@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { createBus } from '@myelin/bus';
+import { RunOutputsRead } from '@myelin/contracts';
 import { loadConfig } from '@myelin/config';
 import { openServiceDatabase, PIPELINES_SCHEMA } from '@myelin/persistence';
 import { AppBootstrap, standardChecks, startService } from '@myelin/runtime';
@@ -16,7 +17,10 @@ export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) =
   const bus = sharedBus ?? createBus({ url: config.MYELIN_AMQP_URL, prefix: config.MYELIN_BUS_PREFIX, logger: new Logger('Bus') });
   const readiness = standardChecks(db.dataSource, bus, config.MYELIN_REDIS_URL);
   const home = config.MYELIN_HOME || join(homedir(), '.myelin');
-  const outputs = new FileOpOutputsReader(config.MYELIN_RUNS_DIR ?? join(home, 'runs'));
+  // Op runs whose directory is not on this host: their outputs.json through tracking's artifacts store.
+  const outputs = new FileOpOutputsReader(config.MYELIN_RUNS_DIR ?? join(home, 'runs'), (runUuid) =>
+    bus.request<RunOutputsRead.Reply>(RunOutputsRead.PATTERN, { runUuid } satisfies RunOutputsRead.Payload, 15_000),
+  );
   return startService({
     name: 'pipelines',
     module: PipelinesModule.forRoot({ env: config, dataSource: db.dataSource, bus, readiness, outputs }),

@@ -27,5 +27,6 @@ export * from './messages/groups/trial-create/trial-create.message';
 export * from './messages/groups/group-status-changed/group-status-changed.message';
 export * from './messages/groups/group-stop/group-stop.message';
 export * from './messages/tracking/run-facts-logged/run-facts-logged.message';
+export * from './messages/tracking/run-outputs-read/run-outputs-read.message';
 export * from './messages/runs/run-status-report/run-status-report.message';
 export * from './messages/runs/run-heartbeat/run-heartbeat.message';

@@ -32,6 +32,29 @@ describe('FileOpOutputsReader', () => {
     expect(broken.problem).toMatch(/^outputs.json is not valid JSON/);
   });
 
+  it('asks elsewhere only for a run whose directory is not on this host, and passes a failure on', async () => {
+    const asked: string[] = [];
+    const reader = new FileOpOutputsReader(dir, async (run) => {
+      asked.push(run);
+      if (run === 'remote-bad') return { outputs: null, problem: 'outputs.json is not a JSON object' };
+      if (run === 'remote-down') throw new Error('request timed out');
+      return run === 'remote-none' ? { outputs: null } : { outputs: { seed: 42 } };
+    });
+    await mkdir(join(dir, 'here-without-file'), { recursive: true });
+    // The run's directory is here: it is the answer, with or without a file.
+    await expect(reader.read('here-without-file')).resolves.toEqual({ outputs: {} });
+    await write('here', '{"rows": 1}');
+    await expect(reader.read('here')).resolves.toEqual({ outputs: { rows: 1 } });
+    expect(asked).toEqual([]);
+    // Not here: another host's run, read through the service that serves its outputs.
+    await expect(reader.read('remote')).resolves.toEqual({ outputs: { seed: 42 } });
+    await expect(reader.read('remote-none')).resolves.toEqual({ outputs: {} });
+    await expect(reader.read('remote-bad')).resolves.toEqual({ outputs: {}, problem: 'outputs.json is not a JSON object' });
+    // Unreachable is not "no outputs": the caller's status event is delivered again.
+    await expect(reader.read('remote-down')).rejects.toThrow('request timed out');
+    expect(asked).toEqual(['remote', 'remote-none', 'remote-bad', 'remote-down']);
+  });
+
   it("names the code of a pipeline's next op: its snapshot once taken (final), the code directory before", async () => {
     const reader = new FileOpOutputsReader(join(dir, 'runs'));
     const code = join(dir, 'project');

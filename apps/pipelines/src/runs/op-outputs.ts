@@ -1,6 +1,6 @@
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { codeTreeRef } from '@myelin/sdk';
+import { codeTreeRef, parseRunOutputs, RUN_OUTPUTS_FILE } from '@myelin/sdk';
 import type { ParamValue } from '@myelin/spec';
 
 /**
@@ -18,13 +18,22 @@ export interface OpOutputsReader {
   codeRef(pipelineUuid: string, codeDir: string): Promise<{ ref: string | null; pinned: boolean }>;
 }
 
+/** Where a run's outputs are read when its directory is not on this host (tracking, over the bus). */
+export type RemoteOutputs = (runUuid: string) => Promise<{ outputs: Record<string, unknown> | null; problem?: string }>;
+
 /**
  * Outputs are a JSON object the op writes to `outputs.json` in its outputs directory
  * (`$MYELIN_OUTPUTS_PATH/outputs.json`, i.e. `<runs dir>/<run uuid>/outputs/outputs.json` for the
- * local executor). A missing file means no outputs; a file that is not a JSON object is reported.
+ * local executor). When the run's directory is here, it is the answer: a missing file means no
+ * outputs, a file that is not a JSON object is reported. When it is not (another host, a
+ * Kubernetes pod writing to an outputs claim), `remote` asks the service that serves the run's
+ * outputs; its failure is thrown, so the caller tries again rather than take "no outputs".
  */
 export class FileOpOutputsReader implements OpOutputsReader {
-  constructor(private readonly runsDir: string) {}
+  constructor(
+    private readonly runsDir: string,
+    private readonly remote?: RemoteOutputs,
+  ) {}
 
   async codeRef(pipelineUuid: string, codeDir: string): Promise<{ ref: string | null; pinned: boolean }> {
     // The local executor's layout: a parent's snapshot in <runs>/<parent>/code, complete once its
@@ -38,18 +47,17 @@ export class FileOpOutputsReader implements OpOutputsReader {
   }
 
   async read(runUuid: string): Promise<{ outputs: Record<string, ParamValue>; problem?: string }> {
+    const dir = join(this.runsDir, runUuid);
     let text: string;
     try {
-      text = await readFile(join(this.runsDir, runUuid, 'outputs', 'outputs.json'), 'utf8');
+      text = await readFile(join(dir, 'outputs', RUN_OUTPUTS_FILE), 'utf8');
     } catch {
-      return { outputs: {} };
+      const here = await access(dir).then(() => true, () => false);
+      if (here || !this.remote) return { outputs: {} };
+      const reply = await this.remote(runUuid);
+      return reply.problem !== undefined ? { outputs: {}, problem: reply.problem } : { outputs: (reply.outputs ?? {}) as Record<string, ParamValue> };
     }
-    try {
-      const value = JSON.parse(text) as unknown;
-      if (typeof value === 'object' && value !== null && !Array.isArray(value)) return { outputs: value as Record<string, ParamValue> };
-      return { outputs: {}, problem: 'outputs.json is not a JSON object' };
-    } catch (error) {
-      return { outputs: {}, problem: `outputs.json is not valid JSON (${String(error)})` };
-    }
+    const parsed = parseRunOutputs(text);
+    return parsed.problem === undefined ? { outputs: parsed.outputs as Record<string, ParamValue> } : { outputs: {}, problem: parsed.problem };
   }
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { extract as tarExtract } from 'tar-stream';
-import { LogLinesAppend, RunDeleted, TokenVerify } from '@myelin/contracts';
+import { LogLinesAppend, RunDeleted, RunOutputsRead, TokenVerify } from '@myelin/contracts';
 import { InProcessBus, MessageHandler } from '@myelin/bus';
 import { AppHandle } from '@myelin/runtime';
 import { MyelinClient } from '@myelin/sdk';
@@ -192,6 +192,17 @@ describe('tracking outputs over HTTP', () => {
     expect(Object.keys(doc.paths['/api/v1/tracking/runs/{uuid}/outputs/file'])).toEqual(expect.arrayContaining(['get', 'put']));
   });
 
+  it("answers the pipelines service's request for a run's outputs.json (no file: null; a bad one: the problem)", async () => {
+    const read = (uuid: string) => bus.request<RunOutputsRead.Reply>(RunOutputsRead.PATTERN, { runUuid: uuid } satisfies RunOutputsRead.Payload, 10_000);
+    await expect(read(randomUUID())).resolves.toEqual({ outputs: null });
+    expect((await put(run, 'outputs.json', '{"seed": 42, "model": "s3://m"}')).status).toBe(200);
+    await expect(read(run)).resolves.toEqual({ outputs: { seed: 42, model: 's3://m' } });
+    expect((await put(run, 'outputs.json', '[1, 2]')).status).toBe(200);
+    await expect(read(run)).resolves.toEqual({ outputs: null, problem: 'outputs.json is not a JSON object' });
+    expect((await put(run, 'outputs.json', Buffer.alloc(1024 * 1024 + 1, 0x20))).status).toBe(200);
+    await expect(read(run)).resolves.toEqual({ outputs: null, problem: 'outputs.json is larger than 1048576 bytes' });
+  });
+
   it('deletes the outputs with the run, beside the logs (two handlers of the same event)', async () => {
     await bus.send(LogLinesAppend.PATTERN, { runUuid: run, batchId: 'b1', lines: [{ at: new Date().toISOString(), stream: 'stdout', line: 'hello' }] });
     await waitFor(async () => ((await (await fetch(`${base}/api/v1/tracking/runs/${run}/logs`, { headers: auth(READER) })).json()) as { results: unknown[] }).results.length === 1, {
@@ -249,7 +260,7 @@ describe('tracking outputs over HTTP, S3 bucket store', () => {
     await app?.close();
     await bus?.close();
     client?.destroy();
-    await s3?.close();
+    await s3?.close().catch(() => undefined); // closed by the last test already
     await db?.drop();
   });
 
@@ -276,5 +287,16 @@ describe('tracking outputs over HTTP, S3 bucket store', () => {
     expect((await fetch(`${base}/file?path=../x`, { headers })).status).toBe(400);
     await bus.emit(RunDeleted.PATTERN, { runUuid: run, at: new Date().toISOString() } satisfies RunDeleted.Payload);
     await waitFor(async () => (await keysOf(run)).length === 0, { what: 'the run\'s objects deleted' });
+  });
+
+  it("reads a run's outputs.json from the bucket for the pipelines service, and fails (not null) when the bucket cannot be read", async () => {
+    const read = () => bus.request<RunOutputsRead.Reply>(RunOutputsRead.PATTERN, { runUuid: run } satisfies RunOutputsRead.Payload, 10_000);
+    await expect(read()).resolves.toEqual({ outputs: null });
+    const up = await fetch(`${base}/file?path=outputs.json`, { method: 'PUT', headers: { ...headers, 'Content-Type': 'application/octet-stream' }, body: '{"best_lr": 0.01}' });
+    expect(up.status).toBe(200);
+    await expect(read()).resolves.toEqual({ outputs: { best_lr: 0.01 } });
+    // "Could not ask" must not read as "no outputs": a downstream op would start without them.
+    await s3.close();
+    await expect(read()).rejects.toThrow();
   });
 });

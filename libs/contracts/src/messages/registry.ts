@@ -19,6 +19,7 @@ import { MetricsSummarized } from './tracking/metrics-summarized/metrics-summari
 import { TokenVerify } from './auth/token-verify/token-verify.message';
 import { RunTokenIssue } from './auth/run-token-issue/run-token-issue.message';
 import { RunFactsLogged } from './tracking/run-facts-logged/run-facts-logged.message';
+import { RunOutputsRead } from './tracking/run-outputs-read/run-outputs-read.message';
 import { RunStatusReport } from './runs/run-status-report/run-status-report.message';
 import { RunHeartbeat } from './runs/run-heartbeat/run-heartbeat.message';
 
@@ -44,6 +45,7 @@ export const MESSAGES: readonly MessageDefinition[] = [
   GroupStatusChanged.definition,
   GroupStop.definition,
   RunFactsLogged.definition,
+  RunOutputsRead.definition,
   RunStatusReport.definition,
   RunHeartbeat.definition,
 ];
