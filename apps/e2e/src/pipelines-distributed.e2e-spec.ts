@@ -35,7 +35,7 @@ describe('distributed mode: the pipelines service killed mid-run', () => {
   // scheduler's, so the op runs' outputs reach it through tracking (RunOutputsRead).
   let elsewhere: TempDir;
   const startApp = async (app: App) => {
-    const own = app === 'pipelines' ? { MYELIN_RUNS_DIR: elsewhere.path } : {};
+    const own: Record<string, string> = app === 'pipelines' ? { MYELIN_RUNS_DIR: elsewhere.path } : {};
     const proc = new ServiceProcess(['serve', app], { ...baseEnv, MYELIN_PORT: String(ports.get(app)), ...own });
     procs.set(app, proc);
     await waitForHttp(`http://127.0.0.1:${ports.get(app)}/readyz`, 60_000, proc);

@@ -159,7 +159,6 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
 
   /** An op run ended: its outputs are read once, on success, then the engine decides. */
   private async opEnded(action: ActionRow, runUuid: string, status: RunStatus, given?: Record<string, ParamValue>): Promise<void> {
-    await this.repo.setRunStatus(runUuid, status);
     const remember = async (outputs: Record<string, unknown>) => {
       if (action.cacheScope && action.cacheKey) await this.repo.remember(runUuid, action.cacheScope, action.cacheKey, status, outputs);
     };
@@ -172,6 +171,9 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
       problem = read.problem;
       if (problem) this.logger.warn(`pipeline ${action.pipelineUuid}: op ${action.op}: ${problem}`);
     }
+    // Recorded once the outputs are in hand: a read that failed (tracking not answering) leaves the
+    // op run unended here, so the redelivered event or the periodic confirmation ends it again.
+    await this.repo.setRunStatus(runUuid, status);
     await remember(outputs ?? {});
     await this.step(action.pipelineUuid, { type: 'status', op: action.op, attempt: action.attempt, status, runUuid, ...(outputs ? { outputs } : {}), ...(problem ? { problem } : {}) });
   }

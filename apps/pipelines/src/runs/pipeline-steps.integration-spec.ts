@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { PipelineOpCreate, PipelineStatusChanged, RunCreated, RunStatusChanged } from '@myelin/contracts';
+import { PipelineOpCreate, PipelineStatusChanged, RunCreated, RunOutputsRead, RunStatusChanged } from '@myelin/contracts';
 import { InProcessBus, MessageHandler } from '@myelin/bus';
 import { openServiceDatabase, PIPELINES_SCHEMA, ServiceDatabase } from '@myelin/persistence';
 import { AppHandle } from '@myelin/runtime';
@@ -22,6 +22,9 @@ describe('pipelines service: steps', () => {
   let runsDir: TempDir;
   const opRuns = new Map<string, string>(); // op name -> run uuid
   const pipelineStatuses: PipelineStatusChanged.Payload[] = [];
+  const opParams = new Map<string, Record<string, unknown>>(); // op name -> params it was created with
+  const outputsAsked: string[] = []; // run uuids tracking was asked about
+  const opStatus = new Map<string, string>(); // op name -> the status the API stand-in reports for its run
 
   beforeAll(async () => {
     db = await createTestDatabase('myelin_pipeline_steps');
@@ -35,14 +38,31 @@ describe('pipelines service: steps', () => {
           (async (r: PipelineOpCreate.Payload) => {
             const runUuid = opRuns.get(r.op) ?? randomUUID();
             opRuns.set(r.op, runUuid);
-            return { runUuid, number: opRuns.size, status: r.mark ?? 'created' } satisfies PipelineOpCreate.Reply;
+            opParams.set(r.op, r.params ?? {});
+            return { runUuid, number: opRuns.size, status: r.mark ?? opStatus.get(r.op) ?? 'created' } satisfies PipelineOpCreate.Reply;
           }) as MessageHandler,
         ],
         [PipelineStatusChanged.PATTERN, (async (e: PipelineStatusChanged.Payload) => void pipelineStatuses.push(e)) as MessageHandler],
       ]),
     );
+    // Stands in for tracking: the op runs' directories are not in this service's runs folder, so
+    // their outputs are asked for. The first request about a `produce*` op run fails (tracking unavailable).
+    await bus.consume(
+      'tracking',
+      new Map<string, MessageHandler>([
+        [
+          RunOutputsRead.PATTERN,
+          (async (r: RunOutputsRead.Payload) => {
+            const before = outputsAsked.includes(r.runUuid);
+            outputsAsked.push(r.runUuid);
+            if (!before && [opRuns.get('produce'), opRuns.get('produce-unheard')].includes(r.runUuid)) throw new Error('tracking is unavailable');
+            return { outputs: { seed: 7 } } satisfies RunOutputsRead.Reply;
+          }) as MessageHandler,
+        ],
+      ]),
+    );
     app = await bootstrap({
-      env: { MYELIN_DATABASE_URL: db.url, MYELIN_PORT: '0', MYELIN_LOG_LEVEL: 'error', MYELIN_RUNS_DIR: runsDir.path },
+      env: { MYELIN_DATABASE_URL: db.url, MYELIN_PORT: '0', MYELIN_LOG_LEVEL: 'error', MYELIN_RUNS_DIR: runsDir.path, MYELIN_OP_CHECK_SECONDS: '1' },
       bus,
       listen: false,
     });
@@ -101,5 +121,87 @@ describe('pipelines service: steps', () => {
     expect(steps.size).toBeLessThan(width);
     // The last ending of the last step finished the pipeline.
     expect(pipelineStatuses.filter((s) => s.pipelineUuid === pipelineUuid).map((s) => s.status)).toEqual(['running', 'succeeded']);
+  });
+
+  it("passes outputs read through tracking, asking again when tracking did not answer (no 'missing upstream outputs')", async () => {
+    const spec = [
+      'version: 1',
+      'kind: pipeline',
+      'name: remote-outputs',
+      'ops:',
+      '  - name: produce',
+      '    template: {name: produce}',
+      '  - name: consume',
+      '    template: {name: consume}',
+      '    params: {seed: "{{ ops.produce.outputs.seed }}"}',
+      'templates:',
+      '  - kind: experiment',
+      '    name: produce',
+      '    outputs: [{name: seed, type: int}]',
+      '    run: {cmd: "true"}',
+      '  - kind: experiment',
+      '    name: consume',
+      '    inputs: [{name: seed, type: int}]',
+      '    run: {cmd: "echo {{ seed }}"}',
+      '',
+    ].join('\n');
+    const compiled = checkPolyaxonfiles([{ path: 'remote.yml', content: spec }]);
+    if (!compiled.ok) throw new Error(JSON.stringify(compiled.errors));
+    const pipelineUuid = randomUUID();
+    const pipeline = JSON.parse(JSON.stringify(compiled.spec)) as Record<string, unknown>;
+    await bus.emit(RunCreated.PATTERN, { runUuid: pipelineUuid, project: 'alice/p', number: 2, kind: 'pipeline', at: new Date().toISOString(), pipeline } satisfies RunCreated.Payload);
+    await waitFor(() => opRuns.has('produce'), { timeoutMs: 20_000, what: 'the first op run to be asked for' });
+    const produced = opRuns.get('produce')!;
+    const acknowledged = async () =>
+      Number(((await side.dataSource.query(`SELECT count(*)::int AS n FROM pipelines.actions WHERE run_uuid = $1 AND done_at IS NOT NULL`, [produced])) as Array<{ n: number }>)[0].n);
+    await waitFor(async () => (await acknowledged()) === 1, { timeoutMs: 20_000, what: 'the start of the first op acknowledged' });
+    await bus.emit(RunStatusChanged.PATTERN, {
+      runUuid: produced,
+      status: 'succeeded',
+      reason: 'Succeeded',
+      message: '',
+      at: new Date().toISOString(),
+      exitCode: 0,
+      parentUuid: pipelineUuid,
+      parentKind: 'pipeline',
+    } satisfies RunStatusChanged.Payload);
+    await waitFor(() => opParams.has('consume'), { timeoutMs: 20_000, what: 'the second op run to be asked for' });
+    expect(opParams.get('consume')).toEqual({ seed: 7 });
+    expect(outputsAsked.filter((uuid) => uuid === produced)).toHaveLength(2);
+  });
+
+  it('ends an op run whose status event was lost once its outputs can be read (the periodic confirmation asks again)', async () => {
+    const spec = [
+      'version: 1',
+      'kind: pipeline',
+      'name: unheard',
+      'ops:',
+      '  - name: produce-unheard',
+      '    template: {name: produce}',
+      '  - name: consume-unheard',
+      '    template: {name: consume}',
+      '    params: {seed: "{{ ops.produce-unheard.outputs.seed }}"}',
+      'templates:',
+      '  - kind: experiment',
+      '    name: produce',
+      '    outputs: [{name: seed, type: int}]',
+      '    run: {cmd: "true"}',
+      '  - kind: experiment',
+      '    name: consume',
+      '    inputs: [{name: seed, type: int}]',
+      '    run: {cmd: "echo {{ seed }}"}',
+      '',
+    ].join('\n');
+    const compiled = checkPolyaxonfiles([{ path: 'unheard.yml', content: spec }]);
+    if (!compiled.ok) throw new Error(JSON.stringify(compiled.errors));
+    const pipeline = JSON.parse(JSON.stringify(compiled.spec)) as Record<string, unknown>;
+    await bus.emit(RunCreated.PATTERN, { runUuid: randomUUID(), project: 'alice/p', number: 3, kind: 'pipeline', at: new Date().toISOString(), pipeline } satisfies RunCreated.Payload);
+    await waitFor(() => opRuns.has('produce-unheard'), { timeoutMs: 20_000, what: 'the first op run to be asked for' });
+    // The op run ends, but its status event never arrives: only the confirmation with the API sees
+    // it, and its first read of the outputs fails. A second confirmation must still end it.
+    opStatus.set('produce-unheard', 'succeeded');
+    await waitFor(() => opParams.has('consume-unheard'), { timeoutMs: 20_000, what: 'the second op run to be asked for' });
+    expect(opParams.get('consume-unheard')).toEqual({ seed: 7 });
+    expect(outputsAsked.filter((uuid) => uuid === opRuns.get('produce-unheard'))).toHaveLength(2);
   });
 });
