@@ -516,6 +516,13 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     if (this.nothingLive && !inspectAll && !this.exited.size) return this.liveness.flush();
     const live = await this.supervised((await this.executions.listLean([...LIVE, ...HELD])).filter(isSupervised), inspectAll);
     this.nothingLive = !live.length;
+    if (inspectAll) {
+      // An exit notice can arrive after its run was settled (an inspection read the exit code
+      // first): kept, it would have every later pass read the live runs for nothing. A run not
+      // supervised yet (its process just started) is looked at by the next inspection anyway.
+      const supervisedNow = new Set(live.map((e) => e.runUuid));
+      for (const runUuid of this.exited) if (!supervisedNow.has(runUuid)) this.exited.delete(runUuid);
+    }
     // Runs are looked after side by side, SUPERVISE_CONCURRENCY at a time: a wave of runs that end
     // together settles in a few grouped transactions instead of one after the other.
     const work: Array<Promise<void>> = [];
