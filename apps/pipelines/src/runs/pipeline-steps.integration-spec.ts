@@ -123,17 +123,18 @@ describe('pipelines service: steps', () => {
     expect(pipelineStatuses.filter((s) => s.pipelineUuid === pipelineUuid).map((s) => s.status)).toEqual(['running', 'succeeded']);
   });
 
-  it("passes outputs read through tracking, asking again when tracking did not answer (no 'missing upstream outputs')", async () => {
+  /** A pipeline of two ops, `<produce>` passing its output `seed` to `<consume>`; created now, its uuid returned. */
+  const startProducerConsumer = async (produce: string, consume: string, number: number): Promise<string> => {
     const spec = [
       'version: 1',
       'kind: pipeline',
-      'name: remote-outputs',
+      `name: ${produce}`,
       'ops:',
-      '  - name: produce',
+      `  - name: ${produce}`,
       '    template: {name: produce}',
-      '  - name: consume',
+      `  - name: ${consume}`,
       '    template: {name: consume}',
-      '    params: {seed: "{{ ops.produce.outputs.seed }}"}',
+      `    params: {seed: "{{ ops.${produce}.outputs.seed }}"}`,
       'templates:',
       '  - kind: experiment',
       '    name: produce',
@@ -145,12 +146,17 @@ describe('pipelines service: steps', () => {
       '    run: {cmd: "echo {{ seed }}"}',
       '',
     ].join('\n');
-    const compiled = checkPolyaxonfiles([{ path: 'remote.yml', content: spec }]);
+    const compiled = checkPolyaxonfiles([{ path: `${produce}.yml`, content: spec }]);
     if (!compiled.ok) throw new Error(JSON.stringify(compiled.errors));
     const pipelineUuid = randomUUID();
     const pipeline = JSON.parse(JSON.stringify(compiled.spec)) as Record<string, unknown>;
-    await bus.emit(RunCreated.PATTERN, { runUuid: pipelineUuid, project: 'alice/p', number: 2, kind: 'pipeline', at: new Date().toISOString(), pipeline } satisfies RunCreated.Payload);
-    await waitFor(() => opRuns.has('produce'), { timeoutMs: 20_000, what: 'the first op run to be asked for' });
+    await bus.emit(RunCreated.PATTERN, { runUuid: pipelineUuid, project: 'alice/p', number, kind: 'pipeline', at: new Date().toISOString(), pipeline } satisfies RunCreated.Payload);
+    await waitFor(() => opRuns.has(produce), { timeoutMs: 20_000, what: 'the first op run to be asked for' });
+    return pipelineUuid;
+  };
+
+  it("passes outputs read through tracking, asking again when tracking did not answer (no 'missing upstream outputs')", async () => {
+    const pipelineUuid = await startProducerConsumer('produce', 'consume', 2);
     const produced = opRuns.get('produce')!;
     const acknowledged = async () =>
       Number(((await side.dataSource.query(`SELECT count(*)::int AS n FROM pipelines.actions WHERE run_uuid = $1 AND done_at IS NOT NULL`, [produced])) as Array<{ n: number }>)[0].n);
@@ -171,32 +177,7 @@ describe('pipelines service: steps', () => {
   });
 
   it('ends an op run whose status event was lost once its outputs can be read (the periodic confirmation asks again)', async () => {
-    const spec = [
-      'version: 1',
-      'kind: pipeline',
-      'name: unheard',
-      'ops:',
-      '  - name: produce-unheard',
-      '    template: {name: produce}',
-      '  - name: consume-unheard',
-      '    template: {name: consume}',
-      '    params: {seed: "{{ ops.produce-unheard.outputs.seed }}"}',
-      'templates:',
-      '  - kind: experiment',
-      '    name: produce',
-      '    outputs: [{name: seed, type: int}]',
-      '    run: {cmd: "true"}',
-      '  - kind: experiment',
-      '    name: consume',
-      '    inputs: [{name: seed, type: int}]',
-      '    run: {cmd: "echo {{ seed }}"}',
-      '',
-    ].join('\n');
-    const compiled = checkPolyaxonfiles([{ path: 'unheard.yml', content: spec }]);
-    if (!compiled.ok) throw new Error(JSON.stringify(compiled.errors));
-    const pipeline = JSON.parse(JSON.stringify(compiled.spec)) as Record<string, unknown>;
-    await bus.emit(RunCreated.PATTERN, { runUuid: randomUUID(), project: 'alice/p', number: 3, kind: 'pipeline', at: new Date().toISOString(), pipeline } satisfies RunCreated.Payload);
-    await waitFor(() => opRuns.has('produce-unheard'), { timeoutMs: 20_000, what: 'the first op run to be asked for' });
+    await startProducerConsumer('produce-unheard', 'consume-unheard', 3);
     // The op run ends, but its status event never arrives: only the confirmation with the API sees
     // it, and its first read of the outputs fails. A second confirmation must still end it.
     opStatus.set('produce-unheard', 'succeeded');

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { RunStart, RunStatusChanged, RunTokenIssue } from '@myelin/contracts';
-import { LogLinesAppend, MetricsBatch } from '@myelin/contracts';
-import { InProcessBus, MessageHandler } from '@myelin/bus';
+import { RunStart, RunStatusChanged } from '@myelin/contracts';
+import { InProcessBus } from '@myelin/bus';
 import { ExecutionsRepository } from '@myelin/persistence';
 import { AppHandle } from '@myelin/runtime';
 import { createTempDir, createTestDatabase, TempDir, TestDatabase, waitFor } from '@myelin/testing';
 import { bootstrap } from '../bootstrap';
 import { LocalProcessExecutor } from '../executors/local/local-process.executor';
 import { schedulerTestEnv } from '../testing/scheduler-test-env';
+import { standInApi, standInTracking } from '../testing/stand-ins';
 
 jest.setTimeout(60_000);
 
@@ -36,20 +36,8 @@ describe('scheduler: an idle pass reads nothing', () => {
     db = await createTestDatabase('myelin_idle');
     runsDir = await createTempDir('myelin-idle-runs');
     bus = new InProcessBus();
-    await bus.consume(
-      'api',
-      new Map<string, MessageHandler>([
-        [RunStatusChanged.PATTERN, (async (e: RunStatusChanged.Payload) => void events.push(e)) as MessageHandler],
-        [RunTokenIssue.PATTERN, (async () => ({ token: 'run-token-000001' })) as MessageHandler],
-      ]),
-    );
-    await bus.consume(
-      'tracking',
-      new Map<string, MessageHandler>([
-        [MetricsBatch.PATTERN, (async () => undefined) as MessageHandler],
-        [LogLinesAppend.PATTERN, (async () => undefined) as MessageHandler],
-      ]),
-    );
+    await standInApi(bus, events);
+    await standInTracking(bus);
     app = await bootstrap({ env: schedulerTestEnv(db.url, runsDir.path), bus, listen: false });
   }, 60_000);
 

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LogLinesAppend, MetricsBatch, RunHeartbeat, RunStart, RunStatusChanged, RunTokenIssue } from '@myelin/contracts';
-import { InProcessBus, MessageHandler } from '@myelin/bus';
+import { RunHeartbeat, RunStart, RunStatusChanged } from '@myelin/contracts';
+import { InProcessBus } from '@myelin/bus';
 import { ExecutionsRepository, openServiceDatabase, SCHEDULER_SCHEMA, ServiceDatabase } from '@myelin/persistence';
 import { AppHandle } from '@myelin/runtime';
 import { createTempDir, createTestDatabase, TempDir, TestDatabase, waitFor } from '@myelin/testing';
 import { bootstrap } from '../bootstrap';
 import { schedulerTestEnv } from '../testing/scheduler-test-env';
+import { standInApi, standInTracking } from '../testing/stand-ins';
 
 jest.setTimeout(90_000);
 
@@ -37,25 +38,10 @@ describe('scheduler liveness: heartbeats, zombies, working directory TTL', () =>
     codeDir = await createTempDir('myelin-liveness-code');
     await writeFile(join(codeDir.path, 'train.py'), 'print("hi")\n');
     bus = new InProcessBus();
-    await bus.consume(
-      'api',
-      new Map<string, MessageHandler>([
-        [RunStatusChanged.PATTERN, (async (e: RunStatusChanged.Payload) => void events.push(e)) as MessageHandler],
-        [RunTokenIssue.PATTERN, (async () => ({ token: 'run-token-000001' })) as MessageHandler],
-      ]),
-    );
-    await bus.consume(
-      'tracking',
-      new Map<string, MessageHandler>([
-        [MetricsBatch.PATTERN, (async () => undefined) as MessageHandler],
-        [
-          LogLinesAppend.PATTERN,
-          (async (b: LogLinesAppend.Payload) => {
-            for (const l of b.lines) if (l.stream === 'system') systemLines.push({ runUuid: b.runUuid, line: l.line });
-          }) as MessageHandler,
-        ],
-      ]),
-    );
+    await standInApi(bus, events);
+    await standInTracking(bus, (b) => {
+      for (const l of b.lines) if (l.stream === 'system') systemLines.push({ runUuid: b.runUuid, line: l.line });
+    });
     app = await bootstrap({
       env: schedulerTestEnv(db.url, runsDir.path, { MYELIN_ZOMBIE_SECONDS: '10', MYELIN_RUN_TTL_SECONDS: '1' }),
       bus,
