@@ -26,6 +26,19 @@ describe('pipelines service: steps', () => {
   const outputsAsked: string[] = []; // run uuids tracking was asked about
   const opStatus = new Map<string, string>(); // op name -> the status the API stand-in reports for its run
 
+  /** The scheduler's word that an op run of the pipeline succeeded. */
+  const opSucceeded = (runUuid: string, pipelineUuid: string) =>
+    bus.emit(RunStatusChanged.PATTERN, {
+      runUuid,
+      status: 'succeeded',
+      reason: 'Succeeded',
+      message: '',
+      at: new Date().toISOString(),
+      exitCode: 0,
+      parentUuid: pipelineUuid,
+      parentKind: 'pipeline',
+    } satisfies RunStatusChanged.Payload);
+
   beforeAll(async () => {
     db = await createTestDatabase('myelin_pipeline_steps');
     runsDir = await createTempDir('myelin-pipeline-steps-runs');
@@ -95,16 +108,7 @@ describe('pipelines service: steps', () => {
     // Every op run ends at the same moment.
     await Promise.all(
       [...opRuns.values()].map((runUuid) =>
-        bus.emit(RunStatusChanged.PATTERN, {
-          runUuid,
-          status: 'succeeded',
-          reason: 'Succeeded',
-          message: '',
-          at: new Date().toISOString(),
-          exitCode: 0,
-          parentUuid: pipelineUuid,
-          parentKind: 'pipeline',
-        } satisfies RunStatusChanged.Payload),
+        opSucceeded(runUuid, pipelineUuid),
       ),
     );
     await waitFor(() => pipelineStatuses.some((s) => s.pipelineUuid === pipelineUuid && s.status === 'succeeded'), { timeoutMs: 20_000, what: 'the pipeline to succeed' });
@@ -161,16 +165,7 @@ describe('pipelines service: steps', () => {
     const acknowledged = async () =>
       Number(((await side.dataSource.query(`SELECT count(*)::int AS n FROM pipelines.actions WHERE run_uuid = $1 AND done_at IS NOT NULL`, [produced])) as Array<{ n: number }>)[0].n);
     await waitFor(async () => (await acknowledged()) === 1, { timeoutMs: 20_000, what: 'the start of the first op acknowledged' });
-    await bus.emit(RunStatusChanged.PATTERN, {
-      runUuid: produced,
-      status: 'succeeded',
-      reason: 'Succeeded',
-      message: '',
-      at: new Date().toISOString(),
-      exitCode: 0,
-      parentUuid: pipelineUuid,
-      parentKind: 'pipeline',
-    } satisfies RunStatusChanged.Payload);
+    await opSucceeded(produced, pipelineUuid);
     await waitFor(() => opParams.has('consume'), { timeoutMs: 20_000, what: 'the second op run to be asked for' });
     expect(opParams.get('consume')).toEqual({ seed: 7 });
     expect(outputsAsked.filter((uuid) => uuid === produced)).toHaveLength(2);
