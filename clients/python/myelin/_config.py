@@ -74,6 +74,12 @@ def outputs_path(env):
     return _first(env, "MYELIN_OUTPUTS_PATH", "POLYAXON_RUN_OUTPUTS_PATH")
 
 
+def outputs_ephemeral(env):
+    """The executor says the job's outputs folder dies with it (a pod without an outputs claim):
+    what the job logs as outputs must be uploaded to be kept."""
+    return (_first(env, "MYELIN_OUTPUTS_EPHEMERAL") or "").lower() in ("1", "true", "yes")
+
+
 def params(env):
     value = _json(env, "MYELIN_PARAMS", "POLYAXON_PARAMS", default={})
     return value if isinstance(value, dict) else {}

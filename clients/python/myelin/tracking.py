@@ -244,6 +244,9 @@ class Run:
       (the latter logs one warning).
     """
 
+    # Set in a job whose executor says its outputs folder is not kept (MYELIN_OUTPUTS_EPHEMERAL).
+    _outputs_ephemeral = False
+
     def __init__(
         self,
         project=None,
@@ -319,6 +322,9 @@ class Run:
         self.project = project or config.project(env)
         self._api = Transport(self.host, self._token, self.settings.request_timeout)
         self._tracking = Transport(tracking_host, self._token, self.settings.request_timeout)
+        # Inside a job whose outputs folder is kept (the local executor, a pod with an outputs
+        # claim) artifacts are copied there; where it dies with the job, they are uploaded too.
+        self._outputs_ephemeral = self.in_job and config.outputs_ephemeral(env)
         if self.in_job:
             self._outputs_path = outputs_path or config.outputs_path(env)
             self._params = config.params(env)
@@ -684,14 +690,16 @@ class Run:
 
     def log_artifact(self, path, name=None):
         """Saves a file in the run's outputs as ``name`` (a relative path; default its file name).
-        Inside a job whose outputs folder is local, the file is copied there; otherwise it is
-        uploaded (streamed) with ``PUT outputs/file``, queued for retry if the server is down."""
+        Inside a job whose outputs folder is local and kept, the file is copied there; otherwise
+        (a run from outside, or a pod whose outputs folder dies with it, MYELIN_OUTPUTS_EPHEMERAL)
+        it is uploaded (streamed) with ``PUT outputs/file``, queued for retry if the server is down."""
         if not os.path.isfile(path):
             raise FileNotFoundError("no such file: %s" % path)
         destination = _destination(name if name is not None else os.path.basename(path))
         if not self._active():
             return None
-        local = self._local_outputs() if self.in_job else None  # a run from outside: always uploaded
+        # A run from outside, or a job whose outputs folder is not kept: always uploaded.
+        local = self._local_outputs() if self.in_job and not self._outputs_ephemeral else None
         if local:
             target = os.path.join(local, *destination.split("/"))
             if os.path.exists(target) and os.path.samefile(path, target):
@@ -745,6 +753,9 @@ class Run:
             merged = _read_json_object(path)
             merged.update(self._outputs)
             _write_json_atomically(path, merged)
+            if self._outputs_ephemeral:
+                # The folder dies with the pod: the ops after this one read the uploaded copy.
+                self.log_artifact(path, name=OUTPUTS_FILE)
             return dict(merged)
         # No local outputs folder (a run from outside, or outputs elsewhere): the whole set is uploaded
         # from a file of this run's own, so an upload queued while the server is down sends the latest.

@@ -31,6 +31,16 @@ class ArtifactTest(ServerTestCase):
         self.assertFalse(any("outputs/file" in p for p in self.server.paths()))
         self.assertEqual(run.files, {})
 
+    def test_inside_a_pod_whose_outputs_folder_dies_with_it_the_file_is_uploaded(self):
+        outputs = os.path.join(self.tmp, "outputs")
+        os.makedirs(outputs)
+        run, env = self.job_environ(outputs=outputs, MYELIN_OUTPUTS_EPHEMERAL="1")
+        r = self.track(tracking.Run(environ=env))
+        self.assertEqual(r.log_artifact(self.write("model.bin", b"weights"), name="checkpoints/m.bin"), "checkpoints/m.bin")
+        self.assertTrue(r.flush(5))
+        self.assertEqual(run.files["checkpoints/m.bin"], b"weights")
+        self.assertEqual(os.listdir(outputs), [])  # not copied to a folder that will not be kept
+
     def test_without_a_local_outputs_folder_the_file_is_streamed_with_a_content_length(self):
         run, env = self.job_environ(outputs=os.path.join(self.tmp, "not-here"))
         r = self.track(tracking.Run(environ=env))

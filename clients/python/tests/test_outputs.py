@@ -27,6 +27,23 @@ class OutputsTest(ServerTestCase):
         self.assertTrue(r.flush(5))
         self.assertFalse(any("outputs/file" in p for p in self.server.paths()))
 
+    def test_in_a_pod_whose_outputs_folder_dies_with_it_they_are_also_uploaded(self):
+        # A Kubernetes pod without an outputs claim (MYELIN_OUTPUTS_EPHEMERAL): the file is written
+        # for the job, and the merged set uploaded, so the ops after this one can read it.
+        outputs = os.path.join(self.tmp, "outputs")
+        os.makedirs(outputs)
+        with open(os.path.join(outputs, "outputs.json"), "w") as f:
+            json.dump({"written": "by hand"}, f)
+        run, env = self.job_environ(outputs=outputs, MYELIN_OUTPUTS_EPHEMERAL="true")
+        r = self.track(tracking.Run(environ=env))
+        r.log_outputs(rows=500)
+        r.log_outputs(model="m")
+        self.assertTrue(r.flush(10))
+        expected = {"written": "by hand", "rows": 500, "model": "m"}
+        with open(os.path.join(outputs, "outputs.json")) as f:
+            self.assertEqual(json.load(f), expected)
+        self.assertEqual(json.loads(run.files["outputs.json"]), expected)
+
     def test_names_a_pipeline_cannot_refer_to_are_refused(self):
         run, env = self.job_environ(outputs=os.path.join(self.tmp, "outputs"))
         r = self.track(tracking.Run(environ=env))

@@ -47,6 +47,8 @@ describe('Kubernetes objects of a run', () => {
       POLYAXON_PARAMS: '{"lr":0.05}',
       MYELIN_OUTPUTS_PATH: '/myelin/outputs',
       POLYAXON_RUN_OUTPUTS_PATH: '/myelin/outputs',
+      // No outputs claim: an emptyDir, so the tracking client uploads what is logged as outputs.
+      MYELIN_OUTPUTS_EPHEMERAL: 'true',
       POLYAXON_IN_CLUSTER: 'true',
       POLYAXON_API_HOST: 'myelin.example',
       POLYAXON_HTTP_PORT: '8000',
@@ -88,6 +90,8 @@ run:
     expect(c['volumeMounts']).toContainEqual({ name: 'outputs', mountPath: '/myelin/outputs', subPath: `${original}/outputs` });
     expect(c['volumeMounts']).toContainEqual({ name: 'data', mountPath: '/data', readOnly: true });
     expect(envOf(objects.pods[0] as K8sObject)['POLYAXON_RUN_DATA_PATHS']).toBe('{"data":"/data"}');
+    // The outputs are kept on the claim: the tracking client copies artifacts there.
+    expect(envOf(objects.pods[0] as K8sObject)['MYELIN_OUTPUTS_EPHEMERAL']).toBeUndefined();
   });
 
   it('converts quantities as Polyaxon did (cores, MB as MiB)', () => {

@@ -290,6 +290,9 @@ function containerEnv(
     POLYAXON_RUN_DATA_PATHS: JSON.stringify(config.dataClaim ? { data: MOUNTS.data } : {}),
     MYELIN_LOGS_PATH: MOUNTS.logs,
     MYELIN_REPLICA: `${replica.role}.${replica.index}`,
+    // Without an outputs claim the outputs folder is an emptyDir that dies with the pod: the
+    // tracking client then uploads what the job logs as outputs (artifacts, outputs.json).
+    ...(config.outputsClaim ? {} : { MYELIN_OUTPUTS_EPHEMERAL: 'true' }),
     ...(config.trackingUrl ? { MYELIN_TRACKING_HOST: config.trackingUrl } : {}),
     ...(withFrameworkEnv ? frameworkEnv(framework, replica, replicas, slots) : {}),
   };
