@@ -1,5 +1,5 @@
 import { parsePolyaxonfiles } from '@myelin/spec';
-import { buildKey, generateDockerfile, imageReference, localBuildNotice, planBuild } from './build-plan';
+import { buildKey, describeCodeRef, generateDockerfile, imageReference, localBuildNotice, planBuild } from './build-plan';
 
 const compiled = (content: string) => JSON.parse(JSON.stringify(parsePolyaxonfiles([{ path: 'polyaxonfile.yml', content }]))) as Record<string, unknown>;
 const run = (content: string, over: Partial<{ runUuid: string; project: string; kind: string }> = {}) => {
@@ -73,6 +73,16 @@ describe('planBuild', () => {
     const first = planBuild(run(JOB(noCommit)), 'b')!;
     expect(first.codeRef).toBe('run:11111111-1111-4111-8111-111111111111');
     expect(planBuild(run(JOB(noCommit), { runUuid: '33333333-3333-4333-8333-333333333333' }), 'b')!.key).not.toBe(first.key);
+    // No code in the build context (no code claim): the section alone says what is built, so runs share it.
+    const empty = planBuild(run(JOB(noCommit)), 'b', false)!;
+    expect(empty.codeRef).toBe('none');
+    expect(describeCodeRef(empty.codeRef)).toBe('no code in the build context');
+    expect(describeCodeRef(a.codeRef)).toBe('commit 3f2a9c1');
+    expect(planBuild(run(JOB(noCommit), { runUuid: '33333333-3333-4333-8333-333333333333' }), 'b', false)!.key).toBe(empty.key);
+    expect(planBuild(run(JOB(noCommit.replace('numpy', 'scipy'))), 'b', false)!.key).not.toBe(empty.key);
+    expect(empty.key).not.toBe(first.key);
+    // A commit is the code's version whatever the context.
+    expect(planBuild(run(JOB(steps)), 'b', false)!.key).toBe(a.key);
     // Key order in the section does not matter.
     expect(buildKey('p', { image: 'x', build_steps: ['a'] }, 'c')).toBe(buildKey('p', { build_steps: ['a'], image: 'x' }, 'c'));
   });

@@ -24,10 +24,20 @@ export interface BuildPlan {
   context: string;
   /** Build again even when an image with this key exists (`nocache: true`). */
   nocache: boolean;
-  /** What the key took as the code's version: `commit:<sha>`, or `run:<uuid>` when the build names none (no reuse). */
+  /**
+   * What the key took as the code's version: `commit:<sha>`; without one, `run:<uuid>` when the
+   * build context holds the run's code (no reuse: an upload has no version), or `none` when it
+   * holds no code (no code claim: every run's context is the same empty folder, so identical build
+   * sections share one image).
+   */
   codeRef: string;
   /** `kind: build`: the run is the build; no run pod follows it. */
   buildOnly: boolean;
+}
+
+/** A plan's code reference as the run's log says it: `commit 3f2a9c1`, `run <uuid>`, `no code in the build context`. */
+export function describeCodeRef(codeRef: string): string {
+  return codeRef === 'none' ? 'no code in the build context' : codeRef.replace(':', ' ');
 }
 
 /** The compiled file the scheduler holds (`rendered` when templates were filled, else `raw`). */
@@ -75,18 +85,24 @@ export function buildKey(project: string, build: BuildSection, codeRef: string):
  * The image build a run needs, or null: `kind: build` always builds; other kinds build when their
  * `build` section asks for more than an image (build_steps, env_vars, lang_env, a dockerfile). An
  * image alone is used as it is. The code's version is the build's `commit` (a branch moves, so it
- * is no version); without one the code is this run's upload and the key is unique to the run.
+ * is no version); without one, the code is this run's upload and the key is unique to the run,
+ * unless the build context holds no code at all (`codeInContext` false: the executor has no code
+ * claim), where the build section alone says what is built.
  */
-export function planBuild(run: { runUuid: string; project: string; kind: string; spec: Record<string, unknown> | null }, defaultImage: string): BuildPlan | null {
+export function planBuild(
+  run: { runUuid: string; project: string; kind: string; spec: Record<string, unknown> | null },
+  defaultImage: string,
+  codeInContext = true,
+): BuildPlan | null {
   const build = buildSectionOf(run.spec);
   const buildOnly = run.kind === 'build';
-  if (!build) return buildOnly ? planFor(run, {}, defaultImage, true) : null;
+  if (!build) return buildOnly ? planFor(run, {}, defaultImage, true, codeInContext) : null;
   if (!buildOnly && !needsImage(build)) return null;
-  return planFor(run, build, defaultImage, buildOnly);
+  return planFor(run, build, defaultImage, buildOnly, codeInContext);
 }
 
-function planFor(run: { runUuid: string; project: string }, build: BuildSection, defaultImage: string, buildOnly: boolean): BuildPlan {
-  const codeRef = build.commit ? `commit:${build.commit}` : `run:${run.runUuid}`;
+function planFor(run: { runUuid: string; project: string }, build: BuildSection, defaultImage: string, buildOnly: boolean, codeInContext: boolean): BuildPlan {
+  const codeRef = build.commit ? `commit:${build.commit}` : codeInContext ? `run:${run.runUuid}` : 'none';
   return {
     key: buildKey(run.project, build, codeRef),
     dockerfile: build.dockerfile ? null : generateDockerfile(build, defaultImage),

@@ -40,7 +40,7 @@ export class BuildsController {
   async invalidateRun(@Req() req: AuthenticatedRequest, @Param('runUuid', ParseUUIDPipe) runUuid: string): Promise<{ runUuid: string; key: string; image: string | null; invalidated: boolean }> {
     const row = await this.executions.find(runUuid);
     if (!row || (!req.identity.isSuperuser && row.submitter !== req.identity.username)) throw new NotFoundException(`run ${runUuid} is not known to the scheduler`);
-    const plan = planBuild(row, this.env.MYELIN_K8S_DEFAULT_IMAGE);
+    const plan = planBuild(row, this.env.MYELIN_K8S_DEFAULT_IMAGE, Boolean(this.env.MYELIN_K8S_CODE_CLAIM));
     if (!plan) throw new NotFoundException(`run ${runUuid} builds no image (no build steps, env_vars, lang_env or dockerfile, and not kind: build)`);
     const cached = await this.builds.find(plan.key);
     return { runUuid, key: plan.key, image: cached?.image ?? null, invalidated: await this.builds.invalidate(plan.key) };

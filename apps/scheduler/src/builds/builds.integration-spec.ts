@@ -309,4 +309,17 @@ describe('builds on the Kubernetes executor (fake API server, the test plays the
     expect(await h.until(again, 'succeeded')).toMatchObject({ reason: 'Cached' });
     expect(pod(`${base(again)}-build`)).toBeUndefined();
   });
+
+  it('shares the image of a build without a commit when the build context holds no code (no code claim)', async () => {
+    const spec = 'version: 1\nkind: build\nimage: python:3.12-slim\nbuild_steps: [pip install xgboost]\n';
+    const run = await h.submit(spec);
+    await h.until(run, 'building');
+    kanikoSucceeds((await podExists(`${base(run)}-build`)).metadata.name);
+    await h.until(run, 'succeeded');
+    await waitFor(() => h.systemLines(run).some((l) => l.includes('(build key') && l.endsWith('no code in the build context)')), { what: 'the build line naming the code reference' });
+    // Another run with the same section: the context would be the same empty folder, so the image is reused.
+    const again = await h.submit(spec);
+    expect(await h.until(again, 'succeeded')).toMatchObject({ reason: 'Cached' });
+    expect(pod(`${base(again)}-build`)).toBeUndefined();
+  });
 });

@@ -5,7 +5,7 @@ import { BuildsRepository, ExecutionEntity, ExecutionsRepository, Fence, OutboxR
 import { EXECUTOR, RUN_LEASE, SCHEDULER_ENV } from '../tokens';
 import { SchedulerEnv } from '../config/env';
 import { Executor, ExecutorCondition, LaunchOptions } from '../executors/executor';
-import { BUILD_NEEDS_KUBERNETES, BuildPlan, localBuildNotice, planBuild } from '../builds/build-plan';
+import { BUILD_NEEDS_KUBERNETES, BuildPlan, describeCodeRef, localBuildNotice, planBuild } from '../builds/build-plan';
 import { LogShipper } from '../logs/log-shipper';
 import { decideAdmission, queueOrder } from './admission';
 import { admissionFields, launched, toAdmissionRun, toQuota, toWaitingRun } from './admission-input';
@@ -703,13 +703,13 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     const full = await this.executions.find(execution.runUuid);
     let plan: BuildPlan | null;
     try {
-      plan = full && planBuild(full, this.env.MYELIN_K8S_DEFAULT_IMAGE);
+      plan = full && planBuild(full, this.env.MYELIN_K8S_DEFAULT_IMAGE, Boolean(this.env.MYELIN_K8S_CODE_CLAIM));
     } catch (error) {
       return { error: `the build section cannot be built: ${error instanceof Error ? error.message : String(error)}` };
     }
     if (!plan) return null;
     const cached = plan.nocache ? null : await this.builds.find(plan.key);
-    const note = cached ? `using image ${cached.image}, built by run ${cached.runUuid} from the same build section and ${plan.codeRef.replace(':', ' ')} (build cache)` : '';
+    const note = cached ? `using image ${cached.image}, built by run ${cached.runUuid} from the same build section and ${describeCodeRef(plan.codeRef)} (build cache)` : '';
     return { plan, image: cached?.image ?? null, note };
   }
 
@@ -733,7 +733,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         await this.executor.kill({ ...building, ...started });
         return;
       }
-      await this.shipper.shipSystemLine(execution.runUuid, `myelin: building image ${started.image} with kaniko (build key ${plan.key.slice(0, 12)}, ${plan.codeRef.replace(':', ' ')})`, `build:${execution.attempt}`);
+      await this.shipper.shipSystemLine(execution.runUuid, `myelin: building image ${started.image} with kaniko (build key ${plan.key.slice(0, 12)}, ${describeCodeRef(plan.codeRef)})`, `build:${execution.attempt}`);
     } catch (error) {
       const message = `could not start the image build: ${error instanceof Error ? error.message : String(error)}`;
       await this.shipper.shipSystemLine(execution.runUuid, `myelin: ${message}`, `build:${execution.attempt}`);
@@ -810,7 +810,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
   private async remember(execution: ExecutionEntity, built: { image: string; key: string }): Promise<void> {
     const full = await this.executions.find(execution.runUuid);
-    const plan = full ? planBuild(full, this.env.MYELIN_K8S_DEFAULT_IMAGE) : null;
+    const plan = full ? planBuild(full, this.env.MYELIN_K8S_DEFAULT_IMAGE, Boolean(this.env.MYELIN_K8S_CODE_CLAIM)) : null;
     await this.builds.put({ key: built.key, image: built.image, project: execution.project, runUuid: execution.runUuid, codeRef: plan?.codeRef ?? '' });
   }
 
