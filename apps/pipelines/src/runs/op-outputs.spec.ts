@@ -48,7 +48,7 @@ describe('FileOpOutputsReader', () => {
     expect(asked).toEqual([]);
     // Not here: another host's run, read through the service that serves its outputs.
     await expect(reader.read('remote')).resolves.toEqual({ outputs: { seed: 42 } });
-    await expect(reader.read('remote-none')).resolves.toEqual({ outputs: {} });
+    await expect(reader.read('remote-none')).resolves.toEqual({ outputs: {}, absentElsewhere: true });
     await expect(reader.read('remote-bad')).resolves.toEqual({ outputs: {}, problem: 'outputs.json is not a JSON object' });
     // Unreachable is not "no outputs": the caller's status event is delivered again.
     await expect(reader.read('remote-down')).rejects.toThrow('request timed out');

@@ -8,8 +8,19 @@ import type { ParamValue } from '@myelin/spec';
  * directories and the code directories, swappable in tests): a succeeded op run's outputs, and the
  * version of the code an op would run now.
  */
+/**
+ * What an op run left: its outputs, or why they cannot be used; `absentElsewhere` when the run's
+ * directory is on another host and the store tracking serves has no `outputs.json` for it (yet: an
+ * S3 store gets a local job's outputs only after its final status).
+ */
+export interface OpRunOutputs {
+  outputs: Record<string, ParamValue>;
+  problem?: string;
+  absentElsewhere?: boolean;
+}
+
 export interface OpOutputsReader {
-  read(runUuid: string): Promise<{ outputs: Record<string, ParamValue>; problem?: string }>;
+  read(runUuid: string): Promise<OpRunOutputs>;
   /**
    * The content reference of the code a pipeline run's next op would run: the pipeline's code
    * snapshot once its first op took it, else the code directory as it is now; null if neither can
@@ -46,7 +57,7 @@ export class FileOpOutputsReader implements OpOutputsReader {
     return { ref: await codeTreeRef(codeDir, { exclude: this.runsDir }), pinned: false };
   }
 
-  async read(runUuid: string): Promise<{ outputs: Record<string, ParamValue>; problem?: string }> {
+  async read(runUuid: string): Promise<OpRunOutputs> {
     const dir = join(this.runsDir, runUuid);
     let text: string;
     try {
@@ -55,7 +66,8 @@ export class FileOpOutputsReader implements OpOutputsReader {
       const here = await access(dir).then(() => true, () => false);
       if (here || !this.remote) return { outputs: {} };
       const reply = await this.remote(runUuid);
-      return reply.problem !== undefined ? { outputs: {}, problem: reply.problem } : { outputs: (reply.outputs ?? {}) as Record<string, ParamValue> };
+      if (reply.problem !== undefined) return { outputs: {}, problem: reply.problem };
+      return reply.outputs === null ? { outputs: {}, absentElsewhere: true } : { outputs: reply.outputs as Record<string, ParamValue> };
     }
     const parsed = parseRunOutputs(text);
     return parsed.problem === undefined ? { outputs: parsed.outputs as Record<string, ParamValue> } : { outputs: {}, problem: parsed.problem };

@@ -77,6 +77,8 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
   private readonly codeRefs = new Map<string, { ref: string | undefined; at: number; pinned: boolean }>();
   /** Final statuses that arrived before their op run was attached to its action (the reply was slower than the run). */
   private readonly early = new Map<string, { status: RunStatus; at: number }>();
+  /** Op runs whose outputs, read through tracking, were not in its store yet: since when. */
+  private readonly outputsAwaited = new Map<string, number>();
   private timer?: NodeJS.Timeout;
   private lastCheck = 0;
   private ticking = false;
@@ -167,6 +169,18 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
     if (status === 'done') outputs = given ?? {}; // a group op: the best trial's params and metric
     if (status === 'succeeded') {
       const read = await this.outputs.read(runUuid);
+      if (read.absentElsewhere && (await this.outputsReferenced(action))) {
+        // Not in the store yet, and a later op needs them: the run is not ended here, so the
+        // periodic confirmation looks again (MYELIN_OP_CHECK_SECONDS), up to MYELIN_OUTPUTS_WAIT_SECONDS.
+        const since = this.outputsAwaited.get(runUuid) ?? Date.now();
+        this.outputsAwaited.set(runUuid, since);
+        if (Date.now() - since < this.env.MYELIN_OUTPUTS_WAIT_SECONDS * 1000) {
+          this.logger.log(`pipeline ${action.pipelineUuid}: op ${action.op}: outputs.json of op run ${runUuid} is not in the artifacts store yet; looking again`);
+          await this.repo.touch(action.id);
+          return;
+        }
+      }
+      this.outputsAwaited.delete(runUuid);
       outputs = read.outputs;
       problem = read.problem;
       if (problem) this.logger.warn(`pipeline ${action.pipelineUuid}: op ${action.op}: ${problem}`);
@@ -176,6 +190,14 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
     await this.repo.setRunStatus(runUuid, status);
     await remember(outputs ?? {});
     await this.step(action.pipelineUuid, { type: 'status', op: action.op, attempt: action.attempt, status, runUuid, ...(outputs ? { outputs } : {}), ...(problem ? { problem } : {}) });
+  }
+
+  /** Whether a later op of the pipeline refers to this op's outputs (`{{ ops.<op>.outputs.<name> }}`). */
+  private async outputsReferenced(action: ActionRow): Promise<boolean> {
+    const row = await this.repo.find(this.repo.dataSource, action.pipelineUuid);
+    if (!row) return false;
+    const name = action.op.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    return new RegExp(`\\{\\{\\s*ops\\.${name}\\.outputs\\.`).test(JSON.stringify(row.spec));
   }
 
   // ------------------------------------------------------------------ steps
@@ -595,6 +617,8 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
       }
       const cutoff = Date.now() - 60_000;
       for (const [run, e] of this.early) if (e.at < cutoff) this.early.delete(run);
+      const waited = Date.now() - 2 * this.env.MYELIN_OUTPUTS_WAIT_SECONDS * 1000 - 60_000;
+      for (const [run, since] of this.outputsAwaited) if (since < waited) this.outputsAwaited.delete(run);
     } catch (error) {
       this.logger.warn(`pipelines pass failed: ${String(error)}`);
     } finally {

@@ -69,6 +69,10 @@ describe('pipelines service: steps', () => {
             const before = outputsAsked.includes(r.runUuid);
             outputsAsked.push(r.runUuid);
             if (!before && [opRuns.get('produce'), opRuns.get('produce-unheard')].includes(r.runUuid)) throw new Error('tracking is unavailable');
+            // Not in the store yet (an S3 copy still running): twice for `produce-late`, always for `lonely`.
+            if (r.runUuid === opRuns.get('lonely')) return { outputs: null } satisfies RunOutputsRead.Reply;
+            if (r.runUuid === opRuns.get('produce-late') && outputsAsked.filter((u) => u === r.runUuid).length <= 2) return { outputs: null } satisfies RunOutputsRead.Reply;
+            if (r.runUuid === opRuns.get('produce-late')) return { outputs: { seed: 9 } } satisfies RunOutputsRead.Reply;
             return { outputs: { seed: 7 } } satisfies RunOutputsRead.Reply;
           }) as MessageHandler,
         ],
@@ -127,8 +131,8 @@ describe('pipelines service: steps', () => {
     expect(pipelineStatuses.filter((s) => s.pipelineUuid === pipelineUuid).map((s) => s.status)).toEqual(['running', 'succeeded']);
   });
 
-  /** A pipeline of two ops, `<produce>` passing its output `seed` to `<consume>`; created now, its uuid returned. */
-  const startProducerConsumer = async (produce: string, consume: string, number: number): Promise<string> => {
+  /** A pipeline of two ops, `<produce>` passing its output `seed` to `<consume>` (and `extra` ops); created now, its uuid returned. */
+  const startProducerConsumer = async (produce: string, consume: string, number: number, extra: string[] = []): Promise<string> => {
     const spec = [
       'version: 1',
       'kind: pipeline',
@@ -139,6 +143,7 @@ describe('pipelines service: steps', () => {
       `  - name: ${consume}`,
       '    template: {name: consume}',
       `    params: {seed: "{{ ops.${produce}.outputs.seed }}"}`,
+      ...extra,
       'templates:',
       '  - kind: experiment',
       '    name: produce',
@@ -169,6 +174,25 @@ describe('pipelines service: steps', () => {
     await waitFor(() => opParams.has('consume'), { timeoutMs: 20_000, what: 'the second op run to be asked for' });
     expect(opParams.get('consume')).toEqual({ seed: 7 });
     expect(outputsAsked.filter((uuid) => uuid === produced)).toHaveLength(2);
+  });
+
+  it('waits for outputs not in the store yet when a later op refers to them, and only then', async () => {
+    const pipelineUuid = await startProducerConsumer('produce-late', 'consume-late', 4, ['  - name: lonely', '    template: {name: produce}']);
+    await waitFor(() => opRuns.has('lonely'), { timeoutMs: 20_000, what: 'the independent op run to be asked for' });
+    const acknowledged = async (runUuid: string) =>
+      Number(((await side.dataSource.query(`SELECT count(*)::int AS n FROM pipelines.actions WHERE run_uuid = $1 AND done_at IS NOT NULL`, [runUuid])) as Array<{ n: number }>)[0].n);
+    for (const op of ['produce-late', 'lonely']) await waitFor(async () => (await acknowledged(opRuns.get(op)!)) === 1, { timeoutMs: 20_000, what: `the start of ${op} acknowledged` });
+    for (const op of ['produce-late', 'lonely']) {
+      opStatus.set(op, 'succeeded'); // what the API answers from now on, as the real one would
+      await opSucceeded(opRuns.get(op)!, pipelineUuid);
+    }
+    // The store answers "none" twice for produce-late: the service looks again (the periodic
+    // confirmation, every second here) and passes the seed once it is there.
+    await waitFor(() => opParams.has('consume-late'), { timeoutMs: 20_000, what: 'the consuming op run to be asked for' });
+    expect(opParams.get('consume-late')).toEqual({ seed: 9 });
+    expect(outputsAsked.filter((uuid) => uuid === opRuns.get('produce-late'))).toHaveLength(3);
+    // Nobody refers to lonely's outputs: "none" is its answer, asked for once.
+    expect(outputsAsked.filter((uuid) => uuid === opRuns.get('lonely'))).toHaveLength(1);
   });
 
   it('ends an op run whose status event was lost once its outputs can be read (the periodic confirmation asks again)', async () => {
