@@ -4,11 +4,6 @@ import { codeTreeRef, parseRunOutputs, RUN_OUTPUTS_FILE } from '@myelin/sdk';
 import type { ParamValue } from '@myelin/spec';
 
 /**
- * What the service reads from the files the local executor works with (a repository over the run
- * directories and the code directories, swappable in tests): a succeeded op run's outputs, and the
- * version of the code an op would run now.
- */
-/**
  * What an op run left: its outputs, or why they cannot be used; `absentElsewhere` when the run's
  * directory is on another host and the store tracking serves has no `outputs.json` for it (yet: an
  * S3 store gets a local job's outputs only after its final status).
@@ -19,6 +14,11 @@ export interface OpRunOutputs {
   absentElsewhere?: boolean;
 }
 
+/**
+ * What the service reads from the files the local executor works with (a repository over the run
+ * directories and the code directories, swappable in tests): a succeeded op run's outputs, and the
+ * version of the code an op would run now.
+ */
 export interface OpOutputsReader {
   read(runUuid: string): Promise<OpRunOutputs>;
   /**
