@@ -26,6 +26,8 @@ describe('FileOpOutputsReader', () => {
     await expect(reader.read('missing')).resolves.toEqual({ outputs: {} });
     await write('list', '[1, 2]');
     await expect(reader.read('list')).resolves.toEqual({ outputs: {}, problem: 'outputs.json is not a JSON object' });
+    await write('huge', `{"pad": "${'x'.repeat(1024 * 1024)}"}`);
+    await expect(reader.read('huge')).resolves.toEqual({ outputs: {}, problem: 'outputs.json is larger than 1048576 bytes' });
     await write('broken', '{"rows": ');
     const broken = await reader.read('broken');
     expect(broken.outputs).toEqual({});

@@ -1,6 +1,6 @@
-import { access, readFile } from 'node:fs/promises';
+import { access, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { codeTreeRef, parseRunOutputs, RUN_OUTPUTS_FILE } from '@myelin/sdk';
+import { codeTreeRef, parseRunOutputs, RUN_OUTPUTS_FILE, RUN_OUTPUTS_MAX_BYTES } from '@myelin/sdk';
 import type { ParamValue } from '@myelin/spec';
 
 /**
@@ -59,9 +59,12 @@ export class FileOpOutputsReader implements OpOutputsReader {
 
   async read(runUuid: string): Promise<OpRunOutputs> {
     const dir = join(this.runsDir, runUuid);
+    const file = join(dir, 'outputs', RUN_OUTPUTS_FILE);
     let text: string;
     try {
-      text = await readFile(join(dir, 'outputs', RUN_OUTPUTS_FILE), 'utf8');
+      // Not loaded when it is larger than any set of values a pipeline passes on.
+      if ((await stat(file)).size > RUN_OUTPUTS_MAX_BYTES) return { outputs: {}, problem: `${RUN_OUTPUTS_FILE} is larger than ${RUN_OUTPUTS_MAX_BYTES} bytes` };
+      text = await readFile(file, 'utf8');
     } catch {
       const here = await access(dir).then(() => true, () => false);
       if (here || !this.remote) return { outputs: {} };
