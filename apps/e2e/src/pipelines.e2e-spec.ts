@@ -684,6 +684,36 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
     expect(text.stdout).toMatch(/every 2 s\s+finished/);
   });
 
+  it("keeps a schedule's own catch-up policy (catch_up in the polyaxonfile) over the service's", async () => {
+    const file = await spec('catch-up.yml', [
+      'version: 1',
+      'kind: pipeline',
+      'name: hourly-all',
+      'schedule:',
+      '  kind: cron',
+      '  cron: "0 * * * *"',
+      '  catch_up: all',
+      'ops:',
+      '  - name: tick',
+      '    template: {name: tick}',
+      'templates:',
+      '  - kind: experiment',
+      '    name: tick',
+      '    run:',
+      '      cmd: echo tick',
+    ]);
+    const created = json<RunJson>((await cli(['run', '-f', file, '--json'])).stdout);
+    const listed = async () =>
+      json<{ results: Array<{ run: RunJson; state: { catchUp: string } | null }> }>((await cli(['pipeline', 'schedule', 'ls', '--json'])).stdout).results.find(
+        (r) => r.run.uuid === created.uuid,
+      );
+    await poll(async () => (await listed())?.state ?? null, { timeoutMs: 30_000, what: 'the schedule to be registered' });
+    expect((await listed())!.state!.catchUp).toBe('all'); // the service's default is latest
+    expect((await cli(['pipeline', 'schedule', 'ls'])).stdout).toMatch(/hourly-all\s.*\ball\b/);
+    expect((await cli(['pipeline', 'stop', String(created.number)])).code).toBe(0);
+    expect((await finalOf(created.uuid, 'the schedule to stop')).status).toBe('stopped');
+  });
+
   it('refuses what cannot run yet with 422 and a reason, and reports usage errors', async () => {
     const file = await spec('url.yml', ['version: 1', 'kind: pipeline', 'ops:', '  - name: a', '    template: {url: "https://example.com/t.yml"}']);
     const res = await cli(['run', '-f', file]);

@@ -82,6 +82,22 @@ templates:
     ]);
   });
 
+  it('reads a schedule\'s catch-up policy (Myelin extension), and refuses an unknown one with its line', () => {
+    const file = (schedule: string[]) => ['version: 1', 'kind: pipeline', 'schedule:', ...schedule, 'ops:', '  - name: a', '    template: {name: t}', 'templates:', '  - {kind: experiment, name: t, run: {cmd: echo}}', ''].join('\n');
+    const cron = parsePolyaxonfiles([{ path: 'cron.yml', content: file(['  kind: cron', '  cron: "0 * * * *"', '  catch_up: all']) }]);
+    expect(cron.raw.schedule).toEqual({ kind: 'cron', cron: '0 * * * *', catch_up: 'all' });
+    const interval = parsePolyaxonfiles([{ path: 'interval.yml', content: file(['  kind: interval', "  start_at: '2026-01-01T00:00:00Z'", '  frequency: 60', '  catch_up: none']) }]);
+    expect(interval.raw.schedule).toMatchObject({ kind: 'interval', catch_up: 'none' });
+    // Without it the service's MYELIN_SCHEDULE_CATCH_UP applies: nothing is added to the spec.
+    expect(parsePolyaxonfiles([{ path: 'plain.yml', content: file(['  kind: cron', '  cron: "0 * * * *"']) }]).raw.schedule).not.toHaveProperty('catch_up');
+    const bad = checkPolyaxonfiles([{ path: 'bad.yml', content: file(['  kind: cron', '  cron: "0 * * * *"', '  catch_up: sometimes']) }]);
+    expect(bad.ok).toBe(false);
+    if (bad.ok) return;
+    expect(bad.errors).toHaveLength(1);
+    expect(bad.errors[0]).toMatchObject({ file: 'bad.yml', line: 6, path: 'schedule.catch_up' });
+    expect(formatSpecError(bad.errors[0])).toMatch(/latest.*all.*none/);
+  });
+
   it('validates cron expressions', () => {
     expect(cronError('0 0 * * *')).toBeUndefined();
     expect(cronError('*/15 9-17 * JAN-MAR mon-fri')).toBeUndefined();

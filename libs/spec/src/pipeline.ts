@@ -28,6 +28,7 @@ import {
   PipelineOp,
   PipelineTemplate,
   Schedule,
+  ScheduleCatchUp,
   TemplateRef,
   TriggerPolicy,
 } from './types';
@@ -123,19 +124,21 @@ export function readSchedule(c: Checker, node: YNode | undefined, path: string):
   const kind = readEnum(c, kindNode, join(path, 'kind'), ['interval', 'cron'] as const);
   if (!kind) return undefined;
   if (kind === 'interval') {
-    checkKeys(c, map, path, ['kind', 'start_at', 'end_at', 'frequency', 'depends_on_past'], { cron: '`cron` needs `kind: cron`' });
+    checkKeys(c, map, path, ['kind', 'start_at', 'end_at', 'frequency', 'depends_on_past', 'catch_up'], { cron: '`cron` needs `kind: cron`' });
     const start_at = readDatetime(c, required(c, map, path, 'start_at', 'when the first run happens'), join(path, 'start_at'));
     const end_at = readDatetime(c, field(map, 'end_at'), join(path, 'end_at'));
     const frequency = readInt(c, required(c, map, path, 'frequency', 'seconds between runs'), join(path, 'frequency'), { gt: 0 });
     const dop = readBool(c, field(map, 'depends_on_past'), join(path, 'depends_on_past'));
+    const catchUp = readCatchUp(c, map, path);
     if (start_at && end_at && Date.parse(end_at) <= Date.parse(start_at)) c.error(field(map, 'end_at')!, join(path, 'end_at'), 'must be after start_at');
     if (start_at === undefined || frequency === undefined) return undefined;
     const s: Schedule = { kind, start_at, frequency };
     if (end_at) s.end_at = end_at;
     if (dop !== undefined) s.depends_on_past = dop;
+    if (catchUp) s.catch_up = catchUp;
     return s;
   }
-  checkKeys(c, map, path, ['kind', 'cron', 'start_at', 'end_at', 'depends_on_past'], { frequency: '`frequency` needs `kind: interval`' });
+  checkKeys(c, map, path, ['kind', 'cron', 'start_at', 'end_at', 'depends_on_past', 'catch_up'], { frequency: '`frequency` needs `kind: interval`' });
   const cronNode = required(c, map, path, 'cron', 'a cron expression such as "0 0 * * *"');
   const cron = readStr(c, cronNode, join(path, 'cron'), { templates: false });
   if (cron !== undefined) {
@@ -145,13 +148,20 @@ export function readSchedule(c: Checker, node: YNode | undefined, path: string):
   const start_at = readDatetime(c, field(map, 'start_at'), join(path, 'start_at'));
   const end_at = readDatetime(c, field(map, 'end_at'), join(path, 'end_at'));
   const dop = readBool(c, field(map, 'depends_on_past'), join(path, 'depends_on_past'));
+  const catchUp = readCatchUp(c, map, path);
   if (start_at && end_at && Date.parse(end_at) <= Date.parse(start_at)) c.error(field(map, 'end_at')!, join(path, 'end_at'), 'must be after start_at');
   if (cron === undefined) return undefined;
   const s: Schedule = { kind: 'cron', cron: cron.trim() };
   if (start_at) s.start_at = start_at;
   if (end_at) s.end_at = end_at;
   if (dop !== undefined) s.depends_on_past = dop;
+  if (catchUp) s.catch_up = catchUp;
   return s;
+}
+
+/** `catch_up` (Myelin extension): latest, all or none. */
+function readCatchUp(c: Checker, map: NonNullable<ReturnType<typeof asMap>>, path: string): ScheduleCatchUp | undefined {
+  return readEnum(c, field(map, 'catch_up'), join(path, 'catch_up'), ['latest', 'all', 'none'] as const);
 }
 
 function readTemplateRef(c: Checker, node: YNode | undefined, path: string): TemplateRef | undefined {

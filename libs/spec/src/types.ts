@@ -443,12 +443,19 @@ export interface PipelineOp {
   cache?: boolean;
 }
 
+/**
+ * Myelin extension: what a schedule does with the slots it missed (the service was down, or the
+ * schedule paused): start the newest only, every one in turn, or none. Default: the service's
+ * MYELIN_SCHEDULE_CATCH_UP.
+ */
+export type ScheduleCatchUp = 'latest' | 'all' | 'none';
 export interface IntervalSchedule {
   kind: 'interval';
   start_at: string;
   end_at?: string;
   frequency: number;
   depends_on_past?: boolean;
+  catch_up?: ScheduleCatchUp;
 }
 export interface CronSchedule {
   kind: 'cron';
@@ -456,6 +463,7 @@ export interface CronSchedule {
   start_at?: string;
   end_at?: string;
   depends_on_past?: boolean;
+  catch_up?: ScheduleCatchUp;
 }
 export type Schedule = IntervalSchedule | CronSchedule;
 

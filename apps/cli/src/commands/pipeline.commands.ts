@@ -140,7 +140,7 @@ function scheduleCommand(): Command {
         if (!page.results.length) return void process.stdout.write('No schedules.\n');
         process.stdout.write(
           `${table(
-            ['#', 'NAME', 'SCHEDULE', 'STATE', 'NEXT', 'FIRED', 'MISSED', 'LAST'],
+            ['#', 'NAME', 'SCHEDULE', 'STATE', 'NEXT', 'FIRED', 'MISSED', 'CATCH-UP', 'LAST'],
             page.results.map((r) => [
               r.run.number,
               r.run.name,
@@ -149,6 +149,7 @@ function scheduleCommand(): Command {
               r.state?.nextAt ?? '-',
               r.state?.fired ?? '-',
               r.state?.missed ?? '-',
+              r.state?.catchUp ?? '-',
               r.state?.lastSlot ? `${r.state.lastSlot.slot} ${r.state.lastSlot.status}` : '-',
             ]),
           )}\n`,

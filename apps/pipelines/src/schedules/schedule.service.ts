@@ -17,7 +17,8 @@ const iso = (t: number | Date | null | undefined): string | null => (t === null 
  * it is active; at each due tick `scheduleTick` (libs/dag) says which slots fire, the slots are
  * written down with the new state in one transaction, then the API is asked for each slot's
  * pipeline run (PipelineRunCreate, idempotent on the slot). Missed slots after downtime follow the
- * catch-up policy (`MYELIN_SCHEDULE_CATCH_UP`: latest, all, none). With `depends_on_past` the
+ * catch-up policy: the schedule's own `catch_up` (Myelin extension), else the service's
+ * `MYELIN_SCHEDULE_CATCH_UP` (latest, all, none), kept with the schedule. With `depends_on_past` the
  * schedule waits for each slot's run, and holds after one that did not succeed until that slot
  * succeeds (`myelin pipeline retry` of its run counts for the slot).
  */
@@ -41,7 +42,7 @@ export class ScheduleService {
   async created(uuid: string, project: string, spec: Record<string, unknown>): Promise<void> {
     const schedule = (spec as unknown as CompiledSpec).raw.schedule!;
     const now = Date.now();
-    await this.repo.insert(uuid, project, spec, createScheduleState(schedule, now), this.env.MYELIN_SCHEDULE_CATCH_UP);
+    await this.repo.insert(uuid, project, spec, createScheduleState(schedule, now), schedule.catch_up ?? this.env.MYELIN_SCHEDULE_CATCH_UP);
     await this.repo.dataSource.transaction(async (m) => {
       const row = await this.repo.lock(m, uuid);
       if (!row || row.fired > 0 || row.nextAt) return;
