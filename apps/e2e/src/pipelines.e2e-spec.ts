@@ -1,4 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createTempDir, TempDir } from '@myelin/testing';
 import { freePort, myelin, poll, ServiceProcess, waitForHttp } from './cli-harness';
@@ -539,6 +541,42 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
     expect((await cli(['logs', String(byOp.hello.run!.number), '-f'])).stdout).toMatch(/hello world/);
   });
 
+  it('runs an op whose template is a url: `myelin run` fetches it and sends it with the run; a url it cannot fetch stops the submission', async () => {
+    // A template server of the test's own (the machine has no other network).
+    const served = ['version: 1', 'kind: experiment', 'inputs: [{name: who, type: str}]', 'run:', '  cmd: echo hello {{ who }} from a url', ''].join('\n');
+    const server = createServer((req, res) => {
+      if (req.url === '/templates/hello.yml') res.writeHead(200, { 'Content-Type': 'text/yaml' }).end(served);
+      else res.writeHead(404).end('not found');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const templates = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const pipeline = (url: string) => ['version: 1', 'kind: pipeline', 'name: with-url', 'ops:', '  - name: hello', `    template: {url: "${url}"}`, '    params: {who: world}', ''];
+    try {
+      const run = await cli(['run', '-f', await spec('with-url.yml', pipeline(`${templates}/templates/hello.yml`)), '--watch', '--json'], 120_000);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      const { ops: byOp } = await ops(json<RunJson>(run.stdout).number);
+      expect(byOp.hello.status).toBe('succeeded');
+      expect((await cli(['logs', String(byOp.hello.run!.number), '-f'])).stdout).toMatch(/hello world from a url/);
+      const missing = await cli(['run', '-f', await spec('url-404.yml', pipeline(`${templates}/templates/nowhere.yml`))]);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toMatch(/op "hello": template http:\/\/127\.0\.0\.1:\d+\/templates\/nowhere\.yml: cannot fetch it \(HTTP 404\)/);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    const unreachable = await cli(['run', '-f', await spec('url-down.yml', pipeline(`${templates}/templates/hello.yml`))]);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/op "hello": template .*: cannot fetch it \(ECONNREFUSED\)/);
+    // Straight to the API without the template: refused with the reason (the platform fetches nothing).
+    const refused = await fetch(`${base}/api/v1/admin/pipes/runs`, {
+      method: 'POST',
+      headers: { Authorization: `token ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ files: [{ path: 'p.yml', content: pipeline(`${templates}/templates/hello.yml`).join('\n') }] }),
+    });
+    expect(refused.status).toBe(422);
+    expect(JSON.stringify(await refused.json())).toMatch(/was not sent with the run \(`myelin run` fetches url templates and sends them\)/);
+  });
+
   it('caches a `cache: true` op: a hit reuses the earlier run and its outputs, a changed param or a changed code file misses with the reason, --no-cache runs it again', async () => {
     // The op counts its runs outside its code directory: a file written there would change the code.
     const counter = join(specs.path, 'expensive-runs');
@@ -715,10 +753,10 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
   });
 
   it('refuses what cannot run yet with 422 and a reason, and reports usage errors', async () => {
-    const file = await spec('url.yml', ['version: 1', 'kind: pipeline', 'ops:', '  - name: a', '    template: {url: "https://example.com/t.yml"}']);
+    const file = await spec('action.yml', ['version: 1', 'kind: pipeline', 'ops:', '  - name: a', '    template: {action: slack-notify}']);
     const res = await cli(['run', '-f', file]);
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/only inline templates \(template: \{name: ...\}\) and path templates run today/);
+    expect(res.stderr).toMatch(/op "a": template action slack-notify: only inline templates \(template: \{name: ...\}\), path and url templates run today/);
     const missing = await spec('missing.yml', ['version: 1', 'kind: pipeline', 'ops:', '  - name: a', '    template: {path: nowhere/other.yml}']);
     const noFile = await cli(['run', '-f', missing]);
     expect(noFile.code).toBe(1);

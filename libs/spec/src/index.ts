@@ -3,6 +3,7 @@ export type { SpecError } from './errors';
 export { checkPolyaxonfiles, parsePolyaxonfiles, renderTrial } from './compile';
 export type { CompiledSpec, CompileOptions } from './compile';
 export type { CompiledPipeline } from './pipeline';
+export { templateFileOf } from './pipeline';
 export { summarizeSpec } from './summary';
 export {
   describeMatrixOption,

@@ -117,6 +117,15 @@ export function cronError(expr: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Where an op's template sent with the run is filed: its `path` in the project code, or its `url`
+ * (`myelin run` reads the one and fetches the other, and sends both as files under this key);
+ * undefined for inline (`name`) templates and for `action`/`event` ones.
+ */
+export function templateFileOf(ref: TemplateRef): string | undefined {
+  return ref.path ?? ref.url;
+}
+
 export function readSchedule(c: Checker, node: YNode | undefined, path: string): Schedule | undefined {
   const map = asMap(c, node, path);
   if (!map) return undefined;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ApiError, codeTreeRef, Run } from '@myelin/sdk';
 import { CliError, createContext, EXIT, myelinHome } from '../cli-context';
 import { printJson } from '../output/format';
-import { codeDirOf, collect, parseParamFlags, readSpecFiles, readTemplateFiles } from './spec-input';
+import { codeDirOf, collect, fetchUrlTemplates, parseParamFlags, readSpecFiles, readTemplateFiles } from './spec-input';
 import { watchGroup, watchRun } from './watch';
 
 export function runCommand(): Command {
@@ -44,7 +44,7 @@ export function runCommand(): Command {
         throw new CliError(`${local.errors.length} error(s); nothing was submitted`, EXIT.failure);
       }
       const codeDir = codeDirOf(opts.file);
-      const templateFiles = readTemplateFiles(local.spec, codeDir);
+      const templateFiles = [...readTemplateFiles(local.spec, codeDir), ...(await fetchUrlTemplates(local.spec))];
       // A pipeline's code version as submitted: its cached ops are reused only for the same code (the
       // service hashes the directory itself when it can read it; this is for when it cannot).
       const codeRef = local.spec.kind === 'pipeline' ? await codeTreeRef(codeDir, { exclude: process.env['MYELIN_RUNS_DIR'] || join(myelinHome(), 'runs') }) : null;

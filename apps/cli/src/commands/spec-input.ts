@@ -46,6 +46,47 @@ export function readTemplateFiles(spec: { kind: string; raw: { ops?: Array<{ nam
   return [...out].map(([path, content]) => ({ path, content }));
 }
 
+/** Larger than any polyaxonfile (the API takes files of up to 1,000,000 characters). */
+const URL_TEMPLATE_MAX_BYTES = 1_000_000;
+
+/**
+ * Pipelines: the polyaxonfiles of ops whose template is a `url`, fetched here (the user's machine,
+ * with its network and credentials; the platform itself fetches nothing) and sent with the run
+ * under their URL, like path templates. A URL that cannot be fetched stops the submission.
+ */
+export async function fetchUrlTemplates(
+  spec: { kind: string; raw: { ops?: Array<{ name: string; template: { url?: string } }> } },
+  timeoutMs = 15_000,
+): Promise<Array<{ path: string; content: string }>> {
+  if (spec.kind !== 'pipeline') return [];
+  const out = new Map<string, string>();
+  for (const op of spec.raw.ops ?? []) {
+    const url = op.template.url;
+    if (!url || out.has(url)) continue;
+    const fail = (why: string) => new CliError(`op "${op.name}": template ${url}: ${why}`, EXIT.failure);
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw fail('not a URL');
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw fail('only http and https URLs are fetched');
+    let res: Response;
+    try {
+      res = await fetch(parsed, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause?.code;
+      throw fail(`cannot fetch it (${cause ?? (error instanceof Error ? error.message : String(error))})`);
+    }
+    if (!res.ok) throw fail(`cannot fetch it (HTTP ${res.status})`);
+    if (Number(res.headers.get('content-length') ?? 0) > URL_TEMPLATE_MAX_BYTES) throw fail(`larger than ${URL_TEMPLATE_MAX_BYTES} bytes`);
+    const content = await res.text();
+    if (content.length > URL_TEMPLATE_MAX_BYTES) throw fail(`larger than ${URL_TEMPLATE_MAX_BYTES} bytes`);
+    out.set(url, content);
+  }
+  return [...out].map(([path, content]) => ({ path, content }));
+}
+
 export function codeDirOf(paths: string[]): string {
   return resolve(dirname(paths[0]));
 }

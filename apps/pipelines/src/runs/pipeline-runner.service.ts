@@ -20,6 +20,7 @@ import {
   restorePipelineEngine,
 } from '@myelin/dag';
 import { OutboxRelay } from '@myelin/persistence';
+import { templateFileOf } from '@myelin/spec';
 import type { CompiledSpec, ParamValue } from '@myelin/spec';
 import { OP_OUTPUTS, PIPELINES_ENV } from '../tokens';
 import { PipelinesEnv } from '../config/env';
@@ -485,10 +486,11 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
     const codeRef = code ? { codeRef: code } : {};
     // The op's own environment/build go over its template's (the API merges them), so they are part of what it runs.
     const own = op?.environment || op?.build ? { op: { environment: op.environment ?? null, build: op.build ?? null } } : {};
-    if (ref?.path) {
+    const sent = ref && templateFileOf(ref);
+    if (sent) {
       const files = (row.spec['templateFiles'] ?? []) as Array<{ path: string; content: string }>;
       const image = op?.build?.image;
-      return { template: { path: ref.path, content: files.find((f) => f.path === ref.path)?.content ?? null, ...own }, params, ...codeRef, ...(image ? { image } : {}) };
+      return { template: { path: sent, content: files.find((f) => f.path === sent)?.content ?? null, ...own }, params, ...codeRef, ...(image ? { image } : {}) };
     }
     const template = spec.raw.templates?.find((t) => t.name === ref?.name);
     const image = op?.build?.image ?? template?.build?.image;

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { parse as parseYaml } from 'yaml';
-import { checkPolyaxonfiles, CompiledSpec, formatSpecError, ParamValue, renderTrial } from '@myelin/spec';
+import { checkPolyaxonfiles, CompiledSpec, formatSpecError, ParamValue, renderTrial, templateFileOf } from '@myelin/spec';
 import { isFinal, PipelineOpCreate, PipelineOpMark, RunCreated, RunKind, RunStart, RunStatus } from '@myelin/contracts';
 import { OutboxMessage, ProjectEntity, RunEntity, RunsRepository } from '@myelin/persistence';
 import { Identity } from '@myelin/runtime';
@@ -208,7 +208,8 @@ export class CreateRunUseCase {
     const spec = pipeline.spec as unknown as CompiledSpec;
     const op = spec.raw.ops?.find((o) => o.name === request.op);
     if (!op) throw new ApiException(ApiExceptionCode.NotFound, `pipeline run ${pipeline.number} has no op "${request.op}"`);
-    const template = op.template.path ? pathTemplate(pipeline, op.template.path) : spec.raw.templates?.find((t) => t.name === op.template.name);
+    const sent = templateFileOf(op.template);
+    const template = sent ? sentTemplate(pipeline, sent) : spec.raw.templates?.find((t) => t.name === op.template.name);
     const late = !marked && (isFinal(pipeline.status) || pipeline.status === 'stopping');
     const mark: { status: RunStatus; reason: string; message: string } | null = request.reusedFrom
       ? { status: 'skipped', reason: request.cached ? 'Cached' : 'Reused', message: request.reason ?? `reused run ${request.reusedFrom}` }
@@ -247,8 +248,8 @@ export class CreateRunUseCase {
       return applied.run ? Object.assign(run, applied.run) : run;
     }
     // The template is a polyaxonfile of its own: compile it, as written, with the op's params as -P overrides.
-    const files = op.template.path
-      ? [{ path: op.template.path, content: readSubmission(pipeline).templateFiles?.find((f) => f.path === op.template.path)?.content ?? '' }]
+    const files = sent
+      ? [{ path: sent, content: readSubmission(pipeline).templateFiles?.find((f) => f.path === sent)?.content ?? '' }]
       : [{ path: `${request.op}.template.yml`, content: JSON.stringify(writtenPipeline(pipeline).templates.get(template.name) ?? template) }];
     // The op's own `environment` / `build` go over its template's, as a second file deep-merged over it.
     const opSections = writtenPipeline(pipeline).overrides.get(request.op);
@@ -420,8 +421,8 @@ function markReason(mark: PipelineOpMark): string {
   return mark === 'upstream_failed' ? 'UpstreamFailed' : mark === 'skipped' ? 'Skipped' : mark === 'stopped' ? 'PipelineStopped' : 'Failed';
 }
 
-/** A `template: {path}` op's polyaxonfile from the submission: its kind and name (enough to decide how to run it). */
-function pathTemplate(pipeline: RunEntity, path: string): { name: string; kind: string } | undefined {
+/** A `template: {path}` or `{url}` op's polyaxonfile from the submission: its kind and name (enough to decide how to run it). */
+function sentTemplate(pipeline: RunEntity, path: string): { name: string; kind: string } | undefined {
   const file = readSubmission(pipeline).templateFiles?.find((f) => f.path === path);
   if (!file) return undefined;
   try {
@@ -451,16 +452,18 @@ export function pipelineProblems(spec: CompiledSpec, templateFiles: Array<{ path
   }
   for (const op of spec.raw.ops ?? []) {
     const ref = op.template;
-    if (ref.path && !templates.has(`path:${ref.path}`)) {
-      problems.push(`op "${op.name}": template ${ref.path} was not sent with the run (\`myelin run\` sends path templates from the code directory)`);
+    const sent = templateFileOf(ref);
+    if (sent && !templates.has(`path:${sent}`)) {
+      const how = ref.path ? '`myelin run` sends path templates from the code directory' : '`myelin run` fetches url templates and sends them';
+      problems.push(`op "${op.name}": template ${sent} was not sent with the run (${how})`);
       continue;
     }
-    if (!ref.name && !ref.path) {
-      const how = ref.url ? `url ${ref.url}` : ref.action ? `action ${ref.action}` : `event ${ref.event ?? '?'}`;
-      problems.push(`op "${op.name}": template ${how}: only inline templates (template: {name: ...}) and path templates run today`);
+    if (!ref.name && !sent) {
+      const how = ref.action ? `action ${ref.action}` : `event ${ref.event ?? '?'}`;
+      problems.push(`op "${op.name}": template ${how}: only inline templates (template: {name: ...}), path and url templates run today`);
       continue;
     }
-    const t = templates.get(ref.path ? `path:${ref.path}` : ref.name!);
+    const t = templates.get(sent ? `path:${sent}` : ref.name!);
     if (t && t.kind !== 'experiment' && t.kind !== 'job' && t.kind !== 'group') {
       problems.push(`op "${op.name}": template "${t.name}" is a ${t.kind}; ops run experiments, jobs and groups today`);
     }
