@@ -662,28 +662,31 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
     expect(table.stdout).toMatch(/expensive\s+cached\s+#\d+/);
   });
 
+  /** A scheduled pipeline `name` of one op that echoes, with the given `schedule:` lines. */
+  const scheduledTick = (name: string, schedule: string[]) => [
+    'version: 1',
+    'kind: pipeline',
+    `name: ${name}`,
+    'schedule:',
+    ...schedule,
+    'ops:',
+    '  - name: tick',
+    '    template: {name: tick}',
+    'templates:',
+    '  - kind: experiment',
+    '    name: tick',
+    '    run:',
+    '      cmd: echo tick',
+  ];
+
   it('runs a scheduled pipeline: a pipeline run per slot, pause holds it, resume catches up with the latest missed slot, it ends after end_at', async () => {
     // start_at far enough ahead that the schedule is registered before its first slot even on a
     // loaded machine (a slot before registration is neither fired nor missed: it never was due).
     const start = Date.now() + 8000;
-    const file = await spec('scheduled.yml', [
-      'version: 1',
-      'kind: pipeline',
-      'name: every-2s',
-      'schedule:',
-      '  kind: interval',
-      `  start_at: '${new Date(start).toISOString()}'`,
-      `  end_at: '${new Date(start + 16_000).toISOString()}'`,
-      '  frequency: 2',
-      'ops:',
-      '  - name: tick',
-      '    template: {name: tick}',
-      'templates:',
-      '  - kind: experiment',
-      '    name: tick',
-      '    run:',
-      '      cmd: echo tick',
-    ]);
+    const file = await spec(
+      'scheduled.yml',
+      scheduledTick('every-2s', ['  kind: interval', `  start_at: '${new Date(start).toISOString()}'`, `  end_at: '${new Date(start + 16_000).toISOString()}'`, '  frequency: 2']),
+    );
     const created = json<RunJson>((await cli(['run', '-f', file, '--json'])).stdout);
     const children = async () =>
       json<{ results: RunJson[] }>((await cli(['pipeline', 'ls', '--json'])).stdout).results.filter((r) => r.parentUuid === created.uuid);
@@ -723,23 +726,7 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
   });
 
   it("keeps a schedule's own catch-up policy (catch_up in the polyaxonfile) over the service's", async () => {
-    const file = await spec('catch-up.yml', [
-      'version: 1',
-      'kind: pipeline',
-      'name: hourly-all',
-      'schedule:',
-      '  kind: cron',
-      '  cron: "0 * * * *"',
-      '  catch_up: all',
-      'ops:',
-      '  - name: tick',
-      '    template: {name: tick}',
-      'templates:',
-      '  - kind: experiment',
-      '    name: tick',
-      '    run:',
-      '      cmd: echo tick',
-    ]);
+    const file = await spec('catch-up.yml', scheduledTick('hourly-all', ['  kind: cron', '  cron: "0 * * * *"', '  catch_up: all']));
     const created = json<RunJson>((await cli(['run', '-f', file, '--json'])).stdout);
     const listed = async () =>
       json<{ results: Array<{ run: RunJson; state: { catchUp: string } | null }> }>((await cli(['pipeline', 'schedule', 'ls', '--json'])).stdout).results.find(
