@@ -14,7 +14,9 @@ interface BuildEntry {
 
 /** `myelin build`: the image build cache of the Kubernetes executor (docs/decisions/0014-builds.md). */
 export function buildCommand(): Command {
-  const build = new Command('build').description('the build cache: images built by earlier runs, reused by runs with the same build section and commit');
+  const build = new Command('build').description(
+    'the build cache: images built by earlier runs, reused by runs with the same build section and commit (or with no code in the build context)',
+  );
 
   build.addCommand(
     hostOption(new Command('ls'))
