@@ -9,11 +9,17 @@ export const RUN_OUTPUTS_FILE = 'outputs.json';
 /** Larger than any set of values a pipeline passes on; a bigger file is refused, not loaded. */
 export const RUN_OUTPUTS_MAX_BYTES = 1024 * 1024;
 
+/** Why an `outputs.json` of `bytes` cannot be used, or undefined when its size is fine. */
+export function runOutputsSizeProblem(bytes: number): string | undefined {
+  return bytes > RUN_OUTPUTS_MAX_BYTES ? `${RUN_OUTPUTS_FILE} is larger than ${RUN_OUTPUTS_MAX_BYTES} bytes` : undefined;
+}
+
 export type ParsedRunOutputs = { outputs: Record<string, unknown>; problem?: undefined } | { outputs: null; problem: string };
 
 /** The object in an `outputs.json`, or why it cannot be used. */
 export function parseRunOutputs(text: string): ParsedRunOutputs {
-  if (Buffer.byteLength(text) > RUN_OUTPUTS_MAX_BYTES) return { outputs: null, problem: `${RUN_OUTPUTS_FILE} is larger than ${RUN_OUTPUTS_MAX_BYTES} bytes` };
+  const tooLarge = runOutputsSizeProblem(Buffer.byteLength(text));
+  if (tooLarge) return { outputs: null, problem: tooLarge };
   let value: unknown;
   try {
     value = JSON.parse(text);

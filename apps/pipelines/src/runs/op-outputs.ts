@@ -1,6 +1,7 @@
 import { access, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { codeTreeRef, parseRunOutputs, RUN_OUTPUTS_FILE, RUN_OUTPUTS_MAX_BYTES } from '@myelin/sdk';
+import { RunOutputsRead } from '@myelin/contracts';
+import { codeTreeRef, parseRunOutputs, RUN_OUTPUTS_FILE, runOutputsSizeProblem } from '@myelin/sdk';
 import type { ParamValue } from '@myelin/spec';
 
 /**
@@ -30,7 +31,7 @@ export interface OpOutputsReader {
 }
 
 /** Where a run's outputs are read when its directory is not on this host (tracking, over the bus). */
-export type RemoteOutputs = (runUuid: string) => Promise<{ outputs: Record<string, unknown> | null; problem?: string }>;
+export type RemoteOutputs = (runUuid: string) => Promise<RunOutputsRead.Reply>;
 
 /**
  * Outputs are a JSON object the op writes to `outputs.json` in its outputs directory
@@ -63,7 +64,8 @@ export class FileOpOutputsReader implements OpOutputsReader {
     let text: string;
     try {
       // Not loaded when it is larger than any set of values a pipeline passes on.
-      if ((await stat(file)).size > RUN_OUTPUTS_MAX_BYTES) return { outputs: {}, problem: `${RUN_OUTPUTS_FILE} is larger than ${RUN_OUTPUTS_MAX_BYTES} bytes` };
+      const tooLarge = runOutputsSizeProblem((await stat(file)).size);
+      if (tooLarge) return { outputs: {}, problem: tooLarge };
       text = await readFile(file, 'utf8');
     } catch {
       const here = await access(dir).then(() => true, () => false);

@@ -18,6 +18,7 @@ import {
   ResumePlan,
   resolveOpParams,
   restorePipelineEngine,
+  scanOutputRefs,
 } from '@myelin/dag';
 import { OutboxRelay } from '@myelin/persistence';
 import { templateFileOf } from '@myelin/spec';
@@ -193,12 +194,11 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
     await this.step(action.pipelineUuid, { type: 'status', op: action.op, attempt: action.attempt, status, runUuid, ...(outputs ? { outputs } : {}), ...(problem ? { problem } : {}) });
   }
 
-  /** Whether a later op of the pipeline refers to this op's outputs (`{{ ops.<op>.outputs.<name> }}`). */
+  /** Whether a later op of the pipeline refers to this op's outputs (`{{ ops.<op>.outputs.<name> }}` in its params). */
   private async outputsReferenced(action: ActionRow): Promise<boolean> {
     const row = await this.repo.find(this.repo.dataSource, action.pipelineUuid);
-    if (!row) return false;
-    const name = action.op.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    return new RegExp(`\\{\\{\\s*ops\\.${name}\\.outputs\\.`).test(JSON.stringify(row.spec));
+    const ops = (row?.spec as unknown as CompiledSpec | undefined)?.raw.ops ?? [];
+    return ops.some((op) => scanOutputRefs(JSON.stringify(op.params ?? {})).refs.some((ref) => ref.op === action.op));
   }
 
   // ------------------------------------------------------------------ steps

@@ -101,6 +101,14 @@ export function planBuild(
   return planFor(run, build, defaultImage, buildOnly, codeInContext);
 }
 
+/** planBuild with what the scheduler's configuration says: the default base image, and whether a build context holds the run's code (a code claim). */
+export function planRunBuild(
+  run: { runUuid: string; project: string; kind: string; spec: Record<string, unknown> | null },
+  env: { MYELIN_K8S_DEFAULT_IMAGE: string; MYELIN_K8S_CODE_CLAIM?: string },
+): BuildPlan | null {
+  return planBuild(run, env.MYELIN_K8S_DEFAULT_IMAGE, Boolean(env.MYELIN_K8S_CODE_CLAIM));
+}
+
 function planFor(run: { runUuid: string; project: string }, build: BuildSection, defaultImage: string, buildOnly: boolean, codeInContext: boolean): BuildPlan {
   const codeRef = build.commit ? `commit:${build.commit}` : codeInContext ? `run:${run.runUuid}` : 'none';
   return {

@@ -4,7 +4,7 @@ import { BuildRow, BuildsRepository, ExecutionsRepository } from '@myelin/persis
 import { AuthenticatedRequest } from '@myelin/runtime';
 import { SCHEDULER_ENV } from '../tokens';
 import { SchedulerEnv } from '../config/env';
-import { planBuild } from './build-plan';
+import { planRunBuild } from './build-plan';
 
 export class ProjectQuery {
   @IsString() @MaxLength(200) @Matches(/^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'project must be owner/project' }) project!: string;
@@ -40,7 +40,7 @@ export class BuildsController {
   async invalidateRun(@Req() req: AuthenticatedRequest, @Param('runUuid', ParseUUIDPipe) runUuid: string): Promise<{ runUuid: string; key: string; image: string | null; invalidated: boolean }> {
     const row = await this.executions.find(runUuid);
     if (!row || (!req.identity.isSuperuser && row.submitter !== req.identity.username)) throw new NotFoundException(`run ${runUuid} is not known to the scheduler`);
-    const plan = planBuild(row, this.env.MYELIN_K8S_DEFAULT_IMAGE, Boolean(this.env.MYELIN_K8S_CODE_CLAIM));
+    const plan = planRunBuild(row, this.env);
     if (!plan) throw new NotFoundException(`run ${runUuid} builds no image (no build steps, env_vars, lang_env or dockerfile, and not kind: build)`);
     const cached = await this.builds.find(plan.key);
     return { runUuid, key: plan.key, image: cached?.image ?? null, invalidated: await this.builds.invalidate(plan.key) };

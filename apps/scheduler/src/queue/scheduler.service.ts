@@ -5,7 +5,7 @@ import { BuildsRepository, ExecutionEntity, ExecutionsRepository, Fence, OutboxR
 import { EXECUTOR, RUN_LEASE, SCHEDULER_ENV } from '../tokens';
 import { SchedulerEnv } from '../config/env';
 import { Executor, ExecutorCondition, LaunchOptions } from '../executors/executor';
-import { BUILD_NEEDS_KUBERNETES, BuildPlan, describeCodeRef, localBuildNotice, planBuild } from '../builds/build-plan';
+import { BUILD_NEEDS_KUBERNETES, BuildPlan, describeCodeRef, localBuildNotice, planRunBuild } from '../builds/build-plan';
 import { LogShipper } from '../logs/log-shipper';
 import { decideAdmission, queueOrder } from './admission';
 import { admissionFields, launched, toAdmissionRun, toQuota, toWaitingRun } from './admission-input';
@@ -703,7 +703,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     const full = await this.executions.find(execution.runUuid);
     let plan: BuildPlan | null;
     try {
-      plan = full && planBuild(full, this.env.MYELIN_K8S_DEFAULT_IMAGE, Boolean(this.env.MYELIN_K8S_CODE_CLAIM));
+      plan = full && planRunBuild(full, this.env);
     } catch (error) {
       return { error: `the build section cannot be built: ${error instanceof Error ? error.message : String(error)}` };
     }
@@ -810,7 +810,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
   private async remember(execution: ExecutionEntity, built: { image: string; key: string }): Promise<void> {
     const full = await this.executions.find(execution.runUuid);
-    const plan = full ? planBuild(full, this.env.MYELIN_K8S_DEFAULT_IMAGE, Boolean(this.env.MYELIN_K8S_CODE_CLAIM)) : null;
+    const plan = full ? planRunBuild(full, this.env) : null;
     await this.builds.put({ key: built.key, image: built.image, project: execution.project, runUuid: execution.runUuid, codeRef: plan?.codeRef ?? '' });
   }
 

@@ -3,7 +3,7 @@ import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
 import { text } from 'node:stream/consumers';
 import { RunDeleted, RunOutputsRead } from '@myelin/contracts';
 import { ArtifactError, ArtifactErrorCode, type ArtifactStore } from '@myelin/artifacts';
-import { parseRunOutputs, RUN_OUTPUTS_FILE, RUN_OUTPUTS_MAX_BYTES } from '@myelin/sdk';
+import { parseRunOutputs, RUN_OUTPUTS_FILE, runOutputsSizeProblem } from '@myelin/sdk';
 import { ARTIFACT_STORE } from './outputs.tokens';
 
 @Controller()
@@ -34,9 +34,10 @@ export class OutputsRpcController {
       if (error instanceof ArtifactError && error.code === ArtifactErrorCode.NotFound) return { outputs: null };
       throw error;
     }
-    if (file.size > RUN_OUTPUTS_MAX_BYTES) {
+    const tooLarge = runOutputsSizeProblem(file.size);
+    if (tooLarge) {
       file.stream.destroy();
-      return { outputs: null, problem: `${RUN_OUTPUTS_FILE} is larger than ${RUN_OUTPUTS_MAX_BYTES} bytes` };
+      return { outputs: null, problem: tooLarge };
     }
     const parsed = parseRunOutputs(await text(file.stream));
     return parsed.problem === undefined ? { outputs: parsed.outputs } : { outputs: null, problem: parsed.problem };
