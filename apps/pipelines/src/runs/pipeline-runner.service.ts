@@ -194,11 +194,15 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
     await this.step(action.pipelineUuid, { type: 'status', op: action.op, attempt: action.attempt, status, runUuid, ...(outputs ? { outputs } : {}), ...(problem ? { problem } : {}) });
   }
 
-  /** Whether a later op of the pipeline refers to this op's outputs (`{{ ops.<op>.outputs.<name> }}` in its params). */
+  /** Whether a later op of the pipeline uses this op's outputs: `{{ ops.<op>.outputs.<name> }}` in its params, or an outputs condition. */
   private async outputsReferenced(action: ActionRow): Promise<boolean> {
     const row = await this.repo.find(this.repo.dataSource, action.pipelineUuid);
     const ops = (row?.spec as unknown as CompiledSpec | undefined)?.raw.ops ?? [];
-    return ops.some((op) => scanOutputRefs(JSON.stringify(op.params ?? {})).refs.some((ref) => ref.op === action.op));
+    return ops.some(
+      (op) =>
+        scanOutputRefs(JSON.stringify(op.params ?? {})).refs.some((ref) => ref.op === action.op) ||
+        (op.conditions ?? []).some((c) => c.kind === 'outputs' && c.op === action.op),
+    );
   }
 
   // ------------------------------------------------------------------ steps

@@ -73,6 +73,8 @@ describe('pipelines service: steps', () => {
             if (r.runUuid === opRuns.get('lonely')) return { outputs: null } satisfies RunOutputsRead.Reply;
             if (r.runUuid === opRuns.get('produce-late') && outputsAsked.filter((u) => u === r.runUuid).length <= 2) return { outputs: null } satisfies RunOutputsRead.Reply;
             if (r.runUuid === opRuns.get('produce-late')) return { outputs: { seed: 9 } } satisfies RunOutputsRead.Reply;
+            // `judge` (an outputs condition depends on it): not there on the first read.
+            if (r.runUuid === opRuns.get('judge')) return (outputsAsked.filter((u) => u === r.runUuid).length <= 1 ? { outputs: null } : { outputs: { seed: 9 } }) satisfies RunOutputsRead.Reply;
             return { outputs: { seed: 7 } } satisfies RunOutputsRead.Reply;
           }) as MessageHandler,
         ],
@@ -131,19 +133,14 @@ describe('pipelines service: steps', () => {
     expect(pipelineStatuses.filter((s) => s.pipelineUuid === pipelineUuid).map((s) => s.status)).toEqual(['running', 'succeeded']);
   });
 
-  /** A pipeline of two ops, `<produce>` passing its output `seed` to `<consume>` (and `extra` ops); created now, its uuid returned. */
-  const startProducerConsumer = async (produce: string, consume: string, number: number, extra: string[] = []): Promise<string> => {
+  /** A pipeline (`name`) with the given `ops:` lines over two templates, `produce` (output `seed`) and `consume` (input `seed`); created now, its uuid returned once `first` is asked for. */
+  const startPipeline = async (name: string, ops: string[], first: string, number: number): Promise<string> => {
     const spec = [
       'version: 1',
       'kind: pipeline',
-      `name: ${produce}`,
+      `name: ${name}`,
       'ops:',
-      `  - name: ${produce}`,
-      '    template: {name: produce}',
-      `  - name: ${consume}`,
-      '    template: {name: consume}',
-      `    params: {seed: "{{ ops.${produce}.outputs.seed }}"}`,
-      ...extra,
+      ...ops,
       'templates:',
       '  - kind: experiment',
       '    name: produce',
@@ -155,14 +152,22 @@ describe('pipelines service: steps', () => {
       '    run: {cmd: "echo {{ seed }}"}',
       '',
     ].join('\n');
-    const compiled = checkPolyaxonfiles([{ path: `${produce}.yml`, content: spec }]);
+    const compiled = checkPolyaxonfiles([{ path: `${name}.yml`, content: spec }]);
     if (!compiled.ok) throw new Error(JSON.stringify(compiled.errors));
     const pipelineUuid = randomUUID();
     const pipeline = JSON.parse(JSON.stringify(compiled.spec)) as Record<string, unknown>;
     await bus.emit(RunCreated.PATTERN, { runUuid: pipelineUuid, project: 'alice/p', number, kind: 'pipeline', at: new Date().toISOString(), pipeline } satisfies RunCreated.Payload);
-    await waitFor(() => opRuns.has(produce), { timeoutMs: 20_000, what: 'the first op run to be asked for' });
+    await waitFor(() => opRuns.has(first), { timeoutMs: 20_000, what: 'the first op run to be asked for' });
     return pipelineUuid;
   };
+  /** Two ops, `<produce>` passing its output `seed` to `<consume>` (and `extra` ops). */
+  const startProducerConsumer = (produce: string, consume: string, number: number, extra: string[] = []): Promise<string> =>
+    startPipeline(
+      produce,
+      [`  - name: ${produce}`, '    template: {name: produce}', `  - name: ${consume}`, '    template: {name: consume}', `    params: {seed: "{{ ops.${produce}.outputs.seed }}"}`, ...extra],
+      produce,
+      number,
+    );
 
   it("passes outputs read through tracking, asking again when tracking did not answer (no 'missing upstream outputs')", async () => {
     const pipelineUuid = await startProducerConsumer('produce', 'consume', 2);
@@ -193,6 +198,31 @@ describe('pipelines service: steps', () => {
     expect(outputsAsked.filter((uuid) => uuid === opRuns.get('produce-late'))).toHaveLength(3);
     // Nobody refers to lonely's outputs: "none" is its answer, asked for once.
     expect(outputsAsked.filter((uuid) => uuid === opRuns.get('lonely'))).toHaveLength(1);
+  });
+
+  it('also waits for outputs an outputs condition looks at', async () => {
+    // Nothing refers to judge's outputs in its params: only the condition of `gated` needs them.
+    const pipelineUuid = await startPipeline(
+      'judged',
+      [
+        '  - name: judge',
+        '    template: {name: produce}',
+        '  - name: gated',
+        '    template: {name: produce}',
+        '    dependencies: [judge]',
+        '    conditions: [{kind: outputs, op: judge, exp: eq, params: [[seed, 9]]}]',
+      ],
+      'judge',
+      5,
+    );
+    const acknowledged = async () =>
+      Number(((await side.dataSource.query(`SELECT count(*)::int AS n FROM pipelines.actions WHERE run_uuid = $1 AND done_at IS NOT NULL`, [opRuns.get('judge')])) as Array<{ n: number }>)[0].n);
+    await waitFor(async () => (await acknowledged()) === 1, { timeoutMs: 20_000, what: 'the start of judge acknowledged' });
+    opStatus.set('judge', 'succeeded');
+    await opSucceeded(opRuns.get('judge')!, pipelineUuid);
+    // The condition holds only with judge's outputs: read again until they are there, then `gated` starts.
+    await waitFor(() => opParams.has('gated'), { timeoutMs: 20_000, what: 'the gated op run to be asked for' });
+    expect(outputsAsked.filter((uuid) => uuid === opRuns.get('judge'))).toHaveLength(2);
   });
 
   it('ends an op run whose status event was lost once its outputs can be read (the periodic confirmation asks again)', async () => {
