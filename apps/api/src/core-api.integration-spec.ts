@@ -303,6 +303,20 @@ describe.each([
     await bus.drain();
     expect((await call('GET', `/api/v1/runs/${run.uuid}`, undefined, token)).status).toBe(401);
     await expect(bus.request(RunTokenIssue.PATTERN, { runUuid: run.uuid })).rejects.toThrow(/already ended/);
+
+    // Asked for side by side (issued in one statement), each answer is its own run's.
+    const live = (await call('POST', '/api/v1/alice/vision/runs', spec(), tokens.alice)).body;
+    const unknown = '00000000-0000-4000-8000-000000000000';
+    const outcomes = await Promise.allSettled(
+      [live.uuid, run.uuid, unknown, other.uuid].map((runUuid: string) => bus.request<RunTokenIssue.Reply>(RunTokenIssue.PATTERN, { runUuid })),
+    );
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    expect(String((outcomes[2] as PromiseRejectedResult).reason)).toMatch(/unknown or already ended/);
+    const [liveToken, otherToken] = [outcomes[0], outcomes[3]].map((o) => (o as PromiseFulfilledResult<RunTokenIssue.Reply>).value.token);
+    expect(liveToken).not.toBe(otherToken);
+    expect((await bus.request<TokenVerify.Reply>(TokenVerify.PATTERN, { token: liveToken, runUuid: live.uuid })).access).toBe('write');
+    expect((await bus.request<TokenVerify.Reply>(TokenVerify.PATTERN, { token: liveToken, runUuid: other.uuid })).access).toBe('none');
+    expect((await bus.request<TokenVerify.Reply>(TokenVerify.PATTERN, { token: otherToken, runUuid: other.uuid })).access).toBe('write');
   });
 
   it('users and tokens: superuser administration, revocation, expiry, logout', async () => {

@@ -258,6 +258,12 @@ describe.each(backends)('persistence on %s', (_label, provision) => {
     expect(await repo.appendLogs(run, 'l2', last, true)).toBe(false);
     expect(await repo.logsEnded(run)).toBe(true);
     expect((await repo.logs(run)).map((l) => l.line)).toEqual(['hello', 'warn: ü ✓', 'bye']);
+
+    // Ends of logs recorded side by side (one statement), a run named twice among them.
+    const ending = [randomUUID(), randomUUID(), randomUUID()];
+    await Promise.all([...ending, ending[0], run].map((uuid) => repo.markLogsEnded(uuid)));
+    for (const uuid of ending) expect(await repo.logsEnded(uuid)).toBe(true);
+    expect(await repo.logsEnded(randomUUID())).toBe(false);
   });
 
   it('keeps per-metric summaries (last by step, finite min/max, count) and the API copy never regresses', async () => {

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { ActivityEntity } from '@myelin/persistence';
+import { ActivityEntity, CreationActivity, RunEntity } from '@myelin/persistence';
 import { Identity } from '@myelin/runtime';
 import { CORE_DATA_SOURCE } from '../database/database.providers';
 
@@ -14,10 +14,20 @@ export interface ActivityView {
   at: string;
 }
 
+/** How an actor is named in the log: a user, a run (its own token) or the platform itself. */
+function actorName(identity: Identity | null): string {
+  return identity ? (identity.runUuid ? `run:${identity.runUuid}` : identity.username) : 'system';
+}
+
 /** Who did what, when: one row per change, per project and globally. */
 @Injectable()
 export class ActivityService {
   constructor(@Inject(CORE_DATA_SOURCE) private readonly dataSource: DataSource) {}
+
+  /** The activity record of a run's creation, written by the runs repository with the run. */
+  creation(identity: Identity | null, action: string, details: (run: RunEntity) => Record<string, unknown>): CreationActivity {
+    return { actorId: identity?.userId ?? null, actor: actorName(identity), action, details };
+  }
 
   async record(
     identity: Identity | null,
@@ -33,7 +43,7 @@ export class ActivityService {
       // jsonb column: TypeORM's deep-partial typing does not follow Record<string, unknown>.
       details: details as object,
       actorId: identity?.userId ?? null,
-      actor: identity ? (identity.runUuid ? `run:${identity.runUuid}` : identity.username) : 'system',
+      actor: actorName(identity),
       action,
       entity,
       entityId,

@@ -48,6 +48,14 @@ async function migrateExclusively(dataSource: DataSource, schema: string, server
   }
 }
 
+/** The DataSources on the embedded database: one session for the whole process, so no other process shares it. */
+const embeddedDataSources = new WeakSet<DataSource>();
+
+/** True for a DataSource on the embedded PGlite (nothing outside this process can use its database). */
+export function isEmbeddedDataSource(dataSource: DataSource): boolean {
+  return embeddedDataSources.has(dataSource);
+}
+
 /**
  * One DataSource per service, on its own schema, for a PostgreSQL server or the embedded
  * PGlite: the same dialect, entities and migrations either way. Migrations run here
@@ -72,6 +80,7 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
   } else {
     const shared = await acquireEmbedded(target.dataDir, options.embeddedTemplate);
     dataSource = new DataSource({ ...common, driver: { Pool: pglitePoolClass(shared) } });
+    embeddedDataSources.add(dataSource);
   }
   try {
     await dataSource.initialize();

@@ -1,5 +1,6 @@
 import { DataSource, EntityManager, EntitySubscriberInterface, TransactionCommitEvent } from 'typeorm';
 import type { MessageKind } from '@myelin/contracts';
+import { isEmbeddedDataSource } from '../data-source/create-data-source';
 
 /** What the relay needs from the bus (kept structural so persistence does not depend on it). */
 export interface OutboxPublisher {
@@ -78,6 +79,7 @@ export class OutboxRelay {
   private stopped = true;
   private failures = 0;
   private idlePasses = 0;
+  private readonly embedded: boolean;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -85,6 +87,7 @@ export class OutboxRelay {
     private readonly publisher: OutboxPublisher,
     private readonly options: { intervalMs?: number; batchSize?: number; logger?: OutboxLogger } = {},
   ) {
+    this.embedded = isEmbeddedDataSource(dataSource);
     // A transaction that queued messages for this schema pokes the relay once it commits: a
     // message waits for no polling interval (the interval stays as the safety net, e.g. for
     // rows another replica left behind).
@@ -166,7 +169,9 @@ export class OutboxRelay {
       // One relay of a schema at a time across replicas (held to the commit): two relaying side by
       // side would each take a batch and publish them interleaved, e.g. a run's end of logs before
       // lines the other still holds. The second waits, then takes what is left, in id order.
-      await manager.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`myelin.outbox.${this.schema}`]);
+      // On the embedded database there is no other replica (its one session is this process's)
+      // and the transaction already holds that session: the lock would be a statement per pass for nothing.
+      if (!this.embedded) await manager.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`myelin.outbox.${this.schema}`]);
       // Taken and deleted in one statement, published before the commit: a failed publish rolls
       // the delete back and the rows go again on the next pass (at least once, in id order).
       const rows: Array<{ id: string | number; pattern: string; kind: MessageKind; payload: unknown }> =

@@ -97,16 +97,10 @@ export class CreateRunUseCase {
           payload: (r) => ({ ...startPayload(r, projectName, spec, cmd), ...(input.priority !== undefined ? { priority: input.priority } : {}) }),
         },
       ],
-      (created, m) =>
-        this.activity.record(
-          identity,
-          original ? `run.${original.strategy}` : 'run.created',
-          'run',
-          created.uuid,
-          project.id,
-          { number: created.number, ...(original ? { original: original.run.uuid } : {}) },
-          m,
-        ),
+      this.activity.creation(identity, original ? `run.${original.strategy}` : 'run.created', (created) => ({
+        number: created.number,
+        ...(original ? { original: original.run.uuid } : {}),
+      })),
     );
     return run;
   }
@@ -132,7 +126,7 @@ export class CreateRunUseCase {
       [
         runCreatedEvent(projectName, { hptuning: JSON.parse(JSON.stringify(spec.hptuning ?? {})) as Record<string, unknown> }),
       ],
-      (created, m) => this.activity.record(identity, 'group.created', 'run', created.uuid, project.id, { number: created.number }, m),
+      this.activity.creation(identity, 'group.created', (created) => ({ number: created.number })),
     );
     return run;
   }
@@ -180,16 +174,10 @@ export class CreateRunUseCase {
       [
         runCreatedEvent(projectName, { pipeline: compiled, ...(resumeOf ? { resumeOf: resumeOf.uuid } : {}) }),
       ],
-      (created, m) =>
-        this.activity.record(
-          identity,
-          resumeOf ? 'pipeline.retried' : 'pipeline.created',
-          'run',
-          created.uuid,
-          project.id,
-          { number: created.number, ...(resumeOf ? { original: resumeOf.uuid } : {}) },
-          m,
-        ),
+      this.activity.creation(identity, resumeOf ? 'pipeline.retried' : 'pipeline.created', (created) => ({
+        number: created.number,
+        ...(resumeOf ? { original: resumeOf.uuid } : {}),
+      })),
     );
     return run;
   }

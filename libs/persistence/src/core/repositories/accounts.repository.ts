@@ -4,6 +4,7 @@ import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { TokenEntity, TokenScope } from '../entities/token.entity';
 import { UserEntity } from '../entities/user.entity';
 import { FINAL_STATUSES } from '@myelin/contracts';
+import { GroupCommitter } from '../../group-commit/group-committer';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
 
@@ -98,20 +99,32 @@ export class AccountsRepository {
   }
 
   /**
-   * A run's own token, owned by the run's creator, in one statement that also checks the run
-   * exists and has not ended (executors ask for one each time they start a run). Null otherwise.
+   * A run's own token, owned by the run's creator, issued only if the run exists and has not
+   * ended (executors ask for one each time they start a run). Null otherwise. Tokens asked for
+   * side by side (a scheduler filling its free slots) are issued in one statement.
    */
-  async issueRunToken(runUuid: string): Promise<string | null> {
-    const token = `myl_${randomBytes(32).toString('base64url')}`;
-    const rows = (await this.tokens.manager.query(
-      `INSERT INTO "core"."tokens" ("id", "user_id", "token_hash", "prefix", "name", "scope", "run_uuid")
-       SELECT $1, r."created_by", $2, $3, 'run ' || r."uuid", 'run', r."uuid"
-         FROM "core"."runs" r WHERE r."uuid" = $4 AND NOT (r."status" = ANY($5::text[]))
-       RETURNING "id"`,
-      [randomUUID(), hashToken(token), token.slice(0, 10), runUuid, [...FINAL_STATUSES]],
-    )) as unknown[];
-    return rows.length ? token : null;
+  issueRunToken(runUuid: string): Promise<string | null> {
+    return this.runTokens.submit(runUuid);
   }
+
+  private readonly runTokens = new GroupCommitter<string, string | null>(
+    async (runUuids) => {
+      const tokens = runUuids.map(() => `myl_${randomBytes(32).toString('base64url')}`);
+      const ids = runUuids.map(() => randomUUID());
+      const rows = (await this.tokens.manager.query(
+        `INSERT INTO "core"."tokens" ("id", "user_id", "token_hash", "prefix", "name", "scope", "run_uuid")
+         SELECT v."id", r."created_by", v."hash", v."prefix", 'run ' || r."uuid", 'run', r."uuid"
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[]) AS v("id", "hash", "prefix", "run_uuid")
+           JOIN "core"."runs" r ON r."uuid" = v."run_uuid"
+          WHERE NOT (r."status" = ANY($5::text[]))
+         RETURNING "id"`,
+        [ids, tokens.map(hashToken), tokens.map((t) => t.slice(0, 10)), runUuids, [...FINAL_STATUSES]],
+      )) as Array<{ id: string }>;
+      const issued = new Set(rows.map((row) => row.id));
+      return tokens.map((token, i) => (issued.has(ids[i]) ? token : null));
+    },
+    { gather: true, maxGroupSize: 64 },
+  );
 
   /** The token's user when the token exists, is neither revoked nor expired, and its user is active. */
   async verifyToken(token: string, now = new Date()): Promise<VerifiedToken | null> {

@@ -5,6 +5,7 @@ import { ProjectEntity } from '../entities/project.entity';
 import { RunConditionEntity } from '../entities/run-condition.entity';
 import { RunEntity } from '../entities/run.entity';
 import { enqueueOutbox, enqueueOutboxMany, OutboxEntry } from '../../outbox/outbox-relay';
+import { GroupCommitter } from '../../group-commit/group-committer';
 
 const RUN_START_PATTERN = 'scheduler.cmd.run.start.v1';
 
@@ -55,6 +56,62 @@ export interface OutboxMessage {
   pattern: string;
   /** Built once the run exists (it needs the uuid and number). */
   payload: (run: RunEntity) => object;
+}
+
+/** The activity record of a creation (core.activity), written with the run. */
+export interface CreationActivity {
+  actorId: string | null;
+  actor: string;
+  action: string;
+  /** Built once the run exists (it needs the number). */
+  details: (run: RunEntity) => Record<string, unknown>;
+}
+
+interface RunCreation {
+  input: NewRun;
+  messages: OutboxMessage[];
+  activity?: CreationActivity;
+}
+
+/** The most runs one creating transaction writes (a larger burst is written in several). */
+const MAX_RUNS_CREATED_TOGETHER = 64;
+
+/** The columns a creation writes; the table fills created_at and updated_at. */
+const INSERTED_RUN_COLUMNS = [
+  'uuid', 'project_id', 'number', 'kind', 'name', 'description', 'tags', 'content', 'spec', 'params', 'code_dir', 'status',
+  'status_reason', 'status_message', 'exit_code', 'parent_uuid', 'original_uuid', 'cloning_strategy', 'trial_key', 'managed',
+  'created_by', 'readme', 'archived_at', 'started_at', 'finished_at',
+] as const;
+
+/** A new run as a row of core.runs, by column name (for jsonb_populate_recordset). */
+function runRow(run: RunEntity): Record<(typeof INSERTED_RUN_COLUMNS)[number], unknown> {
+  return {
+    uuid: run.uuid,
+    project_id: run.projectId,
+    number: run.number,
+    kind: run.kind,
+    name: run.name,
+    description: run.description,
+    tags: run.tags,
+    content: run.content,
+    spec: run.spec,
+    params: run.params,
+    code_dir: run.codeDir,
+    status: run.status,
+    status_reason: run.statusReason,
+    status_message: run.statusMessage,
+    exit_code: run.exitCode,
+    parent_uuid: run.parentUuid,
+    original_uuid: run.originalUuid,
+    cloning_strategy: run.cloningStrategy,
+    trial_key: run.trialKey,
+    managed: run.managed,
+    created_by: run.createdBy,
+    readme: run.readme,
+    archived_at: run.archivedAt,
+    started_at: run.startedAt,
+    finished_at: run.finishedAt,
+  };
 }
 
 export interface NewRun {
@@ -117,63 +174,132 @@ export class RunsRepository {
   /**
    * Create a run with its per-project number, its first condition and the messages that
    * announce it, in one transaction: either all of it exists or none of it does.
+   *
+   * Creations that arrive together (a burst of submissions, a pipeline's wave of ops, a search's
+   * trials) are written together: one transaction, one counter update per project and one
+   * statement each for the runs, their conditions and their messages, instead of eight statements
+   * per run. Numbers follow the order of arrival. If a group fails, each of its runs is created
+   * alone, so one bad creation (a missing project, a trial key taken) fails only its own caller.
    */
-  async create(
+  create(
     input: NewRun,
     messages: OutboxMessage[] = [],
-    /** Extra work in the same transaction once the run row exists (issuing its token...). */
-    withinTransaction?: (run: RunEntity, manager: EntityManager) => Promise<void>,
+    /** Who created it, for the activity log (in the same transaction). */
+    activity?: CreationActivity,
   ): Promise<RunEntity> {
+    return this.creations.submit({ input, messages, activity });
+  }
+
+  private readonly creations = new GroupCommitter<RunCreation, RunEntity>((group) => this.createGroup(group), {
+    gather: true,
+    maxGroupSize: MAX_RUNS_CREATED_TOGETHER,
+  });
+
+  private createGroup(group: RunCreation[]): Promise<RunEntity[]> {
     return this.dataSource.transaction(async (manager) => {
-      // Wrapped in a CTE so the driver returns plain rows (a bare UPDATE returns [rows, count]).
-      const counter = (await manager.query(
+      // Each project's counter moves once, by the number of its runs in the group.
+      const perProject = new Map<string, number>();
+      for (const { input } of group) perProject.set(input.projectId, (perProject.get(input.projectId) ?? 0) + 1);
+      const counters = (await manager.query(
         `WITH bumped AS (
-           UPDATE "core"."projects" SET "last_run_number" = "last_run_number" + 1, "updated_at" = now()
-           WHERE "id" = $1 RETURNING "last_run_number"
-         ) SELECT "last_run_number" FROM bumped`,
-        [input.projectId],
-      )) as Array<{ last_run_number: number }>;
-      if (!counter.length) throw new Error(`project ${input.projectId} does not exist`);
-      const number = counter[0].last_run_number;
-      const now = new Date();
-      const run = manager.create(RunEntity, {
-        uuid: randomUUID(),
-        projectId: input.projectId,
-        number: Number(number),
-        kind: input.kind,
-        name: input.name ?? null,
-        description: input.description ?? '',
-        tags: input.tags ?? [],
-        content: input.content,
-        spec: input.spec,
-        params: input.params,
-        codeDir: input.codeDir ?? null,
-        status: 'created',
-        statusReason: 'Created',
-        statusMessage: '',
-        exitCode: null,
-        parentUuid: input.parentUuid ?? null,
-        originalUuid: input.originalUuid ?? null,
-        cloningStrategy: input.cloningStrategy ?? null,
-        trialKey: input.trialKey ?? null,
-        createdBy: input.createdBy,
-        managed: input.managed ?? true,
-        startedAt: null,
-        finishedAt: null,
+           UPDATE "core"."projects" p SET "last_run_number" = p."last_run_number" + v.n, "updated_at" = now()
+             FROM unnest($1::uuid[], $2::int[]) AS v(id, n)
+            WHERE p."id" = v.id
+           RETURNING p."id", p."last_run_number"
+         ) SELECT "id", "last_run_number" FROM bumped`,
+        [[...perProject.keys()], [...perProject.values()]],
+      )) as Array<{ id: string; last_run_number: number }>;
+      const nextNumber = new Map<string, number>();
+      for (const c of counters) nextNumber.set(c.id, Number(c.last_run_number) - (perProject.get(c.id) as number) + 1);
+      const runs = group.map(({ input }) => {
+        const number = nextNumber.get(input.projectId);
+        if (number === undefined) throw new Error(`project ${input.projectId} does not exist`);
+        nextNumber.set(input.projectId, number + 1);
+        return manager.create(RunEntity, {
+          uuid: randomUUID(),
+          projectId: input.projectId,
+          number,
+          kind: input.kind,
+          name: input.name ?? null,
+          description: input.description ?? '',
+          tags: input.tags ?? [],
+          content: input.content,
+          spec: input.spec,
+          params: input.params,
+          codeDir: input.codeDir ?? null,
+          status: 'created',
+          statusReason: 'Created',
+          statusMessage: '',
+          exitCode: null,
+          parentUuid: input.parentUuid ?? null,
+          originalUuid: input.originalUuid ?? null,
+          cloningStrategy: input.cloningStrategy ?? null,
+          trialKey: input.trialKey ?? null,
+          createdBy: input.createdBy,
+          managed: input.managed ?? true,
+          readme: '',
+          archivedAt: null,
+          startedAt: null,
+          finishedAt: null,
+        });
       });
-      // insert, not save: save() reads the row first to choose between INSERT and UPDATE.
-      await manager.insert(RunEntity, run as object);
-      await manager.insert(RunConditionEntity, { runUuid: run.uuid, status: 'created', reason: 'Created', message: '', at: now });
-      if (withinTransaction) await withinTransaction(run, manager);
+      // All rows in one statement whatever their number (one prepared statement): a JSON array
+      // of rows, with the columns the table sets itself (created_at, updated_at) read back.
+      const stamps = (await manager.query(
+        `INSERT INTO "core"."runs" (${INSERTED_RUN_COLUMNS.map((c) => `"${c}"`).join(', ')})
+         SELECT ${INSERTED_RUN_COLUMNS.map((c) => `r."${c}"`).join(', ')}
+           FROM jsonb_populate_recordset(NULL::"core"."runs", $1::jsonb) WITH ORDINALITY AS r
+          ORDER BY r.ordinality
+         RETURNING "uuid", "created_at", "updated_at"`,
+        [JSON.stringify(runs.map(runRow))],
+      )) as Array<{ uuid: string; created_at: Date; updated_at: Date }>;
+      const stampOf = new Map(stamps.map((row) => [row.uuid, row]));
+      for (const run of runs) {
+        const stamp = stampOf.get(run.uuid);
+        if (stamp) Object.assign(run, { createdAt: stamp.created_at, updatedAt: stamp.updated_at });
+      }
+      const now = new Date();
+      await manager.query(
+        `INSERT INTO "core"."run_conditions" ("run_uuid", "status", "reason", "message", "at")
+         SELECT u, 'created', 'Created', '', $2::timestamptz FROM unnest($1::uuid[]) AS u`,
+        [runs.map((r) => r.uuid), now],
+      );
+      const activities = group.flatMap(({ activity }, i) => (activity ? [{ ...activity, run: runs[i] }] : []));
+      if (activities.length) {
+        await manager.query(
+          `INSERT INTO "core"."activity" ("actor_id", "actor", "action", "entity", "entity_id", "project_id", "details")
+           SELECT a.actor_id, a.actor, a.action, 'run', a.entity_id, a.project_id, a.details
+             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::jsonb[]) WITH ORDINALITY
+                  AS a(actor_id, actor, action, entity_id, project_id, details, n)
+            ORDER BY a.n`,
+          [
+            activities.map((a) => a.actorId),
+            activities.map((a) => a.actor),
+            activities.map((a) => a.action),
+            activities.map((a) => a.run.uuid),
+            activities.map((a) => a.run.projectId),
+            activities.map((a) => JSON.stringify(a.details(a.run))),
+          ],
+        );
+      }
       const queued: OutboxEntry[] = [];
-      for (const m of messages) {
-        const payload = m.payload(run);
-        // Start commands carry what the scheduler's admission needs (submitter, teams, parent concurrency).
-        if (m.pattern === RUN_START_PATTERN) Object.assign(payload, await admissionFacts(manager, run, input.parentRun));
-        queued.push({ kind: m.kind, pattern: m.pattern, payload });
+      // Admission facts are the same for every run of one submitter and parent: read once per group.
+      const facts = new Map<string, ReturnType<typeof admissionFacts>>();
+      for (const [i, { input, messages }] of group.entries()) {
+        const run = runs[i];
+        for (const m of messages) {
+          const payload = m.payload(run);
+          // Start commands carry what the scheduler's admission needs (submitter, teams, parent concurrency).
+          if (m.pattern === RUN_START_PATTERN) {
+            const key = `${run.createdBy} ${run.parentUuid ?? ''}`;
+            if (!facts.has(key)) facts.set(key, admissionFacts(manager, run, input.parentRun));
+            Object.assign(payload, await facts.get(key));
+          }
+          queued.push({ kind: m.kind, pattern: m.pattern, payload });
+        }
       }
       await enqueueOutboxMany(manager, 'core', queued);
-      return run;
+      return runs;
     });
   }
 

@@ -1,4 +1,5 @@
 import { DataSource, EntityManager } from 'typeorm';
+import { GroupCommitter } from '../../group-commit/group-committer';
 import type { LogStream } from '@myelin/contracts';
 import { downsampleSeries, SeriesPoint } from './downsample';
 import { chooseRollupWidth, coverRange, rollupBatch } from './rollups';
@@ -352,13 +353,29 @@ export class TrackingRepository {
     });
   }
 
-  /** Record that the run's producer sent its last log batch. */
-  async markLogsEnded(runUuid: string, manager: EntityManager | DataSource = this.dataSource): Promise<void> {
+  /**
+   * Record that the run's producer sent its last log batch. Outside a transaction, the ends of
+   * runs that finish together (a supervision pass) are recorded in one statement.
+   */
+  async markLogsEnded(runUuid: string, manager?: EntityManager): Promise<void> {
+    if (!manager) return this.logEnds.submit(runUuid);
     await manager.query(
       `INSERT INTO "tracking"."ingested_batches" ("run_uuid", "batch_id") VALUES ($1, 'eof') ON CONFLICT DO NOTHING`,
       [runUuid],
     );
   }
+
+  private readonly logEnds = new GroupCommitter<string, void>(
+    async (runUuids) => {
+      await this.dataSource.query(
+        `INSERT INTO "tracking"."ingested_batches" ("run_uuid", "batch_id")
+         SELECT DISTINCT u, 'eof' FROM unnest($1::uuid[]) AS u ON CONFLICT DO NOTHING`,
+        [runUuids],
+      );
+      return runUuids.map(() => undefined);
+    },
+    { gather: true, maxGroupSize: 500 },
+  );
 
   async logsEnded(runUuid: string): Promise<boolean> {
     const rows = (await this.dataSource.query(
