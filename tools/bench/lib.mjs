@@ -1,5 +1,7 @@
 // What the end-to-end benchmarks share: where the CLI is, flags, a free port, and the build.
 import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,4 +90,56 @@ export async function removeBusPrefix(amqpUrl, prefix) {
   } finally {
     await connection.close();
   }
+}
+
+/** Busy and total clock ticks of the whole machine so far (/proc/stat): how saturated its cores were between two readings. */
+export function machineTicks() {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = fields[3] + fields[4]; // idle + iowait
+  return { busy: total - idle, total };
+}
+export const busyShare = (before, after) => (after.busy - before.busy) / (after.total - before.total);
+
+/**
+ * Jobs without the platform: n processes running `script` at concurrency c, spawned straight from this
+ * (small) Node process, under the local executor's wrapper shape (the script in a subshell of a
+ * bash that records the pid and the exit code in files), output to a file. What the machine itself
+ * allows: on a small VM, starting bash, date and sleep costs tens of ms of CPU per job. With
+ * `oneByOne`, also spawn-to-first-line of that many jobs one at a time (the script must write its
+ * clock in ms to `started_ms` first).
+ */
+export async function bareJobs(n, c, script, oneByOne = 0) {
+  const dir = mkdtempSync(join(tmpdir(), 'myelin-bench-bare-'));
+  const ticks0 = machineTicks();
+  writeFileSync(join(dir, 'cmd.sh'), script);
+  const wrapper = 'printf "%s" "$$" > "$2"; ( set --; . "$0" ); code=$?; printf "%s" "$code" > "$1"; exit $code';
+  const t0 = Date.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: c }, async () => {
+      while (next < n) {
+        const i = next++;
+        const out = openSync(join(dir, `out${i}`), 'a');
+        await new Promise((resolve, reject) => {
+          const child = spawn('/bin/bash', ['-c', wrapper, join(dir, 'cmd.sh'), join(dir, `exit${i}`), join(dir, `pid${i}`)], { cwd: dir, detached: true, stdio: ['ignore', out, out] });
+          child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`bare job ${i} exited with ${code}`))));
+          child.once('error', reject);
+        });
+        closeSync(out);
+      }
+    }),
+  );
+  const ms = Date.now() - t0;
+  const busy = busyShare(ticks0, machineTicks());
+  // Spawn-to-first-line, one job at a time (the floor under the platform's submit-to-process-start).
+  const latencies = [];
+  for (let i = 0; i < oneByOne; i++) {
+    const at = Date.now();
+    const child = spawn('/bin/bash', ['-c', wrapper, join(dir, 'cmd.sh'), join(dir, 'exit'), join(dir, 'pid')], { cwd: dir, detached: true, stdio: 'ignore' });
+    await new Promise((resolve) => child.once('exit', resolve));
+    latencies.push(Number(readFileSync(join(dir, 'started_ms'), 'utf8')) - at);
+  }
+  rmSync(dir, { recursive: true, force: true });
+  return { ms, busy, latencies: latencies.sort((a, b) => a - b) };
 }

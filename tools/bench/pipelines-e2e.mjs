@@ -3,16 +3,21 @@
 // pipeline concurrency C, through `myelin up` (API, pipelines service, scheduler, in one process),
 // compared with the ideal: ceil(N / C) waves of one trivial op's own duration (from its start
 // decision to its final status, measured on the same platform), i.e. the time with zero
-// orchestration overhead. Also prints N plain runs submitted at once (the scheduler alone).
+// orchestration overhead. Also prints N plain runs submitted at once (the scheduler alone) and,
+// first, the same N jobs spawned without the platform (--no-baseline skips both).
 // Usage: node tools/bench/pipelines-e2e.mjs [--ops 1000] [--concurrency 32] [--no-baseline]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { apiCaller, arg, build, freePort, startMyelin, waitReady } from './lib.mjs';
+import { apiCaller, arg, bareJobs, build, freePort, startMyelin, waitReady } from './lib.mjs';
 
 const N = arg('--ops', 1000);
 const C = arg('--concurrency', 32);
 if (!process.env.BENCH_NO_BUILD) build();
+// The machine alone, first: the same N trivial jobs at concurrency C spawned without the platform
+// (the local executor's wrapper shape). Starting a process is not free on a small VM, and the
+// ideal below does not count it: this says how much of the total the machine itself takes.
+const bare = process.argv.includes('--no-baseline') ? null : await bareJobs(N, C, 'true\n');
 
 const home = mkdtempSync(join(tmpdir(), 'myelin-bench-pipelines-'));
 const port = await freePort();
@@ -80,6 +85,11 @@ try {
   console.log(`one trivial op: ${opMs} ms from its creation to its final status (median of 5); a 1-op pipeline run end to end: ${pipelineMs} ms`);
   console.log(`ideal (ceil(${N}/${C}) = ${Math.ceil(N / C)} waves x ${opMs} ms): ${s(idealMs)}`);
   console.log(`pipeline of ${N} ops: ${s(totalMs)} (${((totalMs / idealMs - 1) * 100).toFixed(0)}% over the ideal)`);
+  if (bare) {
+    console.log(
+      `the same ${N} trivial jobs without the platform (spawned straight from a Node process, same wrapper, concurrency ${C}): ${s(bare.ms)} (${((bare.ms / idealMs - 1) * 100).toFixed(0)}% over the ideal; the machine's cores ${(bare.busy * 100).toFixed(0)}% busy); the pipeline took ${(totalMs / bare.ms).toFixed(1)}x that`,
+    );
+  }
   if (baseline) console.log(`${N} plain runs submitted at once (scheduler alone, same concurrency): ${s(plainMs)} (${((totalMs / plainMs - 1) * 100).toFixed(0)}% pipeline overhead over it)`);
 } finally {
   up.kill('SIGTERM');

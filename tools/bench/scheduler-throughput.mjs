@@ -11,11 +11,10 @@
 //     it), first, so the figures say how much of the total is the machine's own process cost.
 // Usage: node tools/bench/scheduler-throughput.mjs [--distributed] [--runs 1000] [--seconds 0.5] [--concurrency 32] [--latency-runs 100] [--no-baseline]
 // BENCH_DUMP=<file> writes each burst run's process start, exit and final-status instants (ms) there, for a per-second picture.
-import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { apiCaller, arg, build, freePort, removeBusPrefix, sleep, startMyelin, waitReady } from './lib.mjs';
+import { apiCaller, arg, bareJobs, build, busyShare, freePort, machineTicks, removeBusPrefix, sleep, startMyelin, waitReady } from './lib.mjs';
 
 const N = arg('--runs', 1000);
 const D = arg('--seconds', 0.5);
@@ -23,56 +22,8 @@ const C = arg('--concurrency', 32);
 const L = arg('--latency-runs', 100);
 if (!process.env.BENCH_NO_BUILD) build();
 
-/**
- * The same jobs without the platform: N processes at concurrency C spawned straight from this
- * (small) Node process, under the local executor's wrapper shape (the script in a subshell of a
- * bash that records the pid and the exit code in files), output to a file. What the machine itself
- * allows: on a small VM, starting bash, date and sleep costs tens of ms of CPU per job.
- */
-/** Busy and total clock ticks of the whole machine so far (/proc/stat): how saturated its cores were between two readings. */
-function machineTicks() {
-  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
-  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
-  const idle = fields[3] + fields[4]; // idle + iowait
-  return { busy: total - idle, total };
-}
-const busyShare = (before, after) => (after.busy - before.busy) / (after.total - before.total);
-
-async function bareProcesses(n, c, oneByOne = 0) {
-  const dir = mkdtempSync(join(tmpdir(), 'myelin-bench-bare-'));
-  const ticks0 = machineTicks();
-  writeFileSync(join(dir, 'cmd.sh'), `date +%s%3N > started_ms; sleep ${D}\n`);
-  const wrapper = 'printf "%s" "$$" > "$2"; ( set --; . "$0" ); code=$?; printf "%s" "$code" > "$1"; exit $code';
-  const t0 = Date.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: c }, async () => {
-      while (next < n) {
-        const i = next++;
-        const out = openSync(join(dir, `out${i}`), 'a');
-        await new Promise((resolve, reject) => {
-          const child = spawn('/bin/bash', ['-c', wrapper, join(dir, 'cmd.sh'), join(dir, `exit${i}`), join(dir, `pid${i}`)], { cwd: dir, detached: true, stdio: ['ignore', out, out] });
-          child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`bare job ${i} exited with ${code}`))));
-          child.once('error', reject);
-        });
-        closeSync(out);
-      }
-    }),
-  );
-  const ms = Date.now() - t0;
-  const busy = busyShare(ticks0, machineTicks());
-  // Spawn-to-first-line, one job at a time (the floor under the platform's submit-to-process-start).
-  const latencies = [];
-  for (let i = 0; i < oneByOne; i++) {
-    const at = Date.now();
-    const child = spawn('/bin/bash', ['-c', wrapper, join(dir, 'cmd.sh'), join(dir, 'exit'), join(dir, 'pid')], { cwd: dir, detached: true, stdio: 'ignore' });
-    await new Promise((resolve) => child.once('exit', resolve));
-    latencies.push(Number(readFileSync(join(dir, 'started_ms'), 'utf8')) - at);
-  }
-  rmSync(dir, { recursive: true, force: true });
-  return { ms, busy, latencies: latencies.sort((a, b) => a - b) };
-}
-const bare = process.argv.includes('--no-baseline') ? null : await bareProcesses(N, C, Math.min(L, 20));
+// The same jobs without the platform, first (see bareJobs in lib.mjs).
+const bare = process.argv.includes('--no-baseline') ? null : await bareJobs(N, C, `date +%s%3N > started_ms; sleep ${D}\n`, Math.min(L, 20));
 const bareMs = bare?.ms ?? null;
 
 const home = mkdtempSync(join(tmpdir(), 'myelin-bench-scheduler-'));
