@@ -1,44 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import { RunCreated, RunStart } from '@myelin/contracts';
-import { createTestDatabase, TestDatabase } from '@myelin/testing';
-import { openServiceDatabase, ServiceDatabase } from '../../data-source/create-data-source';
-import { CORE_SCHEMA } from '../../schemas';
-import { AccountsRepository } from './accounts.repository';
+import { useCoreTestDatabase } from '../../testing/core-test-database';
 import { NewRun, RunsRepository } from './runs.repository';
 
 /** Runs created side by side are written together; each caller still gets its own run, or its own error. */
 describe('runs repository: creations written together', () => {
-  let db: TestDatabase;
-  let core: ServiceDatabase;
-  let runs: RunsRepository;
-  let accounts: AccountsRepository;
-
-  beforeAll(async () => {
-    db = await createTestDatabase('myelin_run_creation');
-    core = await openServiceDatabase({ url: db.url, ...CORE_SCHEMA });
-    runs = new RunsRepository(core.dataSource);
-    accounts = new AccountsRepository(core.dataSource);
-  }, 60_000);
-
-  afterAll(async () => {
-    await core?.close();
-    await db?.drop();
-  });
+  const db = useCoreTestDatabase('myelin_run_creation');
 
   const announce = [
     { kind: 'event' as const, pattern: RunCreated.PATTERN, payload: (r: { uuid: string; number: number }) => ({ runUuid: r.uuid, number: r.number }) },
     { kind: 'command' as const, pattern: RunStart.PATTERN, payload: (r: { uuid: string }) => ({ runUuid: r.uuid }) },
   ];
   const outbox = async () =>
-    ((await core.dataSource.query(`SELECT pattern, payload FROM core.outbox ORDER BY id`)) as Array<{ pattern: string; payload: Record<string, unknown> | string }>).map(
+    ((await db.core.dataSource.query(`SELECT pattern, payload FROM core.outbox ORDER BY id`)) as Array<{ pattern: string; payload: Record<string, unknown> | string }>).map(
       (r) => ({ pattern: r.pattern, payload: typeof r.payload === 'string' ? (JSON.parse(r.payload) as Record<string, unknown>) : r.payload }),
     );
 
   it('numbers a burst over two projects in the order of arrival, with every row, condition and message of each run', async () => {
-    const carol = await accounts.createUser({ username: 'carol' });
-    const one = await runs.getOrCreateProject(carol.id, 'one');
-    const two = await runs.getOrCreateProject(carol.id, 'two');
-    await core.dataSource.query(`DELETE FROM core.outbox`);
+    const carol = await db.accounts.createUser({ username: 'carol' });
+    const one = await db.runs.getOrCreateProject(carol.id, 'one');
+    const two = await db.runs.getOrCreateProject(carol.id, 'two');
+    await db.core.dataSource.query(`DELETE FROM core.outbox`);
     const input = (projectId: string, i: number): NewRun => ({
       projectId,
       kind: 'experiment',
@@ -50,12 +32,12 @@ describe('runs repository: creations written together', () => {
       createdBy: carol.id,
     });
     // 150 creations in one turn of the event loop: more than one group's worth.
-    const created = await Promise.all(Array.from({ length: 150 }, (_, i) => runs.create(input(i % 3 === 0 ? two.id : one.id, i), announce)));
+    const created = await Promise.all(Array.from({ length: 150 }, (_, i) => db.runs.create(input(i % 3 === 0 ? two.id : one.id, i), announce)));
 
     const numbersOf = (projectId: string) => created.filter((r) => r.projectId === projectId).map((r) => r.number);
     expect(numbersOf(one.id)).toEqual(Array.from({ length: 100 }, (_, k) => k + 1));
     expect(numbersOf(two.id)).toEqual(Array.from({ length: 50 }, (_, k) => k + 1));
-    const counters = (await core.dataSource.query(`SELECT name, last_run_number FROM core.projects WHERE id = ANY($1::uuid[]) ORDER BY name`, [[one.id, two.id]])) as Array<{
+    const counters = (await db.core.dataSource.query(`SELECT name, last_run_number FROM core.projects WHERE id = ANY($1::uuid[]) ORDER BY name`, [[one.id, two.id]])) as Array<{
       name: string;
       last_run_number: number;
     }>;
@@ -66,7 +48,7 @@ describe('runs repository: creations written together', () => {
 
     // What each caller got back is what was stored.
     const r7 = created[7];
-    const stored = await runs.findByUuid(r7.uuid);
+    const stored = await db.runs.findByUuid(r7.uuid);
     expect(stored).toMatchObject({ name: 'r7', tags: ['t7', 'burst'], content: 'content 7', params: { i: 7 }, status: 'created', statusReason: 'Created', managed: true, readme: '' });
     expect(stored?.spec).toEqual({ kind: 'experiment', run: { cmd: 'echo 7' } });
     expect(r7.createdAt).toBeInstanceOf(Date);
@@ -74,7 +56,7 @@ describe('runs repository: creations written together', () => {
     // Written together: a transaction's now() is the creation time of all its runs, so 150 runs
     // created side by side carry as many distinct times as transactions wrote them (64 at most each).
     expect(new Set(created.map((r) => r.createdAt.getTime())).size).toBeLessThanOrEqual(3);
-    const conditions = (await core.dataSource.query(`SELECT run_uuid, status, reason FROM core.run_conditions WHERE run_uuid = ANY($1::uuid[])`, [created.map((r) => r.uuid)])) as Array<{
+    const conditions = (await db.core.dataSource.query(`SELECT run_uuid, status, reason FROM core.run_conditions WHERE run_uuid = ANY($1::uuid[])`, [created.map((r) => r.uuid)])) as Array<{
       run_uuid: string;
       status: string;
     }>;
@@ -93,19 +75,19 @@ describe('runs repository: creations written together', () => {
   });
 
   it('fails only the bad creation of a group: a project that does not exist, a trial key already taken', async () => {
-    const dan = await accounts.createUser({ username: 'dan' });
-    const project = await runs.getOrCreateProject(dan.id, 'p');
+    const dan = await db.accounts.createUser({ username: 'dan' });
+    const project = await db.runs.getOrCreateProject(dan.id, 'p');
     const base = { projectId: project.id, kind: 'experiment' as const, content: 'x', spec: {}, params: {}, createdBy: dan.id };
-    const group = await runs.create({ ...base, kind: 'group' });
-    await runs.create({ ...base, parentUuid: group.uuid, trialKey: 'k1' });
-    await core.dataSource.query(`DELETE FROM core.outbox`);
+    const group = await db.runs.create({ ...base, kind: 'group' });
+    await db.runs.create({ ...base, parentUuid: group.uuid, trialKey: 'k1' });
+    await db.core.dataSource.query(`DELETE FROM core.outbox`);
 
     const outcomes = await Promise.allSettled([
-      runs.create({ ...base, name: 'a' }, announce),
-      runs.create({ ...base, projectId: randomUUID(), name: 'nowhere' }, announce),
-      runs.create({ ...base, name: 'b' }, announce),
-      runs.create({ ...base, parentUuid: group.uuid, trialKey: 'k1', name: 'taken' }, announce),
-      runs.create({ ...base, parentUuid: group.uuid, trialKey: 'k2', name: 'c' }, announce),
+      db.runs.create({ ...base, name: 'a' }, announce),
+      db.runs.create({ ...base, projectId: randomUUID(), name: 'nowhere' }, announce),
+      db.runs.create({ ...base, name: 'b' }, announce),
+      db.runs.create({ ...base, parentUuid: group.uuid, trialKey: 'k1', name: 'taken' }, announce),
+      db.runs.create({ ...base, parentUuid: group.uuid, trialKey: 'k2', name: 'c' }, announce),
     ]);
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled']);
     expect(String((outcomes[1] as PromiseRejectedResult).reason)).toMatch(/does not exist/);
@@ -117,7 +99,7 @@ describe('runs repository: creations written together', () => {
       ['b', 4],
       ['c', 5],
     ]);
-    const names = (await core.dataSource.query(`SELECT name FROM core.runs WHERE project_id = $1 ORDER BY number`, [project.id])) as Array<{ name: string | null }>;
+    const names = (await db.core.dataSource.query(`SELECT name FROM core.runs WHERE project_id = $1 ORDER BY number`, [project.id])) as Array<{ name: string | null }>;
     expect(names.map((n) => n.name)).toEqual([null, null, 'a', 'b', 'c']);
     const started = (await outbox()).filter((m) => m.pattern === RunStart.PATTERN).map((m) => m.payload['runUuid']);
     for (const run of made) expect(started).toContain(run.uuid);
@@ -125,19 +107,19 @@ describe('runs repository: creations written together', () => {
   });
 
   it("records each creation's activity with its own run, and none for a creation that failed", async () => {
-    const eve = await accounts.createUser({ username: 'eve' });
-    const project = await runs.getOrCreateProject(eve.id, 'p');
+    const eve = await db.accounts.createUser({ username: 'eve' });
+    const project = await db.runs.getOrCreateProject(eve.id, 'p');
     const base = { projectId: project.id, kind: 'experiment' as const, content: 'x', spec: {}, params: {}, createdBy: eve.id };
-    const group = await runs.create({ ...base, kind: 'group', trialKey: null });
-    await runs.create({ ...base, parentUuid: group.uuid, trialKey: 'taken' });
+    const group = await db.runs.create({ ...base, kind: 'group', trialKey: null });
+    await db.runs.create({ ...base, parentUuid: group.uuid, trialKey: 'taken' });
     const activity = (action: string) => ({ actorId: eve.id, actor: 'eve', action, details: (run: { number: number }) => ({ number: run.number }) });
     const outcomes = await Promise.allSettled([
-      runs.create({ ...base, name: 'x' }, [], activity('run.created')),
-      runs.create({ ...base, name: 'y', parentUuid: group.uuid, trialKey: 'taken' }, [], activity('run.refused')),
-      runs.create({ ...base, name: 'z' }, [], activity('run.copy')),
+      db.runs.create({ ...base, name: 'x' }, [], activity('run.created')),
+      db.runs.create({ ...base, name: 'y', parentUuid: group.uuid, trialKey: 'taken' }, [], activity('run.refused')),
+      db.runs.create({ ...base, name: 'z' }, [], activity('run.copy')),
     ]);
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-    const rows = (await core.dataSource.query(
+    const rows = (await db.core.dataSource.query(
       `SELECT a.actor, a.action, a.details, r.name FROM core.activity a JOIN core.runs r ON r.uuid::text = a.entity_id WHERE a.project_id = $1 ORDER BY a.id`,
       [project.id],
     )) as Array<{ actor: string; action: string; details: Record<string, unknown> | string; name: string }>;
