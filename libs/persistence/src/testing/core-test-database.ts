@@ -6,6 +6,8 @@ import { RunsRepository } from '../core/repositories/runs.repository';
 
 /** What a test of the core repositories works with: its own database, opened on the core schema. */
 export interface CoreRepositories {
+  /** The database's URL (a second service instance may open it too). */
+  url: string;
   core: ServiceDatabase;
   runs: RunsRepository;
   accounts: AccountsRepository;
@@ -20,6 +22,7 @@ export function useCoreTestDatabase(name: string): CoreRepositories {
   let db: TestDatabase | undefined;
   beforeAll(async () => {
     db = await createTestDatabase(name);
+    handle.url = db.url;
     handle.core = await openServiceDatabase({ url: db.url, ...CORE_SCHEMA });
     handle.runs = new RunsRepository(handle.core.dataSource);
     handle.accounts = new AccountsRepository(handle.core.dataSource);

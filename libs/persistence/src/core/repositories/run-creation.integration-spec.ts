@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { RunCreated, RunStart } from '@myelin/contracts';
 import { useCoreTestDatabase } from '../../testing/core-test-database';
+import { openServiceDatabase } from '../../data-source/create-data-source';
+import { CORE_SCHEMA } from '../../schemas';
 import { NewRun, RunsRepository } from './runs.repository';
 
 /** Runs created side by side are written together; each caller still gets its own run, or its own error. */
@@ -128,4 +130,25 @@ describe('runs repository: creations written together', () => {
       { actor: 'eve', action: 'run.copy', details: { number: 4 }, name: 'z' },
     ]);
   });
+
+  it('two API replicas creating runs in the same two projects at once: no deadlock, every number once per project', async () => {
+    const fay = await db.accounts.createUser({ username: 'fay' });
+    const [a, b] = [await db.runs.getOrCreateProject(fay.id, 'a'), await db.runs.getOrCreateProject(fay.id, 'b')];
+    const second = await openServiceDatabase({ url: db.url, ...CORE_SCHEMA });
+    try {
+      const replicas = [db.runs, new RunsRepository(second.dataSource)];
+      const base = { kind: 'experiment' as const, content: 'x', spec: {}, params: {}, createdBy: fay.id };
+      // Each replica's groups hold runs of both projects, in both orders.
+      const created = await Promise.all(
+        Array.from({ length: 240 }, (_, i) => replicas[i % 2].create({ ...base, projectId: (i >> 1) % 2 === i % 2 ? a.id : b.id }, announce)),
+      );
+      for (const project of [a, b]) {
+        const numbers = created.filter((r) => r.projectId === project.id).map((r) => r.number).sort((x, y) => x - y);
+        expect(numbers).toEqual(Array.from({ length: 120 }, (_, k) => k + 1));
+      }
+    } finally {
+      await second.close();
+    }
+  });
 });
+

@@ -197,20 +197,23 @@ export class RunsRepository {
 
   private createGroup(group: RunCreation[]): Promise<RunEntity[]> {
     return this.dataSource.transaction(async (manager) => {
-      // Each project's counter moves once, by the number of its runs in the group.
+      // Each project's counter moves once, by the number of its runs in the group, in the order of
+      // the projects' ids: two replicas' groups over the same projects lock them in the same order
+      // (no deadlock). A group rarely spans more than one project.
       const perProject = new Map<string, number>();
       for (const { input } of group) perProject.set(input.projectId, (perProject.get(input.projectId) ?? 0) + 1);
-      const counters = (await manager.query(
-        `WITH bumped AS (
-           UPDATE "core"."projects" p SET "last_run_number" = p."last_run_number" + v.n, "updated_at" = now()
-             FROM unnest($1::uuid[], $2::int[]) AS v(id, n)
-            WHERE p."id" = v.id
-           RETURNING p."id", p."last_run_number"
-         ) SELECT "id", "last_run_number" FROM bumped`,
-        [[...perProject.keys()], [...perProject.values()]],
-      )) as Array<{ id: string; last_run_number: number }>;
       const nextNumber = new Map<string, number>();
-      for (const c of counters) nextNumber.set(c.id, Number(c.last_run_number) - (perProject.get(c.id) as number) + 1);
+      for (const projectId of [...perProject.keys()].sort()) {
+        const count = perProject.get(projectId) as number;
+        const counter = (await manager.query(
+          `WITH bumped AS (
+             UPDATE "core"."projects" SET "last_run_number" = "last_run_number" + $2, "updated_at" = now()
+             WHERE "id" = $1 RETURNING "last_run_number"
+           ) SELECT "last_run_number" FROM bumped`,
+          [projectId, count],
+        )) as Array<{ last_run_number: number }>;
+        if (counter.length) nextNumber.set(projectId, Number(counter[0].last_run_number) - count + 1);
+      }
       const runs = group.map(({ input }) => {
         const number = nextNumber.get(input.projectId);
         if (number === undefined) throw new Error(`project ${input.projectId} does not exist`);
