@@ -12,7 +12,9 @@ export class SearchRpcController {
     return this.search.groupCreated(event);
   }
 
-  @EventPattern(RunStatusChanged.PATTERN)
+  // Only the final statuses of its own children (and of runs whose parent the sender does not say):
+  // the bus does not deliver the other events of every run here.
+  @EventPattern(RunStatusChanged.PATTERN, { topics: RunStatusChanged.finalChildrenOf('group') })
   status(@Payload() event: RunStatusChanged.Payload): Promise<void> {
     return this.search.runStatusChanged(event);
   }

@@ -16,7 +16,9 @@ export class PipelinesRpcController {
     return this.runner.runCreated(event);
   }
 
-  @EventPattern(RunStatusChanged.PATTERN)
+  // Only the final statuses of its own children (and of runs whose parent the sender does not say):
+  // the bus does not deliver the other events of every run here.
+  @EventPattern(RunStatusChanged.PATTERN, { topics: RunStatusChanged.finalChildrenOf('pipeline') })
   status(@Payload() event: RunStatusChanged.Payload): Promise<void> {
     return this.runner.runStatusChanged(event);
   }

@@ -64,6 +64,7 @@ export async function startOutputsSync(env: Record<string, string | undefined>, 
   const onStatus = (async (event: RunStatusChanged.Payload) => {
     if (isFinal(event.status)) await sync.copy(event.runUuid);
   }) as MessageHandler;
+  onStatus.topics = RunStatusChanged.FINAL_TOPICS;
   await bus.consume('scheduler-outputs', new Map([[RunStatusChanged.PATTERN, onStatus]]));
   return sync;
 }

@@ -55,6 +55,34 @@ describe('AmqpBus on a real RabbitMQ', () => {
     expect(seen.sort()).toEqual(['api', 'optimizer', 'scheduler']);
   });
 
+  it("routes an event by its topic: a subscriber that follows some topics gets only those, on retries too", async () => {
+    const bus = newBus();
+    const api: string[] = [];
+    const optimizer: string[] = [];
+    let failedOnce = false;
+    await bus.consume('api', handlers({ [RunStatusChanged.PATTERN]: (p) => api.push((p as { status: string }).status) }));
+    const follower = ((p: { status: string; parentKind?: string }) => {
+      // The first delivery fails: the retried copy must still reach this handler, under its pattern.
+      if (!failedOnce) {
+        failedOnce = true;
+        throw new Error('not yet');
+      }
+      optimizer.push(`${p.status}/${p.parentKind ?? '?'}`);
+    }) as unknown as MessageHandler;
+    follower.topics = RunStatusChanged.finalChildrenOf('group');
+    await bus.consume('optimizer', new Map([[RunStatusChanged.PATTERN, follower]]));
+    const trial = { ...status, parentUuid: uuid, parentKind: 'group' };
+    await bus.emit(RunStatusChanged.PATTERN, { ...trial, status: 'running' }); // live: not for the optimizer
+    await bus.emit(RunStatusChanged.PATTERN, { ...status, status: 'succeeded', parentUuid: null }); // a plain run
+    await bus.emit(RunStatusChanged.PATTERN, { ...status, status: 'failed', parentUuid: uuid, parentKind: 'pipeline' }); // a pipeline's op
+    await bus.emit(RunStatusChanged.PATTERN, { ...trial, status: 'succeeded' }); // a trial's end: delivered (after one retry)
+    await bus.emit(RunStatusChanged.PATTERN, { ...status, status: 'stopped', parentUuid: uuid }); // parent not said: delivered
+    await waitFor(() => api.length === 5 && optimizer.length === 2, { what: 'every event to the api, two to the optimizer' });
+    await new Promise((r) => setTimeout(r, 300)); // nothing else arrives late
+    expect(api).toEqual(['running', 'succeeded', 'failed', 'succeeded', 'stopped']);
+    expect(optimizer.sort()).toEqual(['stopped/?', 'succeeded/group']); // the retried one comes back after the other
+  });
+
   it("leaves nothing of a prefix on the broker once a test removes it (its queues and exchanges are durable)", async () => {
     const bus = newBus();
     await bus.consume('scheduler', handlers({ [RunStart.PATTERN]: () => undefined }));

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import amqp, { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
 import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { BusHealth, MessageBus, MessageHandler, RemoteError, RequestTimeoutError } from './message-bus';
-import { checkOutbound, DEFAULT_MAX_ATTEMPTS, dispatch, ownerOf, retryDelayMs } from './dispatcher';
+import { findMessage } from '@myelin/contracts';
+import { checkOutbound, DEFAULT_MAX_ATTEMPTS, dispatch, eventTopic, ownerOf, retryDelayMs } from './dispatcher';
 
 export interface AmqpBusOptions {
   url: string;
@@ -17,6 +18,8 @@ export interface AmqpBusOptions {
 }
 
 const ATTEMPT_HEADER = 'x-myelin-attempt';
+/** A message's pattern when its routing key is not the pattern (an event's topic, a retried copy, a dead letter). */
+const PATTERN_HEADER = 'x-myelin-pattern';
 const REPLY_QUEUE = 'amq.rabbitmq.reply-to';
 
 /**
@@ -106,7 +109,9 @@ export class AmqpBus implements MessageBus {
         this.onChannelClose(ch, name);
         await this.declareShared(ch);
         await this.declareServiceQueue(ch, service);
-        for (const pattern of handlers.keys()) await ch.bindQueue(queue, this.exchange, pattern);
+        for (const [pattern, handler] of handlers) {
+          for (const key of bindingKeys(pattern, handler)) await ch.bindQueue(queue, this.exchange, key);
+        }
         await ch.prefetch(this.options.prefetch ?? 16);
         await ch.consume(queue, (msg) => {
           if (msg) void this.onMessage(ch, service, handlers, msg);
@@ -141,8 +146,11 @@ export class AmqpBus implements MessageBus {
   }
 
   async emit(pattern: string, payload: object): Promise<void> {
-    checkOutbound(pattern, payload, 'event');
-    await this.publish(pattern, payload, {});
+    const copy = checkOutbound(pattern, payload, 'event');
+    // An event with a topic is routed under `<pattern>.<topic>`; its pattern travels in a header.
+    const topic = eventTopic(pattern, copy);
+    if (topic === undefined) await this.publish(pattern, payload, {});
+    else await this.publish(pattern, payload, { [PATTERN_HEADER]: pattern }, `${pattern}.${topic}`);
   }
 
   async request<TReply>(pattern: string, payload: object, timeoutMs = 10_000): Promise<TReply> {
@@ -320,8 +328,8 @@ export class AmqpBus implements MessageBus {
     return this.requester;
   }
 
-  private async publish(pattern: string, payload: object, headers: Record<string, unknown>): Promise<void> {
-    await this.publisher.publish(this.exchange, pattern, Buffer.from(JSON.stringify(payload)), {
+  private async publish(pattern: string, payload: object, headers: Record<string, unknown>, routingKey = pattern): Promise<void> {
+    await this.publisher.publish(this.exchange, routingKey, Buffer.from(JSON.stringify(payload)), {
       persistent: true,
       contentType: 'application/json',
       messageId: randomUUID(),
@@ -336,7 +344,7 @@ export class AmqpBus implements MessageBus {
     msg: ConsumeMessage,
   ): Promise<void> {
     // A retried copy is re-queued directly, so its pattern travels in a header.
-    const pattern = (msg.properties.headers?.['x-myelin-pattern'] as string | undefined) ?? msg.fields.routingKey;
+    const pattern = (msg.properties.headers?.[PATTERN_HEADER] as string | undefined) ?? msg.fields.routingKey;
     const attempt = Number(msg.properties.headers?.[ATTEMPT_HEADER] ?? 0);
     let plain: unknown;
     try {
@@ -369,7 +377,7 @@ export class AmqpBus implements MessageBus {
         ch.sendToQueue(this.queueOf(service), msg.content, {
           ...msg.properties,
           persistent: true,
-          headers: { ...(msg.properties.headers ?? {}), [ATTEMPT_HEADER]: attempt + 1, 'x-myelin-pattern': pattern },
+          headers: { ...(msg.properties.headers ?? {}), [ATTEMPT_HEADER]: attempt + 1, [PATTERN_HEADER]: pattern },
         });
         await ch.waitForConfirms();
         safe(() => ch.ack(msg));
@@ -400,7 +408,7 @@ export class AmqpBus implements MessageBus {
         headers: {
           ...(msg.properties.headers ?? {}),
           'x-myelin-dead-reason': reason.slice(0, 2000),
-          'x-myelin-pattern': msg.properties.headers?.['x-myelin-pattern'] ?? msg.fields.routingKey,
+          [PATTERN_HEADER]: msg.properties.headers?.[PATTERN_HEADER] ?? msg.fields.routingKey,
         },
       });
       await ch.waitForConfirms();
@@ -409,6 +417,15 @@ export class AmqpBus implements MessageBus {
       safe(() => ch.nack(msg, false, false)); // falls back on the queue's own dead-letter exchange
     }
   }
+}
+
+/**
+ * The exchange bindings of one subscription: its pattern; for an event with topics (published
+ * under `<pattern>.<topic>`), each topic it follows, or all of them.
+ */
+function bindingKeys(pattern: string, handler: MessageHandler): string[] {
+  if (!findMessage(pattern)?.topic) return [pattern];
+  return handler.topics ? handler.topics.map((topic) => `${pattern}.${topic}`) : [`${pattern}.#`];
 }
 
 function safe(fn: () => void): void {

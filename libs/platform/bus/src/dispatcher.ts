@@ -61,6 +61,16 @@ export async function dispatch(
   }
 }
 
+/** The topic of an event whose contract defines one (see MessageDefinition.topic), else undefined. */
+export function eventTopic(pattern: string, payload: object): string | undefined {
+  return findMessage(pattern)?.topic?.(payload);
+}
+
+/** Whether a subscriber receives an event of `topic` (one that declared no topics receives them all). */
+export function follows(handler: MessageHandler | undefined, topic: string | undefined): boolean {
+  return handler !== undefined && (topic === undefined || handler.topics === undefined || handler.topics.includes(topic));
+}
+
 /** The service that consumes commands and requests of a pattern: its owner prefix. */
 export function ownerOf(pattern: string): string {
   return pattern.split('.')[0];

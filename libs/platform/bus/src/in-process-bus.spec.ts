@@ -21,6 +21,30 @@ describe('InProcessBus', () => {
     expect(seen.sort()).toEqual(['api:status', 'optimizer:status', 'scheduler:start']);
   });
 
+  it('routes an event by its topic: a subscriber that follows some topics gets only those', async () => {
+    const bus = new InProcessBus();
+    const all: string[] = [];
+    const groups: string[] = [];
+    const pipelines: string[] = [];
+    const follower = (seen: string[], kind: 'group' | 'pipeline') => {
+      const handler = ((p: { status: string; parentKind?: string }) => seen.push(`${p.status}/${p.parentKind ?? '?'}`)) as unknown as MessageHandler;
+      handler.topics = RunStatusChanged.finalChildrenOf(kind);
+      return handler;
+    };
+    await bus.consume('api', handlers({ [RunStatusChanged.PATTERN]: (p) => all.push((p as { status: string }).status) }));
+    await bus.consume('optimizer', new Map([[RunStatusChanged.PATTERN, follower(groups, 'group')]]));
+    await bus.consume('pipelines', new Map([[RunStatusChanged.PATTERN, follower(pipelines, 'pipeline')]]));
+    await bus.emit(RunStatusChanged.PATTERN, { ...status('running'), parentUuid: uuid, parentKind: 'group' });
+    await bus.emit(RunStatusChanged.PATTERN, { ...status('succeeded'), parentUuid: null });
+    await bus.emit(RunStatusChanged.PATTERN, { ...status('failed'), parentUuid: uuid, parentKind: 'pipeline' });
+    await bus.emit(RunStatusChanged.PATTERN, { ...status('succeeded'), parentUuid: uuid, parentKind: 'group' });
+    await bus.emit(RunStatusChanged.PATTERN, { ...status('stopped'), parentUuid: uuid });
+    await bus.drain();
+    expect(all).toEqual(['running', 'succeeded', 'failed', 'succeeded', 'stopped']);
+    expect(groups).toEqual(['succeeded/group', 'stopped/?']);
+    expect(pipelines).toEqual(['failed/pipeline', 'stopped/?']);
+  });
+
   it("gives every subscriber its own instance of an event, untouched by the sender's and the other subscribers' changes", async () => {
     const bus = new InProcessBus();
     const got: Array<{ service: string; payload: RunStatusChanged.Payload }> = [];

@@ -5,7 +5,7 @@ import {
   RemoteError,
   RequestTimeoutError,
 } from './message-bus';
-import { checkOutbound, DEFAULT_MAX_ATTEMPTS, DeadLetter, dispatch, ownerOf, retryDelayMs } from './dispatcher';
+import { checkOutbound, DEFAULT_MAX_ATTEMPTS, DeadLetter, dispatch, eventTopic, follows, ownerOf, retryDelayMs } from './dispatcher';
 
 interface Envelope {
   pattern: string;
@@ -45,8 +45,10 @@ export class InProcessBus implements MessageBus {
 
   async emit(pattern: string, payload: object): Promise<void> {
     const copy = checkOutbound(pattern, payload, 'event');
+    // Routed by topic as RabbitMQ does: a subscriber that follows some topics only gets those.
+    const topic = eventTopic(pattern, copy);
     for (const [service, handlers] of this.services) {
-      if (handlers.has(pattern)) this.deliver(service, { pattern, payload: copy, attempt: 0, checked: true });
+      if (follows(handlers.get(pattern), topic)) this.deliver(service, { pattern, payload: copy, attempt: 0, checked: true });
     }
   }
 

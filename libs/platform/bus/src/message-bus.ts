@@ -7,7 +7,13 @@ export interface MessageMeta {
   redelivered: boolean;
 }
 
-export type MessageHandler = (payload: never, meta: MessageMeta) => unknown;
+export type MessageHandler = ((payload: never, meta: MessageMeta) => unknown) & {
+  /**
+   * For an event whose contract gives it a topic: the topics this subscriber follows (absent: all).
+   * Set from `@EventPattern(pattern, { topics })` by the Nest transport.
+   */
+  topics?: readonly string[];
+};
 
 export interface BusHealth {
   connected: boolean;

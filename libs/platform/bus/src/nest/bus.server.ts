@@ -20,11 +20,15 @@ export class BusServer extends Server implements CustomTransportStrategy {
   listen(callback: (...optionalParams: unknown[]) => void): void {
     const handlers = new Map<string, MessageHandler>();
     for (const [pattern, handler] of this.getHandlers()) {
-      handlers.set(pattern, (async (payload: unknown, meta: MessageMeta) => {
+      const wrapped = (async (payload: unknown, meta: MessageMeta) => {
         const result = await (handler as NestHandler)(payload, meta);
         const value = isObservable(result) ? await lastValueFrom(result, { defaultValue: undefined }) : result;
         return value;
-      }) as MessageHandler);
+      }) as MessageHandler;
+      // `@EventPattern(pattern, { topics })`: the subscriber follows only those topics of the event.
+      const topics = (handler.extras as { topics?: unknown } | undefined)?.topics;
+      if (Array.isArray(topics)) wrapped.topics = topics.map(String);
+      handlers.set(pattern, wrapped);
     }
     this.bus.consume(this.service, handlers).then(
       () => callback(),

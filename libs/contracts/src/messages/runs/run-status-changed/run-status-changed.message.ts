@@ -1,6 +1,6 @@
 import { IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, MaxLength, Min } from 'class-validator';
 import { defineMessage } from '../../message-kind';
-import { RUN_STATUSES, RunStatus } from '../../../runs/run-status';
+import { isFinal, RUN_STATUSES, RunStatus } from '../../../runs/run-status';
 
 /**
  * Fact: the scheduler observed a new status for a run. Consumers apply it through
@@ -28,5 +28,21 @@ export namespace RunStatusChanged {
      */
     @IsOptional() @IsIn(['group', 'pipeline']) parentKind?: 'group' | 'pipeline' | null;
   }
-  export const definition = defineMessage(PATTERN, 'event', Payload);
+  /**
+   * `<final|live>.<group|pipeline|none|unknown>`: whether the status is final, and what the run
+   * belongs to (`unknown` when the sender does not say). The optimizer and the pipelines service act
+   * only on the final statuses of their own children, so they subscribe to `finalChildrenOf` and
+   * never receive the other five or so events of every run.
+   */
+  export function topicOf(payload: Pick<Payload, 'status' | 'parentUuid' | 'parentKind'>): string {
+    const parent = payload.parentKind ?? (payload.parentUuid === null ? 'none' : 'unknown');
+    return `${isFinal(payload.status) ? 'final' : 'live'}.${parent}`;
+  }
+  /** The topics of the final statuses of a group's or a pipeline's children (and of runs whose parent is not said). */
+  export function finalChildrenOf(parentKind: 'group' | 'pipeline'): string[] {
+    return [`final.${parentKind}`, 'final.unknown'];
+  }
+  /** The topics of every final status (a subscriber that acts on runs' ends only). */
+  export const FINAL_TOPICS: readonly string[] = ['final.group', 'final.pipeline', 'final.none', 'final.unknown'];
+  export const definition = defineMessage(PATTERN, 'event', Payload, { topic: topicOf });
 }
