@@ -7,7 +7,7 @@ import { SearchService } from './search.service';
 export class SearchRpcController {
   constructor(private readonly search: SearchService) {}
 
-  @EventPattern(RunCreated.PATTERN)
+  @EventPattern(RunCreated.PATTERN, { topics: ['group'] }) // only groups are created here
   created(@Payload() event: RunCreated.Payload): Promise<void> {
     return this.search.groupCreated(event);
   }

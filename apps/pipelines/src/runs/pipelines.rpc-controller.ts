@@ -11,7 +11,7 @@ export class PipelinesRpcController {
     private readonly schedules: ScheduleService,
   ) {}
 
-  @EventPattern(RunCreated.PATTERN)
+  @EventPattern(RunCreated.PATTERN, { topics: ['pipeline'] }) // only pipelines are created here
   created(@Payload() event: RunCreated.Payload): Promise<void> {
     return this.runner.runCreated(event);
   }

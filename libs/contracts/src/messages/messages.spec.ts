@@ -1,6 +1,7 @@
 import { MESSAGES, findMessage } from './registry';
 import { validatePayload, describeProblems } from './validate';
 import { RunStatusChanged } from './runs/run-status-changed/run-status-changed.message';
+import { RunCreated } from './runs/run-created/run-created.message';
 import { MetricsBatch } from './tracking/metrics-batch/metrics-batch.message';
 import { defineMessage, PATTERN_FORMAT } from './message-kind';
 
@@ -61,5 +62,23 @@ describe('message registry', () => {
   it('refuses a payload that is not an object', () => {
     expect(validatePayload(MetricsBatch.definition, null).ok).toBe(false);
     expect(validatePayload(MetricsBatch.definition, [1]).ok).toBe(false);
+  });
+
+  it('gives run status and run creation events the topics their followers subscribe to, and only events have topics', () => {
+    const at = new Date().toISOString();
+    const status = (s: string, parent: { parentUuid?: string | null; parentKind?: 'group' | 'pipeline' | null }) =>
+      findMessage(RunStatusChanged.PATTERN)?.topic?.({ runUuid: 'r', status: s, reason: '', message: '', at, ...parent });
+    expect(status('running', { parentUuid: 'g', parentKind: 'group' })).toBe('live.group');
+    expect(status('succeeded', { parentUuid: 'g', parentKind: 'group' })).toBe('final.group');
+    expect(status('upstream_failed', { parentUuid: 'p', parentKind: 'pipeline' })).toBe('final.pipeline');
+    expect(status('stopped', { parentUuid: null })).toBe('final.none');
+    expect(status('failed', { parentUuid: 'x' })).toBe('final.unknown');
+    expect(status('failed', {})).toBe('final.unknown');
+    expect(RunStatusChanged.finalChildrenOf('group')).toEqual(['final.group', 'final.unknown']);
+    expect(findMessage(RunCreated.PATTERN)?.topic?.({ runUuid: 'r', project: 'a/b', number: 1, kind: 'pipeline', at })).toBe('pipeline');
+    const events = MESSAGES.filter((m) => m.topic);
+    expect(events.every((m) => m.kind === 'event')).toBe(true);
+    class P {}
+    expect(() => defineMessage('x.cmd.thing.do.v1', 'command', P, { topic: () => 't' })).toThrow(/only events have topics/);
   });
 });

@@ -21,5 +21,9 @@ export namespace RunCreated {
     /** Pipelines only (`pipeline retry`): the earlier pipeline run whose succeeded ops are reused. */
     @IsOptional() @IsUUID() resumeOf?: string;
   }
-  export const definition = defineMessage(PATTERN, 'event', Payload);
+  /** The run's kind: the optimizer follows `group`, the pipelines service `pipeline`, and neither is sent the others. */
+  export function topicOf(payload: Pick<Payload, 'kind'>): string {
+    return payload.kind;
+  }
+  export const definition = defineMessage(PATTERN, 'event', Payload, { topic: topicOf });
 }
