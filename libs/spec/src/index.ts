@@ -21,5 +21,5 @@ export { ashaRungs, experimentCount, hyperbandPlan, searchAlgorithmOf } from './
 export type { HyperbandBracket, HyperbandPlan, HyperbandRung } from './budget';
 export { BUILTIN_CONTEXT_NAMES } from './context';
 export { pyRepr, pyStr } from './template';
-export { IO_TYPES, SEARCH_ALGORITHMS, SPEC_KINDS } from './types';
+export { IO_TYPES, SCHEDULE_CATCH_UPS, SEARCH_ALGORITHMS, SPEC_KINDS } from './types';
 export type * from './types';

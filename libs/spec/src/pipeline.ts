@@ -28,6 +28,7 @@ import {
   PipelineOp,
   PipelineTemplate,
   Schedule,
+  SCHEDULE_CATCH_UPS,
   ScheduleCatchUp,
   TemplateRef,
   TriggerPolicy,
@@ -170,7 +171,7 @@ export function readSchedule(c: Checker, node: YNode | undefined, path: string):
 
 /** `catch_up` (Myelin extension): latest, all or none. */
 function readCatchUp(c: Checker, map: NonNullable<ReturnType<typeof asMap>>, path: string): ScheduleCatchUp | undefined {
-  return readEnum(c, field(map, 'catch_up'), join(path, 'catch_up'), ['latest', 'all', 'none'] as const);
+  return readEnum(c, field(map, 'catch_up'), join(path, 'catch_up'), SCHEDULE_CATCH_UPS);
 }
 
 function readTemplateRef(c: Checker, node: YNode | undefined, path: string): TemplateRef | undefined {

@@ -448,7 +448,8 @@ export interface PipelineOp {
  * schedule paused): start the newest only, every one in turn, or none. Default: the service's
  * MYELIN_SCHEDULE_CATCH_UP.
  */
-export type ScheduleCatchUp = 'latest' | 'all' | 'none';
+export const SCHEDULE_CATCH_UPS = ['latest', 'all', 'none'] as const;
+export type ScheduleCatchUp = (typeof SCHEDULE_CATCH_UPS)[number];
 export interface IntervalSchedule {
   kind: 'interval';
   start_at: string;

@@ -1,5 +1,6 @@
 import { IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import { BaseServiceEnv } from '@myelin/config';
+import { SCHEDULE_CATCH_UPS, type ScheduleCatchUp } from '@myelin/spec';
 
 /** Pipelines configuration: the shared variables and the engine's own. */
 export class PipelinesEnv extends BaseServiceEnv {
@@ -16,5 +17,5 @@ export class PipelinesEnv extends BaseServiceEnv {
    */
   @IsInt() @Min(0) @Max(3600) MYELIN_OUTPUTS_WAIT_SECONDS: number = 30;
   /** Slots of a schedule missed while the service was down or the schedule paused: fire the newest (latest), every one (all), or none. */
-  @IsIn(['latest', 'all', 'none']) MYELIN_SCHEDULE_CATCH_UP: 'latest' | 'all' | 'none' = 'latest';
+  @IsIn(SCHEDULE_CATCH_UPS) MYELIN_SCHEDULE_CATCH_UP: ScheduleCatchUp = 'latest';
 }

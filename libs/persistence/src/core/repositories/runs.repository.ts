@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager, In, IsNull } from 'typeorm';
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import { canTransition, isFinal, MessageKind, RunCondition, RunKind, RunStatus } from '@myelin/contracts';
 import { ProjectEntity } from '../entities/project.entity';
 import { RunConditionEntity } from '../entities/run-condition.entity';
@@ -75,44 +76,6 @@ interface RunCreation {
 
 /** The most runs one creating transaction writes (a larger burst is written in several). */
 const MAX_RUNS_CREATED_TOGETHER = 64;
-
-/** The columns a creation writes; the table fills created_at and updated_at. */
-const INSERTED_RUN_COLUMNS = [
-  'uuid', 'project_id', 'number', 'kind', 'name', 'description', 'tags', 'content', 'spec', 'params', 'code_dir', 'status',
-  'status_reason', 'status_message', 'exit_code', 'parent_uuid', 'original_uuid', 'cloning_strategy', 'trial_key', 'managed',
-  'created_by', 'readme', 'archived_at', 'started_at', 'finished_at',
-] as const;
-
-/** A new run as a row of core.runs, by column name (for jsonb_populate_recordset). */
-function runRow(run: RunEntity): Record<(typeof INSERTED_RUN_COLUMNS)[number], unknown> {
-  return {
-    uuid: run.uuid,
-    project_id: run.projectId,
-    number: run.number,
-    kind: run.kind,
-    name: run.name,
-    description: run.description,
-    tags: run.tags,
-    content: run.content,
-    spec: run.spec,
-    params: run.params,
-    code_dir: run.codeDir,
-    status: run.status,
-    status_reason: run.statusReason,
-    status_message: run.statusMessage,
-    exit_code: run.exitCode,
-    parent_uuid: run.parentUuid,
-    original_uuid: run.originalUuid,
-    cloning_strategy: run.cloningStrategy,
-    trial_key: run.trialKey,
-    managed: run.managed,
-    created_by: run.createdBy,
-    readme: run.readme,
-    archived_at: run.archivedAt,
-    started_at: run.startedAt,
-    finished_at: run.finishedAt,
-  };
-}
 
 export interface NewRun {
   projectId: string;
@@ -195,6 +158,21 @@ export class RunsRepository {
     maxGroupSize: MAX_RUNS_CREATED_TOGETHER,
   });
 
+  private insert?: { columns: ColumnMetadata[]; sql: string };
+
+  /** The multi-row INSERT of runs, from the entity's own columns (all but the creation and update times). */
+  private runInsert(): { columns: ColumnMetadata[]; sql: string } {
+    if (this.insert) return this.insert;
+    const columns = this.dataSource.getMetadata(RunEntity).columns.filter((c) => !c.isCreateDate && !c.isUpdateDate);
+    const names = columns.map((c) => `"${c.databaseName}"`);
+    const sql = `INSERT INTO "core"."runs" (${names.join(', ')})
+       SELECT ${names.map((n) => `r.${n}`).join(', ')}
+         FROM jsonb_populate_recordset(NULL::"core"."runs", $1::jsonb) WITH ORDINALITY AS r
+        ORDER BY r.ordinality
+       RETURNING "uuid", "created_at", "updated_at"`;
+    return (this.insert = { columns, sql });
+  }
+
   private createGroup(group: RunCreation[]): Promise<RunEntity[]> {
     return this.dataSource.transaction(async (manager) => {
       // Each project's counter moves once, by the number of its runs in the group, in the order of
@@ -247,15 +225,10 @@ export class RunsRepository {
         });
       });
       // All rows in one statement whatever their number (one prepared statement): a JSON array
-      // of rows, with the columns the table sets itself (created_at, updated_at) read back.
-      const stamps = (await manager.query(
-        `INSERT INTO "core"."runs" (${INSERTED_RUN_COLUMNS.map((c) => `"${c}"`).join(', ')})
-         SELECT ${INSERTED_RUN_COLUMNS.map((c) => `r."${c}"`).join(', ')}
-           FROM jsonb_populate_recordset(NULL::"core"."runs", $1::jsonb) WITH ORDINALITY AS r
-          ORDER BY r.ordinality
-         RETURNING "uuid", "created_at", "updated_at"`,
-        [JSON.stringify(runs.map(runRow))],
-      )) as Array<{ uuid: string; created_at: Date; updated_at: Date }>;
+      // of rows by column name, with the columns the table sets itself (created_at, updated_at) read back.
+      const { columns, sql } = this.runInsert();
+      const rows = runs.map((run) => Object.fromEntries(columns.map((c) => [c.databaseName, c.getEntityValue(run)])));
+      const stamps = (await manager.query(sql, [JSON.stringify(rows)])) as Array<{ uuid: string; created_at: Date; updated_at: Date }>;
       const stampOf = new Map(stamps.map((row) => [row.uuid, row]));
       for (const run of runs) {
         const stamp = stampOf.get(run.uuid);

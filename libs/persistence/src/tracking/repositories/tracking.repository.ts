@@ -359,19 +359,12 @@ export class TrackingRepository {
    */
   async markLogsEnded(runUuid: string, manager?: EntityManager): Promise<void> {
     if (!manager) return this.logEnds.submit(runUuid);
-    await manager.query(
-      `INSERT INTO "tracking"."ingested_batches" ("run_uuid", "batch_id") VALUES ($1, 'eof') ON CONFLICT DO NOTHING`,
-      [runUuid],
-    );
+    await insertLogEnds(manager, [runUuid]);
   }
 
   private readonly logEnds = new GroupCommitter<string, void>(
     async (runUuids) => {
-      await this.dataSource.query(
-        `INSERT INTO "tracking"."ingested_batches" ("run_uuid", "batch_id")
-         SELECT DISTINCT u, 'eof' FROM unnest($1::uuid[]) AS u ON CONFLICT DO NOTHING`,
-        [runUuids],
-      );
+      await insertLogEnds(this.dataSource, runUuids);
       return runUuids.map(() => undefined);
     },
     { gather: true, maxGroupSize: 500 },
@@ -662,4 +655,13 @@ export class TrackingRepository {
   private remember(ids: Map<string, number>): void {
     for (const [name, id] of ids) this.nameIds.set(name, id);
   }
+}
+
+/** The end-of-logs markers of runs (idempotent). */
+async function insertLogEnds(db: EntityManager | DataSource, runUuids: string[]): Promise<void> {
+  await db.query(
+    `INSERT INTO "tracking"."ingested_batches" ("run_uuid", "batch_id")
+     SELECT DISTINCT u, 'eof' FROM unnest($1::uuid[]) AS u ON CONFLICT DO NOTHING`,
+    [runUuids],
+  );
 }
