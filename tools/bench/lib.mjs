@@ -102,12 +102,20 @@ export function machineTicks() {
 export const busyShare = (before, after) => (after.busy - before.busy) / (after.total - before.total);
 
 /**
+ * A job's first line that writes the shell's clock in microseconds (bash's EPOCHREALTIME without
+ * its decimal separator): the instant the job's own command starts. A builtin, so the probe starts
+ * no program of its own: with `date` the instant came a program start later (5-8 ms on a small
+ * VM), and every job of a burst paid that start too.
+ */
+export const CLOCK_PROBE = 'printf %s "${EPOCHREALTIME/[!0-9]/}"';
+
+/**
  * Jobs without the platform: n processes running `script` at concurrency c, spawned straight from this
  * (small) Node process, under the local executor's wrapper shape (the script in a subshell of a
  * bash that records the pid and the exit code in files), output to a file. What the machine itself
- * allows: on a small VM, starting bash, date and sleep costs tens of ms of CPU per job. With
+ * allows: on a small VM, starting bash and sleep costs tens of ms of CPU per job. With
  * `oneByOne`, also spawn-to-first-line of that many jobs one at a time (the script must write its
- * clock in ms to `started_ms` first).
+ * clock with CLOCK_PROBE to `started_us` first).
  */
 export async function bareJobs(n, c, script, oneByOne = 0) {
   const dir = mkdtempSync(join(tmpdir(), 'myelin-bench-bare-'));
@@ -138,7 +146,7 @@ export async function bareJobs(n, c, script, oneByOne = 0) {
     const at = Date.now();
     const child = spawn('/bin/bash', ['-c', wrapper, join(dir, 'cmd.sh'), join(dir, 'exit'), join(dir, 'pid')], { cwd: dir, detached: true, stdio: 'ignore' });
     await new Promise((resolve) => child.once('exit', resolve));
-    latencies.push(Number(readFileSync(join(dir, 'started_ms'), 'utf8')) - at);
+    latencies.push(Number(readFileSync(join(dir, 'started_us'), 'utf8')) / 1000 - at);
   }
   rmSync(dir, { recursive: true, force: true });
   return { ms, busy, latencies: latencies.sort((a, b) => a - b) };

@@ -14,7 +14,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { apiCaller, arg, bareJobs, build, busyShare, freePort, machineTicks, removeBusPrefix, sleep, startMyelin, waitReady } from './lib.mjs';
+import { apiCaller, arg, bareJobs, build, busyShare, CLOCK_PROBE, freePort, machineTicks, removeBusPrefix, sleep, startMyelin, waitReady } from './lib.mjs';
 
 const N = arg('--runs', 1000);
 const D = arg('--seconds', 0.5);
@@ -23,7 +23,7 @@ const L = arg('--latency-runs', 100);
 if (!process.env.BENCH_NO_BUILD) build();
 
 // The same jobs without the platform, first (see bareJobs in lib.mjs).
-const bare = process.argv.includes('--no-baseline') ? null : await bareJobs(N, C, `date +%s%3N > started_ms; sleep ${D}\n`, Math.min(L, 20));
+const bare = process.argv.includes('--no-baseline') ? null : await bareJobs(N, C, `${CLOCK_PROBE} > started_us; sleep ${D}\n`, Math.min(L, 20));
 const bareMs = bare?.ms ?? null;
 
 const home = mkdtempSync(join(tmpdir(), 'myelin-bench-scheduler-'));
@@ -74,17 +74,17 @@ const { token } = JSON.parse(readFileSync(join(home, 'credentials.json'), 'utf8'
 const call = apiCaller(base, token);
 const project = 'admin/bench';
 await call('POST', '/api/v1/projects', { name: 'bench' }).catch(() => undefined);
-// The job's first line records its clock (ms) in its working directory: the process-start instant.
+// The job's first line records its clock in its working directory: the process-start instant.
 const file = {
   path: 'sleep.yml',
-  content: `version: 1\nkind: experiment\nrun:\n  cmd: date +%s%3N > ../started_ms; sleep ${D}\n`,
+  content: `version: 1\nkind: experiment\nrun:\n  cmd: '${CLOCK_PROBE} > ../started_us; sleep ${D}'\n`,
 };
 const submit = async () => {
   const at = Date.now();
   const run = await call('POST', `/api/v1/${project}/runs`, { files: [file] });
   return { uuid: run.uuid, submittedAt: at };
 };
-const startedAt = (uuid) => Number(readFileSync(join(home, 'runs', uuid, 'started_ms'), 'utf8').trim());
+const startedAt = (uuid) => Number(readFileSync(join(home, 'runs', uuid, 'started_us'), 'utf8').trim()) / 1000;
 const finalCount = async () => {
   const page = await call('GET', `/api/v1/${project}/runs?query=${encodeURIComponent('status:succeeded|failed|stopped')}&limit=1`);
   return page.count;
@@ -137,7 +137,7 @@ try {
     phases['process>running'].push(at.running - started);
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const breakdown = Object.entries(phases).map(([k, xs]) => `${k} ${median(xs)}`).join(', ');
+  const breakdown = Object.entries(phases).map(([k, xs]) => `${k} ${Math.round(median(xs))}`).join(', ');
   latencies.sort((a, b) => a - b);
 
   // 2. Burst: N runs submitted at once (32 requests in flight), at concurrency C.
@@ -215,9 +215,9 @@ try {
   console.log(`  platform CPU in the burst: ${cpuTotal.toFixed(1)} s, ${((cpuTotal * 1000) / N).toFixed(1)} ms per run${distributed ? ` (${procs.map((child, i) => `${child.spawnargs.at(-1)} ${cpuUsed[i].toFixed(1)}`).join(', ')})` : ''}; main thread${distributed ? 's' : ''} ${mainThreadUsed.reduce((a, b) => a + b, 0).toFixed(1)} s; the machine's 2 cores give ${((2 * idealMs) / N).toFixed(1)} ms per run at the ideal`);
   console.log(`  slots in use on average over the burst: ${slotsHeld.toFixed(1)} of ${C} held (process start to final status), ${slotsRunning.toFixed(1)} with the job running`);
   console.log(`  median ms per slot cycle: ${Object.entries(cycle).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')} (ideal: ${D * 1000}, 0, 0)`);
-  console.log(`latency: submit-to-process-start with free slots, ${L} runs one at a time: p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms (goal p50 <= 50 ms)`);
+  console.log(`latency: submit-to-process-start with free slots, ${L} runs one at a time: p50 ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms (goal p50 <= 50 ms)`);
   console.log(`  median ms per step: ${breakdown}`);
-  if (bare?.latencies.length) console.log(`  without the platform, spawn to the job's first line: p50 ${pct(bare.latencies, 50)} ms (${bare.latencies.length} jobs one at a time)`);
+  if (bare?.latencies.length) console.log(`  without the platform, spawn to the job's first line: p50 ${pct(bare.latencies, 50).toFixed(1)} ms (${bare.latencies.length} jobs one at a time)`);
 } finally {
   for (const child of procs) child.kill('SIGTERM');
   await Promise.all(procs.map((child) => (child.exitCode !== null ? undefined : new Promise((r) => child.once('exit', r)))));

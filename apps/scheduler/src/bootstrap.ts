@@ -40,6 +40,7 @@ export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) =
     publicUrl: config.MYELIN_PUBLIC_URL,
     baseEnv: env,
     pythonPath: config.MYELIN_JOB_PYTHONPATH ?? bundledPythonClient(),
+    standbyProcesses: config.MYELIN_STANDBY_PROCESSES,
     ...(config.MYELIN_PUBLIC_TRACKING_URL ? { trackingUrl: config.MYELIN_PUBLIC_TRACKING_URL } : {}),
   });
   // MYELIN_EXECUTOR=kubernetes: runs become pods (deploy/kubernetes/README.md); the watch's health joins readiness.

@@ -4,6 +4,7 @@ import { IsIn } from 'class-validator';
 import { BaseServiceEnv } from '@myelin/config';
 import { Matches } from 'class-validator';
 import { DEVICE_LIST } from '../queue/gpu-devices';
+import { DEFAULT_STANDBY_PROCESSES } from '../executors/local/process-spawner';
 
 export class SchedulerEnv extends BaseServiceEnv {
   /** Runs executing at once on this scheduler (global concurrency of the local executor). */
@@ -80,6 +81,11 @@ export class SchedulerEnv extends BaseServiceEnv {
    */
   @IsString() @Matches(/^(auto|off|\/.+)$/, { message: 'MYELIN_CGROUP_PARENT must be auto, off or an absolute path of a cgroup2 directory' })
   MYELIN_CGROUP_PARENT: string = 'auto';
+  /**
+   * Local executor: bash processes kept started ahead, each waiting for the next run, so that a run's
+   * first line does not wait for a program start (0: each run starts a new process).
+   */
+  @IsInt() @Min(0) @Max(64) MYELIN_STANDBY_PROCESSES: number = DEFAULT_STANDBY_PROCESSES;
   /** Local executor: seconds between two samples of live runs' CPU and memory (sys/cpu_percent, sys/memory_mb); 0: off. */
   @IsInt() @Min(0) @Max(3600) MYELIN_SAMPLE_SECONDS: number = 10;
   /** With MYELIN_REDIS_URL: how long a replica's claim on a run lasts without renewal (another replica adopts the run after it). */

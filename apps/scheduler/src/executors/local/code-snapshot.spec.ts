@@ -75,6 +75,23 @@ describe('local executor: code snapshot', () => {
     expect(await readFile(join(home.path, 'code', 'runs', run.runUuid, 'code', 'src', 'models', 'm7.py'), 'utf8')).toBe('# 7\n');
   });
 
+  it('copies a small code directory in one go with the same rules: .git, node_modules and the runs directory left out', async () => {
+    const code = join(home.path, 'code');
+    await mkdir(join(code, 'src'), { recursive: true });
+    await mkdir(join(code, '.git'), { recursive: true });
+    await mkdir(join(code, 'node_modules', 'left-pad'), { recursive: true });
+    await writeFile(join(code, 'polyaxonfile.yml'), 'version: 1\n');
+    await writeFile(join(code, 'src', 'train.py'), 'print(1)\n');
+    await writeFile(join(code, '.git', 'HEAD'), 'ref\n');
+    await writeFile(join(code, 'node_modules', 'left-pad', 'index.js'), '\n');
+    const first = execution(code);
+    await launch(first);
+    expect(await tree(join(home.path, 'code', 'runs', first.runUuid, 'code'))).toEqual(['polyaxonfile.yml', 'src/train.py']);
+    const second = execution(code); // the runs directory inside the code holds the first run's files now: not code
+    await launch(second);
+    expect(await tree(join(home.path, 'code', 'runs', second.runUuid, 'code'))).toEqual(['polyaxonfile.yml', 'src/train.py']);
+  });
+
   it('starts with an empty code directory when the code is not on this host', async () => {
     const run = execution(join(home.path, 'elsewhere'));
     await launch(run);

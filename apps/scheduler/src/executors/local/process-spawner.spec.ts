@@ -1,8 +1,9 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '@myelin/testing';
-import { ProcessSpawner } from './process-spawner';
+import { DEFAULT_STANDBY_PROCESSES, ProcessSpawner } from './process-spawner';
 
 const alive = (pid: number): boolean => {
   try {
@@ -84,4 +85,123 @@ describe('ProcessSpawner: job processes started from a small helper process', ()
     const lines = (await readFile(join(dir, 'out.log'), 'utf8')).trim().split('\n').map(Number).sort((a, b) => a - b);
     expect(lines).toEqual(Array.from({ length: 50 }, (_, i) => i));
   });
+
+  describe('standby processes (bash started ahead, waiting for a job)', () => {
+    let standby: ProcessSpawner;
+    beforeEach(() => {
+      standby = new ProcessSpawner({ standby: DEFAULT_STANDBY_PROCESSES });
+      standby.start();
+    });
+    afterEach(() => standby.close());
+
+    const cmdline = (pid: number): string => readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    /** Standby processes whose parent is a helper started by this test process. */
+    const standbys = (): number[] =>
+      readdirSync('/proc')
+        .filter((name) => /^\d+$/.test(name))
+        .flatMap((name) => {
+          try {
+            const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+            const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+            const helper = readFileSync(`/proc/${ppid}/stat`, 'utf8');
+            const grandparent = Number(helper.slice(helper.lastIndexOf(')') + 2).split(' ')[1]);
+            return grandparent === process.pid && cmdline(Number(name)).includes('myelin-standby') ? [Number(name)] : [];
+          } catch {
+            return []; // gone meanwhile
+          }
+        });
+    /** The local executor's shape: `bash -c script $0 args...`; the job prints what it was given. */
+    const bashJob = (env: Record<string, string>, outFile = 'job.log') => ({
+      file: '/bin/bash',
+      args: ['-c', 'printf "[%s]" "$0" "$#" "$@"; echo; pwd; env | LC_ALL=C sort | grep -v "^_="', join(dir, 'script.sh'), 'first arg', 'second\nline'],
+      cwd: join(dir, 'work'),
+      env,
+      stdout: join(dir, outFile),
+      stderr: join(dir, `${outFile}.err`),
+    });
+    const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', GREETING: 'hello world', MULTI: 'two\nlines', EQUALS: 'a=b', EMPTY: '' };
+
+    it('gives the job what a new process gets: $0, arguments, directory, env and output files', async () => {
+      await mkdir(join(dir, 'work'));
+      let exited = 0;
+      const fresh = await spawner.spawn(bashJob(env, 'fresh.log'), () => exited++);
+      expect(cmdline(fresh)).not.toContain('myelin-standby');
+      await waitFor(() => standbys().length === DEFAULT_STANDBY_PROCESSES, { timeoutMs: 5000 }); // started ahead
+      const ahead = await standby.spawn(bashJob(env, 'standby.log'), () => exited++);
+      expect(cmdline(ahead)).toContain('myelin-standby');
+      await waitFor(() => exited === 2, { timeoutMs: 5000 });
+      const output = await readFile(join(dir, 'standby.log'), 'utf8');
+      expect(output).toBe(await readFile(join(dir, 'fresh.log'), 'utf8'));
+      expect(output).toContain(`[${join(dir, 'script.sh')}][2][first arg][second\nline]\n${join(dir, 'work')}\n`);
+      expect(output).toContain('MULTI=two\n'); // (its second line is sorted elsewhere)
+      expect(output).not.toContain('__myelin');
+      expect(await readFile(join(dir, 'standby.log.err'), 'utf8')).toBe('');
+      // The standby used is replaced.
+      await waitFor(() => standbys().filter((pid) => pid !== ahead).length === DEFAULT_STANDBY_PROCESSES, { timeoutMs: 5000 });
+    });
+
+    it('starts a new process for a job a standby cannot take: an env name that is not a shell name, or another program', async () => {
+      await mkdir(join(dir, 'work'));
+      await waitFor(() => standbys().length === DEFAULT_STANDBY_PROCESSES, { timeoutMs: 5000 });
+      let exited = 0;
+      const dotted = await standby.spawn(bashJob({ ...env, 'my.setting': 'kept' }), () => exited++);
+      expect(cmdline(dotted)).not.toContain('myelin-standby');
+      const sh = await standby.spawn({ ...request('true'), file: '/bin/sh' }, () => exited++);
+      expect(cmdline(sh)).not.toContain('myelin-standby');
+      await waitFor(() => exited === 2, { timeoutMs: 5000 });
+      expect(await readFile(join(dir, 'job.log'), 'utf8')).toContain('my.setting=kept\n');
+    });
+
+    it('reports a job that cannot start as before, and keeps its standbys for the next', async () => {
+      await expect(standby.spawn(bashJob(env), () => undefined)).rejects.toThrow(/ENOENT/); // no work/ directory
+      await mkdir(join(dir, 'work'));
+      await expect(standby.spawn({ ...bashJob(env), stdout: join(dir, 'missing', 'out.log') }, () => undefined)).rejects.toThrow(/ENOENT/);
+      await waitFor(() => standbys().length === DEFAULT_STANDBY_PROCESSES, { timeoutMs: 5000 });
+      const pid = await standby.spawn(bashJob(env), () => undefined);
+      expect(cmdline(pid)).toContain('myelin-standby');
+    });
+
+    it('starts a burst of jobs, more than the standbys, each reported once with its own exit', async () => {
+      const exits = new Map<number, number>();
+      const job = (i: number) => ({ ...request(`echo ${i}`), file: '/bin/bash', args: ['-c', `echo ${i}; exit $((${i} % 3))`, 'job'] });
+      const pids = await Promise.all(Array.from({ length: 30 }, (_, i) => standby.spawn(job(i), () => exits.set(i, (exits.get(i) ?? 0) + 1))));
+      expect(new Set(pids).size).toBe(30);
+      await waitFor(() => exits.size === 30, { timeoutMs: 10_000 });
+      expect([...exits.values()].every((n) => n === 1)).toBe(true);
+      const lines = (await readFile(join(dir, 'out.log'), 'utf8')).trim().split('\n').map(Number).sort((a, b) => a - b);
+      expect(lines).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    });
+
+    it("does not leave the job's env (its run token) on disk once the job has started", async () => {
+      await mkdir(join(dir, 'work'));
+      const token = `token-${Math.random().toString(36).slice(2)}`;
+      const pid = await standby.spawn({ ...bashJob({ ...env, MYELIN_RUN_TOKEN: token }), args: ['-c', 'echo started; sleep 30', 'job'] }, () => undefined);
+      try {
+        expect(cmdline(pid)).toContain('myelin-standby');
+        await waitFor(async () => (await readFile(join(dir, 'job.log'), 'utf8').catch(() => '')) === 'started\n', { timeoutMs: 5000 });
+        await new Promise((r) => setTimeout(r, 100));
+        const left = readdirSync(tmpdir())
+          .filter((name) => name.startsWith('myelin-standby-jobs-'))
+          .flatMap((name) => readdirSync(join(tmpdir(), name)).map((file) => readFileSync(join(tmpdir(), name, file), 'utf8')));
+        expect(left.filter((content) => content.includes(token))).toEqual([]);
+        expect(readFileSync(`/proc/${pid}/environ`, 'utf8')).not.toContain(token); // the standby's own env: empty
+      } finally {
+        process.kill(-pid, 'SIGKILL');
+      }
+    });
+
+    it('lets idle standbys exit when the helper goes away, and a job started by one keeps running', async () => {
+      await mkdir(join(dir, 'work'));
+      await waitFor(() => standbys().length === DEFAULT_STANDBY_PROCESSES, { timeoutMs: 5000 });
+      const job = await standby.spawn({ ...bashJob(env), args: ['-c', 'sleep 30', 'job'] }, () => undefined);
+      expect(cmdline(job)).toContain('myelin-standby');
+      await waitFor(() => standbys().filter((pid) => pid !== job).length === DEFAULT_STANDBY_PROCESSES, { timeoutMs: 5000 });
+      const idle = standbys().filter((pid) => pid !== job);
+      standby.close();
+      await waitFor(() => idle.every((pid) => !alive(pid)), { timeoutMs: 5000 });
+      expect(alive(job)).toBe(true);
+      process.kill(-job, 'SIGKILL');
+    });
+  });
 });
+

@@ -14,28 +14,152 @@ type ToSpawner = SpawnRequest & { id: number };
 type FromSpawner = { t: 'spawned'; id: number; pid: number } | { t: 'error'; id: number; message: string } | { t: 'exit'; id: number };
 
 /**
+ * What a standby bash runs before it has a job. It reads a line on its stdin: the path of the job's
+ * file (NUL-separated: the env count, cwd, stdout file, stderr file, the `-c` script, `$0`, the env
+ * entries, the positional arguments). It says on its stdout that it has read it (the helper then
+ * removes the file: it holds the run's token), takes the job's output files, directory and env,
+ * and runs the script as `bash -c script $0 args...` would. EOF (the helper went away): it exits.
+ *
+ * Why a file: bash reads a pipe one byte per system call (it must not read past what it uses), and
+ * a job's few kilobytes of env took 12 ms that way, as long as the program start saved; a regular
+ * file is read in blocks (about 1 ms). Only builtins run here (no program start, and the standby's
+ * own environment is empty). The script is expanded into the `eval` before the reading's variables
+ * are unset, so the job sees none of them.
+ */
+export const STANDBY_PRELUDE = [
+  `IFS= read -r __myelin_f || exit 0`,
+  `mapfile -d '' -t __myelin_go < "$__myelin_f" || exit 127`,
+  `printf x`,
+  `__myelin_e=\${__myelin_go[0]}`,
+  `exec </dev/null >>"\${__myelin_go[2]}" 2>>"\${__myelin_go[3]}" || exit 127`,
+  // `cd` sets OLDPWD, which a job started in its directory does not have (unless its env says so: next line).
+  `cd -- "\${__myelin_go[1]}" || exit 127`,
+  `unset OLDPWD`,
+  `for __myelin_kv in "\${__myelin_go[@]:6:__myelin_e}"; do export "$__myelin_kv"; done`,
+  `BASH_ARGV0=\${__myelin_go[5]}`,
+  `set -- "\${__myelin_go[@]:6+__myelin_e}"`,
+  `eval "unset BASH_EXECUTION_STRING __myelin_f __myelin_e __myelin_kv __myelin_go; \${__myelin_go[4]}"`,
+].join('\n');
+
+/** Standby processes kept by default (MYELIN_STANDBY_PROCESSES): runs submitted one after the other each find one. */
+export const DEFAULT_STANDBY_PROCESSES = 2;
+
+/** An env entry a standby can export (a shell identifier); a job with any other runs in a new process. */
+const EXPORTABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
  * The spawner's own program, run with `node -e` (so it needs no file of its own on disk, under
  * the build as under the tests): it starts each job detached, in its own process group, with its
  * output appended to the given files, answers with the pid, and reports the exit. It quits when
  * the platform goes away; the jobs, detached, keep running and are adopted again from their pid
  * and exit-code files.
+ *
+ * Standby processes: it keeps `standby` bash processes started ahead, each waiting for a job on its
+ * stdin. A `bash -c` job (the local executor's wrapper) goes to one of them: the program start
+ * (fork and exec of bash, 8-9 ms of a busy small VM) is then not between the submission and the
+ * job's first line. A standby is started again after each use, so a burst of starts costs what it
+ * did. Idle standbys read EOF and exit when the helper goes away.
  */
-function spawnerProgram(): void {
+function spawnerProgram(options: { standby: number; prelude: string; exportable: string }): void {
   // This body runs as a script of its own (`node -e`): no imports around it, hence require().
   const childProcess = require('node:child_process') as typeof import('node:child_process');
   const fs = require('node:fs') as typeof import('node:fs');
+  const { join } = require('node:path') as typeof import('node:path');
+  const { tmpdir } = require('node:os') as typeof import('node:os');
+  const exportable = new RegExp(options.exportable);
   // With a callback a failed send (the platform went away meanwhile: EPIPE) is handed to it instead
   // of being thrown as an 'error' event that would end the helper with a stack trace; the
   // 'disconnect' handler ends the helper quietly.
   const reply = (message: unknown): void => {
     if (process.connected) process.send?.(message, undefined, undefined, () => undefined);
   };
-  process.on('disconnect', () => process.exit(0));
+  // The jobs' files for standbys, in a directory only this user can read (they hold run tokens).
+  const jobFiles = options.standby > 0 ? fs.mkdtempSync(join(tmpdir(), 'myelin-standby-jobs-')) : '';
+  process.on('disconnect', () => {
+    if (jobFiles) fs.rmSync(jobFiles, { recursive: true, force: true });
+    process.exit(0);
+  });
+
+  const idle: import('node:child_process').ChildProcess[] = [];
+  /** The job each used standby runs (its exit is that job's). */
+  const jobOf = new Map<import('node:child_process').ChildProcess, number>();
+  // `$0` is set through BASH_ARGV0, which bash has from version 5.0: an older bash gets no standbys.
+  let standbyBroken =
+    options.standby > 0 && !(Number(childProcess.spawnSync('/bin/bash', ['-c', 'echo "${BASH_VERSINFO[0]}"'], { encoding: 'utf8', env: {} }).stdout) >= 5);
+  const removeJobFile = (standby: import('node:child_process').ChildProcess): void => {
+    const id = jobOf.get(standby);
+    if (id !== undefined) fs.rm(join(jobFiles, String(id)), { force: true }, () => undefined);
+  };
+  const forget = (standby: import('node:child_process').ChildProcess): void => {
+    const at = idle.indexOf(standby);
+    if (at >= 0) idle.splice(at, 1);
+  };
+  const fill = (): void => {
+    while (!standbyBroken && idle.length < options.standby) {
+      // --norc: with its stdin a socket (Node's pipes are socket pairs) bash would take itself for a
+      // shell started by rshd and run the system's and the user's bashrc; a job's stdin is /dev/null.
+      const standby = childProcess.spawn('/bin/bash', ['--norc', '-c', options.prelude, 'myelin-standby'], {
+        cwd: '/',
+        env: {},
+        detached: true,
+        stdio: ['pipe', 'pipe', 'ignore'],
+      });
+      standby.stdin?.on('error', () => undefined); // gone before its job was written: its exit says so
+      // Its one line of output: it has read its job's file.
+      standby.stdout?.once('data', () => removeJobFile(standby));
+      standby.once('error', () => {
+        standbyBroken = true; // no bash here: every job starts as a new process
+        forget(standby);
+      });
+      standby.once('exit', () => {
+        removeJobFile(standby);
+        const id = jobOf.get(standby);
+        jobOf.delete(standby);
+        if (id !== undefined) reply({ t: 'exit', id });
+        else forget(standby);
+      });
+      idle.push(standby);
+    }
+  };
+  fill();
+
+  /** Hand the job to a standby; false when it must start as a new process. */
+  const toStandby = (m: ToSpawner): boolean => {
+    if (!idle.length || m.file !== '/bin/bash' || m.args[0] !== '-c' || m.args.length < 3) return false;
+    const names = Object.keys(m.env);
+    if (!names.every((name) => exportable.test(name))) return false;
+    const env = names.map((name) => `${name}=${m.env[name]}`);
+    const fields = [String(env.length), m.cwd, m.stdout, m.stderr, m.args[1], m.args[2], ...env, ...m.args.slice(3)];
+    // What a new process would refuse (a missing directory, a NUL in an argument) is left to that
+    // path, which reports it as it always did; the output files are opened as there (below).
+    if (!fs.statSync(m.cwd, { throwIfNoEntry: false })?.isDirectory() || fields.some((field) => field.includes('\0'))) return false;
+    fs.closeSync(fs.openSync(m.stdout, 'a'));
+    fs.closeSync(fs.openSync(m.stderr, 'a'));
+    let standby = idle.shift();
+    while (standby && (standby.exitCode !== null || standby.signalCode !== null)) standby = idle.shift();
+    if (!standby?.stdin) return false;
+    const file = join(jobFiles, String(m.id));
+    try {
+      fs.writeFileSync(file, `${fields.join('\0')}\0`, { mode: 0o600 });
+    } catch {
+      idle.unshift(standby);
+      return false; // (a full disk): a new process needs no file
+    }
+    jobOf.set(standby, m.id);
+    standby.stdin.end(`${file}\n`);
+    const pid = standby.pid;
+    // Answered a turn later, as a new process is (below): the starts of one turn are answered together.
+    setImmediate(() => reply({ t: 'spawned', id: m.id, pid }));
+    setImmediate(fill);
+    return true;
+  };
+
   process.on('message', (raw) => {
     const m = raw as ToSpawner;
     let out: number | undefined;
     let err: number | undefined;
     try {
+      if (toStandby(m)) return;
       out = fs.openSync(m.stdout, 'a');
       err = fs.openSync(m.stderr, 'a');
       const child = childProcess.spawn(m.file, m.args, { cwd: m.cwd, env: m.env, detached: true, stdio: ['ignore', out, err] });
@@ -67,6 +191,9 @@ function spawnerProgram(): void {
  */
 export class ProcessSpawner {
   private helper?: ChildProcess;
+  /** Standby bash processes kept ready for `bash -c` jobs (0: each job starts as a new process). */
+  constructor(private readonly options: { standby?: number } = {}) {}
+
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (pid: number) => void; reject: (e: Error) => void; onExit: () => void }>();
   private readonly exits = new Map<number, () => void>();
@@ -84,6 +211,11 @@ export class ProcessSpawner {
     });
   }
 
+  /** Start the helper (and its standbys) ahead of the first job, e.g. when a run is queued. */
+  start(): void {
+    this.ensureHelper();
+  }
+
   /** Stop the helper (the processes it started keep running). */
   close(): void {
     this.helper?.disconnect();
@@ -92,7 +224,8 @@ export class ProcessSpawner {
 
   private ensureHelper(): ChildProcess {
     if (this.helper && this.helper.connected) return this.helper;
-    const helper: ChildProcess = spawn(process.execPath, ['-e', `(${spawnerProgram.toString()})()`], {
+    const program = { standby: this.options.standby ?? 0, prelude: STANDBY_PRELUDE, exportable: EXPORTABLE_NAME.source };
+    const helper: ChildProcess = spawn(process.execPath, ['-e', `(${spawnerProgram.toString()})(${JSON.stringify(program)})`], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       // None of the platform's environment (NODE_OPTIONS, credentials): each job gets its own env with its request.
       env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
