@@ -9,7 +9,9 @@
 //     clock to a file), p50 and p99.
 //  3. baseline: the same N jobs at concurrency C spawned without the platform (--no-baseline skips
 //     it), first, so the figures say how much of the total is the machine's own process cost.
-// Usage: node tools/bench/scheduler-throughput.mjs [--distributed] [--runs 1000] [--seconds 0.5] [--concurrency 32] [--latency-runs 100] [--no-baseline]
+//     Also on an idle platform: each run submitted once the previous one has ended and its end
+//     was recorded (in the first loop a run ends about every 50 ms, while the next is submitted).
+// Usage: node tools/bench/scheduler-throughput.mjs [--distributed] [--runs 1000] [--seconds 0.5] [--concurrency 32] [--latency-runs 100] [--idle-latency-runs 30] [--no-baseline]
 // BENCH_DUMP=<file> writes each burst run's process start, exit and final-status instants (ms) there, for a per-second picture.
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +22,7 @@ const N = arg('--runs', 1000);
 const D = arg('--seconds', 0.5);
 const C = arg('--concurrency', 32);
 const L = arg('--latency-runs', 100);
+const LI = arg('--idle-latency-runs', 30);
 if (!process.env.BENCH_NO_BUILD) build();
 
 // The same jobs without the platform, first (see bareJobs in lib.mjs).
@@ -84,6 +87,7 @@ const submit = async () => {
   const run = await call('POST', `/api/v1/${project}/runs`, { files: [file] });
   return { uuid: run.uuid, submittedAt: at };
 };
+const isFinal = (status) => ['succeeded', 'failed', 'stopped'].includes(status);
 const startedAt = (uuid) => Number(readFileSync(join(home, 'runs', uuid, 'started_us'), 'utf8').trim()) / 1000;
 const finalCount = async () => {
   const page = await call('GET', `/api/v1/${project}/runs?query=${encodeURIComponent('status:succeeded|failed|stopped')}&limit=1`);
@@ -140,6 +144,29 @@ try {
   const breakdown = Object.entries(phases).map(([k, xs]) => `${k} ${Math.round(median(xs))}`).join(', ');
   latencies.sort((a, b) => a - b);
 
+  // 1b. The same on an idle platform: the previous run ended and its end was recorded first.
+  const idleLatencies = [];
+  for (let i = 0; i < LI; i++) {
+    const { uuid, submittedAt } = await submit();
+    for (;;) {
+      const started = (() => {
+        try {
+          return startedAt(uuid);
+        } catch {
+          return 0; // not written yet
+        }
+      })();
+      if (started) {
+        idleLatencies.push(started - submittedAt);
+        break;
+      }
+      await sleep(2);
+    }
+    while (!isFinal((await call('GET', `/api/v1/runs/${uuid}`)).status)) await sleep(50);
+    await sleep(100); // the events of its end handled
+  }
+  idleLatencies.sort((a, b) => a - b);
+
   // 2. Burst: N runs submitted at once (32 requests in flight), at concurrency C.
   const cpuBefore = procs.map(cpuSeconds);
   const mainThreadBefore = procs.map(mainThreadSeconds);
@@ -160,9 +187,8 @@ try {
   // about a tenth of its CPU): follow the last run submitted, which starts last in a FIFO queue, then
   // count the final ones; the end is the latest finish time the platform recorded (same host clock),
   // so the polling interval does not blur it.
-  const isFinal = (status) => ['succeeded', 'failed', 'stopped'].includes(status);
   while (!isFinal((await call('GET', `/api/v1/runs/${runs[runs.length - 1].uuid}`)).status)) await sleep(250);
-  while ((await finalCount()) < L + N) await sleep(250);
+  while ((await finalCount()) < L + LI + N) await sleep(250);
   const machineBusy = busyShare(machineBefore, machineTicks());
   const latest = await call('GET', `/api/v1/${project}/runs?sort=${encodeURIComponent('-finished_at')}&limit=1`);
   const totalMs = Date.parse(latest.results[0].finishedAt) - t0;
@@ -173,7 +199,7 @@ try {
   // code file's mtime), the platform noticing the exit and recording the final status, and the slot
   // being filled again (the k-th final status frees the slot the (k+C)-th process start takes).
   const burst = [];
-  for (let offset = L; offset < L + N; offset += 1000) {
+  for (let offset = L + LI; offset < L + LI + N; offset += 1000) {
     const pageOfRuns = await call('GET', `/api/v1/${project}/runs?sort=created_at&limit=1000&offset=${offset}`);
     for (const run of pageOfRuns.results) {
       const dir = join(home, 'runs', run.uuid);
@@ -217,6 +243,7 @@ try {
   console.log(`  median ms per slot cycle: ${Object.entries(cycle).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')} (ideal: ${D * 1000}, 0, 0)`);
   console.log(`latency: submit-to-process-start with free slots, ${L} runs one at a time: p50 ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms (goal p50 <= 50 ms)`);
   console.log(`  median ms per step: ${breakdown}`);
+  if (LI) console.log(`  on an idle platform (each run submitted once the previous one's end was recorded), ${LI} runs: p50 ${pct(idleLatencies, 50).toFixed(1)} ms, p99 ${pct(idleLatencies, 99).toFixed(1)} ms`);
   if (bare?.latencies.length) console.log(`  without the platform, spawn to the job's first line: p50 ${pct(bare.latencies, 50).toFixed(1)} ms (${bare.latencies.length} jobs one at a time)`);
 } finally {
   for (const child of procs) child.kill('SIGTERM');
