@@ -58,6 +58,13 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private readonly logger = new Logger('Scheduler');
   private timer?: NodeJS.Timeout;
   private ticking = false;
+  /** A supervision pass is under way, and how many runs it looks after (see start()). */
+  private supervising = false;
+  private supervisedCount = 0;
+  /** Runs this replica is starting now. */
+  private readonly launching = new Set<string>();
+  /** The admission pass under way, which callers join rather than run a second one beside it. */
+  private admitting?: Promise<void>;
   private pokedWhileTicking = false;
   private stopped = false;
   private readonly exited = new Set<string>();
@@ -170,6 +177,18 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     }
     this.relay.poke();
     this.poke();
+    // A supervision pass can take tens of ms with many runs live (log files read, ends recorded):
+    // a run queued meanwhile is admitted beside it instead of after it, when a slot may be free.
+    if (inserted && this.supervising && this.supervisedCount < this.env.MYELIN_MAX_PARALLEL) {
+      this.admitOnce().catch((error: unknown) => this.logger.error(`admission failed: ${error instanceof Error ? error.message : String(error)}`));
+    }
+  }
+
+  private admitOnce(): Promise<void> {
+    this.admitting ??= this.admit().finally(() => {
+      this.admitting = undefined;
+    });
+    return this.admitting;
   }
 
   /** Stop command: a queued run stops at once; a live one gets SIGTERM, then SIGKILL after the grace period. */
@@ -257,9 +276,16 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       // Admission first, so a new run does not wait for the supervision of the others; again
       // after supervision when it settled runs (their slots are free now).
       await this.requeueRetries();
-      await this.admit();
-      await this.superviseLive();
-      await this.admit();
+      await this.admitOnce();
+      this.supervising = true;
+      try {
+        await this.superviseLive();
+      } finally {
+        this.supervising = false;
+      }
+      // (Also joins an admission a new run started during supervision: its launches are over
+      // before the next pass reads the live runs.)
+      await this.admitOnce();
     } catch (error) {
       this.logger.error(`scheduler pass failed: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
@@ -384,6 +410,17 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
    * token makes every later status write of a replica that lost the claim fail.
    */
   private async launch(execution: ExecutionEntity, devices: DeviceLedger | null = null): Promise<void> {
+    // Supervision leaves a run alone while this replica starts it (an admission can run beside a
+    // supervision pass, see start()): its row may say `starting` before its pid is recorded.
+    this.launching.add(execution.runUuid);
+    try {
+      await this.launchRun(execution, devices);
+    } finally {
+      this.launching.delete(execution.runUuid);
+    }
+  }
+
+  private async launchRun(execution: ExecutionEntity, devices: DeviceLedger | null): Promise<void> {
     this.nothingLive = false; // supervision looks again at its next pass
     if (execution.kind === 'build' && !this.executor.build) return this.refuseBuild(execution.runUuid);
     // GPU devices (local executor): taken for this pass, stored on the row with `starting`, freed when the run ends.
@@ -514,8 +551,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     // until the next full inspection (which also finds runs of other replicas to adopt). An idle
     // platform read its executions five times a second for nothing.
     if (this.nothingLive && !inspectAll && !this.exited.size) return this.liveness.flush();
-    const live = await this.supervised((await this.executions.listLean([...LIVE, ...HELD])).filter(isSupervised), inspectAll);
+    const live = await this.supervised((await this.executions.listLean([...LIVE, ...HELD])).filter((e) => isSupervised(e) && !this.launching.has(e.runUuid)), inspectAll);
     this.nothingLive = !live.length;
+    this.supervisedCount = live.length;
     if (inspectAll) {
       // An exit notice can arrive after its run was settled (an inspection read the exit code
       // first): kept, it would have every later pass read the live runs for nothing. A run not

@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import { RunStart, RunStatusChanged } from '@myelin/contracts';
+import { InProcessBus } from '@myelin/bus';
+import type { ExecutionEntity } from '@myelin/persistence';
+import { AppHandle } from '@myelin/runtime';
+import { createTempDir, createTestDatabase, TempDir, TestDatabase, waitFor } from '@myelin/testing';
+import { bootstrap } from '../bootstrap';
+import { LocalProcessExecutor } from '../executors/local/local-process.executor';
+import { schedulerTestEnv } from '../testing/scheduler-test-env';
+import { standInApi, standInTracking } from '../testing/stand-ins';
+
+jest.setTimeout(60_000);
+
+/**
+ * A supervision pass can take long (many live runs, a slow disk under their log files). A run
+ * queued meanwhile is admitted beside the pass, not after it; and a run being started is not
+ * looked at by supervision before its process is recorded.
+ */
+describe('scheduler: admission beside a long supervision pass', () => {
+  let app: AppHandle;
+  let bus: InProcessBus;
+  let db: TestDatabase;
+  let runsDir: TempDir;
+  const events: RunStatusChanged.Payload[] = [];
+  /** The live run whose inspection is held, and how to let it go on. */
+  let held: string | null = null;
+  let holding = false;
+  let release: () => void = () => undefined;
+  const inspected: Array<{ runUuid: string; status: string; pid: number | null }> = [];
+
+  beforeAll(async () => {
+    const inspect = LocalProcessExecutor.prototype.inspect;
+    jest.spyOn(LocalProcessExecutor.prototype, 'inspect').mockImplementation(async function (this: LocalProcessExecutor, execution: ExecutionEntity) {
+      inspected.push({ runUuid: execution.runUuid, status: execution.status, pid: execution.pid });
+      if (execution.runUuid === held && !holding) {
+        holding = true;
+        await new Promise<void>((resolve) => (release = resolve));
+      }
+      return inspect.call(this, execution);
+    });
+    db = await createTestDatabase('myelin_admit_beside');
+    runsDir = await createTempDir('myelin-admit-beside-runs');
+    bus = new InProcessBus();
+    await standInApi(bus, events);
+    await standInTracking(bus);
+    app = await bootstrap({ env: schedulerTestEnv(db.url, runsDir.path, { MYELIN_MAX_PARALLEL: '4' }), bus, listen: false });
+  }, 60_000);
+
+  afterAll(async () => {
+    release();
+    await app?.close();
+    await bus?.close();
+    await db?.drop();
+    await runsDir?.remove();
+    jest.restoreAllMocks();
+  });
+
+  const start = (runUuid: string, number: number, cmd: string) =>
+    bus.send(RunStart.PATTERN, { runUuid, project: 'alice/p', number, kind: 'experiment', cmd, params: {}, spec: {}, user: 'alice', teams: [] } satisfies RunStart.Payload);
+  const reached = (runUuid: string, status: string) => events.some((e) => e.runUuid === runUuid && e.status === status);
+
+  it('starts a run queued while a supervision pass is held, before the pass ends', async () => {
+    const long = randomUUID();
+    await start(long, 1, 'sleep 30');
+    await waitFor(() => reached(long, 'running'), { timeoutMs: 20_000, what: 'the first run to run' });
+    held = long;
+    // The next full inspection (once a second) looks at it and is held there.
+    await waitFor(() => holding, { timeoutMs: 5000, what: 'a supervision pass to be held' });
+    const next = randomUUID();
+    await start(next, 2, 'true');
+    await waitFor(() => reached(next, 'running'), { timeoutMs: 10_000, what: 'the run queued during the pass to start' });
+    expect(holding).toBe(true); // the pass is still held: the run did not wait for it
+    // Supervision never looked at the new run while it was being started (no pid yet).
+    expect(inspected.filter((i) => i.runUuid === next && i.pid === null)).toEqual([]);
+    release();
+    // Its end is recorded by supervision, once the pass goes on.
+    await waitFor(() => reached(next, 'succeeded'), { timeoutMs: 10_000, what: 'the second run to succeed' });
+    // The first run is still looked after: it stops.
+    await bus.send('scheduler.cmd.run.stop.v1', { runUuid: long, reason: 'test over' });
+    await waitFor(() => reached(long, 'stopped'), { timeoutMs: 20_000, what: 'the first run to stop' });
+  });
+});
