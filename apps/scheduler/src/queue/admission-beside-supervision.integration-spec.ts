@@ -1,13 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { RunStart, RunStatusChanged } from '@myelin/contracts';
-import { InProcessBus } from '@myelin/bus';
+import { RunStart } from '@myelin/contracts';
 import type { ExecutionEntity } from '@myelin/persistence';
-import { AppHandle } from '@myelin/runtime';
-import { createTempDir, createTestDatabase, TempDir, TestDatabase, waitFor } from '@myelin/testing';
-import { bootstrap } from '../bootstrap';
+import { waitFor } from '@myelin/testing';
 import { LocalProcessExecutor } from '../executors/local/local-process.executor';
-import { schedulerTestEnv } from '../testing/scheduler-test-env';
-import { standInApi, standInTracking } from '../testing/stand-ins';
+import { startTestScheduler, TestScheduler } from '../testing/test-scheduler';
 
 jest.setTimeout(60_000);
 
@@ -17,11 +13,7 @@ jest.setTimeout(60_000);
  * looked at by supervision before its process is recorded.
  */
 describe('scheduler: admission beside a long supervision pass', () => {
-  let app: AppHandle;
-  let bus: InProcessBus;
-  let db: TestDatabase;
-  let runsDir: TempDir;
-  const events: RunStatusChanged.Payload[] = [];
+  let scheduler: TestScheduler;
   /** The live run whose inspection is held, and how to let it go on. */
   let held: string | null = null;
   let holding = false;
@@ -38,26 +30,18 @@ describe('scheduler: admission beside a long supervision pass', () => {
       }
       return inspect.call(this, execution);
     });
-    db = await createTestDatabase('myelin_admit_beside');
-    runsDir = await createTempDir('myelin-admit-beside-runs');
-    bus = new InProcessBus();
-    await standInApi(bus, events);
-    await standInTracking(bus);
-    app = await bootstrap({ env: schedulerTestEnv(db.url, runsDir.path, { MYELIN_MAX_PARALLEL: '4' }), bus, listen: false });
+    scheduler = await startTestScheduler('admit_beside', { MYELIN_MAX_PARALLEL: '4' });
   }, 60_000);
 
   afterAll(async () => {
     release();
-    await app?.close();
-    await bus?.close();
-    await db?.drop();
-    await runsDir?.remove();
+    await scheduler?.close();
     jest.restoreAllMocks();
   });
 
   const start = (runUuid: string, number: number, cmd: string) =>
-    bus.send(RunStart.PATTERN, { runUuid, project: 'alice/p', number, kind: 'experiment', cmd, params: {}, spec: {}, user: 'alice', teams: [] } satisfies RunStart.Payload);
-  const reached = (runUuid: string, status: string) => events.some((e) => e.runUuid === runUuid && e.status === status);
+    scheduler.bus.send(RunStart.PATTERN, { runUuid, project: 'alice/p', number, kind: 'experiment', cmd, params: {}, spec: {}, user: 'alice', teams: [] } satisfies RunStart.Payload);
+  const reached = (runUuid: string, status: string) => scheduler.events.some((e) => e.runUuid === runUuid && e.status === status);
 
   it('starts a run queued while a supervision pass is held, before the pass ends', async () => {
     const long = randomUUID();
@@ -76,7 +60,7 @@ describe('scheduler: admission beside a long supervision pass', () => {
     // Its end is recorded by supervision, once the pass goes on.
     await waitFor(() => reached(next, 'succeeded'), { timeoutMs: 10_000, what: 'the second run to succeed' });
     // The first run is still looked after: it stops.
-    await bus.send('scheduler.cmd.run.stop.v1', { runUuid: long, reason: 'test over' });
+    await scheduler.bus.send('scheduler.cmd.run.stop.v1', { runUuid: long, reason: 'test over' });
     await waitFor(() => reached(long, 'stopped'), { timeoutMs: 20_000, what: 'the first run to stop' });
   });
 });

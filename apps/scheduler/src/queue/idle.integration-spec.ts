@@ -1,13 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { RunStart, RunStatusChanged } from '@myelin/contracts';
-import { InProcessBus } from '@myelin/bus';
+import { RunStart } from '@myelin/contracts';
 import { ExecutionsRepository } from '@myelin/persistence';
-import { AppHandle } from '@myelin/runtime';
-import { createTempDir, createTestDatabase, TempDir, TestDatabase, waitFor } from '@myelin/testing';
-import { bootstrap } from '../bootstrap';
+import { waitFor } from '@myelin/testing';
 import { LocalProcessExecutor } from '../executors/local/local-process.executor';
-import { schedulerTestEnv } from '../testing/scheduler-test-env';
-import { standInApi, standInTracking } from '../testing/stand-ins';
+import { startTestScheduler, TestScheduler } from '../testing/test-scheduler';
 
 jest.setTimeout(60_000);
 
@@ -18,11 +14,7 @@ jest.setTimeout(60_000);
  * later pass reading the live runs for a run that is not live any more.
  */
 describe('scheduler: an idle pass reads nothing', () => {
-  let app: AppHandle;
-  let bus: InProcessBus;
-  let db: TestDatabase;
-  let runsDir: TempDir;
-  const events: RunStatusChanged.Payload[] = [];
+  let scheduler: TestScheduler;
   let notifyExit: (runUuid: string) => void = () => undefined;
   const reads = jest.spyOn(ExecutionsRepository.prototype, 'listLean');
 
@@ -33,19 +25,11 @@ describe('scheduler: an idle pass reads nothing', () => {
       notifyExit = listener;
       return onExit.call(this, listener);
     });
-    db = await createTestDatabase('myelin_idle');
-    runsDir = await createTempDir('myelin-idle-runs');
-    bus = new InProcessBus();
-    await standInApi(bus, events);
-    await standInTracking(bus);
-    app = await bootstrap({ env: schedulerTestEnv(db.url, runsDir.path), bus, listen: false });
+    scheduler = await startTestScheduler('idle');
   }, 60_000);
 
   afterAll(async () => {
-    await app?.close();
-    await bus?.close();
-    await db?.drop();
-    await runsDir?.remove();
+    await scheduler?.close();
     jest.restoreAllMocks();
   });
 
@@ -58,8 +42,8 @@ describe('scheduler: an idle pass reads nothing', () => {
 
   it('stays idle after a late exit notice for a run that has already ended', async () => {
     const runUuid = randomUUID();
-    await bus.send(RunStart.PATTERN, { runUuid, project: 'alice/p', number: 1, kind: 'experiment', cmd: 'true', params: {}, spec: {}, user: 'alice', teams: [] } satisfies RunStart.Payload);
-    await waitFor(() => events.some((e) => e.runUuid === runUuid && e.status === 'succeeded'), { timeoutMs: 20_000, what: 'the run to succeed' });
+    await scheduler.bus.send(RunStart.PATTERN, { runUuid, project: 'alice/p', number: 1, kind: 'experiment', cmd: 'true', params: {}, spec: {}, user: 'alice', teams: [] } satisfies RunStart.Payload);
+    await waitFor(() => scheduler.events.some((e) => e.runUuid === runUuid && e.status === 'succeeded'), { timeoutMs: 20_000, what: 'the run to succeed' });
     await new Promise((r) => setTimeout(r, 1200)); // past the next inspection
     // Idle: the inspection and the full admission pass, about once a second each (40 passes in 2 s).
     const idle = await readsDuring(2000);
