@@ -130,7 +130,7 @@ export async function bareJobs(n, c, script, oneByOne = 0) {
         const i = next++;
         const out = openSync(join(dir, `out${i}`), 'a');
         await new Promise((resolve, reject) => {
-          const child = spawn('/bin/bash', ['-c', wrapper, join(dir, 'cmd.sh'), join(dir, `exit${i}`), join(dir, `pid${i}`)], { cwd: dir, detached: true, stdio: ['ignore', out, out] });
+          const child = spawn('/bin/bash', ['--norc', '-c', wrapper, join(dir, 'cmd.sh'), join(dir, `exit${i}`), join(dir, `pid${i}`)], { cwd: dir, detached: true, stdio: ['ignore', out, out] });
           child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`bare job ${i} exited with ${code}`))));
           child.once('error', reject);
         });
@@ -144,7 +144,7 @@ export async function bareJobs(n, c, script, oneByOne = 0) {
   const latencies = [];
   for (let i = 0; i < oneByOne; i++) {
     const at = Date.now();
-    const child = spawn('/bin/bash', ['-c', wrapper, join(dir, 'cmd.sh'), join(dir, 'exit'), join(dir, 'pid')], { cwd: dir, detached: true, stdio: 'ignore' });
+    const child = spawn('/bin/bash', ['--norc', '-c', wrapper, join(dir, 'cmd.sh'), join(dir, 'exit'), join(dir, 'pid')], { cwd: dir, detached: true, stdio: 'ignore' });
     await new Promise((resolve) => child.once('exit', resolve));
     latencies.push(Number(readFileSync(join(dir, 'started_us'), 'utf8')) / 1000 - at);
   }

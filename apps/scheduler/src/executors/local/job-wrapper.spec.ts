@@ -41,6 +41,22 @@ describe('local executor: job wrapper', () => {
     expect(Number(await readFile(join(home.path, 'runs', row.runUuid, '.myelin', 'pid'), 'utf8'))).toBe(row.pid);
   });
 
+  it("runs no bashrc before the command, also when the job's env says it came through ssh", async () => {
+    // bash runs ~/.bashrc for a non-interactive `bash -c` whose env has SSH_CLIENT (its rshd rule),
+    // e.g. the env of a platform started over ssh: the same job must run the same way either way.
+    await writeFile(join(home.path, '.bashrc'), 'echo bashrc ran\n');
+    const sshEnv = { HOME: home.path, SSH_CLIENT: '10.0.0.1 50000 22', PATH: process.env['PATH'] ?? '/usr/bin:/bin' };
+    for (const standbyProcesses of [0, 2]) {
+      const viaSsh = new LocalProcessExecutor({ runsDir: join(home.path, 'runs'), publicUrl: 'http://127.0.0.1:1', baseEnv: sshEnv, standbyProcesses });
+      try {
+        const { state, stdout } = await runLocalJobToEnd(viaSsh, execution('echo command ran'));
+        expect({ standbyProcesses, state, stdout }).toEqual({ standbyProcesses, state: { state: 'exited', exitCode: 0 }, stdout: 'command ran\n' });
+      } finally {
+        viaSsh.close();
+      }
+    }
+  });
+
   it('reports a job killed by a signal with its signal', async () => {
     const { state } = await runToEnd('kill -KILL $BASHPID');
     expect(state).toEqual({ state: 'exited', exitCode: 137, signal: 'SIGKILL' });

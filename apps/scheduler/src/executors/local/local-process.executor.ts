@@ -145,7 +145,9 @@ export class LocalProcessExecutor implements Executor {
     const pid = await this.spawner.spawn(
       {
         file: '/bin/bash',
-        args: ['-c', wrapper, p.script, p.exitFile, p.pidFile, ...procs],
+        // --norc: a job's env can say it came through ssh (SSH_CLIENT, when the platform was started
+        // over ssh), and bash would then run the system's and the user's bashrc before the command.
+        args: ['--norc', '-c', wrapper, p.script, p.exitFile, p.pidFile, ...procs],
         cwd: p.code,
         env: withJobExtras(
           buildRunEnvironment(this.options.baseEnv, execution, { ...p, outputs: await this.outputsPath(execution) }, this.options.publicUrl, runToken),

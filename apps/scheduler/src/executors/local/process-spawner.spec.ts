@@ -95,7 +95,12 @@ describe('ProcessSpawner: job processes started from a small helper process', ()
     afterEach(() => standby.close());
 
     const cmdline = (pid: number): string => readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    /** Standby processes whose parent is a helper started by this test process. */
+    /** The standbys once they are all started: a job whose pid is among them ran in one (a quick job may be gone before its cmdline is read). */
+    const readyStandbys = async (): Promise<number[]> => {
+      await waitFor(() => standbys().length === DEFAULT_STANDBY_PROCESSES, { timeoutMs: 5000, what: 'the standbys to be started' });
+      return standbys();
+    };
+    /** Standby processes of this test's helper (an earlier test's may still be exiting). */
     const standbys = (): number[] =>
       readdirSync('/proc')
         .filter((name) => /^\d+$/.test(name))
@@ -103,9 +108,7 @@ describe('ProcessSpawner: job processes started from a small helper process', ()
           try {
             const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
             const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-            const helper = readFileSync(`/proc/${ppid}/stat`, 'utf8');
-            const grandparent = Number(helper.slice(helper.lastIndexOf(')') + 2).split(' ')[1]);
-            return grandparent === process.pid && cmdline(Number(name)).includes('myelin-standby') ? [Number(name)] : [];
+            return ppid === standby.helperPid && cmdline(Number(name)).includes('myelin-standby') ? [Number(name)] : [];
           } catch {
             return []; // gone meanwhile
           }
@@ -113,7 +116,7 @@ describe('ProcessSpawner: job processes started from a small helper process', ()
     /** The local executor's shape: `bash -c script $0 args...`; the job prints what it was given. */
     const bashJob = (env: Record<string, string>, outFile = 'job.log') => ({
       file: '/bin/bash',
-      args: ['-c', 'printf "[%s]" "$0" "$#" "$@"; echo; pwd; env | LC_ALL=C sort | grep -v "^_="', join(dir, 'script.sh'), 'first arg', 'second\nline'],
+      args: ['--norc', '-c', 'printf "[%s]" "$0" "$#" "$@"; echo; pwd; env | LC_ALL=C sort | grep -v "^_="', join(dir, 'script.sh'), 'first arg', 'second\nline'],
       cwd: join(dir, 'work'),
       env,
       stdout: join(dir, outFile),
@@ -124,11 +127,11 @@ describe('ProcessSpawner: job processes started from a small helper process', ()
     it('gives the job what a new process gets: $0, arguments, directory, env and output files', async () => {
       await mkdir(join(dir, 'work'));
       let exited = 0;
+      const ready = await readyStandbys(); // started ahead
       const fresh = await spawner.spawn(bashJob(env, 'fresh.log'), () => exited++);
-      expect(cmdline(fresh)).not.toContain('myelin-standby');
-      await waitFor(() => standbys().length === DEFAULT_STANDBY_PROCESSES, { timeoutMs: 5000 }); // started ahead
+      expect(ready).not.toContain(fresh);
       const ahead = await standby.spawn(bashJob(env, 'standby.log'), () => exited++);
-      expect(cmdline(ahead)).toContain('myelin-standby');
+      expect(ready).toContain(ahead);
       await waitFor(() => exited === 2, { timeoutMs: 5000 });
       const output = await readFile(join(dir, 'standby.log'), 'utf8');
       expect(output).toBe(await readFile(join(dir, 'fresh.log'), 'utf8'));
@@ -140,15 +143,17 @@ describe('ProcessSpawner: job processes started from a small helper process', ()
       await waitFor(() => standbys().filter((pid) => pid !== ahead).length === DEFAULT_STANDBY_PROCESSES, { timeoutMs: 5000 });
     });
 
-    it('starts a new process for a job a standby cannot take: an env name that is not a shell name, or another program', async () => {
+    it('starts a new process for a job a standby cannot take: an env name that is not a shell name, another program, bash without --norc', async () => {
       await mkdir(join(dir, 'work'));
-      await waitFor(() => standbys().length === DEFAULT_STANDBY_PROCESSES, { timeoutMs: 5000 });
+      const ready = await readyStandbys();
       let exited = 0;
       const dotted = await standby.spawn(bashJob({ ...env, 'my.setting': 'kept' }), () => exited++);
-      expect(cmdline(dotted)).not.toContain('myelin-standby');
       const sh = await standby.spawn({ ...request('true'), file: '/bin/sh' }, () => exited++);
-      expect(cmdline(sh)).not.toContain('myelin-standby');
-      await waitFor(() => exited === 2, { timeoutMs: 5000 });
+      // Without --norc, bash may run a bashrc (its rshd rule), which a standby never does.
+      const withRc = await standby.spawn({ ...bashJob(env, 'rc.log'), args: ['-c', 'true', 'job'] }, () => exited++);
+      expect(ready.filter((pid) => [dotted, sh, withRc].includes(pid))).toEqual([]);
+      expect(standbys().sort()).toEqual([...ready].sort()); // all still waiting
+      await waitFor(() => exited === 3, { timeoutMs: 5000 });
       expect(await readFile(join(dir, 'job.log'), 'utf8')).toContain('my.setting=kept\n');
     });
 
@@ -156,14 +161,13 @@ describe('ProcessSpawner: job processes started from a small helper process', ()
       await expect(standby.spawn(bashJob(env), () => undefined)).rejects.toThrow(/ENOENT/); // no work/ directory
       await mkdir(join(dir, 'work'));
       await expect(standby.spawn({ ...bashJob(env), stdout: join(dir, 'missing', 'out.log') }, () => undefined)).rejects.toThrow(/ENOENT/);
-      await waitFor(() => standbys().length === DEFAULT_STANDBY_PROCESSES, { timeoutMs: 5000 });
-      const pid = await standby.spawn(bashJob(env), () => undefined);
-      expect(cmdline(pid)).toContain('myelin-standby');
+      const ready = await readyStandbys();
+      expect(ready).toContain(await standby.spawn(bashJob(env), () => undefined));
     });
 
     it('starts a burst of jobs, more than the standbys, each reported once with its own exit', async () => {
       const exits = new Map<number, number>();
-      const job = (i: number) => ({ ...request(`echo ${i}`), file: '/bin/bash', args: ['-c', `echo ${i}; exit $((${i} % 3))`, 'job'] });
+      const job = (i: number) => ({ ...request(`echo ${i}`), file: '/bin/bash', args: ['--norc', '-c', `echo ${i}; exit $((${i} % 3))`, 'job'] });
       const pids = await Promise.all(Array.from({ length: 30 }, (_, i) => standby.spawn(job(i), () => exits.set(i, (exits.get(i) ?? 0) + 1))));
       expect(new Set(pids).size).toBe(30);
       await waitFor(() => exits.size === 30, { timeoutMs: 10_000 });
@@ -175,9 +179,10 @@ describe('ProcessSpawner: job processes started from a small helper process', ()
     it("does not leave the job's env (its run token) on disk once the job has started", async () => {
       await mkdir(join(dir, 'work'));
       const token = `token-${Math.random().toString(36).slice(2)}`;
-      const pid = await standby.spawn({ ...bashJob({ ...env, MYELIN_RUN_TOKEN: token }), args: ['-c', 'echo started; sleep 30', 'job'] }, () => undefined);
+      const ready = await readyStandbys();
+      const pid = await standby.spawn({ ...bashJob({ ...env, MYELIN_RUN_TOKEN: token }), args: ['--norc', '-c', 'echo started; sleep 30', 'job'] }, () => undefined);
       try {
-        expect(cmdline(pid)).toContain('myelin-standby');
+        expect(ready).toContain(pid);
         await waitFor(async () => (await readFile(join(dir, 'job.log'), 'utf8').catch(() => '')) === 'started\n', { timeoutMs: 5000 });
         await new Promise((r) => setTimeout(r, 100));
         const left = readdirSync(tmpdir())
@@ -192,9 +197,9 @@ describe('ProcessSpawner: job processes started from a small helper process', ()
 
     it('lets idle standbys exit when the helper goes away, and a job started by one keeps running', async () => {
       await mkdir(join(dir, 'work'));
-      await waitFor(() => standbys().length === DEFAULT_STANDBY_PROCESSES, { timeoutMs: 5000 });
-      const job = await standby.spawn({ ...bashJob(env), args: ['-c', 'sleep 30', 'job'] }, () => undefined);
-      expect(cmdline(job)).toContain('myelin-standby');
+      const ready = await readyStandbys();
+      const job = await standby.spawn({ ...bashJob(env), args: ['--norc', '-c', 'sleep 30', 'job'] }, () => undefined);
+      expect(ready).toContain(job);
       await waitFor(() => standbys().filter((pid) => pid !== job).length === DEFAULT_STANDBY_PROCESSES, { timeoutMs: 5000 });
       const idle = standbys().filter((pid) => pid !== job);
       standby.close();

@@ -133,11 +133,12 @@ function spawnerProgram(options: { standby: number; prelude: string; exportable:
 
   /** Hand the job to a standby; false when it must start as a new process. */
   const toStandby = (m: ToSpawner): boolean => {
-    if (!idle.length || m.file !== '/bin/bash' || m.args[0] !== '-c' || m.args.length < 3) return false;
+    // `bash --norc -c script $0 args...` (the local executor's wrapper): what a standby runs as.
+    if (!idle.length || m.file !== '/bin/bash' || m.args[0] !== '--norc' || m.args[1] !== '-c' || m.args.length < 4) return false;
     const names = Object.keys(m.env);
     if (!names.every((name) => exportable.test(name))) return false;
     const env = names.map((name) => `${name}=${m.env[name]}`);
-    const fields = [String(env.length), m.cwd, m.stdout, m.stderr, m.args[1], m.args[2], ...env, ...m.args.slice(3)];
+    const fields = [String(env.length), m.cwd, m.stdout, m.stderr, m.args[2], m.args[3], ...env, ...m.args.slice(4)];
     // What a new process would refuse (a missing directory, a NUL in an argument) is left to that
     // path, which reports it as it always did; the output files are opened as there (below).
     if (!fs.statSync(m.cwd, { throwIfNoEntry: false })?.isDirectory() || fields.some((field) => field.includes('\0'))) return false;
@@ -217,6 +218,11 @@ export class ProcessSpawner {
         if (error) this.settle(id, new Error(`could not reach the process spawner: ${error.message}`));
       });
     });
+  }
+
+  /** The helper's pid while it runs (its standbys are its children). */
+  get helperPid(): number | undefined {
+    return this.helper?.connected ? this.helper.pid : undefined;
   }
 
   /** Start the helper (and its standbys) ahead of the first job, e.g. when a run is queued. */
