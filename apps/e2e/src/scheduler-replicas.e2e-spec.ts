@@ -81,10 +81,16 @@ describe('distributed: scheduler replicas survive kill -9 of one of them', () =>
     await poll(async () => (await Promise.all(more.map(status))).every((s) => s === 'succeeded'), { timeoutMs: 60_000, what: 'the runs submitted meanwhile' });
     // Each printed its line once: a second start would have appended a second one to the same log.
     for (const uuid of [job, ...more]) {
+      let lastPage: unknown;
       const logs = await poll(async () => {
         const page = await client.logs(uuid);
+        lastPage = page;
         return page.ended ? page.results : null;
-      }, { timeoutMs: 30_000, what: 'the logs to end' });
+      }, { timeoutMs: 30_000, what: `the logs of ${uuid === job ? 'the adopted job' : 'a run submitted meanwhile'} ${uuid} to end` }).catch((error: Error) => {
+        // What a failure needs to be understood: the last page read and the services' state.
+        const services = [...procs.entries()].map(([name, p]) => `${name}: ${p.exited ? `exited\n${p.output.slice(-3000)}` : 'running'}`);
+        throw new Error(`${error.message}\nlast page: ${JSON.stringify(lastPage)}\n${services.join('\n')}`);
+      });
       expect(logs.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual([uuid === job ? 'started' : 'once']);
     }
   });

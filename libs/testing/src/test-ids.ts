@@ -21,6 +21,7 @@ export async function waitFor<T>(
     try {
       const value = await check();
       if (value) return value as NonNullable<T>;
+      last = undefined; // the timeout reports the last check's error, not an older one
     } catch (error) {
       last = error;
     }

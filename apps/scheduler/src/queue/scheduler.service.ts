@@ -559,7 +559,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       // first): kept, it would have every later pass read the live runs for nothing. A run not
       // supervised yet (its process just started) is looked at by the next inspection anyway.
       const supervisedNow = new Set(live.map((e) => e.runUuid));
-      for (const runUuid of this.exited) if (!supervisedNow.has(runUuid)) this.exited.delete(runUuid);
+      // (A run being started is not supervised yet: its notice is kept for the pass after its launch.)
+      for (const runUuid of this.exited) if (!supervisedNow.has(runUuid) && !this.launching.has(runUuid)) this.exited.delete(runUuid);
     }
     // Runs are looked after side by side, SUPERVISE_CONCURRENCY at a time: a wave of runs that end
     // together settles in a few grouped transactions instead of one after the other.
