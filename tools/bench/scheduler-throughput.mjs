@@ -89,6 +89,18 @@ const submit = async () => {
 };
 const isFinal = (status) => ['succeeded', 'failed', 'stopped'].includes(status);
 const startedAt = (uuid) => Number(readFileSync(join(home, 'runs', uuid, 'started_us'), 'utf8').trim()) / 1000;
+/** The job's first-line instant, once it has written it. */
+const waitStarted = async (uuid) => {
+  for (;;) {
+    try {
+      const started = startedAt(uuid);
+      if (started) return started;
+    } catch {
+      // not written yet
+    }
+    await sleep(2);
+  }
+};
 const finalCount = async () => {
   const page = await call('GET', `/api/v1/${project}/runs?query=${encodeURIComponent('status:succeeded|failed|stopped')}&limit=1`);
   return page.count;
@@ -113,17 +125,9 @@ try {
   const latencyRuns = [];
   for (let i = 0; i < L; i++) {
     const { uuid, submittedAt } = await submit();
-    for (;;) {
-      try {
-        const started = startedAt(uuid);
-        if (!started) throw new Error('not written yet');
-        latencies.push(started - submittedAt);
-        latencyRuns.push({ uuid, submittedAt, started });
-        break;
-      } catch {
-        await sleep(2);
-      }
-    }
+    const started = await waitStarted(uuid);
+    latencies.push(started - submittedAt);
+    latencyRuns.push({ uuid, submittedAt, started });
   }
   for (;;) {
     if ((await finalCount()) >= L) break;
@@ -148,20 +152,7 @@ try {
   const idleLatencies = [];
   for (let i = 0; i < LI; i++) {
     const { uuid, submittedAt } = await submit();
-    for (;;) {
-      const started = (() => {
-        try {
-          return startedAt(uuid);
-        } catch {
-          return 0; // not written yet
-        }
-      })();
-      if (started) {
-        idleLatencies.push(started - submittedAt);
-        break;
-      }
-      await sleep(2);
-    }
+    idleLatencies.push((await waitStarted(uuid)) - submittedAt);
     while (!isFinal((await call('GET', `/api/v1/runs/${uuid}`)).status)) await sleep(50);
     await sleep(100); // the events of its end handled
   }

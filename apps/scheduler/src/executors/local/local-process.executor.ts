@@ -215,9 +215,9 @@ export class LocalProcessExecutor implements Executor {
   }
 
   /**
-   * Directories, code snapshot and command script. The code is copied once per run, when it is first prepared (queued): a retry,
-   * a launch by a restarted scheduler or one whose early preparation was forgotten keeps that copy,
-   * so edits the author makes meanwhile never reach the run.
+   * Directories, code snapshot and command script. The code is copied once per run, when it is
+   * first prepared (queued): a retry, a launch by a restarted scheduler or one whose early
+   * preparation was forgotten keeps that copy, so edits the author makes meanwhile never reach the run.
    */
   private async prepareWorkdir(execution: Pick<ExecutionEntity, 'runUuid' | 'cmd' | 'codeDir' | 'parentUuid' | 'codeOf'>): Promise<void> {
     const p = this.paths(execution.runUuid);

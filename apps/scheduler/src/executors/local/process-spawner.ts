@@ -55,10 +55,10 @@ const EXPORTABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * and exit-code files.
  *
  * Standby processes: it keeps `standby` bash processes started ahead, each waiting for a job on its
- * stdin. A `bash -c` job (the local executor's wrapper) goes to one of them: the program start
- * (fork and exec of bash, 8-9 ms of a busy small VM) is then not between the submission and the
- * job's first line. A standby is started again after each use, so a burst of starts costs what it
- * did. Idle standbys read EOF and exit when the helper goes away.
+ * stdin. A `bash --norc -c` job (the local executor's wrapper) goes to one of them: the program
+ * start (fork and exec of bash, 8-9 ms of a busy small VM) is then not between the submission and
+ * the job's first line. Standbys are started again once starts pause (below). Idle standbys read
+ * EOF and exit when the helper goes away.
  */
 function spawnerProgram(options: { standby: number; prelude: string; exportable: string }): void {
   // This body runs as a script of its own (`node -e`): no imports around it, hence require().
@@ -127,6 +127,7 @@ function spawnerProgram(options: { standby: number; prelude: string; exportable:
   // spent); the burst's starts go the new-process way, and the runs submitted after it find standbys.
   let fillTimer: NodeJS.Timeout | undefined;
   const fillWhenQuiet = (): void => {
+    if (standbyBroken || !options.standby) return;
     if (fillTimer) clearTimeout(fillTimer);
     fillTimer = setTimeout(fill, 20);
   };
@@ -200,12 +201,12 @@ function spawnerProgram(options: { standby: number; prelude: string; exportable:
  */
 export class ProcessSpawner {
   private helper?: ChildProcess;
-  /** Standby bash processes kept ready for `bash -c` jobs (0: each job starts as a new process). */
-  constructor(private readonly options: { standby?: number } = {}) {}
-
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (pid: number) => void; reject: (e: Error) => void; onExit: () => void }>();
   private readonly exits = new Map<number, () => void>();
+
+  /** Standby bash processes kept ready for `bash --norc -c` jobs (0: each job starts as a new process). */
+  constructor(private readonly options: { standby?: number } = {}) {}
 
   /** Start a process; resolves with its pid once it runs. `onExit` is called when it ends. */
   spawn(request: SpawnRequest, onExit: () => void): Promise<number> {
