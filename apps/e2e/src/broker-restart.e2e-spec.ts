@@ -91,7 +91,7 @@ describe('distributed: a broker restart during a burst of 100 runs loses none', 
     const uuids: string[] = [];
     const submit = async () => {
       const run = await client.createRun('admin/burst', {
-        files: [{ path: 'polyaxonfile.yml', content: 'version: 1\nkind: experiment\nrun:\n  cmd: sleep 0.3; echo "done token=${MYELIN_TOKEN:+yes}"\n' }],
+        files: [{ path: 'polyaxonfile.yml', content: 'version: 1\nkind: experiment\nrun:\n  cmd: sleep 0.6; echo "done token=${MYELIN_TOKEN:+yes}"\n' }],
       });
       uuids.push(run.uuid);
     };
@@ -110,7 +110,9 @@ describe('distributed: a broker restart during a burst of 100 runs loses none', 
     const succeeded = async () =>
       (await client.listRuns('admin/burst', { limit: 200, query: 'status:succeeded' })).results.length;
 
-    // 40 runs, and the broker stops while they are queued, starting, running and finishing;
+    // 40 runs, and the broker stops while they are queued, starting, running and finishing (each
+    // sleeps 0.6 s: at 0.3 s a scheduler that starts runs quickly could drain the queue before all
+    // 40 were submitted, and the moment below never came);
     // 30 more are submitted while it is down, 30 as it comes back.
     const first = submitMany(40);
     const queued = async () => (await client.listRuns('admin/burst', { limit: 1, query: 'status:queued' })).count;
@@ -139,7 +141,7 @@ describe('distributed: a broker restart during a burst of 100 runs loses none', 
     for (const r of outage) expect(r.checks.database.ok).toBe(true);
     expect(uuids).toHaveLength(70);
     // Supervision does not wait on the broker: the runs that were in flight when it stopped
-    // (each sleeps 0.3 s) are settled in the scheduler's table while it is still down; their last
+    // (each sleeps 0.6 s) are settled in the scheduler's table while it is still down; their last
     // log lines wait in the scheduler's outbox.
     const inFlight = async () =>
       Number((await sql(`SELECT count(*)::int AS n FROM "scheduler"."executions" WHERE "status" IN ('starting', 'running', 'stopping')`))[0].n);
