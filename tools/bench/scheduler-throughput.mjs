@@ -232,8 +232,10 @@ try {
   console.log(`  platform CPU in the burst: ${cpuTotal.toFixed(1)} s, ${((cpuTotal * 1000) / N).toFixed(1)} ms per run${distributed ? ` (${procs.map((child, i) => `${child.spawnargs.at(-1)} ${cpuUsed[i].toFixed(1)}`).join(', ')})` : ''}; main thread${distributed ? 's' : ''} ${mainThreadUsed.reduce((a, b) => a + b, 0).toFixed(1)} s; the machine's 2 cores give ${((2 * idealMs) / N).toFixed(1)} ms per run at the ideal`);
   console.log(`  slots in use on average over the burst: ${slotsHeld.toFixed(1)} of ${C} held (process start to final status), ${slotsRunning.toFixed(1)} with the job running`);
   console.log(`  median ms per slot cycle: ${Object.entries(cycle).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')} (ideal: ${D * 1000}, 0, 0)`);
-  console.log(`latency: submit-to-process-start with free slots, ${L} runs one at a time: p50 ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms (goal p50 <= 50 ms)`);
-  console.log(`  median ms per step: ${breakdown}`);
+  if (L) {
+    console.log(`latency: submit-to-process-start with free slots, ${L} runs one at a time: p50 ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms (goal p50 <= 50 ms)`);
+    console.log(`  median ms per step: ${breakdown}`);
+  }
   if (LI) console.log(`  on an idle platform (each run submitted once the previous one's end was recorded), ${LI} runs: p50 ${pct(idleLatencies, 50).toFixed(1)} ms, p99 ${pct(idleLatencies, 99).toFixed(1)} ms`);
   if (bare?.latencies.length) console.log(`  without the platform, spawn to the job's first line: p50 ${pct(bare.latencies, 50).toFixed(1)} ms (${bare.latencies.length} jobs one at a time)`);
 } finally {

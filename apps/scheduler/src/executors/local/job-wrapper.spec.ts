@@ -68,4 +68,32 @@ describe('local executor: job wrapper', () => {
     await writeFile(exitFile, '');
     expect(await executor.inspect(row)).toEqual({ state: 'vanished' });
   });
+
+  describe('inspection of a launched run', () => {
+    it('a run whose wrapper exited is running while a process it left in its group lives, and exited once that is gone', async () => {
+      const marker = join(home.path, 'survivor-started');
+      // The job's child outlives the wrapper (nohup-like, same process group).
+      const { pid, pidStartTime, workdir } = await executor.launch(execution(`(trap '' TERM; sleep 0.6) & echo x > ${marker}; exit 3`));
+      const row = { ...execution('unused'), pid, pidStartTime, workdir } as ExecutionEntity;
+      row.runUuid = workdir.split('/').at(-1)!;
+      for (let i = 0; i < 100 && !(await readFile(marker, 'utf8').catch(() => '')); i++) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 100)); // the wrapper gone, its child not
+      expect(await executor.inspect(row)).toEqual({ state: 'running' });
+      let state = await executor.inspect(row);
+      for (let i = 0; i < 100 && state.state === 'running'; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        state = await executor.inspect(row);
+      }
+      expect(state).toEqual({ state: 'exited', exitCode: 3 });
+    });
+
+    it('without a recorded pid (a crash before it was stored), the pid file the wrapper wrote is read', async () => {
+      const { row } = await runToEnd('exit 4');
+      expect(await executor.inspect({ ...row, pid: null, pidStartTime: null } as ExecutionEntity)).toEqual({ state: 'exited', exitCode: 4 });
+      // Neither a pid nor a pid file: whether a process ever ran is unknown.
+      await writeFile(join(home.path, 'runs', row.runUuid, '.myelin', 'pid'), '');
+      await writeFile(join(home.path, 'runs', row.runUuid, '.myelin', 'exit_code'), '');
+      expect((await executor.inspect({ ...row, pid: null, pidStartTime: null } as ExecutionEntity)).state).toBe('unknown');
+    });
+  });
 });

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, writeFileSync, type Dirent } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, type Dirent } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { access, copyFile, cp, mkdir, readdir, readFile, rename, rm, writeFile, stat, utimes } from 'node:fs/promises';
 import { delimiter, join, resolve, sep } from 'node:path';
@@ -159,7 +159,7 @@ export class LocalProcessExecutor implements Executor {
       },
       () => this.exits.emit('exit', execution.runUuid),
     );
-    return { pid, pidStartTime: await processStartTime(pid), workdir: p.workdir, ...(notice ? { notice } : {}) };
+    return { pid, pidStartTime: processStartTime(pid), workdir: p.workdir, ...(notice ? { notice } : {}) };
   }
 
   /**
@@ -267,27 +267,29 @@ export class LocalProcessExecutor implements Executor {
   }
 
   async inspect(execution: ExecutionEntity): Promise<ProcessState> {
+    // The pid, exit-code and /proc files are read in place (microseconds each): through the thread
+    // pool each read waited a turn of the event loop, and while the API takes a flood of
+    // submissions a turn lasts 20-100 ms, so recording a wave of ends took seconds (decision 0015).
     const p = this.paths(execution.runUuid);
     let pid = execution.pid;
     let startTime = execution.pidStartTime;
     if (!pid) {
       // Crashed between spawning and recording the pid: the wrapper wrote it.
-      pid = Number(await readFile(p.pidFile, 'utf8').catch(() => '')) || null;
+      pid = Number(readSmallFile(p.pidFile) ?? '') || null;
       startTime = null;
     }
-    if (pid && (await isSameProcessAlive(pid, startTime))) return { state: 'running' };
+    if (pid && isSameProcessAlive(pid, startTime)) return { state: 'running' };
     // The wrapper is gone but members of its process group live on (children that ignored
     // SIGTERM, or daemons the job forked): the run is not over until the group is empty.
     if (pid && (await groupAlive(pid))) return { state: 'running' };
-    try {
-      const text = (await readFile(p.exitFile, 'utf8')).trim();
+    const text = readSmallFile(p.exitFile)?.trim();
+    // No exit file: the wrapper itself was killed (stop, OOM killer, reboot).
+    if (text !== undefined) {
       const code = text === '' ? NaN : Number(text);
       if (Number.isInteger(code)) {
         const exited: ProcessState = code > 128 ? { state: 'exited', exitCode: code, signal: signalName(code - 128) } : { state: 'exited', exitCode: code };
         return (await this.settleCgroup(execution.runUuid, execution.attempt, p.oomFile)) ? { ...exited, ...OOM_KILLED } : exited;
       }
-    } catch {
-      // no exit file: the wrapper itself was killed (stop, OOM killer, reboot)
     }
     // No pid recorded and no pid file: whether a process was ever started is unknown (the scheduler
     // stopped between claiming the run and spawning it, or the files are not visible from here).
@@ -409,7 +411,7 @@ export class LocalProcessExecutor implements Executor {
 
   private async resolvePid(execution: ExecutionEntity): Promise<number | null> {
     if (execution.pid) return execution.pid;
-    return Number(await readFile(this.paths(execution.runUuid).pidFile, 'utf8').catch(() => '')) || null;
+    return Number(readSmallFile(this.paths(execution.runUuid).pidFile) ?? '') || null;
   }
 
   logFiles(execution: ExecutionEntity): { stdout: string; stderr: string } {
@@ -511,32 +513,36 @@ async function groupAlive(pgid: number): Promise<boolean> {
 }
 
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks); null where /proc does not exist. */
-export async function processStartTime(pid: number): Promise<string | null> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const afterComm = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return afterComm[19] ?? null;
-  } catch {
-    return null;
-  }
+export function processStartTime(pid: number): string | null {
+  const stat = readSmallFile(`/proc/${pid}/stat`);
+  if (stat === undefined) return null;
+  const afterComm = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return afterComm[19] ?? null;
 }
 
-async function isSameProcessAlive(pid: number, startTime: string | null): Promise<boolean> {
+function isSameProcessAlive(pid: number, startTime: string | null): boolean {
   try {
     process.kill(pid, 0);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
   if (startTime === null) return true;
-  const now = await processStartTime(pid);
-  if (now === null) return true;
-  if (now !== startTime) return false;
-  // A zombie (exited, not yet reaped) is not running.
+  const stat = readSmallFile(`/proc/${pid}/stat`);
+  if (stat === undefined) return true; // no /proc here: trust kill(0)
+  const afterComm = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Another process with the pid since (reused), or a zombie (exited, not yet reaped): not running.
+  return afterComm[19] === startTime && afterComm[0] !== 'Z';
+}
+
+/**
+ * A small file's text read in place, or undefined when it cannot be read (missing). For the files
+ * of a run's `.myelin` directory and /proc, on the hot paths of supervision and launch.
+ */
+function readSmallFile(path: string): string | undefined {
   try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+    return readFileSync(path, 'utf8');
   } catch {
-    return false;
+    return undefined;
   }
 }
 

@@ -54,11 +54,11 @@ describe('process sampler', () => {
       { what: 'three processes in the group' },
     );
     expect(usage.rssBytes).toBeGreaterThan(0);
-    expect(usage.leaderStartTime).toBe(await processStartTime(pid));
+    expect(usage.leaderStartTime).toBe(processStartTime(pid));
 
     const sampler = new ProcessSampler();
     const [sample] = await sampler.sample([
-      { runUuid: 'r1', pid, pidStartTime: await processStartTime(pid) },
+      { runUuid: 'r1', pid, pidStartTime: processStartTime(pid) },
     ]);
     expect(sample).toMatchObject({ runUuid: 'r1', processes: 3, cpuPercent: null });
     expect(sample.memoryMb).toBeGreaterThan(0);
