@@ -31,6 +31,7 @@ export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) =
     routePrefixes: ['/api/v1/pipelines'],
     readiness,
     logLevel: config.MYELIN_LOG_LEVEL,
+    requestsPerTurn: config.MYELIN_HTTP_REQUESTS_PER_TURN,
     onClose: async () => {
       if (!sharedBus) await bus.close();
       await db.close();

@@ -58,6 +58,7 @@ export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) =
     routePrefixes: ['/api/v1/scheduler'],
     readiness,
     logLevel: config.MYELIN_LOG_LEVEL,
+    requestsPerTurn: config.MYELIN_HTTP_REQUESTS_PER_TURN,
     onClose: async () => {
       await kubernetes?.close();
       executor.close();

@@ -33,6 +33,7 @@ export const bootstrap: AppBootstrap = async ({ env, bus: sharedBus, listen }) =
     routePrefixes: ['/api/v1/tracking'],
     readiness,
     logLevel: config.MYELIN_LOG_LEVEL,
+    requestsPerTurn: config.MYELIN_HTTP_REQUESTS_PER_TURN,
     onClose: async () => {
       await logNotifier.close();
       if (!sharedBus) await bus.close();

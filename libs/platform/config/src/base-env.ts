@@ -24,6 +24,13 @@ export class BaseServiceEnv {
 
   @IsString() MYELIN_BIND: string = '127.0.0.1';
 
+  /**
+   * At most this many HTTP requests begin their handling per turn of the event loop (0: no limit),
+   * so that a flood of requests does not hold up the process's other work for whole batches at a
+   * time (on `myelin up`, the scheduler's; see libs/platform/runtime/src/turn-budget.ts).
+   */
+  @IsInt() @Min(0) MYELIN_HTTP_REQUESTS_PER_TURN: number = 4;
+
   @IsIn(LOG_LEVELS) MYELIN_LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'log';
 
   /** Embedded only: a prepared empty PostgreSQL cluster a new data directory starts from (set by `myelin up`). */

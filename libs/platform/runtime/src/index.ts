@@ -9,3 +9,4 @@ export * from './readiness-checks';
 export * from './run-standalone';
 export * from './health-only.module';
 export * from './rate-limit.guard';
+export * from './turn-budget';

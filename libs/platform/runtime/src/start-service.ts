@@ -7,6 +7,7 @@ import { BusServer, MessageBus } from '@myelin/bus';
 import { AppHandle, AppName } from './app-host';
 import { HttpErrorFilter } from './error-filter';
 import { ReadinessCheck, runReadiness } from './health.controller';
+import { processTurnBudget, turnBudgetMiddleware } from './turn-budget';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -20,6 +21,8 @@ export interface StartServiceOptions {
   routePrefixes: string[];
   readiness: ReadinessCheck[];
   logLevel: string;
+  /** At most this many requests begin per turn of the event loop (MYELIN_HTTP_REQUESTS_PER_TURN; 0: no limit). */
+  requestsPerTurn: number;
   /** Serve an OpenAPI document of the app's routes and an interactive page. */
   openapi?: { title: string; description: string; jsonPath: string; docsPath: string };
   /** Largest JSON request body in bytes (default 4 MiB). */
@@ -41,6 +44,8 @@ export async function startService(options: StartServiceOptions): Promise<AppHan
     bodyParser: false,
     abortOnError: false,
   });
+  // Before anything else reads the request: a request waiting for its turn costs nothing yet.
+  if (options.requestsPerTurn > 0) app.use(turnBudgetMiddleware(processTurnBudget(options.requestsPerTurn)));
   app.use(express.json({ limit: options.bodyLimitBytes ?? 4 * 1024 * 1024, strict: false }));
   app.useGlobalPipes(new RequestValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.useGlobalFilters(new HttpErrorFilter());
