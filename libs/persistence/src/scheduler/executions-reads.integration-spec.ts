@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import { createTestDatabase, TestDatabase } from '@myelin/testing';
+import { openServiceDatabase, ServiceDatabase } from '../data-source/create-data-source';
+import { SCHEDULER_SCHEMA } from '../schemas';
+import { ExecutionEntity } from './entities/execution.entity';
+import { ExecutionsRepository } from './repositories/executions.repository';
+
+/**
+ * The scheduler's hot reads (listLean, listQueueHead, the row a status change returns): the
+ * entities a plain TypeORM read gives, with the same value types, in queue order, on both
+ * databases.
+ */
+const backends: Array<[string, () => Promise<{ url: string; cleanup(): Promise<void> }>]> = [
+  [
+    'PostgreSQL server',
+    async () => {
+      const db: TestDatabase = await createTestDatabase('myelin_exec_reads');
+      return { url: db.url, cleanup: () => db.drop() };
+    },
+  ],
+  ['embedded PGlite', async () => ({ url: 'pglite://memory', cleanup: async () => undefined })],
+];
+
+describe.each(backends)('scheduler execution reads on %s', (_label, provision) => {
+  let cleanup: () => Promise<void>;
+  let db: ServiceDatabase;
+  let repo: ExecutionsRepository;
+
+  const enqueue = async (extra: Record<string, unknown> = {}): Promise<string> => {
+    const runUuid = randomUUID();
+    const row = {
+      runUuid, project: 'p/q', number: 7, kind: 'job', cmd: 'python train.py', params: { lr: 0.01, layers: [1, 2] }, spec: { kind: 'experiment', run: { cmd: 'x' } },
+      codeDir: '/code', outputsOf: null, copyOutputsFrom: null, priority: 0, status: 'queued', attempt: 0, maxRestarts: 2, executor: 'local',
+      pid: null, pidStartTime: null, workdir: null, stdoutOffset: 0, stderrOffset: 0, exitCode: null, stopRequestedAt: null, startedAt: null,
+      finishedAt: null, submitter: 'alice', teams: ['acme/ml'], parentUuid: null, parentKind: null, parentConcurrency: null, cpu: 1.5, memoryMb: 512,
+      gpu: 0, devices: null, statusReason: 'Queued', statusMessage: 'waiting', fence: 0, owner: null, retryAt: null, timeoutSeconds: 600,
+      timedOutAt: null, heartbeatAt: null, workdirCleanedAt: null,
+      ...extra,
+    };
+    await repo.enqueue(row as unknown as Parameters<ExecutionsRepository['enqueue']>[0], { status: 'queued', reason: 'Queued', message: 'waiting' });
+    return runUuid;
+  };
+  /** The row as TypeORM hydrates it, without the columns a lean read leaves out. */
+  const hydrated = async (runUuid: string, lean = true): Promise<Partial<ExecutionEntity>> => {
+    const row = (await db.dataSource.getRepository(ExecutionEntity).findOneByOrFail({ runUuid })) as Partial<ExecutionEntity>;
+    if (lean) {
+      delete row.cmd;
+      delete row.params;
+      delete row.spec;
+    }
+    return row;
+  };
+
+  beforeAll(async () => {
+    let url: string;
+    ({ url, cleanup } = await provision());
+    db = await openServiceDatabase({ url, ...SCHEDULER_SCHEMA });
+    repo = new ExecutionsRepository(db.dataSource);
+  }, 60_000);
+
+  afterAll(async () => {
+    await db?.close();
+    await cleanup?.();
+  });
+
+  beforeEach(async () => {
+    await db.dataSource.query('DELETE FROM "scheduler"."executions"');
+  });
+
+  it('a lean read gives the entity TypeORM gives, with every value of the same type, and without command, params and spec', async () => {
+    const runUuid = await enqueue();
+    const started = await repo.transition(
+      runUuid,
+      { status: 'starting', reason: 'Starting', message: '' },
+      { startedAt: new Date('2026-01-02T03:04:05.678Z'), devices: ['0', '1'], stdoutOffset: 12_345_678_901, attempt: 1 },
+      { token: 42, claim: true, owner: 'replica-a' },
+      'full',
+    );
+    // The row a status change returns ('full': to launch the run) is the whole entity (as it was
+    // read under the lock, with the changes applied: its updated_at is the database's to set).
+    expect({ ...started, updatedAt: undefined }).toEqual({ ...(await hydrated(runUuid, false)), updatedAt: undefined });
+    const [lean] = await repo.listLean(['starting']);
+    expect(lean).toEqual(await hydrated(runUuid));
+    expect(lean).toBeInstanceOf(ExecutionEntity);
+    expect(lean.cmd).toBeUndefined();
+    expect(lean.params).toBeUndefined();
+    expect(lean.startedAt).toBeInstanceOf(Date);
+    expect(lean.startedAt?.toISOString()).toBe('2026-01-02T03:04:05.678Z');
+    expect(lean.stdoutOffset).toBe(12_345_678_901); // bigint, as a number
+    expect(lean.fence).toBe(42);
+    expect(lean.cpu).toBe(1.5);
+    expect(lean.devices).toEqual(['0', '1']);
+    expect(lean.teams).toEqual(['acme/ml']);
+    expect(lean.pid).toBeNull();
+  });
+
+  it('listLean reads only the statuses asked for, oldest first; listQueueHead the queue in order, up to its limit', async () => {
+    const low = await enqueue({ priority: 0 });
+    const high = await enqueue({ priority: 5 });
+    const lowLater = await enqueue({ priority: 0 });
+    const highLater = await enqueue({ priority: 5 });
+    const running = await enqueue();
+    await repo.transition(running, { status: 'starting', reason: 'Starting', message: '' });
+    expect((await repo.listLean(['queued'])).map((e) => e.runUuid)).toEqual([low, high, lowLater, highLater]);
+    expect((await repo.listLean(['starting', 'running'])).map((e) => e.runUuid)).toEqual([running]);
+    expect(await repo.listLean(['failed'])).toEqual([]);
+    expect((await repo.listQueueHead(3)).map((e) => e.runUuid)).toEqual([high, highLater, low]);
+    expect((await repo.listQueueHead(10)).map((e) => e.runUuid)).toEqual([high, highLater, low, lowLater]);
+  });
+});
