@@ -67,9 +67,13 @@ export interface Executor {
   /**
    * Optional: start preparing a queued run (working directory, code snapshot, command script) in
    * the background, so its launch only starts the process. Best effort: `launch` prepares whatever
-   * was not, and reports a preparation that failed.
+   * was not, and reports a preparation that failed. `waits`: the run is expected to wait behind
+   * others (its preparation may take its time, off the event loop).
    */
-  prepare?(execution: Pick<ExecutionEntity, 'runUuid' | 'cmd' | 'codeDir' | 'parentUuid' | 'codeOf' | 'outputsOf' | 'copyOutputsFrom'>): void;
+  prepare?(
+    execution: Pick<ExecutionEntity, 'runUuid' | 'cmd' | 'codeDir' | 'parentUuid' | 'codeOf' | 'outputsOf' | 'copyOutputsFrom'>,
+    options?: { waits?: boolean },
+  ): void;
   /** Optional (with prepare()): a run prepared early will not be launched (stopped while queued). */
   forget?(runUuid: string): void;
   /**

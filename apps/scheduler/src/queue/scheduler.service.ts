@@ -61,6 +61,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   /** A supervision pass is under way, and how many runs it looks after (see start()). */
   private supervising = false;
   private supervisedCount = 0;
+  /** Runs the last admission pass left waiting (a hint: does a run queued now wait behind others?). */
+  private waitingAfterAdmission = 0;
   /** Runs this replica is starting now. */
   private readonly launching = new Set<string>();
   /** The admission pass under way, which callers join rather than run a second one beside it. */
@@ -165,6 +167,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     // Its directory and code are made ready while it waits: admitted, it only starts the process.
     else {
       this.prefetchRunToken(command.runUuid);
+      // Behind others (runs left waiting by the last admission, or every slot taken): it has time.
+      const waits = this.waitingAfterAdmission > 0 || this.supervisedCount + this.launching.size >= this.env.MYELIN_MAX_PARALLEL;
       this.executor.prepare?.({
         runUuid: command.runUuid,
         cmd: command.cmd,
@@ -173,7 +177,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         codeOf: command.codeOf ?? null,
         outputsOf: command.outputsOf ?? null,
         copyOutputsFrom: command.copyOutputsFrom ?? null,
-      });
+      }, { waits });
     }
     this.relay.poke();
     this.poke();
@@ -324,6 +328,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       this.lastAdmission = Date.now();
       const rows = await this.admissionRows();
       const waitingRows = rows.filter((r) => (r.status === 'queued' || r.status === 'unschedulable') && !launched(r));
+      // (With every slot taken only the held runs are read: 0 then, and the slots say the rest.)
+      this.waitingAfterAdmission = waitingRows.length;
       if (!waitingRows.length) return;
       const byUuid = new Map(waitingRows.map((r) => [r.runUuid, r]));
       const running = rows.filter(isSupervised).map(toAdmissionRun);
@@ -336,6 +342,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         gpuDevices: devices && { total: devices.total, free: devices.free },
       };
       const verdicts = decideAdmission(waitingRows.map(toWaitingRun).sort(queueOrder), running, limits);
+      this.waitingAfterAdmission = verdicts.filter((v) => v.decision !== 'start').length;
       // The next runs in line get their tokens asked for now: a slot freed later is filled without a
       // round trip to the API on the way (in a burst, most runs are admitted this way).
       let ahead = 0;

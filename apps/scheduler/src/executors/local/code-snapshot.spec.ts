@@ -245,6 +245,56 @@ describe('local executor: code snapshot', () => {
     expect(await readFile(exitFile, 'utf8')).toBe('3');
   });
 
+  describe('prepared in the background (a run queued behind others)', () => {
+    /** Prepare with `waits`, and wait for its snapshot marker (the preparation is done). */
+    const prepareWaiting = async (run: ExecutionEntity): Promise<void> => {
+      executor.prepare(run, { waits: true });
+      const marker = join(home.path, 'code', 'runs', run.runUuid, '.myelin', 'code-snapshot');
+      const script = join(home.path, 'code', 'runs', run.runUuid, '.myelin', 'cmd.sh');
+      for (let i = 0; i < 250; i++) {
+        if (await readFile(run.codeDir ? marker : script, 'utf8').catch(() => null)) return;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error('the preparation did not end');
+    };
+
+    it('gives the directory a run prepared in place gets: the code with the same rules, its outputs, taken at queue time', async () => {
+      const code = join(home.path, 'code');
+      await mkdir(join(code, 'src'), { recursive: true });
+      await mkdir(join(code, '.git'), { recursive: true });
+      await writeFile(join(code, 'polyaxonfile.yml'), 'version: 1\n');
+      await writeFile(join(code, 'src', 'train.py'), 'v1\n');
+      await writeFile(join(code, '.git', 'HEAD'), 'ref\n');
+      const inPlace = execution(code);
+      executor.prepare(inPlace);
+      await launch(inPlace); // its files are in the runs directory inside the code now: not code
+      const waiting = execution(code);
+      await prepareWaiting(waiting);
+      await writeFile(join(code, 'src', 'train.py'), 'v2\n'); // edited while it waits
+      await launch(waiting);
+      const runs = join(home.path, 'code', 'runs');
+      expect(await tree(join(runs, waiting.runUuid, 'code'))).toEqual(['polyaxonfile.yml', 'src/train.py']);
+      expect(await tree(join(runs, waiting.runUuid, 'code'))).toEqual(await tree(join(runs, inPlace.runUuid, 'code')));
+      expect(await readFile(join(runs, waiting.runUuid, 'code', 'src', 'train.py'), 'utf8')).toBe('v1\n');
+      expect(await readdir(join(runs, waiting.runUuid, 'outputs'))).toEqual([]);
+      expect(await readFile(join(runs, waiting.runUuid, '.myelin', 'exit_code'), 'utf8')).toBe('0');
+    });
+
+    it("takes a parent's code once for its children, and starts with an empty code directory when the code is not on this host", async () => {
+      const code = await projectAtV1();
+      const group = randomUUID();
+      const trials = Array.from({ length: 4 }, () => execution(code, group));
+      await Promise.all(trials.map((t) => prepareWaiting(t)));
+      await writeFile(join(code, 'train.py'), 'v2\n');
+      await Promise.all(trials.map((t) => launch(t)));
+      for (const t of trials) expect(await codeOf(t)).toBe('v1\n');
+      const elsewhere = execution(join(home.path, 'elsewhere'));
+      await prepareWaiting(elsewhere);
+      await launch(elsewhere);
+      expect(await tree(join(home.path, 'code', 'runs', elsewhere.runUuid, 'code'))).toEqual([]);
+    });
+  });
+
   it('reports a preparation that failed while the run was queued when it is launched', async () => {
     await writeFile(join(home.path, 'not-a-dir'), '');
     const broken = new LocalProcessExecutor({ runsDir: join(home.path, 'not-a-dir', 'runs'), publicUrl: 'http://127.0.0.1:1', baseEnv: {} });
