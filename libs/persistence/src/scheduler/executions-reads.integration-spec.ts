@@ -95,9 +95,15 @@ describe.each(backends)('scheduler execution reads on %s', (_label, provision) =
   });
 
   it('listLean reads only the statuses asked for, oldest first; listQueueHead the queue in order, up to its limit', async () => {
+    // Queued a few ms apart: the embedded database's clock can give two rows written within the
+    // same millisecond the same created_at, and then their order is not defined.
+    const apart = () => new Promise((r) => setTimeout(r, 5));
     const low = await enqueue({ priority: 0 });
+    await apart();
     const high = await enqueue({ priority: 5 });
+    await apart();
     const lowLater = await enqueue({ priority: 0 });
+    await apart();
     const highLater = await enqueue({ priority: 5 });
     const running = await enqueue();
     await repo.transition(running, { status: 'starting', reason: 'Starting', message: '' });
