@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createTestDatabase, TestDatabase } from '@myelin/testing';
+import { createTestDatabase, serverAndEmbedded } from '@myelin/testing';
 import { RunStart } from '@myelin/contracts';
 import { openServiceDatabase, ServiceDatabase } from './data-source/create-data-source';
 import { CORE_SCHEMA, SCHEDULER_SCHEMA, TRACKING_SCHEMA } from './schemas';
@@ -9,16 +9,7 @@ import { TrackingRepository } from './tracking/repositories/tracking.repository'
 import { enqueueOutbox, OutboxRelay } from './outbox/outbox-relay';
 
 /** The same suite runs on the PostgreSQL server and on the embedded PGlite: one dialect, one set of migrations. */
-const backends: Array<[string, () => Promise<{ url: string; cleanup(): Promise<void> }>]> = [
-  [
-    'PostgreSQL server',
-    async () => {
-      const db: TestDatabase = await createTestDatabase('myelin_persistence');
-      return { url: db.url, cleanup: () => db.drop() };
-    },
-  ],
-  ['embedded PGlite', async () => ({ url: 'pglite://memory', cleanup: async () => undefined })],
-];
+const backends = serverAndEmbedded('myelin_persistence');
 
 describe.each(backends)('persistence on %s', (_label, provision) => {
   let url: string;

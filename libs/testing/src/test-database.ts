@@ -35,3 +35,23 @@ export async function createTestDatabase(label = 'myelin_test'): Promise<TestDat
     },
   };
 }
+
+/** A database a suite runs on, and how to drop it afterwards. */
+export type DatabaseBackend = [label: string, provision: () => Promise<{ url: string; cleanup(): Promise<void> }>];
+
+/**
+ * The two databases the persistence suites run on (`describe.each`): a database of its own on the
+ * PostgreSQL server, and the embedded PGlite in memory. One dialect, one set of migrations.
+ */
+export function serverAndEmbedded(label: string): DatabaseBackend[] {
+  return [
+    [
+      'PostgreSQL server',
+      async () => {
+        const db = await createTestDatabase(label);
+        return { url: db.url, cleanup: () => db.drop() };
+      },
+    ],
+    ['embedded PGlite', async () => ({ url: 'pglite://memory', cleanup: async () => undefined })],
+  ];
+}

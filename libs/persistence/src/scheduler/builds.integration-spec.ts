@@ -1,20 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { createTestDatabase, TestDatabase } from '@myelin/testing';
+import { serverAndEmbedded } from '@myelin/testing';
 import { openServiceDatabase, ServiceDatabase } from '../data-source/create-data-source';
 import { SCHEDULER_SCHEMA } from '../schemas';
 import { BuildsRepository } from './repositories/builds.repository';
 
 /** The build cache, on the PostgreSQL server and on the embedded PGlite (same migrations). */
-const backends: Array<[string, () => Promise<{ url: string; cleanup(): Promise<void> }>]> = [
-  [
-    'PostgreSQL server',
-    async () => {
-      const db: TestDatabase = await createTestDatabase('myelin_builds');
-      return { url: db.url, cleanup: () => db.drop() };
-    },
-  ],
-  ['embedded PGlite', async () => ({ url: 'pglite://memory', cleanup: async () => undefined })],
-];
+const backends = serverAndEmbedded('myelin_builds');
 
 describe.each(backends)('scheduler build cache on %s', (_label, provision) => {
   let cleanup: () => Promise<void>;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createTestDatabase, TestDatabase } from '@myelin/testing';
+import { serverAndEmbedded } from '@myelin/testing';
 import { openServiceDatabase, ServiceDatabase } from '../data-source/create-data-source';
 import { SCHEDULER_SCHEMA } from '../schemas';
 import { ExecutionEntity } from './entities/execution.entity';
@@ -10,16 +10,7 @@ import { ExecutionsRepository } from './repositories/executions.repository';
  * entities a plain TypeORM read gives, with the same value types, in queue order, on both
  * databases.
  */
-const backends: Array<[string, () => Promise<{ url: string; cleanup(): Promise<void> }>]> = [
-  [
-    'PostgreSQL server',
-    async () => {
-      const db: TestDatabase = await createTestDatabase('myelin_exec_reads');
-      return { url: db.url, cleanup: () => db.drop() };
-    },
-  ],
-  ['embedded PGlite', async () => ({ url: 'pglite://memory', cleanup: async () => undefined })],
-];
+const backends = serverAndEmbedded('myelin_exec_reads');
 
 describe.each(backends)('scheduler execution reads on %s', (_label, provision) => {
   let cleanup: () => Promise<void>;

@@ -1,21 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { createTestDatabase, TestDatabase } from '@myelin/testing';
+import { serverAndEmbedded } from '@myelin/testing';
 import type { RunStatus } from '@myelin/contracts';
 import { openServiceDatabase, ServiceDatabase } from '../data-source/create-data-source';
 import { SCHEDULER_SCHEMA } from '../schemas';
 import { ExecutionsRepository } from './repositories/executions.repository';
 
 /** Heartbeats and the cleanup of working directories, on the PostgreSQL server and on the embedded PGlite. */
-const backends: Array<[string, () => Promise<{ url: string; cleanup(): Promise<void> }>]> = [
-  [
-    'PostgreSQL server',
-    async () => {
-      const db: TestDatabase = await createTestDatabase('myelin_liveness');
-      return { url: db.url, cleanup: () => db.drop() };
-    },
-  ],
-  ['embedded PGlite', async () => ({ url: 'pglite://memory', cleanup: async () => undefined })],
-];
+const backends = serverAndEmbedded('myelin_liveness');
 
 const LIVE: RunStatus[] = ['building', 'scheduled', 'starting', 'running', 'stopping'];
 const T0 = Date.parse('2025-03-01T12:00:00Z');
