@@ -7,7 +7,7 @@ import { BusServer, MessageBus } from '@myelin/bus';
 import { AppHandle, AppName } from './app-host';
 import { HttpErrorFilter } from './error-filter';
 import { ReadinessCheck, runReadiness } from './health.controller';
-import { processTurnBudget, turnBudgetMiddleware } from './turn-budget';
+import { isHealthProbe, processTurnBudget, turnBudgetMiddleware } from './turn-budget';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -45,7 +45,7 @@ export async function startService(options: StartServiceOptions): Promise<AppHan
     abortOnError: false,
   });
   // Before anything else reads the request: a request waiting for its turn costs nothing yet.
-  if (options.requestsPerTurn > 0) app.use(turnBudgetMiddleware(processTurnBudget(options.requestsPerTurn)));
+  if (options.requestsPerTurn > 0) app.use(turnBudgetMiddleware(processTurnBudget(options.requestsPerTurn), isHealthProbe));
   app.use(express.json({ limit: options.bodyLimitBytes ?? 4 * 1024 * 1024, strict: false }));
   app.useGlobalPipes(new RequestValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.useGlobalFilters(new HttpErrorFilter());

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { TurnBudget, processTurnBudget, turnBudgetMiddleware } from './turn-budget';
+import { isHealthProbe, TurnBudget, processTurnBudget, turnBudgetMiddleware } from './turn-budget';
 
 const CLIENT = `
 const http = require('node:http');
@@ -70,6 +70,17 @@ describe('TurnBudget (at most N requests begin per event-loop turn)', () => {
     expect(() => new TurnBudget(1.5)).toThrow(/whole number/);
     expect(processTurnBudget(3)).toBe(processTurnBudget(3));
     expect(processTurnBudget(3)).not.toBe(processTurnBudget(5));
+  });
+
+  it('lets health probes through at once, however many requests wait', async () => {
+    const budget = new TurnBudget(1);
+    const middleware = turnBudgetMiddleware(budget, isHealthProbe);
+    const went: string[] = [];
+    for (const path of ['/api/v1/a', '/api/v1/b', '/api/v1/c', '/readyz', '/healthz']) middleware({ path }, {}, () => went.push(path));
+    expect(went).toEqual(['/readyz', '/healthz']); // the others wait for turns
+    expect(budget.queued).toBe(3);
+    await nextTurn();
+    expect(went).toEqual(['/readyz', '/healthz', '/api/v1/a']);
   });
 
   describe('as middleware in front of requests that each hold the loop for a while', () => {

@@ -63,9 +63,17 @@ export function processTurnBudget(perTurn: number): TurnBudget {
   return budget;
 }
 
-/** Express-style middleware: the request goes on once the budget lets it. */
-export function turnBudgetMiddleware(budget: TurnBudget): (req: unknown, res: unknown, next: (error?: unknown) => void) => void {
-  return (_req, _res, next) =>
+/**
+ * Express-style middleware: the request goes on once the budget lets it. Requests `exempt` says
+ * yes to go on at once: health probes, which must answer in time however many requests wait
+ * (an orchestrator restarts a process whose probe times out).
+ */
+export function turnBudgetMiddleware(
+  budget: TurnBudget,
+  exempt: (path: string) => boolean = () => false,
+): (req: { path?: string; url?: string }, res: unknown, next: (error?: unknown) => void) => void {
+  return (req, _res, next) => {
+    if (exempt(req.path ?? req.url ?? '')) return next();
     budget.admit(() => {
       try {
         next();
@@ -73,4 +81,8 @@ export function turnBudgetMiddleware(budget: TurnBudget): (req: unknown, res: un
         next(error);
       }
     });
+  };
 }
+
+/** The health endpoints every app serves (health.controller.ts). */
+export const isHealthProbe = (path: string): boolean => path === '/healthz' || path === '/readyz';
