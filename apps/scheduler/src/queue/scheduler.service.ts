@@ -328,9 +328,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       this.lastAdmission = Date.now();
       const rows = await this.admissionRows();
       const waitingRows = rows.filter((r) => (r.status === 'queued' || r.status === 'unschedulable') && !launched(r));
-      // (With every slot taken only the held runs are read: 0 then, and the slots say the rest.)
-      this.waitingAfterAdmission = waitingRows.length;
-      if (!waitingRows.length) return;
+      if (!waitingRows.length) {
+        // (With every slot taken only the held runs are read: 0 then, and the slots say the rest.)
+        this.waitingAfterAdmission = 0;
+        return;
+      }
       const byUuid = new Map(waitingRows.map((r) => [r.runUuid, r]));
       const running = rows.filter(isSupervised).map(toAdmissionRun);
       // GPU devices of this host, from the live runs' rows (the database is the source of truth).

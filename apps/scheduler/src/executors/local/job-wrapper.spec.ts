@@ -73,9 +73,8 @@ describe('local executor: job wrapper', () => {
     it('a run whose wrapper exited is running while a process it left in its group lives, and exited once that is gone', async () => {
       const marker = join(home.path, 'survivor-started');
       // The job's child outlives the wrapper (nohup-like, same process group).
-      const { pid, pidStartTime, workdir } = await executor.launch(execution(`(trap '' TERM; sleep 0.6) & echo x > ${marker}; exit 3`));
-      const row = { ...execution('unused'), pid, pidStartTime, workdir } as ExecutionEntity;
-      row.runUuid = workdir.split('/').at(-1)!;
+      const run = execution(`(trap '' TERM; sleep 0.6) & echo x > ${marker}; exit 3`);
+      const row = { ...run, ...(await executor.launch(run)) } as ExecutionEntity;
       for (let i = 0; i < 100 && !(await readFile(marker, 'utf8').catch(() => '')); i++) await new Promise((r) => setTimeout(r, 10));
       await new Promise((r) => setTimeout(r, 100)); // the wrapper gone, its child not
       expect(await executor.inspect(row)).toEqual({ state: 'running' });

@@ -7,6 +7,7 @@ import type { ExecutionEntity } from '@myelin/persistence';
 import { CODE_TREE_MAX_BYTES, CODE_TREE_MAX_FILE_BYTES, CODE_TREE_MAX_FILES, CODE_TREE_SKIPPED } from '@myelin/sdk';
 import { Executor, LaunchedProcess, ProcessState, RunSecrets } from '../executor';
 import { CgroupLimiter, describeLimits, runLimits } from './cgroup-limits';
+import { parseStat } from './process-sampler';
 import { DEFAULT_STANDBY_PROCESSES, ProcessSpawner } from './process-spawner';
 import { copySmallTreeSync, SMALL_TREE } from './small-tree-copy';
 import { buildRunEnvironment } from './run-environment';
@@ -543,20 +544,15 @@ async function groupAlive(pgid: number): Promise<boolean> {
   }
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields[0] = state, fields[2] = process group
-    if (fields[2] === String(pgid) && fields[0] !== 'Z') return true;
+    const stat = parseStat(await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => ''));
+    if (stat?.pgid === pgid && stat.state !== 'Z') return true;
   }
   return false;
 }
 
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks); null where /proc does not exist. */
 export function processStartTime(pid: number): string | null {
-  const stat = readSmallFile(`/proc/${pid}/stat`);
-  if (stat === undefined) return null;
-  const afterComm = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return afterComm[19] ?? null;
+  return parseStat(readSmallFile(`/proc/${pid}/stat`) ?? '')?.startTime ?? null;
 }
 
 function isSameProcessAlive(pid: number, startTime: string | null): boolean {
@@ -566,11 +562,10 @@ function isSameProcessAlive(pid: number, startTime: string | null): boolean {
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
   if (startTime === null) return true;
-  const stat = readSmallFile(`/proc/${pid}/stat`);
-  if (stat === undefined) return true; // no /proc here: trust kill(0)
-  const afterComm = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const stat = parseStat(readSmallFile(`/proc/${pid}/stat`) ?? '');
+  if (!stat) return true; // no /proc here: trust kill(0)
   // Another process with the pid since (reused), or a zombie (exited, not yet reaped): not running.
-  return afterComm[19] === startTime && afterComm[0] !== 'Z';
+  return stat.startTime === startTime && stat.state !== 'Z';
 }
 
 /**
