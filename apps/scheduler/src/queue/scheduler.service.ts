@@ -4,7 +4,7 @@ import { MESSAGE_BUS, MessageBus, RemoteError } from '@myelin/bus';
 import { BuildsRepository, ExecutionEntity, ExecutionsRepository, Fence, OutboxRelay, QuotasRepository, StatusChange } from '@myelin/persistence';
 import { EXECUTOR, RUN_LEASE, SCHEDULER_ENV } from '../tokens';
 import { SchedulerEnv } from '../config/env';
-import { Executor, ExecutorCondition, LaunchOptions } from '../executors/executor';
+import { Executor, ExecutorCondition, LaunchOptions, ProcessState } from '../executors/executor';
 import { BUILD_NEEDS_KUBERNETES, BuildPlan, describeCodeRef, localBuildNotice, planRunBuild } from '../builds/build-plan';
 import { LogShipper } from '../logs/log-shipper';
 import { decideAdmission, queueOrder } from './admission';
@@ -65,6 +65,12 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private waitingAfterAdmission = 0;
   /** Runs this replica is starting now. */
   private readonly launching = new Set<string>();
+  /**
+   * Runs whose process this replica saw end, while their end is being recorded: their slots are
+   * free already (admission does not count them), so the next run starts beside that write
+   * instead of after it.
+   */
+  private readonly ending = new Set<string>();
   /** The admission pass under way, which callers join rather than run a second one beside it. */
   private admitting?: Promise<void>;
   private pokedWhileTicking = false;
@@ -287,9 +293,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       } finally {
         this.supervising = false;
       }
-      // (Also joins an admission a new run started during supervision: its launches are over
-      // before the next pass reads the live runs.)
+      // (Also joins an admission a new run or an ended one started during supervision: its
+      // launches are over before the next pass reads the live runs. That admission may have read
+      // the runs before the last ends were recorded: then a pass again, for their slots.)
       await this.admitOnce();
+      if (this.dirty) await this.admitOnce();
     } catch (error) {
       this.logger.error(`scheduler pass failed: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
@@ -334,9 +342,12 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         return;
       }
       const byUuid = new Map(waitingRows.map((r) => [r.runUuid, r]));
-      const running = rows.filter(isSupervised).map(toAdmissionRun);
+      // (Read after the rows: a run seen ended meanwhile is left out, whether its end is recorded
+      // in these rows or not. One recorded since the read still counts: a start less, never more.)
+      const holding = rows.filter((r) => !this.ending.has(r.runUuid));
+      const running = holding.filter(isSupervised).map(toAdmissionRun);
       // GPU devices of this host, from the live runs' rows (the database is the source of truth).
-      const devices = ledgerFor(this.executor.name, this.env.MYELIN_GPU_DEVICES, rows.filter((r) => LIVE.includes(r.status)));
+      const devices = ledgerFor(this.executor.name, this.env.MYELIN_GPU_DEVICES, holding.filter((r) => LIVE.includes(r.status)));
       const limits = {
         maxParallel: this.env.MYELIN_MAX_PARALLEL,
         perProject: this.env.MYELIN_MAX_PARALLEL_PER_PROJECT || null,
@@ -409,7 +420,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       return this.executions.listLean(['queued', ...HELD, ...LIVE]);
     }
     const held = await this.executions.listLean([...HELD, ...LIVE]);
-    const free = this.env.MYELIN_MAX_PARALLEL - held.filter(isSupervised).length;
+    const free = this.env.MYELIN_MAX_PARALLEL - held.filter((r) => isSupervised(r) && !this.ending.has(r.runUuid)).length;
     return free > 0 ? [...held, ...(await this.executions.listQueueHead(free + QUEUE_HEAD_MARGIN))] : held;
   }
 
@@ -633,6 +644,26 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       }
       return;
     }
+    // Its process is gone, so its slot (and GPUs) are free now: an admission starts the next run
+    // while this end is written, instead of after it (each slot of a busy queue paid for both).
+    this.ending.add(execution.runUuid);
+    this.dirty = true;
+    this.admitOnce().catch((error: unknown) => this.logger.error(`admission failed: ${error instanceof Error ? error.message : String(error)}`));
+    try {
+      await this.recordEnd(execution, state, fence, files, shipped);
+    } finally {
+      this.ending.delete(execution.runUuid);
+    }
+  }
+
+  /** Record the end of a run whose process ended: its last log lines, then its final status or a retry. */
+  private async recordEnd(
+    execution: ExecutionEntity,
+    state: Exclude<ProcessState, { state: 'running' | 'unknown' }>,
+    fence: Fence,
+    files: { stdout: string; stderr: string },
+    shipped: { stdoutOffset: number; stderrOffset: number },
+  ): Promise<void> {
     // The log stream ends with the run, not with an attempt that is retried.
     const ending = decideEnd(state, attemptRow(execution), this.retryPolicy);
     // The last lines (and the end of the log stream) go with the final status, in its transaction.

@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { pbkdf2, randomUUID } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutionEntity } from '@myelin/persistence';
 import { createTempDir, TempDir } from '@myelin/testing';
-import { LocalProcessExecutor } from './local-process.executor';
+import { groupAlive, LocalProcessExecutor } from './local-process.executor';
 import { runLocalJobToEnd } from '../../testing/run-local-job';
 
 /** The bash wrapper a local job runs under: exit codes, signals and the files a restarted scheduler reads. */
@@ -84,6 +85,36 @@ describe('local executor: job wrapper', () => {
         state = await executor.inspect(row);
       }
       expect(state).toEqual({ state: 'exited', exitCode: 3 });
+    });
+
+    it('a group whose only member is its ended, unreaped leader (a zombie) is over, told without the thread pool', async () => {
+      // The leader (its own session and group) ends; its parent has become `sleep`, which never reaps it.
+      const pidFile = join(home.path, 'leader-pid');
+      const parent = spawn('bash', ['-c', `setsid bash -c 'echo $$ > ${pidFile}; exec true' & exec sleep 5`], { stdio: 'ignore' });
+      try {
+        let leader = 0;
+        for (let i = 0; i < 200 && !leader; i++) {
+          leader = Number(await readFile(pidFile, 'utf8').catch(() => '')) || 0;
+          if (!leader) await new Promise((r) => setTimeout(r, 10));
+        }
+        let zombie = false;
+        for (let i = 0; i < 200 && !zombie; i++) {
+          zombie = / Z /.test(await readFile(`/proc/${leader}/stat`, 'utf8').catch(() => ''));
+          if (!zombie) await new Promise((r) => setTimeout(r, 10));
+        }
+        expect(zombie).toBe(true);
+        expect(() => process.kill(-leader, 0)).not.toThrow(); // kill(0) still reaches the group
+        // Every thread of the pool busy (a flood of file reads under load): the answer does not wait for them.
+        const poolSize = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+        let poolFree = false;
+        const busy = Array.from({ length: poolSize }, () => new Promise((r) => pbkdf2('x', 'y', 400_000, 64, 'sha512', r)));
+        void Promise.all(busy).then(() => (poolFree = true));
+        expect(groupAlive(leader)).toBe(false);
+        expect(poolFree).toBe(false);
+        await Promise.all(busy);
+      } finally {
+        parent.kill('SIGKILL');
+      }
     });
 
     it('without a recorded pid (a crash before it was stored), the pid file the wrapper wrote is read', async () => {
