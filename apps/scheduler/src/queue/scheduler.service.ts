@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ACTIVE_STATUSES, isFinal, RunDeleted, RunStart, RunStatus, RunStop, RunTokenIssue } from '@myelin/contracts';
 import { MESSAGE_BUS, MessageBus, RemoteError } from '@myelin/bus';
+import { processTurnBudget } from '@myelin/runtime';
 import { BuildsRepository, ExecutionEntity, ExecutionsRepository, Fence, OutboxRelay, QuotasRepository, StatusChange } from '@myelin/persistence';
 import { EXECUTOR, RUN_LEASE, SCHEDULER_ENV } from '../tokens';
 import { SchedulerEnv } from '../config/env';
@@ -117,9 +118,28 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   /** Executor conditions are applied one at a time, in the order they came. */
   private conditions: Promise<void> = Promise.resolve();
 
+  /**
+   * The HTTP requests of this process (all the services of `myelin up` share it): held from a
+   * run's end or a new run with a free slot until the pass that records it and fills the slot is
+   * over, so the steps of that pass do not each wait behind the requests of a flood of
+   * submissions (see TurnBudget.hold).
+   */
+  private readonly requests = processTurnBudget(this.env.MYELIN_HTTP_REQUESTS_PER_TURN);
+  private releaseRequests?: () => void;
+
+  private holdRequests(): void {
+    this.releaseRequests ??= this.requests.hold();
+  }
+
+  private letRequestsGo(): void {
+    this.releaseRequests?.();
+    this.releaseRequests = undefined;
+  }
+
   async onApplicationBootstrap(): Promise<void> {
     this.executor.onExit((runUuid) => {
       this.exited.add(runUuid);
+      this.holdRequests();
       this.poke();
     });
     this.executor.onCondition?.((runUuid, condition) => void this.applyConditionInTurn(runUuid, () => condition).catch(() => undefined));
@@ -132,6 +152,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     while (this.ticking) await new Promise((r) => setTimeout(r, 10));
+    this.letRequestsGo();
     await this.relay.stop();
     // Hand this replica's runs over at once (their processes keep running): another replica, or this
     // one restarted, adopts them at its next inspection instead of after the lease time.
@@ -175,6 +196,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       this.prefetchRunToken(command.runUuid);
       // Behind others (runs left waiting by the last admission, or every slot taken): it has time.
       const waits = this.waitingAfterAdmission > 0 || this.supervisedCount + this.launching.size >= this.env.MYELIN_MAX_PARALLEL;
+      // Else it may start now: the next pass goes before new requests.
+      if (!waits) this.holdRequests();
       this.executor.prepare?.({
         runUuid: command.runUuid,
         cmd: command.cmd,
@@ -304,6 +327,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       this.ticking = false;
       const again = this.pokedWhileTicking;
       this.pokedWhileTicking = false;
+      // The work the requests were held for is done, unless another pass follows at once for more.
+      if (!again) this.letRequestsGo();
       this.schedule(again ? 0 : this.env.MYELIN_SCHEDULER_TICK_MS);
     }
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { RunStart } from '@myelin/contracts';
 import { ExecutionsRepository } from '@myelin/persistence';
+import { processTurnBudget } from '@myelin/runtime';
 import { waitFor } from '@myelin/testing';
 import { startTestScheduler, TestScheduler } from '../testing/test-scheduler';
 
@@ -53,7 +54,12 @@ describe('scheduler: a slot is freed when its process ends, before its end is re
     await waitFor(() => statuses(second).includes('running'), { timeoutMs: 10_000, what: 'the second run to start' });
     // Its end not written yet: the first run still says running (the second started beside it).
     expect(statuses(first).at(-1)).toBe('running');
+    // Meanwhile the process's new HTTP requests wait (the pass recording the end goes first)...
+    const requests = processTurnBudget(4);
+    expect(requests.held).toBe(true);
     release();
+    // ...until the scheduler has nothing more to do for it.
+    await waitFor(() => !requests.held, { timeoutMs: 10_000, what: 'the HTTP requests to be let go' });
     await waitFor(() => statuses(first).includes('succeeded') && statuses(second).includes('succeeded'), { timeoutMs: 20_000, what: 'both runs to succeed' });
     expect(statuses(first)).toEqual(['queued', 'starting', 'running', 'succeeded']);
     expect(statuses(second).slice(-3)).toEqual(['starting', 'running', 'succeeded']);

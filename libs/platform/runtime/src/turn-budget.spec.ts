@@ -83,6 +83,52 @@ describe('TurnBudget (at most N requests begin per event-loop turn)', () => {
     expect(went).toEqual(['/readyz', '/healthz', '/api/v1/a']);
   });
 
+  describe('held (work more urgent than new requests is under way)', () => {
+    it('begins no request while held, and the waiting ones in order once every hold is released', async () => {
+      const budget = new TurnBudget(4, 10_000);
+      const started: number[] = [];
+      const releaseA = budget.hold();
+      const releaseB = budget.hold();
+      for (let i = 0; i < 6; i++) budget.admit(() => started.push(i));
+      for (let i = 0; i < 5; i++) await nextTurn();
+      expect(started).toEqual([]);
+      expect(budget.held).toBe(true);
+      releaseA();
+      releaseA(); // a second call releases nothing more
+      for (let i = 0; i < 3; i++) await nextTurn();
+      expect(started).toEqual([]); // the other hold still stands
+      releaseB();
+      expect(budget.held).toBe(false);
+      await nextTurn();
+      expect(started).toEqual([0, 1, 2, 3]); // the budget per turn as before
+      await nextTurn();
+      expect(started).toEqual([0, 1, 2, 3, 4, 5]);
+    });
+
+    it('never starves requests: once the oldest has waited maxHoldMs, one begins per turn while held', async () => {
+      const budget = new TurnBudget(4, 30);
+      const started: number[] = [];
+      const release = budget.hold();
+      const at = performance.now();
+      for (let i = 0; i < 3; i++) budget.admit(() => started.push(performance.now() - at));
+      await new Promise((r) => setTimeout(r, 10));
+      expect(started).toEqual([]);
+      while (started.length < 3) await new Promise((r) => setTimeout(r, 5));
+      expect(started[0]).toBeGreaterThanOrEqual(29);
+      release();
+    });
+
+    it('holds nothing with a budget of 0 (no limit)', () => {
+      const budget = new TurnBudget(0);
+      const release = budget.hold();
+      let started = false;
+      budget.admit(() => (started = true));
+      expect(started).toBe(true);
+      expect(budget.held).toBe(false);
+      release();
+    });
+  });
+
   describe('as middleware in front of requests that each hold the loop for a while', () => {
     let server: Server;
     afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
