@@ -9,8 +9,9 @@ jest.setTimeout(60_000);
 
 /**
  * A supervision pass can take long (many live runs, a slow disk under their log files). A run
- * queued meanwhile is admitted beside the pass, not after it; and a run being started is not
- * looked at by supervision before its process is recorded.
+ * queued meanwhile is admitted beside the pass, not after it, and a run that ends meanwhile has its
+ * end recorded beside it; a run being started is not looked at by supervision before its process
+ * is recorded.
  */
 describe('scheduler: admission beside a long supervision pass', () => {
   let scheduler: TestScheduler;
@@ -56,9 +57,11 @@ describe('scheduler: admission beside a long supervision pass', () => {
     expect(holding).toBe(true); // the pass is still held: the run did not wait for it
     // Supervision never looked at the new run while it was being started (no pid yet).
     expect(inspected.filter((i) => i.runUuid === next && i.pid === null)).toEqual([]);
-    release();
-    // Its end is recorded by supervision, once the pass goes on.
+    // Its exit notice arrives during the held pass: its end is recorded beside the pass too.
     await waitFor(() => reached(next, 'succeeded'), { timeoutMs: 10_000, what: 'the second run to succeed' });
+    expect(holding).toBe(true);
+    expect(scheduler.events.filter((e) => e.runUuid === next && e.status === 'succeeded')).toHaveLength(1);
+    release();
     // The first run is still looked after: it stops.
     await scheduler.bus.send('scheduler.cmd.run.stop.v1', { runUuid: long, reason: 'test over' });
     await waitFor(() => reached(long, 'stopped'), { timeoutMs: 20_000, what: 'the first run to stop' });

@@ -42,6 +42,8 @@ type TokenOutcome = { token: string } | { later: string } | { refused: string };
 const QUEUE_HEAD_MARGIN = 64;
 /** Live runs a supervision pass looks after at once (each reads log files and may write its status). */
 const SUPERVISE_CONCURRENCY = 16;
+/** A run seen ended whose end is not recorded after this long counts as live again (see isEnding). */
+const ENDING_FORGOTTEN_MS = 10_000;
 
 const LIVE: RunStatus[] = [...ACTIVE_STATUSES, 'stopping'];
 /** Statuses a launched run takes while its pods wait, from the executor's conditions (Kubernetes); admission's `unschedulable` runs were never launched. */
@@ -71,7 +73,10 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
    * free already (admission does not count them), so the next run starts beside that write
    * instead of after it.
    */
-  private readonly ending = new Set<string>();
+  private readonly ending = new Map<string, number>();
+  /** Runs a supervision pass is looking at now, and runs whose end is recorded outside a pass (see recordEndAtNotice). */
+  private readonly inPass = new Set<string>();
+  private readonly recordingAtNotice = new Set<string>();
   /** The admission pass under way, which callers join rather than run a second one beside it. */
   private admitting?: Promise<void>;
   private pokedWhileTicking = false;
@@ -140,6 +145,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     this.executor.onExit((runUuid) => {
       this.exited.add(runUuid);
       this.holdRequests();
+      this.lookAtExitNow(runUuid);
       this.poke();
     });
     this.executor.onCondition?.((runUuid, condition) => void this.applyConditionInTurn(runUuid, () => condition).catch(() => undefined));
@@ -369,7 +375,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       const byUuid = new Map(waitingRows.map((r) => [r.runUuid, r]));
       // (Read after the rows: a run seen ended meanwhile is left out, whether its end is recorded
       // in these rows or not. One recorded since the read still counts: a start less, never more.)
-      const holding = rows.filter((r) => !this.ending.has(r.runUuid));
+      const holding = rows.filter((r) => !this.isEnding(r.runUuid));
       const running = holding.filter(isSupervised).map(toAdmissionRun);
       // GPU devices of this host, from the live runs' rows (the database is the source of truth).
       const devices = ledgerFor(this.executor.name, this.env.MYELIN_GPU_DEVICES, holding.filter((r) => LIVE.includes(r.status)));
@@ -445,7 +451,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       return this.executions.listLean(['queued', ...HELD, ...LIVE]);
     }
     const held = await this.executions.listLean([...HELD, ...LIVE]);
-    const free = this.env.MYELIN_MAX_PARALLEL - held.filter((r) => isSupervised(r) && !this.ending.has(r.runUuid)).length;
+    const free = this.env.MYELIN_MAX_PARALLEL - held.filter((r) => isSupervised(r) && !this.isEnding(r.runUuid)).length;
     return free > 0 ? [...held, ...(await this.executions.listQueueHead(free + QUEUE_HEAD_MARGIN))] : held;
   }
 
@@ -462,6 +468,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       await this.launchRun(execution, devices);
     } finally {
       this.launching.delete(execution.runUuid);
+      // Over before its start was recorded (a short job), while a pass is under way: as at its notice.
+      if (this.exited.has(execution.runUuid)) this.lookAtExitNow(execution.runUuid);
     }
   }
 
@@ -628,6 +636,16 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
   /** One live run: ship its new log lines, and when it may have ended (or on a full inspection) look at its process. */
   private async superviseOne(execution: ExecutionEntity, shipAll: boolean, inspectAll: boolean): Promise<void> {
+    if (this.recordingAtNotice.has(execution.runUuid)) return;
+    this.inPass.add(execution.runUuid);
+    try {
+      await this.superviseRun(execution, shipAll, inspectAll);
+    } finally {
+      this.inPass.delete(execution.runUuid);
+    }
+  }
+
+  private async superviseRun(execution: ExecutionEntity, shipAll: boolean, inspectAll: boolean): Promise<void> {
     const fence: Fence = { token: Number(execution.fence) };
     const files = this.executor.logFiles(execution);
     const offsets = { stdoutOffset: Number(execution.stdoutOffset), stderrOffset: Number(execution.stderrOffset) };
@@ -671,13 +689,71 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     }
     // Its process is gone, so its slot (and GPUs) are free now: an admission starts the next run
     // while this end is written, instead of after it (each slot of a busy queue paid for both).
-    this.ending.add(execution.runUuid);
-    this.dirty = true;
-    this.admitOnce().catch((error: unknown) => this.logger.error(`admission failed: ${error instanceof Error ? error.message : String(error)}`));
+    this.freeSlot(execution.runUuid);
     try {
       await this.recordEnd(execution, state, fence, files, shipped);
     } finally {
       this.ending.delete(execution.runUuid);
+    }
+  }
+
+  /** A run's process is gone: its slot is free for admission (started now, beside whatever else runs). */
+  private freeSlot(runUuid: string): void {
+    this.ending.set(runUuid, Date.now());
+    this.dirty = true;
+    this.admitOnce().catch((error: unknown) => this.logger.error(`admission failed: ${error instanceof Error ? error.message : String(error)}`));
+  }
+
+  /**
+   * Does admission leave this run's slot out? While its end is recorded; an entry older than
+   * ENDING_FORGOTTEN_MS is not trusted any more (its end was recorded without clearing it, or
+   * cannot be written: the run then counts as live again until supervision settles it).
+   */
+  private isEnding(runUuid: string): boolean {
+    const since = this.ending.get(runUuid);
+    if (since === undefined) return false;
+    if (Date.now() - since < ENDING_FORGOTTEN_MS) return true;
+    this.ending.delete(runUuid);
+    return false;
+  }
+
+  /**
+   * An exit notice that arrives while a pass is under way would wait for that pass to end before a
+   * pass looks at it (tens of ms while the API takes a flood of submissions, and the run's slot
+   * idle all along). Its process is looked at now instead, beside the pass: when it is gone, its
+   * slot is filled and its end recorded at once, as a pass would.
+   */
+  private lookAtExitNow(runUuid: string): void {
+    if (!this.ticking || this.stopped) return; // the next pass, at once, looks at it
+    this.recordEndAtNotice(runUuid).catch((error: unknown) =>
+      this.logger.warn(`run ${runUuid}: end not recorded at its notice, the next pass records it (${error instanceof Error ? error.message : String(error)})`),
+    );
+  }
+
+  private async recordEndAtNotice(runUuid: string): Promise<void> {
+    if (this.inPass.has(runUuid) || this.recordingAtNotice.has(runUuid)) return;
+    this.recordingAtNotice.add(runUuid);
+    try {
+      const row = await this.executions.find(runUuid);
+      // Recorded meanwhile (a pass took the notice), not this replica's, or not a process of its own yet.
+      if (!row || !this.exited.has(runUuid) || this.inPass.has(runUuid) || this.launching.has(runUuid)) return;
+      if (!isSupervised(row) || !launched(row) || row.status === 'building' || (this.lease.shared && row.owner !== this.lease.owner)) return;
+      const state = await this.executor.inspect(row);
+      if (state.state === 'running' || state.state === 'unknown') return;
+      this.exited.delete(runUuid);
+      this.freeSlot(runUuid);
+      try {
+        const offsets = { stdoutOffset: Number(row.stdoutOffset), stderrOffset: Number(row.stderrOffset) };
+        await this.recordEnd(row, state, { token: Number(row.fence) }, this.executor.logFiles(row), offsets);
+      } catch (error) {
+        this.exited.add(runUuid); // the next pass looks at it again
+        this.poke();
+        throw error;
+      } finally {
+        this.ending.delete(runUuid);
+      }
+    } finally {
+      this.recordingAtNotice.delete(runUuid);
     }
   }
 

@@ -1,6 +1,6 @@
 import { pbkdf2, randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutionEntity } from '@myelin/persistence';
 import { createTempDir, TempDir } from '@myelin/testing';
@@ -112,6 +112,13 @@ describe('local executor: job wrapper', () => {
         expect(groupAlive(leader)).toBe(false);
         expect(poolFree).toBe(false);
         await Promise.all(busy);
+        // As a run's wrapper, known only by its pid file (no start time recorded): it is over.
+        const run = execution('true');
+        const meta = join(home.path, 'runs', run.runUuid, '.myelin');
+        await mkdir(meta, { recursive: true });
+        await writeFile(join(meta, 'pid'), String(leader));
+        await writeFile(join(meta, 'exit_code'), '0');
+        expect(await executor.inspect({ ...run, pid: null, pidStartTime: null } as ExecutionEntity)).toEqual({ state: 'exited', exitCode: 0 });
       } finally {
         parent.kill('SIGKILL');
       }

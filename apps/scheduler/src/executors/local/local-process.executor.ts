@@ -566,11 +566,11 @@ function isSameProcessAlive(pid: number, startTime: string | null): boolean {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  if (startTime === null) return true;
   const stat = parseStat(readSmallFile(`/proc/${pid}/stat`) ?? '');
   if (!stat) return true; // no /proc here: trust kill(0)
-  // Another process with the pid since (reused), or a zombie (exited, not yet reaped): not running.
-  return stat.startTime === startTime && stat.state !== 'Z';
+  // A zombie (exited, not yet reaped by its parent) is not running, nor, when its start time is
+  // known, another process that got the pid since (reused).
+  return stat.state !== 'Z' && (startTime === null || stat.startTime === startTime);
 }
 
 /**
