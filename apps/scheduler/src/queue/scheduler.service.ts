@@ -79,6 +79,10 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private readonly recordingAtNotice = new Set<string>();
   /** The admission pass under way, which callers join rather than run a second one beside it. */
   private admitting?: Promise<void>;
+  /** Another admission pass is due once the one under way ends (see admitOnce). */
+  private admitAgain = false;
+  /** Starts decided by admission passes that did not wait for them (see startsOverlapPasses). */
+  private readonly startsInFlight = new Set<Promise<void>>();
   private pokedWhileTicking = false;
   private stopped = false;
   private readonly exited = new Set<string>();
@@ -158,6 +162,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     while (this.ticking) await new Promise((r) => setTimeout(r, 10));
+    while (this.admitting || this.startsInFlight.size) await Promise.allSettled([this.admitting, ...this.startsInFlight]);
     this.letRequestsGo();
     await this.relay.stop();
     // Hand this replica's runs over at once (their processes keep running): another replica, or this
@@ -224,10 +229,30 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   private admitOnce(): Promise<void> {
-    this.admitting ??= this.admit().finally(() => {
+    if (this.admitting) {
+      // The pass under way may have read the runs before what the caller changed (a slot freed):
+      // another one follows it at once.
+      this.admitAgain = true;
+      return this.admitting;
+    }
+    this.admitting = this.admit().finally(() => {
       this.admitting = undefined;
+      if (!this.admitAgain || this.stopped) return;
+      this.admitAgain = false;
+      if (this.dirty) this.admitOnce().catch((error: unknown) => this.logger.error(`admission failed: ${error instanceof Error ? error.message : String(error)}`));
     });
     return this.admitting;
+  }
+
+  /**
+   * Alone on its runs (no replicas) and without GPU devices to hand out, an admission pass does not
+   * wait for the starts it decided: the next pass counts them from `launching` instead of their
+   * rows. A slot freed while a pass's starts go on (tens of ms in a flood of submissions) is
+   * filled at once, not after them. Replicas and GPU assignment keep passes one after the other:
+   * other replicas see only rows, and a device is taken in the row with `starting`.
+   */
+  private get startsOverlapPasses(): boolean {
+    return !this.lease.shared && this.env.MYELIN_GPU_DEVICES.trim() === '';
   }
 
   /** Stop command: a queued run stops at once; a live one gets SIGTERM, then SIGKILL after the grace period. */
@@ -366,7 +391,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       this.dirty = false;
       this.lastAdmission = Date.now();
       const rows = await this.admissionRows();
-      const waitingRows = rows.filter((r) => (r.status === 'queued' || r.status === 'unschedulable') && !launched(r));
+      // (A run being started by an earlier pass is not waiting: it holds its slot, below.)
+      const waitingRows = rows.filter((r) => (r.status === 'queued' || r.status === 'unschedulable') && !launched(r) && !this.launching.has(r.runUuid));
       if (!waitingRows.length) {
         // (With every slot taken only the held runs are read: 0 then, and the slots say the rest.)
         this.waitingAfterAdmission = 0;
@@ -376,7 +402,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       // (Read after the rows: a run seen ended meanwhile is left out, whether its end is recorded
       // in these rows or not. One recorded since the read still counts: a start less, never more.)
       const holding = rows.filter((r) => !this.isEnding(r.runUuid));
-      const running = holding.filter(isSupervised).map(toAdmissionRun);
+      const running = holding.filter((r) => isSupervised(r) || this.launching.has(r.runUuid)).map(toAdmissionRun);
       // GPU devices of this host, from the live runs' rows (the database is the source of truth).
       const devices = ledgerFor(this.executor.name, this.env.MYELIN_GPU_DEVICES, holding.filter((r) => LIVE.includes(r.status)));
       const limits = {
@@ -403,12 +429,18 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         if (this.stopped) break;
         const row = byUuid.get(verdict.runUuid)!;
         if (verdict.decision === 'start') {
+          // Its slot is held from the decision on (a pass that does not wait for this start counts it).
+          this.launching.add(row.runUuid);
           launches.push(
             (async () => {
-              if (row.status === 'unschedulable') {
-                await this.executions.transition(row.runUuid, { status: 'queued', reason: 'Admitted', message: 'fits its quotas now' });
+              try {
+                if (row.status === 'unschedulable') {
+                  await this.executions.transition(row.runUuid, { status: 'queued', reason: 'Admitted', message: 'fits its quotas now' });
+                }
+                await this.launch(row, devices);
+              } finally {
+                this.launching.delete(row.runUuid);
               }
-              await this.launch(row, devices);
             })(),
           );
         } else {
@@ -424,7 +456,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
           else await this.executions.updateCondition(row.runUuid, change);
         }
       }
-      await this.allSettled(launches, 'start');
+      if (!this.startsOverlapPasses) return this.allSettled(launches, 'start');
+      for (const launch of launches) {
+        const settled: Promise<void> = this.allSettled([launch], 'start').finally(() => this.startsInFlight.delete(settled));
+        this.startsInFlight.add(settled);
+      }
     });
   }
 
@@ -451,7 +487,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       return this.executions.listLean(['queued', ...HELD, ...LIVE]);
     }
     const held = await this.executions.listLean([...HELD, ...LIVE]);
-    const free = this.env.MYELIN_MAX_PARALLEL - held.filter((r) => isSupervised(r) && !this.isEnding(r.runUuid)).length;
+    const free = this.env.MYELIN_MAX_PARALLEL - this.launching.size - held.filter((r) => isSupervised(r) && !this.isEnding(r.runUuid) && !this.launching.has(r.runUuid)).length;
     return free > 0 ? [...held, ...(await this.executions.listQueueHead(free + QUEUE_HEAD_MARGIN))] : held;
   }
 

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { RunStart } from '@myelin/contracts';
 import { ExecutionsRepository } from '@myelin/persistence';
 import { processTurnBudget } from '@myelin/runtime';
-import { waitFor } from '@myelin/testing';
+import { createTempDir, waitFor } from '@myelin/testing';
 import { startTestScheduler, TestScheduler } from '../testing/test-scheduler';
 
 jest.setTimeout(60_000);
@@ -63,6 +65,29 @@ describe('scheduler: a slot is freed when its process ends, before its end is re
     await waitFor(() => statuses(first).includes('succeeded') && statuses(second).includes('succeeded'), { timeoutMs: 20_000, what: 'both runs to succeed' });
     expect(statuses(first)).toEqual(['queued', 'starting', 'running', 'succeeded']);
     expect(statuses(second).slice(-3)).toEqual(['starting', 'running', 'succeeded']);
+  });
+
+  it('never runs more processes than the limit while many runs end and start one after the other', async () => {
+    held = null;
+    const dir = await createTempDir('myelin-slot-trace');
+    try {
+      const trace = join(dir.path, 'trace');
+      const runs = Array.from({ length: 12 }, () => randomUUID());
+      // Each job says when it begins and ends; appends of a line are atomic.
+      await Promise.all(runs.map((runUuid, i) => start(runUuid, 10 + i, `echo "+ ${i}" >> ${trace}; sleep 0.05; echo "- ${i}" >> ${trace}`)));
+      await waitFor(() => runs.every((r) => statuses(r).includes('succeeded')), { timeoutMs: 30_000, what: 'every run to succeed' });
+      let live = 0;
+      let most = 0;
+      const lines = (await readFile(trace, 'utf8')).trim().split('\n');
+      for (const line of lines) {
+        live += line.startsWith('+') ? 1 : -1;
+        most = Math.max(most, live);
+      }
+      expect(lines).toHaveLength(24);
+      expect(most).toBe(1); // MYELIN_MAX_PARALLEL
+    } finally {
+      await dir.remove();
+    }
   });
 
   it('never runs more than the limit: a run queued while every process lives waits for an end', async () => {
