@@ -75,4 +75,20 @@ describe('GroupCommitter', () => {
     expect(await submitFromImmediates(together)).toEqual([1, 2, 3]);
     expect(groups).toEqual([[1, 2, 3]]);
   });
+
+  it("with gather 'microtasks', work started side by side shares a group, written before the event loop goes round", async () => {
+    const groups: number[][] = [];
+    const committer = new GroupCommitter<number, number>(async (items) => (groups.push(items), items), { gather: 'microtasks' });
+    // Side by side, as the starts of one admission pass: each awaits a few steps of its own first.
+    const started = [1, 2, 3, 4].map(async (i) => {
+      for (let step = 0; step < i; step++) await null;
+      return committer.submit(i);
+    });
+    let turned = false;
+    setImmediate(() => (turned = true));
+    const written = await Promise.all(started);
+    expect(turned).toBe(false); // no turn of the event loop waited for
+    expect(written).toEqual([1, 2, 3, 4]);
+    expect(groups).toEqual([[1, 2, 3, 4]]);
+  });
 });

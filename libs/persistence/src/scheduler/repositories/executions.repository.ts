@@ -235,7 +235,7 @@ export class ExecutionsRepository {
     return this.settles.submit({ runUuid, decide, patch, fence, read, commands });
   }
 
-  private readonly settles = new GroupCommitter<SettleRequest, ExecutionEntity | null>((requests) => this.settleGroup(requests), { gather: true });
+  private readonly settles = new GroupCommitter<SettleRequest, ExecutionEntity | null>((requests) => this.settleGroup(requests), { gather: 'microtasks' });
 
   private settleGroup(requests: SettleRequest[]): Promise<Array<ExecutionEntity | null>> {
     return this.dataSource.transaction(async (m) => {
