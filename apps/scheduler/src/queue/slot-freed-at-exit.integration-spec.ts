@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RunStart } from '@myelin/contracts';
 import { ExecutionsRepository } from '@myelin/persistence';
 import { processTurnBudget } from '@myelin/runtime';
 import { createTempDir, waitFor } from '@myelin/testing';
-import { startTestScheduler, TestScheduler } from '../testing/test-scheduler';
+import { Gate, startTestScheduler, TestScheduler } from '../testing/test-scheduler';
 
 jest.setTimeout(60_000);
 
@@ -16,33 +15,28 @@ jest.setTimeout(60_000);
  */
 describe('scheduler: a slot is freed when its process ends, before its end is recorded', () => {
   let scheduler: TestScheduler;
-  /** The run whose end's write is held, and how to let it go on. */
+  /** The run whose end's write is held (the gate lets it go on). */
   let held: string | null = null;
-  let holding = false;
-  let release: () => void = () => undefined;
+  const gate = new Gate();
 
   beforeAll(async () => {
     const settle = ExecutionsRepository.prototype.settle;
     jest.spyOn(ExecutionsRepository.prototype, 'settle').mockImplementation(async function (this: ExecutionsRepository, ...args: Parameters<ExecutionsRepository['settle']>) {
       // The run's end is its only status change once it runs (the commands are its last log lines).
-      if (args[0] === held && args[5]?.length && !holding) {
-        holding = true;
-        await new Promise<void>((resolve) => (release = resolve));
-      }
+      if (args[0] === held && args[5]?.length) await gate.pass();
       return settle.apply(this, args);
     });
     scheduler = await startTestScheduler('slot_at_exit', { MYELIN_MAX_PARALLEL: '1' });
   }, 60_000);
 
   afterAll(async () => {
-    release();
+    gate.release();
     await scheduler?.close();
     jest.restoreAllMocks();
   });
 
-  const start = (runUuid: string, number: number, cmd: string) =>
-    scheduler.bus.send(RunStart.PATTERN, { runUuid, project: 'alice/p', number, kind: 'experiment', cmd, params: {}, spec: {}, user: 'alice', teams: [] } satisfies RunStart.Payload);
-  const statuses = (runUuid: string) => scheduler.events.filter((e) => e.runUuid === runUuid).map((e) => e.status);
+  const start = (runUuid: string, number: number, cmd: string) => scheduler.start(runUuid, number, cmd);
+  const statuses = (runUuid: string) => scheduler.statuses(runUuid);
 
   it('starts the next run while the end of the one before is still being written, and records both in full', async () => {
     const first = randomUUID();
@@ -52,14 +46,14 @@ describe('scheduler: a slot is freed when its process ends, before its end is re
     await waitFor(() => statuses(first).includes('running'), { timeoutMs: 20_000, what: 'the first run to run' });
     await start(second, 2, 'echo second');
     // The only slot is the first run's: the second waits for it.
-    await waitFor(() => holding, { timeoutMs: 10_000, what: "the first run's end to be written (and held)" });
+    await waitFor(() => gate.holding, { timeoutMs: 10_000, what: "the first run's end to be written (and held)" });
     await waitFor(() => statuses(second).includes('running'), { timeoutMs: 10_000, what: 'the second run to start' });
     // Its end not written yet: the first run still says running (the second started beside it).
     expect(statuses(first).at(-1)).toBe('running');
     // Meanwhile the process's new HTTP requests wait (the pass recording the end goes first)...
     const requests = processTurnBudget(4);
     expect(requests.held).toBe(true);
-    release();
+    gate.release();
     // ...until the scheduler has nothing more to do for it.
     await waitFor(() => !requests.held, { timeoutMs: 10_000, what: 'the HTTP requests to be let go' });
     await waitFor(() => statuses(first).includes('succeeded') && statuses(second).includes('succeeded'), { timeoutMs: 20_000, what: 'both runs to succeed' });

@@ -1,4 +1,4 @@
-import type { RunStatusChanged } from '@myelin/contracts';
+import { RunStart, type RunStatusChanged } from '@myelin/contracts';
 import { InProcessBus } from '@myelin/bus';
 import { AppHandle } from '@myelin/runtime';
 import { createTempDir, createTestDatabase, TempDir, TestDatabase } from '@myelin/testing';
@@ -12,7 +12,31 @@ export interface TestScheduler {
   bus: InProcessBus;
   /** The run status events the scheduler sent, in order. */
   events: RunStatusChanged.Payload[];
+  /** Queue an experiment of alice/p running `cmd`, as the API's start command does. */
+  start(runUuid: string, number: number, cmd: string): Promise<void>;
+  /** The statuses the scheduler announced for a run, in order. */
+  statuses(runUuid: string): string[];
   close(): Promise<void>;
+}
+
+/**
+ * Holds the first caller that passes through it until `release()`; later callers go on: a test
+ * freezes one step of the scheduler (an inspection, a status write) and looks at what goes on
+ * beside it.
+ */
+export class Gate {
+  holding = false;
+  private open: () => void = () => undefined;
+
+  async pass(): Promise<void> {
+    if (this.holding) return;
+    this.holding = true;
+    await new Promise<void>((resolve) => (this.open = resolve));
+  }
+
+  release(): void {
+    this.open();
+  }
 }
 
 /** Its own database (`name`) and runs directory; `env` adds to schedulerTestEnv. */
@@ -34,7 +58,10 @@ export async function startTestScheduler(name: string, env: Record<string, strin
     await standInApi(bus, events);
     await standInTracking(bus);
     app = await bootstrap({ env: schedulerTestEnv(db.url, runsDir.path, env), bus, listen: false });
-    return { app, bus, events, close };
+    const start = (runUuid: string, number: number, cmd: string) =>
+      bus.send(RunStart.PATTERN, { runUuid, project: 'alice/p', number, kind: 'experiment', cmd, params: {}, spec: {}, user: 'alice', teams: [] } satisfies RunStart.Payload);
+    const statuses = (runUuid: string) => events.filter((e) => e.runUuid === runUuid).map((e) => e.status);
+    return { app, bus, events, start, statuses, close };
   } catch (error) {
     await close();
     throw error;
