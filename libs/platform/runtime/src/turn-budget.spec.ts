@@ -186,8 +186,10 @@ describe('TurnBudget (at most N requests begin per event-loop turn)', () => {
       expect(unlimited.answered).toBe(320);
       expect(budgeted.answered).toBe(320);
       // Unbudgeted, a turn handles every request that arrived: the 32 clients' next requests
-      // come in together. Budgeted, at most 4 go between two turns of the background work.
-      expect(unlimited.mostPerTurn).toBeGreaterThanOrEqual(16);
+      // come in together (16-32 a turn on an idle machine; 11 seen with CI's suites running beside
+      // it, the client being slower to send). More than the budget is what makes the budgeted
+      // arm mean something. Budgeted, at most 4 go between two turns of the background work.
+      expect(unlimited.mostPerTurn).toBeGreaterThan(4);
       expect(budgeted.mostPerTurn).toBeLessThanOrEqual(4);
       // What that means for the background's wait (measured ~130 ms against ~20 ms here).
       expect(unlimited.longestWaitMs).toBeGreaterThan(2 * budgeted.longestWaitMs);
