@@ -60,7 +60,9 @@ describe('AmqpBus recovers from a broker restart and from lost channels', () => 
         got.set(n, (got.get(n) ?? 0) + 1);
       },
     }));
-    expect(consumer.health().connected).toBe(true);
+    // Subscribed; its other channel (the publisher's) may still be setting up under load, and
+    // health says ready only once every channel is (CI saw it false right after consume).
+    await waitFor(() => consumer.health().connected, { what: 'the consumer to be ready', timeoutMs: 20_000 });
 
     // Like the outbox relay: a message counts as sent once `send` resolved; a rejection (a publish
     // left unconfirmed when the connection went) is retried.
