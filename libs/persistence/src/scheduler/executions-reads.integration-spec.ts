@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { serverAndEmbedded } from '@myelin/testing';
-import { openServiceDatabase, ServiceDatabase } from '../data-source/create-data-source';
-import { SCHEDULER_SCHEMA } from '../schemas';
+import { useSchedulerTestDatabase } from '../testing/scheduler-test-database';
 import { ExecutionEntity } from './entities/execution.entity';
 import { ExecutionsRepository } from './repositories/executions.repository';
 
@@ -13,9 +12,7 @@ import { ExecutionsRepository } from './repositories/executions.repository';
 const backends = serverAndEmbedded('myelin_exec_reads');
 
 describe.each(backends)('scheduler execution reads on %s', (_label, provision) => {
-  let cleanup: () => Promise<void>;
-  let db: ServiceDatabase;
-  let repo: ExecutionsRepository;
+  const scheduler = useSchedulerTestDatabase(provision);
 
   const enqueue = async (extra: Record<string, unknown> = {}): Promise<string> => {
     const runUuid = randomUUID();
@@ -28,12 +25,12 @@ describe.each(backends)('scheduler execution reads on %s', (_label, provision) =
       timedOutAt: null, heartbeatAt: null, workdirCleanedAt: null,
       ...extra,
     };
-    await repo.enqueue(row as unknown as Parameters<ExecutionsRepository['enqueue']>[0], { status: 'queued', reason: 'Queued', message: 'waiting' });
+    await scheduler.executions.enqueue(row as unknown as Parameters<ExecutionsRepository['enqueue']>[0], { status: 'queued', reason: 'Queued', message: 'waiting' });
     return runUuid;
   };
   /** The row as TypeORM hydrates it, without the columns a lean read leaves out. */
   const hydrated = async (runUuid: string, lean = true): Promise<Partial<ExecutionEntity>> => {
-    const row = (await db.dataSource.getRepository(ExecutionEntity).findOneByOrFail({ runUuid })) as Partial<ExecutionEntity>;
+    const row = (await scheduler.db.dataSource.getRepository(ExecutionEntity).findOneByOrFail({ runUuid })) as Partial<ExecutionEntity>;
     if (lean) {
       delete row.cmd;
       delete row.params;
@@ -42,25 +39,13 @@ describe.each(backends)('scheduler execution reads on %s', (_label, provision) =
     return row;
   };
 
-  beforeAll(async () => {
-    let url: string;
-    ({ url, cleanup } = await provision());
-    db = await openServiceDatabase({ url, ...SCHEDULER_SCHEMA });
-    repo = new ExecutionsRepository(db.dataSource);
-  }, 60_000);
-
-  afterAll(async () => {
-    await db?.close();
-    await cleanup?.();
-  });
-
   beforeEach(async () => {
-    await db.dataSource.query('DELETE FROM "scheduler"."executions"');
+    await scheduler.db.dataSource.query('DELETE FROM "scheduler"."executions"');
   });
 
   it('a lean read gives the entity TypeORM gives, with every value of the same type, and without command, params and spec', async () => {
     const runUuid = await enqueue();
-    const started = await repo.transition(
+    const started = await scheduler.executions.transition(
       runUuid,
       { status: 'starting', reason: 'Starting', message: '' },
       { startedAt: new Date('2026-01-02T03:04:05.678Z'), devices: ['0', '1'], stdoutOffset: 12_345_678_901, attempt: 1 },
@@ -70,7 +55,7 @@ describe.each(backends)('scheduler execution reads on %s', (_label, provision) =
     // The row a status change returns ('full': to launch the run) is the whole entity (as it was
     // read under the lock, with the changes applied: its updated_at is the database's to set).
     expect({ ...started, updatedAt: undefined }).toEqual({ ...(await hydrated(runUuid, false)), updatedAt: undefined });
-    const [lean] = await repo.listLean(['starting']);
+    const [lean] = await scheduler.executions.listLean(['starting']);
     expect(lean).toEqual(await hydrated(runUuid));
     expect(lean).toBeInstanceOf(ExecutionEntity);
     expect(lean.cmd).toBeUndefined();
@@ -97,11 +82,11 @@ describe.each(backends)('scheduler execution reads on %s', (_label, provision) =
     await apart();
     const highLater = await enqueue({ priority: 5 });
     const running = await enqueue();
-    await repo.transition(running, { status: 'starting', reason: 'Starting', message: '' });
-    expect((await repo.listLean(['queued'])).map((e) => e.runUuid)).toEqual([low, high, lowLater, highLater]);
-    expect((await repo.listLean(['starting', 'running'])).map((e) => e.runUuid)).toEqual([running]);
-    expect(await repo.listLean(['failed'])).toEqual([]);
-    expect((await repo.listQueueHead(3)).map((e) => e.runUuid)).toEqual([high, highLater, low]);
-    expect((await repo.listQueueHead(10)).map((e) => e.runUuid)).toEqual([high, highLater, low, lowLater]);
+    await scheduler.executions.transition(running, { status: 'starting', reason: 'Starting', message: '' });
+    expect((await scheduler.executions.listLean(['queued'])).map((e) => e.runUuid)).toEqual([low, high, lowLater, highLater]);
+    expect((await scheduler.executions.listLean(['starting', 'running'])).map((e) => e.runUuid)).toEqual([running]);
+    expect(await scheduler.executions.listLean(['failed'])).toEqual([]);
+    expect((await scheduler.executions.listQueueHead(3)).map((e) => e.runUuid)).toEqual([high, highLater, low]);
+    expect((await scheduler.executions.listQueueHead(10)).map((e) => e.runUuid)).toEqual([high, highLater, low, lowLater]);
   });
 });
