@@ -770,7 +770,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     if (this.inPass.has(runUuid) || this.recordingAtNotice.has(runUuid)) return;
     this.recordingAtNotice.add(runUuid);
     try {
-      const row = await this.executions.find(runUuid);
+      const row = await this.executions.findLean(runUuid);
       // Recorded meanwhile (a pass took the notice), not this replica's, or not a process of its own yet.
       if (!row || !this.exited.has(runUuid) || this.inPass.has(runUuid) || this.launching.has(runUuid)) return;
       if (!isSupervised(row) || !launched(row) || row.status === 'building' || (this.lease.shared && row.owner !== this.lease.owner)) return;

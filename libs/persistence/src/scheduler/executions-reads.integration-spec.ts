@@ -5,7 +5,7 @@ import { ExecutionEntity } from './entities/execution.entity';
 import { ExecutionsRepository } from './repositories/executions.repository';
 
 /**
- * The scheduler's hot reads (listLean, listQueueHead, the row a status change returns): the
+ * The scheduler's hot reads (listLean, findLean, listQueueHead, the row a status change returns): the
  * entities a plain TypeORM read gives, with the same value types, in queue order, on both
  * databases.
  */
@@ -57,6 +57,8 @@ describe.each(backends)('scheduler execution reads on %s', (_label, provision) =
     expect({ ...started, updatedAt: undefined }).toEqual({ ...(await hydrated(runUuid, false)), updatedAt: undefined });
     const [lean] = await scheduler.executions.listLean(['starting']);
     expect(lean).toEqual(await hydrated(runUuid));
+    expect(await scheduler.executions.findLean(runUuid)).toEqual(lean);
+    expect(await scheduler.executions.findLean(randomUUID())).toBeNull();
     expect(lean).toBeInstanceOf(ExecutionEntity);
     expect(lean.cmd).toBeUndefined();
     expect(lean.params).toBeUndefined();

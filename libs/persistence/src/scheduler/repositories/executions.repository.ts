@@ -157,6 +157,15 @@ export class ExecutionsRepository {
       .getMany();
   }
 
+  /** One run's row, lean like `listLean` (what supervision reads of a run, without the command, params and spec). */
+  findLean(runUuid: string): Promise<ExecutionEntity | null> {
+    return this.repo
+      .createQueryBuilder('e')
+      .select(this.leanColumns.map((c) => `e.${c}`))
+      .where('e.run_uuid = :runUuid', { runUuid })
+      .getOne();
+  }
+
   /**
    * The first `limit` queued runs in queue order (priority, then FIFO; the partial index
    * executions_queue_idx), lean like `listLean`: what a pass reads when a few slots are free,
