@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// End-to-end pipeline figures on the local executor: a pipeline of N trivial ops (`true`) at
-// pipeline concurrency C, through `myelin up` (API, pipelines service, scheduler, in one process),
-// compared with the ideal: ceil(N / C) waves of one trivial op's own duration (from its start
-// decision to its final status, measured on the same platform), i.e. the time with zero
-// orchestration overhead. Also prints N plain runs submitted at once (the scheduler alone) and,
+// End-to-end pipeline figures on the local executor: a pipeline of N trivial ops at pipeline
+// concurrency C, through `myelin up` (API, pipelines service, scheduler, in one process).
+// Each op sleeps D seconds (--duration, default 0.5: the scheduler issue's trivial run), and the
+// ideal is the scheduler issue's: N x D / C, the time with zero orchestration and zero process
+// starts. With --duration 0 the op is `true`, which has no duration to divide: the ideal is then
+// ceil(N / C) waves of one trivial op's own time from its creation to its final status, measured
+// on the same platform. Also prints N plain runs submitted at once (the scheduler alone) and,
 // first, the same N jobs spawned without the platform (--no-baseline skips both).
-// Usage: node tools/bench/pipelines-e2e.mjs [--ops 1000] [--concurrency 32] [--no-baseline]
+// Usage: node tools/bench/pipelines-e2e.mjs [--ops 1000] [--concurrency 32] [--duration 0.5] [--no-baseline]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,11 +15,13 @@ import { apiCaller, arg, bareJobs, build, freePort, startMyelin, waitReady } fro
 
 const N = arg('--ops', 1000);
 const C = arg('--concurrency', 32);
+const D = arg('--duration', 0.5);
+const opCmd = D > 0 ? `sleep ${D}` : 'true';
 if (!process.env.BENCH_NO_BUILD) build();
 // The machine alone, first: the same N trivial jobs at concurrency C spawned without the platform
 // (the local executor's wrapper shape). Starting a process is not free on a small VM, and the
 // ideal below does not count it: this says how much of the total the machine itself takes.
-const bare = process.argv.includes('--no-baseline') ? null : await bareJobs(N, C, 'true\n');
+const bare = process.argv.includes('--no-baseline') ? null : await bareJobs(N, C, `${opCmd}\n`);
 
 const home = mkdtempSync(join(tmpdir(), 'myelin-bench-pipelines-'));
 const port = await freePort();
@@ -42,7 +46,7 @@ try {
   // 1. One trivial op on its own: its duration is the unit of the ideal.
   const single = [];
   for (let i = 0; i < 5; i++) {
-    const file = { path: 'one.yml', content: ['version: 1', 'kind: pipeline', 'ops:', '  - name: only', '    template: {name: t}', 'templates:', '  - kind: experiment', '    name: t', '    run: {cmd: "true"}', ''].join('\n') };
+    const file = { path: 'one.yml', content: ['version: 1', 'kind: pipeline', 'ops:', '  - name: only', '    template: {name: t}', 'templates:', '  - kind: experiment', '    name: t', `    run: {cmd: "${opCmd}"}`, ''].join('\n') };
     const t0 = Date.now();
     const run = await call('POST', `/api/v1/${project}/runs`, { files: [file] });
     const done = await waitFinal(run.uuid);
@@ -58,33 +62,34 @@ try {
   // 2. The N-op pipeline at concurrency C.
   const lines = ['version: 1', 'kind: pipeline', 'name: wide', `concurrency: ${C}`, 'ops:'];
   for (let i = 0; i < N; i++) lines.push(`  - name: op${i}`, '    template: {name: t}');
-  lines.push('templates:', '  - kind: experiment', '    name: t', '    run: {cmd: "true"}', '');
+  lines.push('templates:', '  - kind: experiment', '    name: t', `    run: {cmd: "${opCmd}"}`, '');
   const t0 = Date.now();
   const run = await call('POST', `/api/v1/${project}/runs`, { files: [{ path: 'wide.yml', content: lines.join('\n') }] });
   const done = await waitFinal(run.uuid);
   const totalMs = Date.now() - t0;
   if (done.status !== 'succeeded') throw new Error(`pipeline ${done.status}: ${done.statusMessage}`);
-  const idealMs = Math.ceil(N / C) * opMs;
+  const idealMs = D > 0 ? (N * D * 1000) / C : Math.ceil(N / C) * opMs;
 
   // 3. The same number of plain runs submitted at once (no pipeline): the scheduler's own pace.
   const baseline = !process.argv.includes('--no-baseline');
-  const plain = { path: 'plain.yml', content: 'version: 1\nkind: experiment\ntags: [plain]\nrun:\n  cmd: "true"\n' };
+  const plain = { path: 'plain.yml', content: `version: 1\nkind: experiment\ntags: [plain]\nrun:\n  cmd: "${opCmd}"\n` };
   const p0 = Date.now();
   const uuids = [];
   for (let i = 0; baseline && i < N; i += 50) {
     const batch = await Promise.all(Array.from({ length: Math.min(50, N - i) }, () => call('POST', `/api/v1/${project}/runs`, { files: [plain] })));
     uuids.push(...batch.map((r) => r.uuid));
   }
-  // Counted with one listing call a second (a GET per run would cost the platform more than the runs).
+  // Counted with one listing call every 250 ms (a GET per run would cost the platform more than the runs).
   const finalPlain = async () => (await call('GET', `/api/v1/${project}/runs?query=${encodeURIComponent('tags:plain,status:succeeded|failed|stopped')}&limit=1`)).count;
-  while (baseline && (await finalPlain()) < uuids.length) await new Promise((r) => setTimeout(r, 1000));
+  while (baseline && (await finalPlain()) < uuids.length) await new Promise((r) => setTimeout(r, 250));
   const plainMs = Date.now() - p0;
 
-  const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
-  console.log(`ops ${N}, concurrency ${C}, 2-core machine shared with other work`);
+  const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
+  console.log(`ops ${N} (each \`${opCmd}\`), concurrency ${C}, 2-core machine shared with other work`);
   console.log(`one trivial op: ${opMs} ms from its creation to its final status (median of 5); a 1-op pipeline run end to end: ${pipelineMs} ms`);
-  console.log(`ideal (ceil(${N}/${C}) = ${Math.ceil(N / C)} waves x ${opMs} ms): ${s(idealMs)}`);
-  console.log(`pipeline of ${N} ops: ${s(totalMs)} (${((totalMs / idealMs - 1) * 100).toFixed(0)}% over the ideal)`);
+  if (D > 0) console.log(`ideal (${N} x ${D} s / ${C}): ${s(idealMs)}`);
+  else console.log(`ideal (ceil(${N}/${C}) = ${Math.ceil(N / C)} waves x ${opMs} ms): ${s(idealMs)}`);
+  console.log(`pipeline of ${N} ops: ${s(totalMs)} (${((totalMs / idealMs - 1) * 100).toFixed(1)}% over the ideal)`);
   if (bare) {
     console.log(
       `the same ${N} trivial jobs without the platform (spawned straight from a Node process, same wrapper, concurrency ${C}): ${s(bare.ms)} (${((bare.ms / idealMs - 1) * 100).toFixed(0)}% over the ideal; the machine's cores ${(bare.busy * 100).toFixed(0)}% busy); the pipeline took ${(totalMs / bare.ms).toFixed(1)}x that`,

@@ -255,6 +255,72 @@ describe('pipelines in embedded mode: myelin up + the CLI', () => {
     expect(Date.parse(sleeperRun.finishedAt!) - Date.parse(sleeperRun.startedAt!)).toBeLessThan(60_000);
   });
 
+  it('holds a pipeline at its concurrency: the ops past it wait queued in the scheduler, and never more run at once by their own trace', async () => {
+    const trace = join(specs.path, 'narrow.trace');
+    const lines = ['version: 1', 'kind: pipeline', 'name: narrow', 'concurrency: 2', 'ops:'];
+    for (let i = 0; i < 6; i++) lines.push(`  - name: op${i}`, '    template: {name: t}');
+    // Each op writes its own start and end (in ns) to the trace: what ran at once, as the jobs saw it.
+    lines.push('templates:', '  - kind: experiment', '    name: t', '    run:', `      cmd: echo "+ $(date +%s%N)" >> ${trace}; sleep 1; echo "- $(date +%s%N)" >> ${trace}`);
+    const created = json<RunJson>((await cli(['run', '-f', await spec('narrow.yml', lines), '--json'])).stdout);
+    // While two run, the next ones are already handed to the scheduler, which keeps them queued on the pipeline's limit.
+    const waiting = await poll(
+      async () => {
+        const { ops: byOp } = await ops(created.number);
+        for (const op of Object.values(byOp)) {
+          if (!op.run) continue;
+          const r = await runByUuid(op.run.uuid);
+          if (r.status === 'queued' && /pipeline concurrency/.test(r.statusMessage)) return r;
+        }
+        return null;
+      },
+      { timeoutMs: 60_000, what: 'an op run queued on the pipeline concurrency' },
+    );
+    expect(waiting.statusMessage).toMatch(new RegExp(`pipeline ${created.uuid} has 2 of 2 ops running`));
+    const final = await finalOf(created.uuid, 'the narrow pipeline to end');
+    expect(final.status).toBe('succeeded');
+    const events = (await readFile(trace, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => ({ delta: l.startsWith('+') ? 1 : -1, at: BigInt(l.slice(2)) }))
+      .sort((a, b) => (a.at === b.at ? a.delta - b.delta : a.at < b.at ? -1 : 1));
+    expect(events.filter((e) => e.delta === 1)).toHaveLength(6);
+    let now = 0;
+    let most = 0;
+    for (const e of events) most = Math.max(most, (now += e.delta));
+    expect(most).toBe(2);
+  });
+
+  it('stops a pipeline whose ops wait queued on its concurrency: they are stopped without ever starting', async () => {
+    const lines = ['version: 1', 'kind: pipeline', 'name: narrow-stop', 'concurrency: 1', 'ops:'];
+    for (let i = 0; i < 3; i++) lines.push(`  - name: op${i}`, '    template: {name: t}');
+    lines.push('templates:', '  - kind: experiment', '    name: t', '    run: {cmd: echo working; sleep 120}');
+    const created = json<RunJson>((await cli(['run', '-f', await spec('narrow-stop.yml', lines), '--json'])).stdout);
+    let seen = '';
+    const queued = await poll(
+      async () => {
+        const { ops: byOp } = await ops(created.number);
+        seen = JSON.stringify(Object.values(byOp).map((o) => [o.name, o.status, o.run?.status]));
+        // The two ops handed over at the start are created side by side: either may be the one running.
+        const handed = Object.values(byOp).filter((o) => o.run);
+        if (handed.length !== 2) return null;
+        const runs = await Promise.all(handed.map((o) => runByUuid(o.run!.uuid)));
+        const running = runs.find((r) => r.status === 'running');
+        const next = runs.find((r) => r.status === 'queued');
+        return running && next ? next : null;
+      },
+      { timeoutMs: 60_000, what: 'one op running and the next queued behind it' },
+    ).catch((error: Error) => {
+      throw new Error(`${error.message} (last seen: ${seen})`);
+    });
+    expect((await cli(['pipeline', 'stop', String(created.number)])).code).toBe(0);
+    expect((await finalOf(created.uuid, 'the pipeline run to be stopped')).status).toBe('stopped');
+    const { ops: byOp } = await ops(created.number);
+    expect([byOp.op0.status, byOp.op1.status, byOp.op2.status]).toEqual(['stopped', 'stopped', 'stopped']);
+    const op1 = await finalOf(queued.uuid, 'the queued op run to be stopped');
+    expect(op1.status).toBe('stopped');
+    expect(op1.startedAt).toBeNull();
+  });
+
   it('stops an op at its timeout: the attempt fails, and the ops after it are upstream_failed', async () => {
     const file = await spec('timeout.yml', [
       'version: 1',

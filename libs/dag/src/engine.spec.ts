@@ -482,6 +482,58 @@ describe('concurrency', () => {
   });
 });
 
+describe('admitAhead: ops handed to an executor that holds them at the limit', () => {
+  const five = [{ name: 'a' }, { name: 'b' }, { name: 'c' }, { name: 'd' }, { name: 'e' }];
+
+  it('starts up to concurrency + admitAhead ops, then one per op that ends', () => {
+    const e = engineFor(five, { concurrency: 2 }, { admitAhead: 2 });
+    expect(brief(e.start(T0))).toEqual({ start: ['a', 'b', 'c', 'd'], queued: ['e'] });
+    expect(e.runningCount).toBe(4);
+    expect(e.view('e').reason).toBe(
+      "waiting for a pipeline concurrency slot (4 started: 2 may run at once, 2 more may wait in the executor's queue)",
+    );
+    expect(brief(e.onStatus('a', 'succeeded', T0 + S))).toEqual({ start: ['e'] });
+    for (const op of ['b', 'c', 'd']) expect(brief(e.onStatus(op, 'succeeded', T0 + 2 * S))).toEqual({});
+    expect(brief(e.onStatus('e', 'succeeded', T0 + 3 * S))).toEqual({ done: 'succeeded' });
+  });
+
+  it('keeps an op with a timeout or an op concurrency at the limit, and the ops behind it too', () => {
+    const e = engineFor(
+      [{ name: 'a' }, { name: 'b' }, { name: 'timed', timeout: 60 }, { name: 'c' }],
+      { concurrency: 2 },
+      { admitAhead: 5 },
+    );
+    // `timed` would have its clock run while it waits in the executor's queue: it waits here, in order.
+    expect(brief(e.start(T0))).toEqual({ start: ['a', 'b'], queued: ['timed', 'c'] });
+    expect(brief(e.onStatus('a', 'succeeded', T0 + S))).toEqual({ start: ['timed', 'c'] });
+
+    const limited = engineFor(
+      [{ name: 'a' }, { name: 'x', concurrency: 3 }, { name: 'c' }],
+      { concurrency: 1 },
+      { admitAhead: 5, runningElsewhere: () => 0 },
+    );
+    expect(brief(limited.start(T0))).toEqual({ start: ['a'], queued: ['x', 'c'] });
+    expect(brief(limited.onStatus('a', 'succeeded', T0 + S))).toEqual({ start: ['x', 'c'] });
+  });
+
+  it('changes nothing without a pipeline concurrency, and nothing at 0', () => {
+    expect(brief(engineFor(five, {}, { admitAhead: 3 }).start(T0))).toEqual({ start: ['a', 'b', 'c', 'd', 'e'] });
+    expect(brief(engineFor(five, { concurrency: 2 }, { admitAhead: 0 }).start(T0))).toEqual({
+      start: ['a', 'b'],
+      queued: ['c', 'd', 'e'],
+    });
+    expect(() => engineFor(five, { concurrency: 2 }, { admitAhead: -1 })).toThrow('admitAhead must be an integer >= 0, got -1');
+  });
+
+  it('continues from a snapshot with the option given again', () => {
+    const e = engineFor(five, { concurrency: 1 }, { admitAhead: 1 });
+    expect(brief(e.start(T0))).toEqual({ start: ['a', 'b'], queued: ['c', 'd', 'e'] });
+    const again = restorePipelineEngine(e.graph, e.toJSON(), { admitAhead: 1 });
+    expect(brief(again.onStatus('b', 'succeeded', T0 + S))).toEqual({ start: ['c'] });
+    expect(again.runningCount).toBe(2);
+  });
+});
+
 describe('times: execute_at and timeouts', () => {
   it('delays an op until its execute_at', () => {
     const at = T0 + 3600 * S;

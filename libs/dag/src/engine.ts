@@ -60,6 +60,15 @@ export interface EngineOptions {
    * that set `concurrency`; when capacity frees up elsewhere, call `tick(now)`. Default: none elsewhere.
    */
   runningElsewhere?: (op: string) => number;
+  /**
+   * How many ops may be started beyond the pipeline's `concurrency`, for an executor that enforces
+   * that concurrency itself over every op run of the pipeline run (Myelin's scheduler keeps them
+   * `queued` with a `PipelineLimit` condition). The next op is then already in the executor's queue
+   * when one ends, instead of being created only once that end has been seen. Only ops without an
+   * op `timeout` (its clock would run while queued) or an op `concurrency` (held by the engine) go
+   * past the limit, in queue order. Default 0: the engine alone holds ops at the limit.
+   */
+  admitAhead?: number;
   /** Resume: ops taken as succeeded from an earlier run (see `planResume`). */
   resume?: { reuse: readonly string[]; outputs?: Readonly<Record<string, Record<string, ParamValue>>> };
 }
@@ -150,6 +159,7 @@ export class PipelineEngine {
   private finalCount = 0;
   private readonly counts = { succeeded: 0, failed: 0, upstream_failed: 0, skipped: 0, stopped: 0 };
   private readonly limit: number;
+  private readonly ahead: number;
   private readonly timeoutSec?: number;
   private readonly executeAt?: Millis;
   private readonly runningElsewhere?: (op: string) => number;
@@ -185,6 +195,9 @@ export class PipelineEngine {
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1))
       throw new Error(`concurrency must be an integer >= 1, got ${limit}`);
     this.limit = limit ?? Infinity;
+    const ahead = options.admitAhead ?? 0;
+    if (!(Number.isInteger(ahead) && ahead >= 0)) throw new Error(`admitAhead must be an integer >= 0, got ${ahead}`);
+    this.ahead = ahead;
     this.timeoutSec = options.timeout ?? graph.settings.timeout;
     this.executeAt = options.executeAt !== undefined ? toMillis(options.executeAt) : graph.settings.executeAt;
     this.runningElsewhere = options.runningElsewhere;
@@ -652,12 +665,18 @@ export class PipelineEngine {
     return elsewhere < op.concurrency;
   }
 
-  /** Starts ready ops while the pipeline has free slots. */
+  /** Starts ready ops while the pipeline has free slots (and, past them, `admitAhead` eligible ones). */
   private fill(now: Millis, out: Decisions): void {
     if (this.phase !== 'running') return;
-    while (this.running < this.limit && this.qHead < this.queue.length) {
-      const v = this.queue[this.qHead++];
-      if (this.state[v] !== READY) continue;
+    while (this.qHead < this.queue.length) {
+      const v = this.queue[this.qHead];
+      if (this.state[v] !== READY) {
+        this.qHead++;
+        continue;
+      }
+      // In queue order: an op that may not go past the limit holds the ones behind it.
+      if (this.running >= this.limit && !(this.running < this.limit + this.ahead && this.mayGoAhead(v))) break;
+      this.qHead++;
       if (!this.hasOpCapacity(v)) {
         this.state[v] = BLOCKED;
         this.blocked.push(v);
@@ -669,6 +688,11 @@ export class PipelineEngine {
       this.queue = this.queue.slice(this.qHead);
       this.qHead = 0;
     }
+  }
+
+  private mayGoAhead(v: number): boolean {
+    const op = this.graph.ops[v];
+    return op.timeout === undefined && op.concurrency === undefined;
   }
 
   private startOp(v: number, now: Millis, out: Decisions): void {
@@ -870,7 +894,9 @@ export class PipelineEngine {
       case DELAYED:
         return `execute_at ${iso(this.until[v])}`;
       case READY:
-        return `waiting for a pipeline concurrency slot (${this.running} of ${this.limit} running)`;
+        return this.ahead > 0
+          ? `waiting for a pipeline concurrency slot (${this.running} started: ${this.limit} may run at once, ${this.ahead} more may wait in the executor's queue)`
+          : `waiting for a pipeline concurrency slot (${this.running} of ${this.limit} running)`;
       case BLOCKED:
         return `op concurrency ${op.concurrency} reached in other runs of the pipeline`;
       case RUNNING:

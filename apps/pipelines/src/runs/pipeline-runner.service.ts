@@ -26,6 +26,7 @@ import type { CompiledSpec, ParamValue } from '@myelin/spec';
 import { OP_OUTPUTS, PIPELINES_ENV } from '../tokens';
 import { PipelinesEnv } from '../config/env';
 import { OpOutputsReader } from './op-outputs';
+import { admitAheadOf } from './admit-ahead';
 import { ScheduleService } from '../schedules/schedule.service';
 import { ActionRow, PipelineRow, PipelinesRepository } from './pipelines.repository';
 
@@ -294,7 +295,10 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
       }
       const elsewhere = fresh?.elsewhere ?? { counts: new Map<string, number>() };
       if (limited) elsewhere.counts = await this.repo.runningElsewhere(m, row);
-      const options = limited ? { runningElsewhere: (op: string) => elsewhere.counts.get(op) ?? 0 } : {};
+      const options = {
+        admitAhead: admitAheadOf(row.spec as unknown as CompiledSpec),
+        ...(limited ? { runningElsewhere: (op: string) => elsewhere.counts.get(op) ?? 0 } : {}),
+      };
       if (fresh) engine = fresh.engine;
       else if (row.snapshot) engine = restorePipelineEngine(graph, row.snapshot as unknown as EngineSnapshot, options);
       else {
