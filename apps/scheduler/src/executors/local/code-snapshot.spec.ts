@@ -213,12 +213,17 @@ describe('local executor: code snapshot', () => {
     expect(await codeOf(later)).toBe('v2\n');
   });
 
-  it("makes a fresh run's outputs directory while it is queued, and a copy run's outputs from the original as it is at launch", async () => {
+  it("makes a fresh run without code whole at its start (in the spawner's helper), and a copy run's outputs from the original as it is at launch", async () => {
     const runs = join(home.path, 'code', 'runs');
     const fresh = execution(null);
     executor.prepare(fresh);
-    for (let i = 0; i < 100 && !(await readdir(join(runs, fresh.runUuid, 'outputs')).catch(() => null)); i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 100));
+    // Nothing to snapshot: no file work on the platform's event loop while it waits.
+    expect(await readdir(join(runs, fresh.runUuid)).catch(() => 'none')).toBe('none');
+    await launch(fresh);
+    expect((await readdir(join(runs, fresh.runUuid))).sort()).toEqual(['.myelin', 'code', 'logs', 'outputs']);
     expect(await readdir(join(runs, fresh.runUuid, 'outputs'))).toEqual([]);
+    expect(await readFile(join(runs, fresh.runUuid, '.myelin', 'cmd.sh'), 'utf8')).toBe(`${fresh.cmd}\n`);
 
     const original = execution(null);
     await launch(original);

@@ -86,6 +86,23 @@ describe('ProcessSpawner: job processes started from a small helper process', ()
     expect(lines).toEqual(Array.from({ length: 50 }, (_, i) => i));
   });
 
+  it("makes the request's directories and files before the process starts, and fails the request when it cannot", async () => {
+    const run = join(dir, 'run');
+    const prepare = { dirs: [join(run, 'outputs'), join(run, 'code'), join(run, 'logs')], files: [[join(run, 'cmd.sh'), 'echo from the script\n']] as Array<[string, string]> };
+    let exited = 0;
+    await spawner.spawn(
+      { ...request(`. ${join(run, 'cmd.sh')}; pwd; ls ${run} | tr '\n' ' '`), cwd: join(run, 'code'), stdout: join(run, 'logs', 'out.log'), prepare },
+      () => exited++,
+    );
+    await waitFor(() => exited === 1, { timeoutMs: 5000 });
+    expect(await readFile(join(run, 'logs', 'out.log'), 'utf8')).toBe(`from the script\n${join(run, 'code')}\ncmd.sh code logs outputs `);
+    // A directory that cannot be made (a file is in the way): the request fails with the reason, nothing starts.
+    await expect(
+      spawner.spawn({ ...request('echo started >> never.log'), prepare: { dirs: [join(run, 'cmd.sh', 'sub')], files: [] } }, () => undefined),
+    ).rejects.toThrow(/ENOTDIR/);
+    await expect(readFile(join(dir, 'never.log'), 'utf8')).rejects.toThrow(/ENOENT/);
+  });
+
   describe('standby processes (bash started ahead, waiting for a job)', () => {
     let standby: ProcessSpawner;
     beforeEach(() => {
@@ -163,6 +180,16 @@ describe('ProcessSpawner: job processes started from a small helper process', ()
       await expect(standby.spawn({ ...bashJob(env), stdout: join(dir, 'missing', 'out.log') }, () => undefined)).rejects.toThrow(/ENOENT/);
       const ready = await readyStandbys();
       expect(ready).toContain(await standby.spawn(bashJob(env), () => undefined));
+    });
+
+    it("hands a job to a standby in the directory its request made", async () => {
+      const ready = await readyStandbys();
+      let exited = 0;
+      const pid = await standby.spawn({ ...bashJob(env, 'made.log'), prepare: { dirs: [join(dir, 'work', 'deeper')], files: [[join(dir, 'script.sh'), 'unused']] } }, () => exited++);
+      expect(ready).toContain(pid); // the standby's check of the job's directory saw it made
+      await waitFor(() => exited === 1, { timeoutMs: 5000 });
+      expect(await readFile(join(dir, 'made.log'), 'utf8')).toContain(`\n${join(dir, 'work')}\n`);
+      expect(await readFile(join(dir, 'script.sh'), 'utf8')).toBe('unused');
     });
 
     it('starts a burst of jobs, more than the standbys, each reported once with its own exit', async () => {

@@ -8,6 +8,12 @@ export interface SpawnRequest {
   /** Files the process's stdout and stderr are appended to. */
   stdout: string;
   stderr: string;
+  /**
+   * Directories (made with their parents) and files (written) the helper makes before it starts
+   * the process: a run's directories and script, made in the helper's process rather than on the
+   * platform's event loop (see LocalProcessExecutor.prepare). Anything that fails fails the spawn.
+   */
+  prepare?: { dirs: string[]; files: Array<[path: string, text: string]> };
 }
 
 type ToSpawner = SpawnRequest & { id: number };
@@ -169,6 +175,10 @@ function spawnerProgram(options: { standby: number; prelude: string; exportable:
     let err: number | undefined;
     fillWhenQuiet();
     try {
+      if (m.prepare) {
+        for (const dir of m.prepare.dirs) fs.mkdirSync(dir, { recursive: true });
+        for (const [path, text] of m.prepare.files) fs.writeFileSync(path, text);
+      }
       if (toStandby(m)) return;
       out = fs.openSync(m.stdout, 'a');
       err = fs.openSync(m.stderr, 'a');
