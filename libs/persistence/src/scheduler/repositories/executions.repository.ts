@@ -63,29 +63,36 @@ export class ExecutionsRepository {
     return this.dataSource.getMetadata(ExecutionEntity).columns.map((c) => c.propertyName).filter((c) => !large.has(c));
   }
 
-  /** The lean reads' SELECT list and columns, made once (see readLean). */
-  private leanShape?: { select: string; columns: ColumnMetadata[] };
+  /** The SELECT lists and columns of the lean and the full reads, made once (see readRows). */
+  private readonly shapes = new Map<'lean' | 'full', { select: string; columns: ColumnMetadata[] }>();
 
   /**
-   * A lean read (listLean, findLean, listQueueHead): every column but the command, params and
-   * spec, read several times a second by admission and supervision passes. TypeORM's query builder
-   * made the SELECT list again and mapped each row through its general transformer at every call,
-   * about as much CPU as the query itself on the embedded database. Here the list is made once and
-   * each row is hydrated with TypeORM's own conversions (`prepareHydratedValue`, `setEntityValue`):
-   * the same entities, checked against TypeORM's in the reads suite.
+   * The scheduler's hot reads of executions rows: lean ones (listLean, findLean, listQueueHead;
+   * every column but the command, params and spec) read several times a second by admission and
+   * supervision passes, and the rows a group of status changes locks. TypeORM's query builder made
+   * the SELECT list again and mapped each row through its general transformer at every call, about
+   * as much CPU as the query itself on the embedded database. Here each list is made once and each
+   * row hydrated with TypeORM's own conversions (`prepareHydratedValue`, `setEntityValue`): the same
+   * entities, checked against TypeORM's in the reads suite.
    */
-  private async readLean(where: string, parameters: unknown[], order: string, limit?: number): Promise<ExecutionEntity[]> {
+  private async readRows(
+    source: DataSource | EntityManager,
+    shape: 'lean' | 'full',
+    where: string,
+    parameters: unknown[],
+    order: string,
+    tail = '',
+  ): Promise<ExecutionEntity[]> {
     const metadata = this.dataSource.getMetadata(ExecutionEntity);
-    if (!this.leanShape) {
+    let known = this.shapes.get(shape);
+    if (!known) {
       const lean = new Set(this.leanColumns);
-      const columns = metadata.columns.filter((c) => lean.has(c.propertyName));
-      this.leanShape = { select: columns.map((c) => `"${c.databaseName}"`).join(', '), columns };
+      const columns = metadata.columns.filter((c) => shape === 'full' || lean.has(c.propertyName));
+      known = { select: columns.map((c) => `"${c.databaseName}"`).join(', '), columns };
+      this.shapes.set(shape, known);
     }
-    const { select, columns } = this.leanShape;
-    const rows = (await this.dataSource.query(
-      `SELECT ${select} FROM "scheduler"."executions" WHERE ${where} ORDER BY ${order}${limit === undefined ? '' : ` LIMIT ${Math.trunc(limit)}`}`,
-      parameters,
-    )) as Array<Record<string, unknown>>;
+    const { select, columns } = known;
+    const rows = (await source.query(`SELECT ${select} FROM "scheduler"."executions" WHERE ${where} ORDER BY ${order}${tail}`, parameters)) as Array<Record<string, unknown>>;
     const driver = this.dataSource.driver;
     return rows.map((raw) => {
       const entity = metadata.create(undefined, { fromDeserializer: true }) as ExecutionEntity;
@@ -184,12 +191,12 @@ export class ExecutionsRepository {
    * row `transition` returns): what admission and supervision passes, several a second, read.
    */
   listLean(statuses: RunStatus[]): Promise<ExecutionEntity[]> {
-    return this.readLean(`"status" = ANY($1::text[])`, [statuses], `"created_at"`);
+    return this.readRows(this.dataSource, 'lean', `"status" = ANY($1::text[])`, [statuses], `"created_at"`);
   }
 
   /** One run's row, lean like `listLean` (what supervision reads of a run, without the command, params and spec). */
   async findLean(runUuid: string): Promise<ExecutionEntity | null> {
-    return (await this.readLean(`"run_uuid" = $1`, [runUuid], `"run_uuid"`))[0] ?? null;
+    return (await this.readRows(this.dataSource, 'lean', `"run_uuid" = $1`, [runUuid], `"run_uuid"`))[0] ?? null;
   }
 
   /**
@@ -198,7 +205,7 @@ export class ExecutionsRepository {
    * instead of the whole queue.
    */
   listQueueHead(limit: number): Promise<ExecutionEntity[]> {
-    return this.readLean(`"status" = 'queued'`, [], `"priority" DESC, "created_at" ASC, "run_uuid" ASC`, limit);
+    return this.readRows(this.dataSource, 'lean', `"status" = 'queued'`, [], `"priority" DESC, "created_at" ASC, "run_uuid" ASC`, ` LIMIT ${Math.trunc(limit)}`);
   }
 
   listByStatus(statuses: RunStatus[]): Promise<ExecutionEntity[]> {
@@ -267,10 +274,9 @@ export class ExecutionsRepository {
   private settleGroup(requests: SettleRequest[]): Promise<Array<ExecutionEntity | null>> {
     return this.dataSource.transaction(async (m) => {
       const uuids = [...new Set(requests.map((r) => r.runUuid))].sort();
-      const query = m.getRepository(ExecutionEntity).createQueryBuilder('e');
-      if (requests.every((r) => r.read === 'lean')) query.select(this.leanColumns.map((c) => `e.${c}`));
+      const shape = requests.every((r) => r.read === 'lean') ? 'lean' : 'full';
       // Locked in one order (by run), so two groups never wait on each other.
-      const rows = await query.setLock('pessimistic_write').where('e.run_uuid IN (:...uuids)', { uuids }).orderBy('e.run_uuid').getMany();
+      const rows = await this.readRows(m, shape, `"run_uuid" = ANY($1::uuid[])`, [uuids], `"run_uuid"`, ' FOR UPDATE');
       const byUuid = new Map(rows.map((r) => [r.runUuid, r]));
       const changedColumns = new Map<string, Set<string>>();
       const messages: OutboxEntry[] = [];
