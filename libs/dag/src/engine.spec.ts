@@ -1,6 +1,6 @@
 import type { TriggerPolicy } from '@myelin/spec';
-import { createPipelineEngine, EngineOptions, PipelineEngine, restorePipelineEngine } from './engine';
-import { buildPipelineGraph } from './graph';
+import { createPipelineEngine, EngineOptions, EngineSnapshot, EngineSnapshotV1, EngineSnapshotV2, PipelineEngine, restorePipelineEngine } from './engine';
+import { buildPipelineGraph, PipelineGraph } from './graph';
 import type { DagOpInput, Decisions, PipelineInput } from './types';
 
 const T0 = Date.UTC(2024, 0, 1, 12, 0, 0);
@@ -622,6 +622,37 @@ describe('stop', () => {
   });
 });
 
+/** A version 2 snapshot as version 1 wrote it (op names, an object per op, absolute times). */
+function toV1(graph: PipelineGraph, snap: EngineSnapshotV2): EngineSnapshotV1 {
+  const name = (v: number): string => graph.ops[v].name;
+  const base = snap.startedAt ?? 0;
+  const states = ['waiting', 'delayed', 'ready', 'blocked', 'running', 'retrying', 'succeeded', 'failed', 'upstream_failed', 'skipped', 'stopped'] as const;
+  const ops: EngineSnapshotV1['ops'] = {};
+  for (const [v, st, attempt, startedAt, until, timedOut, reason, outputs] of snap.ops) {
+    ops[name(v)] = {
+      state: states[st],
+      attempt,
+      ...(startedAt != null ? { startedAt: base + startedAt } : {}),
+      ...(until != null ? { until: base + until } : {}),
+      ...(timedOut ? { timedOut: true } : {}),
+      ...(reason != null ? { reason } : {}),
+      ...(outputs ? { outputs } : {}),
+    };
+  }
+  for (const v of snap.queue) ops[name(v)] ??= { state: 'ready', attempt: 0 };
+  return {
+    ...snap,
+    version: 1,
+    firstFailed: snap.firstFailed !== undefined ? name(snap.firstFailed) : undefined,
+    firstUpstreamFailed: snap.firstUpstreamFailed !== undefined ? name(snap.firstUpstreamFailed) : undefined,
+    ops,
+    queue: snap.queue.map(name),
+    blocked: snap.blocked.map(name),
+    timers: snap.timers.map((t) => ({ ...t, op: t.op !== undefined ? name(t.op) : undefined })),
+    reused: snap.reused.map(name),
+  };
+}
+
 describe('snapshots', () => {
   const graph = buildPipelineGraph({
     ops: [
@@ -656,6 +687,34 @@ describe('snapshots', () => {
     }
     expect(restored.done?.status).toBe('succeeded');
     expect(restored.outputsOf('a')).toEqual({ y: 1 });
+  });
+
+  it('writes ops as rows by index, leaves out ready ops at their first attempt, and is far smaller than version 1', () => {
+    const wide = buildPipelineGraph({ ops: Array.from({ length: 200 }, (_, i) => ({ name: `op${i}` })), concurrency: 10 });
+    const e = createPipelineEngine(wide);
+    e.start(T0);
+    for (let i = 0; i < 50; i++) e.onStatus(`op${i}`, 'succeeded', T0 + (i + 1) * S);
+    const snap = e.toJSON();
+    expect(snap.version).toBe(2);
+    expect(snap.ops[0]).toEqual([0, 6, 1, 0, null, null, 'succeeded']); // op0: succeeded (code 6), attempt 1, started with the pipeline, its reason
+    expect(snap.ops).toHaveLength(60); // 50 succeeded, 10 running; the 140 ready ones are in the queue only
+    expect(snap.queue).toHaveLength(140);
+    const restored = restorePipelineEngine(wide, JSON.parse(JSON.stringify(snap)));
+    expect(restored.view('op199')).toMatchObject({ state: 'ready' });
+    expect(restored.onStatus('op50', 'succeeded', T0 + 60 * S)).toEqual(e.onStatus('op50', 'succeeded', T0 + 60 * S));
+    expect(JSON.stringify(snap).length).toBeLessThan(JSON.stringify(toV1(wide, snap)).length / 3);
+  });
+
+  it('still reads a version 1 snapshot (op names, an object per op) and continues from it', () => {
+    const live = createPipelineEngine(graph);
+    live.start(T0);
+    live.onStatus('a', 'failed', T0 + S); // a retries in 30 s (a timer), b runs
+    const v1 = toV1(graph, live.toJSON());
+    expect(v1.ops['a']).toMatchObject({ state: 'retrying', attempt: 1 });
+    const restored = restorePipelineEngine(graph, JSON.parse(JSON.stringify(v1)));
+    expect(restored.toJSON()).toEqual(live.toJSON());
+    expect(restored.tick(T0 + 31 * S)).toEqual(live.tick(T0 + 31 * S));
+    expect(() => restorePipelineEngine(graph, { ...v1, version: 3 } as unknown as EngineSnapshot)).toThrow('unsupported engine snapshot version 3');
   });
 
   it('refuses a snapshot of another graph', () => {

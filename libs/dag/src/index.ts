@@ -15,7 +15,7 @@ export {
 } from './graph';
 export type { BuildOptions, PipelineSettings } from './graph';
 export { createPipelineEngine, PipelineEngine, restorePipelineEngine } from './engine';
-export type { EngineOptions, EngineSnapshot, OpSnapshot, PipelinePhase } from './engine';
+export type { EngineOptions, EngineSnapshot, EngineSnapshotV1, EngineSnapshotV2, OpRow, OpSnapshot, PipelinePhase } from './engine';
 export {
   canonicalJson,
   conditionHolds,
