@@ -75,7 +75,10 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
    * version then: the next step reuses it instead of restoring the snapshot (O(ops)) when the row
    * was not written since. Taken out while a step runs, put back only after its commit.
    */
-  private readonly engines = new Map<string, { engine: PipelineEngine; row: PipelineRow; version: string; elsewhere: { counts: Map<string, number> } }>();
+  private readonly engines = new Map<
+    string,
+    { engine: PipelineEngine; row: PipelineRow; version: string; elsewhere: { counts: Map<string, number> }; written: Map<number, string> }
+  >();
   private readonly limited = new Map<string, boolean>();
   private readonly codeRefs = new Map<string, { ref: string | undefined; at: number; pinned: boolean }>();
   /** Final statuses that arrived before their op run was attached to its action (the reply was slower than the run). */
@@ -345,10 +348,11 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
       const held = !outcome.done && engine.readyQueue().some((op) => graph.op(op).concurrency !== undefined);
       // Ops held by an op-level concurrency limit wait for runs elsewhere to end: look again in a second.
       const wakeAt = held ? Math.min(outcome.wakeAt ?? Infinity, Date.now() + 1000) : outcome.wakeAt;
-      await this.repo.save(m, pipelineUuid, engine.toJSON(), outcome.done ? undefined : wakeAt, outcome.done?.status);
+      // Only the op rows that changed since the last save are written (see the repository).
+      const written = await this.repo.save(m, pipelineUuid, engine.toJSON(), outcome.done ? undefined : wakeAt, outcome.done?.status, fresh?.written ?? row.opsWritten);
       if (engine.done) return undefined;
-      const stripped: PipelineRow = { ...row, snapshot: null };
-      return { engine, row: stripped, version: await this.repo.version(m, pipelineUuid), elsewhere };
+      const stripped: PipelineRow = { ...row, snapshot: null, opsWritten: undefined };
+      return { engine, row: stripped, version: await this.repo.version(m, pipelineUuid), elsewhere, written };
     });
     if (kept) this.engines.set(pipelineUuid, kept);
     else {

@@ -10,6 +10,8 @@ export interface PipelineRow {
   resumeOf: string | null;
   status: 'running' | 'done';
   finalStatus: string | null;
+  /** The snapshot's op rows as stored in `op_states` (JSON, by op), when they are there (see save). */
+  opsWritten?: Map<number, string>;
 }
 
 /** start: create and start the op run; mark: create it with a final status; reuse: taken from the retried run; cached: a cache hit; stop: RunStopRequest (the API stops it as its kind stops). */
@@ -52,6 +54,9 @@ export interface CacheEntry {
   outputs: Record<string, unknown>;
   finishedAt: Date;
 }
+
+/** In a stored snapshot: its op rows are in `op_states` (see save). */
+const OPS_IN = 'opsIn';
 
 const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
 const FINAL_SQL = `('succeeded','failed','upstream_failed','stopped','skipped','done')`;
@@ -99,9 +104,27 @@ export class PipelinesRepository {
     );
   }
 
+  /** The pipeline run with its whole snapshot (the op rows of `op_states` put back in it). */
   async find(m: EntityManager | DataSource, uuid: string): Promise<PipelineRow | null> {
     const rows = (await m.query(`SELECT * FROM "pipelines"."runs" WHERE "uuid" = $1`, [uuid])) as Array<Record<string, unknown>>;
-    return rows.length ? toPipeline(rows[0]) : null;
+    if (!rows.length) return null;
+    const row = toPipeline(rows[0]);
+    if (row.snapshot?.[OPS_IN] === 'op_states') {
+      const { [OPS_IN]: _where, ...header } = row.snapshot;
+      const ops = (await this.opRows(m, uuid)).map(([, text]) => JSON.parse(text) as [number, ...unknown[]]);
+      row.snapshot = { ...header, ops };
+      row.opsWritten = new Map(ops.map((op) => [op[0], JSON.stringify(op)]));
+    }
+    return row;
+  }
+
+  /** The op rows stored for a pipeline run, in op order, as written (JSON text). */
+  async opRows(m: EntityManager | DataSource, uuid: string): Promise<Array<[number, string]>> {
+    const rows = (await m.query(`SELECT "op", "state"::text AS "state" FROM "pipelines"."op_states" WHERE "pipeline_uuid" = $1 ORDER BY "op"`, [uuid])) as Array<{
+      op: number;
+      state: string;
+    }>;
+    return rows.map((r) => [Number(r.op), r.state]);
   }
 
   /**
@@ -128,12 +151,41 @@ export class PipelinesRepository {
     return rows.length ? toPipeline(rows[0]) : null;
   }
 
-  async save(m: EntityManager, uuid: string, snapshot: unknown, wakeAt: number | undefined, finalStatus?: string): Promise<void> {
+  /**
+   * Write the engine's snapshot: its op rows into `op_states`, only those that differ from
+   * `written` (the rows as the last save left them, by op; unknown: all of them, and the table's
+   * other rows of the run removed), the rest into the run's row. Returns the rows as written now.
+   */
+  async save(
+    m: EntityManager,
+    uuid: string,
+    snapshot: { ops: ReadonlyArray<readonly [number, ...unknown[]]> },
+    wakeAt: number | undefined,
+    finalStatus?: string,
+    written?: ReadonlyMap<number, string>,
+  ): Promise<Map<number, string>> {
+    const { ops, ...header } = snapshot;
+    const now = new Map(ops.map((row) => [row[0], JSON.stringify(row)]));
+    const changed = [...now].filter(([op, text]) => written?.get(op) !== text);
+    if (!written) await m.query(`DELETE FROM "pipelines"."op_states" WHERE "pipeline_uuid" = $1`, [uuid]);
+    else {
+      const gone = [...written.keys()].filter((op) => !now.has(op));
+      if (gone.length) await m.query(`DELETE FROM "pipelines"."op_states" WHERE "pipeline_uuid" = $1 AND "op" = ANY($2::int[])`, [uuid, gone]);
+    }
+    if (changed.length) {
+      await m.query(
+        `INSERT INTO "pipelines"."op_states" ("pipeline_uuid", "op", "state")
+           SELECT $1, u.op, u.state::jsonb FROM unnest($2::int[], $3::text[]) AS u(op, state)
+         ON CONFLICT ("pipeline_uuid", "op") DO UPDATE SET "state" = EXCLUDED."state"`,
+        [uuid, changed.map(([op]) => op), changed.map(([, text]) => text)],
+      );
+    }
     await m.query(
       `UPDATE "pipelines"."runs" SET "snapshot" = $2, "wake_at" = $3, "status" = CASE WHEN $4::text IS NULL THEN "status" ELSE 'done' END,
               "final_status" = coalesce($4, "final_status"), "updated_at" = now() WHERE "uuid" = $1`,
-      [uuid, JSON.stringify(snapshot), wakeAt === undefined ? null : new Date(wakeAt), finalStatus ?? null],
+      [uuid, JSON.stringify({ ...header, [OPS_IN]: 'op_states' }), wakeAt === undefined ? null : new Date(wakeAt), finalStatus ?? null],
     );
+    return now;
   }
 
   async logDecision(m: EntityManager, uuid: string, input: unknown, decisions: unknown): Promise<void> {
