@@ -967,7 +967,6 @@ export function createPipelineEngine(graph: PipelineGraph, options: EngineOption
   return new PipelineEngine(graph, options);
 }
 
-/** An engine continuing from `toJSON()` output (after a service restart): nothing decided before is decided again. */
 /** A version 1 snapshot (op names, an object per op) in version 2's terms. */
 function upgradeSnapshot(graph: PipelineGraph, snap: EngineSnapshotV1): EngineSnapshotV2 {
   const base = snap.startedAt ?? 0;
@@ -1003,6 +1002,7 @@ function upgradeSnapshot(graph: PipelineGraph, snap: EngineSnapshotV1): EngineSn
   };
 }
 
+/** An engine continuing from `toJSON()` output (after a service restart): nothing decided before is decided again. */
 export function restorePipelineEngine(
   graph: PipelineGraph,
   snapshot: EngineSnapshot,

@@ -80,6 +80,8 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
     { engine: PipelineEngine; row: PipelineRow; version: string; elsewhere: { counts: Map<string, number> }; written: Map<number, string> }
   >();
   private readonly limited = new Map<string, boolean>();
+  /** Per pipeline run, the engine's `admitAhead` (see admitAheadOf): read from its spec once, not at every step. */
+  private readonly aheads = new Map<string, number>();
   private readonly codeRefs = new Map<string, { ref: string | undefined; at: number; pinned: boolean }>();
   /** Final statuses that arrived before their op run was attached to its action (the reply was slower than the run). */
   private readonly early = new Map<string, { status: RunStatus; at: number }>();
@@ -296,10 +298,15 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
         limited = graph.topologicalOrder().some((op) => graph.op(op).concurrency !== undefined);
         this.limited.set(pipelineUuid, limited);
       }
+      let ahead = this.aheads.get(pipelineUuid);
+      if (ahead === undefined) {
+        ahead = admitAheadOf(row.spec as unknown as CompiledSpec);
+        this.aheads.set(pipelineUuid, ahead);
+      }
       const elsewhere = fresh?.elsewhere ?? { counts: new Map<string, number>() };
       if (limited) elsewhere.counts = await this.repo.runningElsewhere(m, row);
       const options = {
-        admitAhead: admitAheadOf(row.spec as unknown as CompiledSpec),
+        admitAhead: ahead,
         ...(limited ? { runningElsewhere: (op: string) => elsewhere.counts.get(op) ?? 0 } : {}),
       };
       if (fresh) engine = fresh.engine;
@@ -358,6 +365,7 @@ export class PipelineRunnerService implements OnApplicationBootstrap, OnApplicat
     else {
       this.graphs.delete(pipelineUuid);
       this.limited.delete(pipelineUuid);
+      this.aheads.delete(pipelineUuid);
       this.codeRefs.delete(pipelineUuid);
     }
     this.relay.poke();

@@ -111,20 +111,12 @@ export class PipelinesRepository {
     const row = toPipeline(rows[0]);
     if (row.snapshot?.[OPS_IN] === 'op_states') {
       const { [OPS_IN]: _where, ...header } = row.snapshot;
-      const ops = (await this.opRows(m, uuid)).map(([, text]) => JSON.parse(text) as [number, ...unknown[]]);
+      const stored = (await m.query(`SELECT "state" FROM "pipelines"."op_states" WHERE "pipeline_uuid" = $1 ORDER BY "op"`, [uuid])) as Array<{ state: unknown }>;
+      const ops = stored.map((r) => json<[number, ...unknown[]]>(r.state));
       row.snapshot = { ...header, ops };
       row.opsWritten = new Map(ops.map((op) => [op[0], JSON.stringify(op)]));
     }
     return row;
-  }
-
-  /** The op rows stored for a pipeline run, in op order, as written (JSON text). */
-  async opRows(m: EntityManager | DataSource, uuid: string): Promise<Array<[number, string]>> {
-    const rows = (await m.query(`SELECT "op", "state"::text AS "state" FROM "pipelines"."op_states" WHERE "pipeline_uuid" = $1 ORDER BY "op"`, [uuid])) as Array<{
-      op: number;
-      state: string;
-    }>;
-    return rows.map((r) => [Number(r.op), r.state]);
   }
 
   /**

@@ -224,8 +224,13 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     // A supervision pass can take tens of ms with many runs live (log files read, ends recorded):
     // a run queued meanwhile is admitted beside it instead of after it, when a slot may be free.
     if (inserted && this.supervising && this.supervisedCount < this.env.MYELIN_MAX_PARALLEL) {
-      this.admitOnce().catch((error: unknown) => this.logger.error(`admission failed: ${error instanceof Error ? error.message : String(error)}`));
+      this.admitInBackground();
     }
+  }
+
+  /** An admission pass nobody waits for: a failure is logged (the next tick tries again). */
+  private admitInBackground(): void {
+    this.admitOnce().catch((error: unknown) => this.logger.error(`admission failed: ${error instanceof Error ? error.message : String(error)}`));
   }
 
   private admitOnce(): Promise<void> {
@@ -239,7 +244,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       this.admitting = undefined;
       if (!this.admitAgain || this.stopped) return;
       this.admitAgain = false;
-      if (this.dirty) this.admitOnce().catch((error: unknown) => this.logger.error(`admission failed: ${error instanceof Error ? error.message : String(error)}`));
+      if (this.dirty) this.admitInBackground();
     });
     return this.admitting;
   }
@@ -737,7 +742,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private freeSlot(runUuid: string): void {
     this.ending.set(runUuid, Date.now());
     this.dirty = true;
-    this.admitOnce().catch((error: unknown) => this.logger.error(`admission failed: ${error instanceof Error ? error.message : String(error)}`));
+    this.admitInBackground();
   }
 
   /**
