@@ -44,6 +44,16 @@ export function startMyelin(args, env) {
   return child;
 }
 
+/** User + system CPU seconds of a process so far (Linux /proc). */
+export const cpuSeconds = (child) => procCpuSeconds(`/proc/${child.pid}/stat`);
+/** The same for the process's main thread alone (/proc/<pid>/task/<pid>): the JavaScript thread. */
+export const mainThreadSeconds = (child) => procCpuSeconds(`/proc/${child.pid}/task/${child.pid}/stat`);
+function procCpuSeconds(path) {
+  const stat = readFileSync(path, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** Wait until `url` answers 2xx; fail with the process's output if it exits first. */
 export async function waitReady(child, url) {
   for (;;) {

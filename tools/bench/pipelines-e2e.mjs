@@ -12,7 +12,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { apiCaller, arg, bareJobs, build, freePort, startMyelin, waitReady } from './lib.mjs';
+import { apiCaller, arg, bareJobs, build, cpuSeconds, freePort, mainThreadSeconds, startMyelin, waitReady } from './lib.mjs';
 
 const N = arg('--ops', 1000);
 const C = arg('--concurrency', 32);
@@ -64,9 +64,16 @@ try {
   const lines = ['version: 1', 'kind: pipeline', 'name: wide', `concurrency: ${C}`, 'ops:'];
   for (let i = 0; i < N; i++) lines.push(`  - name: op${i}`, '    template: {name: t}');
   lines.push('templates:', '  - kind: experiment', '    name: t', `    run: {cmd: "${opCmd}"}`, '');
+  // The platform's CPU while the pipeline runs (user + system, the jobs not counted; the polls
+  // below are a GET every 200 ms): on a 2-core machine it is what the orchestration takes from the
+  // cores the ops need, and the main thread's share bounds how fast the next op can be started.
+  const cpu0 = cpuSeconds(up);
+  const main0 = mainThreadSeconds(up);
   const t0 = Date.now();
   const run = await call('POST', `/api/v1/${project}/runs`, { files: [{ path: 'wide.yml', content: lines.join('\n') }] });
   const done = await waitFinal(run.uuid);
+  const cpuMs = (cpuSeconds(up) - cpu0) * 1000;
+  const mainMs = (mainThreadSeconds(up) - main0) * 1000;
   // To the pipeline run's final status as the platform recorded it (as the scheduler bench
   // measures), not to when a poll saw it: the polls come every 200 ms.
   const totalMs = Date.parse(done.finishedAt) - t0;
@@ -94,6 +101,7 @@ try {
   if (D > 0) console.log(`ideal (${N} x ${D} s / ${C}): ${s(idealMs)}`);
   else console.log(`ideal (ceil(${N}/${C}) = ${Math.ceil(N / C)} waves x ${opMs} ms): ${s(idealMs)}`);
   console.log(`pipeline of ${N} ops: ${s(totalMs)} (${((totalMs / idealMs - 1) * 100).toFixed(1)}% over the ideal)`);
+  console.log(`  platform CPU while it ran: ${s(cpuMs)}, ${(cpuMs / N).toFixed(1)} ms per op; main thread ${s(mainMs)} (${((mainMs / totalMs) * 100).toFixed(0)}% of the time)`);
   if (bare) {
     console.log(
       `the same ${N} trivial jobs without the platform (spawned straight from a Node process, same wrapper, concurrency ${C}): ${s(bare.ms)} (${((bare.ms / idealMs - 1) * 100).toFixed(0)}% over the ideal; the machine's cores ${(bare.busy * 100).toFixed(0)}% busy); the pipeline took ${(totalMs / bare.ms).toFixed(1)}x that`,

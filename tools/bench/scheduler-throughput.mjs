@@ -16,7 +16,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { apiCaller, arg, bareJobs, build, busyShare, CLOCK_PROBE, freePort, machineTicks, removeBusPrefix, sleep, startMyelin, waitReady } from './lib.mjs';
+import { apiCaller, arg, bareJobs, build, busyShare, CLOCK_PROBE, cpuSeconds, freePort, machineTicks, mainThreadSeconds, removeBusPrefix, sleep, startMyelin, waitReady } from './lib.mjs';
 
 const N = arg('--runs', 1000);
 const D = arg('--seconds', 0.5);
@@ -104,18 +104,6 @@ const waitStarted = async (uuid) => {
 const finalCount = async () => {
   const page = await call('GET', `/api/v1/${project}/runs?query=${encodeURIComponent('status:succeeded|failed|stopped')}&limit=1`);
   return page.count;
-};
-/** User + system CPU seconds of a process so far (Linux /proc). */
-const cpuSeconds = (child) => {
-  const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-};
-/** The same for the process's main thread alone (/proc/<pid>/task/<pid>): the JavaScript thread. */
-const mainThreadSeconds = (child) => {
-  const stat = readFileSync(`/proc/${child.pid}/task/${child.pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 };
 const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 

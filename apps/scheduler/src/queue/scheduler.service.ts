@@ -92,6 +92,12 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private lastShip = 0;
   /** Something changed that may let a waiting run start (a new run, an ended one, a quota). */
   private dirty = true;
+  /**
+   * The last admission pass left a slot free under the global limit (or found nothing waiting):
+   * a run queued now may start at once. When every slot is taken, a new run needs no pass of its
+   * own (see start()).
+   */
+  private slotMayBeFree = true;
   private lastAdmission = 0;
   /** When the last pass that read the whole queue ran (conditions of every waiting run, `unschedulable` verdicts). */
   private lastFullAdmission = 0;
@@ -199,7 +205,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       }),
       this.queued,
     );
-    this.dirty = true;
+    // With every slot taken (alone on its runs), the new run waits for a slot whatever a pass
+    // finds: the pass that a freed slot sets off admits it, and the once-a-second full pass writes
+    // its condition (until then the one written with it, the global limit's, which is the one that
+    // holds it). In a queue that never empties, half the passes were for runs that could not start.
+    if (this.lease.shared || this.slotMayBeFree) this.dirty = true;
     if (!inserted) this.logger.debug(`run ${command.runUuid} already known; start command ignored`);
     else if (command.kind === 'build' && !this.executor.build) await this.refuseBuild(command.runUuid);
     // Its directory and code are made ready while it waits: admitted, it only starts the process.
@@ -396,11 +406,13 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       this.dirty = false;
       this.lastAdmission = Date.now();
       const rows = await this.admissionRows();
+      const taken = this.slotsTaken(rows);
       // (A run being started by an earlier pass is not waiting: it holds its slot, below.)
       const waitingRows = rows.filter((r) => (r.status === 'queued' || r.status === 'unschedulable') && !launched(r) && !this.launching.has(r.runUuid));
       if (!waitingRows.length) {
         // (With every slot taken only the held runs are read: 0 then, and the slots say the rest.)
         this.waitingAfterAdmission = 0;
+        this.slotMayBeFree = taken < this.env.MYELIN_MAX_PARALLEL;
         return;
       }
       const byUuid = new Map(waitingRows.map((r) => [r.runUuid, r]));
@@ -418,6 +430,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       };
       const verdicts = decideAdmission(waitingRows.map(toWaitingRun).sort(queueOrder), running, limits);
       this.waitingAfterAdmission = verdicts.filter((v) => v.decision !== 'start').length;
+      this.slotMayBeFree = taken + verdicts.filter((v) => v.decision === 'start').length < limits.maxParallel;
       // The next runs in line get their tokens asked for now: a slot freed later is filled without a
       // round trip to the API on the way (in a burst, most runs are admitted this way).
       let ahead = 0;
@@ -492,8 +505,13 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       return this.executions.listLean(['queued', ...HELD, ...LIVE]);
     }
     const held = await this.executions.listLean([...HELD, ...LIVE]);
-    const free = this.env.MYELIN_MAX_PARALLEL - this.launching.size - held.filter((r) => isSupervised(r) && !this.isEnding(r.runUuid) && !this.launching.has(r.runUuid)).length;
+    const free = this.env.MYELIN_MAX_PARALLEL - this.slotsTaken(held);
     return free > 0 ? [...held, ...(await this.executions.listQueueHead(free + QUEUE_HEAD_MARGIN))] : held;
+  }
+
+  /** Slots under the global limit taken now: runs being started, and supervised runs whose end is not being recorded. */
+  private slotsTaken(rows: ExecutionEntity[]): number {
+    return this.launching.size + rows.filter((r) => isSupervised(r) && !this.isEnding(r.runUuid) && !this.launching.has(r.runUuid)).length;
   }
 
   /**
@@ -645,9 +663,17 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     // until the next full inspection (which also finds runs of other replicas to adopt). An idle
     // platform read its executions five times a second for nothing.
     if (this.nothingLive && !inspectAll && !this.exited.size) return this.liveness.flush();
-    const live = await this.supervised((await this.executions.listLean([...LIVE, ...HELD])).filter((e) => isSupervised(e) && !this.launching.has(e.runUuid)), inspectAll);
-    this.nothingLive = !live.length;
-    this.supervisedCount = live.length;
+    // Between two shipments and inspections only the runs with an exit notice have anything to be
+    // looked at: their rows are read, not every live run's. Passes come on every poke (a new run, a
+    // token, an end); reading all live runs at each was half the scheduler's reads of a busy queue.
+    const everyRun = shipAll || inspectAll;
+    if (!everyRun && !this.exited.size) return this.liveness.flush();
+    const rows = everyRun ? await this.executions.listLean([...LIVE, ...HELD]) : await this.executions.listLeanOf([...this.exited], [...LIVE, ...HELD]);
+    const live = await this.supervised(rows.filter((e) => isSupervised(e) && !this.launching.has(e.runUuid)), inspectAll);
+    if (everyRun) {
+      this.nothingLive = !live.length;
+      this.supervisedCount = live.length;
+    }
     if (inspectAll) {
       // An exit notice can arrive after its run was settled (an inspection read the exit code
       // first): kept, it would have every later pass read the live runs for nothing. A run not
@@ -838,7 +864,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       // A stop that landed after the retry was decided ends the run here: close its log stream.
       if (settled.status !== 'retrying' && ending.status === 'retrying') await this.shipper.ship(execution.runUuid, files, offsetsNow, true);
       await this.lease.release(execution.runUuid);
-      this.dirty = true;
+      // Alone on its runs, the pass its exit set off (freeSlot) counted its slot free already: a
+      // pass now would find the same. Replicas only see rows (and an entry too old is not trusted).
+      if (this.lease.shared || !this.isEnding(execution.runUuid)) this.dirty = true;
     }
   }
 

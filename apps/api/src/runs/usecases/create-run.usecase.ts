@@ -243,7 +243,7 @@ export class CreateRunUseCase {
     const opSections = writtenPipeline(pipeline).overrides.get(request.op);
     if (opSections) files.push({ path: `${request.op}.op.yml`, content: JSON.stringify(opSections) });
     const overrides = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
-    const result = checkPolyaxonfiles(files, { params: overrides });
+    const result = compiledOpTemplate(pipeline.uuid, files, overrides);
     if (result.ok && result.spec.kind === 'group') {
       // A hyperparameter search as an op: a group run under the pipeline run; the optimizer runs it.
       const groupSpec = result.spec;
@@ -253,7 +253,7 @@ export class CreateRunUseCase {
           kind: 'group',
           content: JSON.stringify({ files, params: overrides } satisfies Submission),
           spec: { ...(JSON.parse(JSON.stringify(groupSpec)) as Record<string, unknown>), ...(request.reason ? { pipelineDecision: request.reason } : {}) },
-          params: groupSpec.params as Record<string, unknown>,
+          params: structuredClone(groupSpec.params) as Record<string, unknown>,
         },
         [
           runCreatedEvent(projectName, { parentUuid: pipeline.uuid, hptuning: JSON.parse(JSON.stringify(groupSpec.hptuning ?? {})) as Record<string, unknown> }),
@@ -278,7 +278,7 @@ export class CreateRunUseCase {
         description: op.description ?? opSpec.description ?? '',
         content: JSON.stringify({ files, params: overrides } satisfies Submission),
         spec: { ...(JSON.parse(JSON.stringify(opSpec)) as Record<string, unknown>), ...(request.reason ? { pipelineDecision: request.reason } : {}) },
-        params: opSpec.params as Record<string, unknown>,
+        params: structuredClone(opSpec.params) as Record<string, unknown>,
       },
       [
         announce,
@@ -397,6 +397,30 @@ function writtenPipeline(pipeline: RunEntity): WrittenPipeline {
   return written;
 }
 const writtenPipelines = new Map<string, WrittenPipeline>();
+
+/**
+ * An op's template compiled with the op's params: the same files and params always compile the
+ * same, and a wide pipeline's ops mostly share both (1,000 ops of one template compiled it 1,000
+ * times). Kept per pipeline run (a few runs, a bounded number of distinct ops each); callers copy
+ * what they keep of the result.
+ */
+function compiledOpTemplate(pipelineUuid: string, files: Array<{ path: string; content: string }>, params: Record<string, string>): ReturnType<typeof checkPolyaxonfiles> {
+  let compiled = compiledOpTemplates.get(pipelineUuid);
+  if (!compiled) {
+    if (compiledOpTemplates.size >= 20) compiledOpTemplates.delete(compiledOpTemplates.keys().next().value!);
+    compiled = new Map();
+    compiledOpTemplates.set(pipelineUuid, compiled);
+  }
+  const key = JSON.stringify([files, params]);
+  let result = compiled.get(key);
+  if (!result) {
+    result = checkPolyaxonfiles(files, { params });
+    if (compiled.size >= 256) compiled.delete(compiled.keys().next().value!);
+    compiled.set(key, result);
+  }
+  return result;
+}
+const compiledOpTemplates = new Map<string, Map<string, ReturnType<typeof checkPolyaxonfiles>>>();
 /** Sections an op may override in its template (Polyaxon's per-op `environment` and `build`), deep-merged over it. */
 const OP_OVERRIDES = ['environment', 'build'] as const;
 

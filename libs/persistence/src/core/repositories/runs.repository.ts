@@ -320,7 +320,12 @@ export class RunsRepository {
     return rows.map((r) => ({ name: r.name, last: r.last, lastStep: r.last_step === null ? null : Number(r.last_step), min: r.min, max: r.max, count: Number(r.count) }));
   }
 
-  findTrial(parentUuid: string, trialKey: string): Promise<RunEntity | null> {
+  async findTrial(parentUuid: string, trialKey: string): Promise<RunEntity | null> {
+    // Most lookups are the check before a child is created, and find none: a bare read of the
+    // (parent, key) index first, the entity only when there is one (TypeORM's findOne cost as
+    // much as the rest of an op run's creation).
+    const found = (await this.dataSource.query(`SELECT 1 FROM "core"."runs" WHERE "parent_uuid" = $1 AND "trial_key" = $2 LIMIT 1`, [parentUuid, trialKey])) as unknown[];
+    if (!found.length) return null;
     return this.dataSource.getRepository(RunEntity).findOne({ where: { parentUuid, trialKey } });
   }
 

@@ -205,13 +205,20 @@ export class ExecutionsRepository {
     return (await this.readRows(this.dataSource, 'lean', `"run_uuid" = $1`, [runUuid], `"run_uuid"`))[0] ?? null;
   }
 
+  /** These runs' rows among those in `statuses`, lean like `listLean` (a pass that looks only at the runs with an exit notice). */
+  listLeanOf(runUuids: string[], statuses: RunStatus[]): Promise<ExecutionEntity[]> {
+    if (!runUuids.length) return Promise.resolve([]);
+    return this.readRows(this.dataSource, 'lean', `"run_uuid" = ANY($1::uuid[]) AND "status" = ANY($2::text[])`, [runUuids, statuses], `"created_at"`);
+  }
+
   /**
    * The first `limit` queued runs in queue order (priority, then FIFO; the partial index
    * executions_queue_idx), lean like `listLean`: what a pass reads when a few slots are free,
    * instead of the whole queue.
    */
   listQueueHead(limit: number): Promise<ExecutionEntity[]> {
-    return this.readRows(this.dataSource, 'lean', `"status" = 'queued'`, [], `"priority" DESC, "created_at" ASC, "run_uuid" ASC`, ` LIMIT ${Math.trunc(limit)}`);
+    // (The limit as a parameter: one prepared statement, not one per limit.)
+    return this.readRows(this.dataSource, 'lean', `"status" = 'queued'`, [Math.trunc(limit)], `"priority" DESC, "created_at" ASC, "run_uuid" ASC`, ' LIMIT $1');
   }
 
   listByStatus(statuses: RunStatus[]): Promise<ExecutionEntity[]> {
