@@ -77,6 +77,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   /** Runs a supervision pass is looking at now, and runs whose end is recorded outside a pass (see recordEndAtNotice). */
   private readonly inPass = new Set<string>();
   private readonly recordingAtNotice = new Set<string>();
+  /** Runs whose notice came again while their end was being looked at (see recordEndAtNotice). */
+  private readonly noticeAgain = new Set<string>();
   /** The admission pass under way, which callers join rather than run a second one beside it. */
   private admitting?: Promise<void>;
   /** Another admission pass is due once the one under way ends (see admitOnce). */
@@ -798,7 +800,13 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   private async recordEndAtNotice(runUuid: string): Promise<void> {
-    if (this.inPass.has(runUuid) || this.recordingAtNotice.has(runUuid)) return;
+    if (this.inPass.has(runUuid)) return;
+    if (this.recordingAtNotice.has(runUuid)) {
+      // The look under way may have read the row before its launch was recorded (and then leave
+      // it): it looks again once over (the launch's end asks again, see launch()).
+      this.noticeAgain.add(runUuid);
+      return;
+    }
     this.recordingAtNotice.add(runUuid);
     try {
       const row = await this.executions.findLean(runUuid);
@@ -821,6 +829,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       }
     } finally {
       this.recordingAtNotice.delete(runUuid);
+      if (this.noticeAgain.delete(runUuid) && this.exited.has(runUuid)) this.lookAtExitNow(runUuid);
     }
   }
 
