@@ -55,7 +55,7 @@ export class AccessService {
   }
 
   /** Access to one run: a run token writes its own run only; others follow their project role. */
-  async runAccess(identity: Identity, run: RunEntity): Promise<'none' | 'read' | 'write'> {
+  async runAccess(identity: Identity, run: Pick<RunEntity, 'uuid' | 'projectId'>): Promise<'none' | 'read' | 'write'> {
     if (identity.runUuid) return identity.runUuid === run.uuid ? 'write' : 'none';
     const project = await this.dataSource.getRepository(ProjectEntity).findOne({ where: { id: run.projectId } });
     if (!project) return 'none';

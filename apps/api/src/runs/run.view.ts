@@ -1,9 +1,10 @@
 import type { RunView } from '@myelin/contracts';
-import type { RunEntity } from '@myelin/persistence';
+import type { RunWithoutSpec } from '@myelin/persistence';
 
 export type { RunView };
 
-export function toRunView(run: RunEntity, project: string): RunView {
+/** A run's view: its spec and files are not part of it (a run read without them will do). */
+export function toRunView(run: RunWithoutSpec, project: string): RunView {
   return {
     uuid: run.uuid,
     number: run.number,

@@ -93,7 +93,7 @@ export class RunsController {
   @ApiOperation({ summary: 'Get a run by number or uuid' })
   async get(@Req() req: AuthenticatedRequest, @Param('owner') owner: string, @Param('project') name: string, @Param('id') id: string): Promise<RunView> {
     const { project, fullName } = await this.projects.resolve(req.identity, owner, name);
-    return toRunView(await this.service.findRun(project.id, id, { archived: true }), fullName);
+    return toRunView(await this.service.findRunView(project.id, id), fullName);
   }
 
   @Patch(':owner/:project/runs/:id')

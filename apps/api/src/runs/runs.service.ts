@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource, In } from 'typeorm';
 import { GroupStop, isFinal, isStoppable, RunStatusChanged, RunStop } from '@myelin/contracts';
 import { PipelineStop } from '@myelin/contracts';
-import { enqueueOutbox, GroupCommitter, OutboxRelay, RunEntity, RunsRepository, StatusUpdateResult } from '@myelin/persistence';
+import { enqueueOutbox, GroupCommitter, OutboxRelay, RunEntity, RunsRepository, RunWithoutSpec, StatusUpdateResult } from '@myelin/persistence';
 import { Identity } from '@myelin/runtime';
 import { CORE_DATA_SOURCE } from '../database/database.providers';
 import { AccessService } from '../access/access.service';
@@ -41,9 +41,16 @@ export class RunsService {
     return run;
   }
 
-  /** A run by uuid alone, with the caller's access checked (404 when none). */
-  async findRunByUuid(identity: Identity, uuid: string): Promise<{ run: RunEntity; project: string }> {
-    const run = UUID.test(uuid) ? await this.runs.findByUuid(uuid) : null;
+  /** A run as its view shows it (without its spec and files, see RunsRepository.findView), by number or uuid. */
+  async findRunView(projectId: string, id: string): Promise<RunWithoutSpec> {
+    const run = UUID.test(id) ? await this.runs.findView({ uuid: id }) : /^\d+$/.test(id) ? await this.runs.findView({ projectId, number: Number(id) }) : null;
+    if (!run || run.projectId !== projectId) throw new ApiException(ApiExceptionCode.NotFound, `run ${id} not found`);
+    return run;
+  }
+
+  /** A run by uuid alone as its view shows it, with the caller's access checked (404 when none). */
+  async findRunByUuid(identity: Identity, uuid: string): Promise<{ run: RunWithoutSpec; project: string }> {
+    const run = UUID.test(uuid) ? await this.runs.findView({ uuid }) : null;
     if (!run || (await this.access.runAccess(identity, run)) === 'none') {
       throw new ApiException(ApiExceptionCode.NotFound, `run ${uuid} not found`);
     }

@@ -145,7 +145,7 @@ export class QueueController {
       gpu: body.gpu ?? null,
       updatedBy: req.identity.username,
     });
-    this.scheduler.poke(true); // queued runs may fit now (or never)
+    this.scheduler.quotasChanged(); // queued runs may fit now (or never)
     return saved;
   }
 
@@ -154,7 +154,7 @@ export class QueueController {
   async remove(@Req() req: AuthenticatedRequest, @Query() key: QuotaKeyQuery): Promise<void> {
     requireSuperuser(req);
     if (!(await this.quotas.remove(key.scope, key.name))) throw new NotFoundException(`no quota for ${key.scope} ${key.name}`);
-    this.scheduler.poke(true);
+    this.scheduler.quotasChanged();
   }
 }
 

@@ -8,7 +8,7 @@ import { SchedulerEnv } from '../config/env';
 import { Executor, ExecutorCondition, LaunchOptions, ProcessState } from '../executors/executor';
 import { BUILD_NEEDS_KUBERNETES, BuildPlan, describeCodeRef, localBuildNotice, planRunBuild } from '../builds/build-plan';
 import { LogShipper } from '../logs/log-shipper';
-import { decideAdmission, queueOrder } from './admission';
+import { decideAdmission, queueOrder, type Quota } from './admission';
 import { admissionFields, launched, toAdmissionRun, toQuota, toWaitingRun } from './admission-input';
 import { RunLease } from './run-lease';
 import { decideEnd, isOverdue } from './attempts';
@@ -100,6 +100,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
    * own (see start()).
    */
   private slotMayBeFree = true;
+  /** The quotas as last read, and when (see quotasNow). */
+  private quotasRead?: { at: number; quotas: Quota[] };
   private lastAdmission = 0;
   /** When the last pass that read the whole queue ran (conditions of every waiting run, `unschedulable` verdicts). */
   private lastFullAdmission = 0;
@@ -427,7 +429,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       const limits = {
         maxParallel: this.env.MYELIN_MAX_PARALLEL,
         perProject: this.env.MYELIN_MAX_PARALLEL_PER_PROJECT || null,
-        quotas: (await this.quotas.list()).map(toQuota),
+        quotas: await this.quotasNow(),
         gpuDevices: devices && { total: devices.total, free: devices.free },
       };
       const verdicts = decideAdmission(waitingRows.map(toWaitingRun).sort(queueOrder), running, limits);
@@ -482,6 +484,24 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         this.startsInFlight.add(settled);
       }
     });
+  }
+
+  /**
+   * The quotas admission decides with, read again once a second and at once after a change made
+   * through this replica (quotasChanged): every pass read them, several a second in a busy queue.
+   * A change made through another replica is seen here within that second.
+   */
+  private async quotasNow(): Promise<Quota[]> {
+    if (!this.quotasRead || Date.now() - this.quotasRead.at >= ADMISSION_EVERY_MS) {
+      this.quotasRead = { at: Date.now(), quotas: (await this.quotas.list()).map(toQuota) };
+    }
+    return this.quotasRead.quotas;
+  }
+
+  /** A quota was set or removed through this replica: the next pass reads them again, and may admit or refuse runs. */
+  quotasChanged(): void {
+    this.quotasRead = undefined;
+    this.poke(true);
   }
 
   /** Wait for work done side by side; a failure is logged per run (the pass goes on, as for one run). */

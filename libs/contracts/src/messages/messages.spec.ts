@@ -1,5 +1,5 @@
 import { MESSAGES, findMessage } from './registry';
-import { validatePayload, describeProblems } from './validate';
+import { instantiatePayload, validatePayload, describeProblems } from './validate';
 import { RunStatusChanged } from './runs/run-status-changed/run-status-changed.message';
 import { RunCreated } from './runs/run-created/run-created.message';
 import { MetricsBatch } from './tracking/metrics-batch/metrics-batch.message';
@@ -80,5 +80,39 @@ describe('message registry', () => {
     expect(events.every((m) => m.kind === 'event')).toBe(true);
     class P {}
     expect(() => defineMessage('x.cmd.thing.do.v1', 'command', P, { topic: () => 't' })).toThrow(/only events have topics/);
+  });
+
+  describe('opaque JSON members (IsPlainObject)', () => {
+    const created = (pipeline: unknown) => ({ runUuid: '7d444840-9dc8-41a1-8f9e-6f0b47bd0a3e', project: 'a/b', number: 3, kind: 'pipeline', at: '2026-11-29T06:00:00.000Z', pipeline });
+
+    it('are validated as objects and carried as they are, nested values untouched', () => {
+      const pipeline = { raw: { ops: [{ name: 'a', params: { lr: 0.1, when: '2026-11-29T06:00:00Z' } }] }, nested: { deep: [1, { x: null }] } };
+      const ok = validatePayload(RunCreated.definition, created(pipeline));
+      expect(ok.ok).toBe(true);
+      if (!ok.ok) return;
+      expect(ok.value).toBeInstanceOf(RunCreated.Payload);
+      expect(ok.value.pipeline).toEqual(pipeline);
+      for (const bad of [[1, 2], 'spec', 7]) {
+        const refused = validatePayload(RunCreated.definition, created(bad));
+        expect(refused.ok ? [] : refused.problems).toEqual([{ field: 'pipeline', reason: 'pipeline must be an object' }]);
+      }
+      // Optional: absent and null are accepted as before.
+      expect(validatePayload(RunCreated.definition, { ...created(undefined), pipeline: undefined }).ok).toBe(true);
+      expect(validatePayload(RunCreated.definition, created(null)).ok).toBe(true);
+      // The other members are still checked, and unknown ones refused.
+      const unknown = validatePayload(RunCreated.definition, { ...created({}), extra: 1 });
+      expect(unknown.ok ? [] : unknown.problems.map((p) => p.field)).toEqual(['extra']);
+    });
+
+    it('give each delivery its own copy', () => {
+      const plain = created({ raw: { ops: [{ name: 'a' }] } });
+      const first = instantiatePayload(RunCreated.definition, plain);
+      const second = instantiatePayload(RunCreated.definition, plain);
+      expect(first).toBeInstanceOf(RunCreated.Payload);
+      expect(first.pipeline).toEqual(plain.pipeline);
+      (first.pipeline as { raw: { ops: Array<{ name: string }> } }).raw.ops[0].name = 'changed by a handler';
+      expect((second.pipeline as { raw: { ops: Array<{ name: string }> } }).raw.ops[0].name).toBe('a');
+      expect((plain.pipeline as { raw: { ops: Array<{ name: string }> } }).raw.ops[0].name).toBe('a');
+    });
   });
 });

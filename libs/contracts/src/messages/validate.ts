@@ -1,6 +1,7 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync, ValidationError } from 'class-validator';
 import { MessageDefinition } from './message-kind';
+import { opaquePropertiesOf } from './validators';
 
 export interface PayloadProblem {
   field: string;
@@ -28,7 +29,10 @@ export function validatePayload<T extends object>(
   if (typeof plain !== 'object' || plain === null || Array.isArray(plain)) {
     return { ok: false, problems: [{ field: '', reason: 'payload must be an object' }] };
   }
-  const value = plainToInstance(definition.payload, plain);
+  const { members, opaque } = splitOpaque(definition.payload, plain as Record<string, unknown>);
+  const value = plainToInstance(definition.payload, members);
+  // (The opaque members are the input's own: callers validate a copy made for the purpose.)
+  Object.assign(value, opaque);
   const errors = validateSync(value, { whitelist: true, forbidNonWhitelisted: true });
   if (errors.length) return { ok: false, problems: flatten(errors) };
   return { ok: true, value };
@@ -43,5 +47,24 @@ export function describeProblems(problems: PayloadProblem[]): string {
  * validated already in this process (the in-process bus checks every message once, on the way out).
  */
 export function instantiatePayload<T extends object>(definition: MessageDefinition<T>, plain: object): T {
-  return plainToInstance(definition.payload, plain);
+  const { members, opaque } = splitOpaque(definition.payload, plain as Record<string, unknown>);
+  const value = plainToInstance(definition.payload, members);
+  // Each delivery gets its own copy (a handler of one service never sees another's changes).
+  for (const [key, member] of Object.entries(opaque)) (value as Record<string, unknown>)[key] = structuredClone(member);
+  return value;
+}
+
+/** The payload without its opaque members (see opaquePropertiesOf), and those members. */
+function splitOpaque(type: object, plain: Record<string, unknown>): { members: Record<string, unknown>; opaque: Record<string, unknown> } {
+  const names = opaquePropertiesOf(type);
+  const opaque: Record<string, unknown> = {};
+  if (!names) return { members: plain, opaque };
+  let members = plain;
+  for (const name of names) {
+    if (!Object.prototype.hasOwnProperty.call(plain, name)) continue;
+    if (members === plain) members = { ...plain };
+    opaque[name] = plain[name];
+    delete members[name];
+  }
+  return { members, opaque };
 }

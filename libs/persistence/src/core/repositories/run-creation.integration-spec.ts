@@ -150,5 +150,21 @@ describe('runs repository: creations written together', () => {
       await second.close();
     }
   });
-});
 
+  it('reads a run for its view without its spec and files, every other field as the full read has it', async () => {
+    const gus = await db.accounts.createUser({ username: 'gus' });
+    const project = await db.runs.getOrCreateProject(gus.id, 'view');
+    const spec = { kind: 'pipeline', raw: { ops: Array.from({ length: 50 }, (_, i) => ({ name: `op${i}` })) } };
+    const run = await db.runs.create({ projectId: project.id, kind: 'pipeline', name: 'wide', tags: ['t'], content: 'the files', spec, params: { p: 1 }, createdBy: gus.id }, announce);
+    const full = await db.runs.findByUuid(run.uuid);
+    for (const view of [await db.runs.findView({ uuid: run.uuid }), await db.runs.findView({ projectId: project.id, number: run.number })]) {
+      expect(view).not.toBeNull();
+      expect(view).not.toHaveProperty('spec');
+      expect(view).not.toHaveProperty('content');
+      const { spec: _spec, content: _content, ...rest } = full!;
+      expect({ ...view }).toEqual({ ...rest });
+    }
+    expect(await db.runs.findView({ uuid: randomUUID() })).toBeNull();
+    expect(await db.runs.findView({ projectId: project.id, number: run.number + 1 })).toBeNull();
+  });
+});
