@@ -183,7 +183,10 @@ export class RunsService {
   /**
    * Apply a status the scheduler observed; duplicates and late events are refused by the state
    * machine. Events that arrive while a group is being written go together in the next
-   * transaction (one writer: the order of arrival is kept).
+   * transaction (one writer: the order of arrival is kept), and a status that is not final waits
+   * up to STATUS_LINGER_MS for others: nothing acts on a run's `starting` or `running` as the API
+   * records it (the times recorded are the event's), and a busy queue's `starting`, `running` and
+   * ends came a few ms apart, two transactions per run. A final status goes at once, with those.
    */
   async applyStatus(event: RunStatusChanged.Payload): Promise<void> {
     const result = await this.statusWrites.submit(event);
@@ -205,6 +208,11 @@ export class RunsService {
         },
       })),
     ),
-    { gather: true },
+    // A final status does not linger: what reads the run's end from the API (a group's best trial,
+    // a watcher's exit) gets it as soon as before.
+    { gather: true, lingerMs: STATUS_LINGER_MS, urgent: (event) => isFinal(event.status) },
   );
 }
+
+/** How long a status the scheduler reported waits for others to be written with it. */
+const STATUS_LINGER_MS = 10;

@@ -91,4 +91,44 @@ describe('GroupCommitter', () => {
     expect(written).toEqual([1, 2, 3, 4]);
     expect(groups).toEqual([[1, 2, 3, 4]]);
   });
+
+  it('lingerMs: items that come a few ms apart are written together, after the linger', async () => {
+    const groups: Array<{ items: number[]; at: number }> = [];
+    const committer = new GroupCommitter<number, number>(
+      async (items) => {
+        groups.push({ items, at: Date.now() });
+        return items;
+      },
+      { gather: true, lingerMs: 60 },
+    );
+    const since = Date.now();
+    const first = committer.submit(1);
+    await tick();
+    const second = committer.submit(2);
+    await tick();
+    const third = committer.submit(3);
+    expect(await Promise.all([first, second, third])).toEqual([1, 2, 3]);
+    expect(groups.map((g) => g.items)).toEqual([[1, 2, 3]]);
+    expect(groups[0].at - since).toBeGreaterThanOrEqual(50);
+  });
+
+  it('urgent: an urgent item does not linger, and takes the lingering ones with it', async () => {
+    const groups: number[][] = [];
+    const committer = new GroupCommitter<number, number>(
+      async (items) => {
+        groups.push(items);
+        return items;
+      },
+      // A linger no test waits for: only the urgent item can have the group written.
+      { gather: true, lingerMs: 600_000, urgent: (n) => n < 0 },
+    );
+    const lingering = [committer.submit(1), committer.submit(2)];
+    await tick();
+    expect(groups).toEqual([]);
+    expect(await Promise.all([...lingering, committer.submit(-3)])).toEqual([1, 2, -3]);
+    expect(groups).toEqual([[1, 2, -3]]);
+    // Alone, an urgent item is written at the end of the turn.
+    expect(await committer.submit(-4)).toBe(-4);
+    expect(groups).toEqual([[1, 2, -3], [-4]]);
+  });
 });

@@ -27,6 +27,14 @@ export class GroupCommitter<TItem, TResult> {
        * arrive and every group would hold one item. Costs well under a millisecond of latency.
        */
       gather?: boolean | 'microtasks';
+      /**
+       * With `gather`, wait this long (ms) before writing a group instead of to the end of the
+       * turn: for writes nobody waits on soon (a status the API records for its views), so items
+       * that come a few ms apart share a transaction.
+       */
+      lingerMs?: number;
+      /** Items that must not linger: one of them pending writes the group at the end of the turn. */
+      urgent?: (item: TItem) => boolean;
     } = {},
   ) {}
 
@@ -40,18 +48,31 @@ export class GroupCommitter<TItem, TResult> {
   private drain(): void {
     if (!this.pending.length) return;
     if (this.options.gather && this.writers < (this.options.writers ?? 1)) {
-      if (this.gathering) return;
+      const urgent = this.options.urgent !== undefined && this.pending.some((p) => this.options.urgent!(p.item));
+      if (this.gathering) {
+        // Lingering, and an urgent item came: the group goes at the end of this turn instead.
+        if (urgent && this.lingering) {
+          clearTimeout(this.lingering);
+          this.lingering = undefined;
+          setImmediate(this.flushGathered);
+        }
+        return;
+      }
       this.gathering = true;
-      const flush = () => {
-        this.gathering = false;
-        this.flushGroups();
-      };
-      if (this.options.gather === 'microtasks') void gatherMicrotasks().then(flush);
-      else setImmediate(flush);
+      if (this.options.gather === 'microtasks') void gatherMicrotasks().then(this.flushGathered);
+      else if (this.options.lingerMs && !urgent) this.lingering = setTimeout(this.flushGathered, this.options.lingerMs);
+      else setImmediate(this.flushGathered);
       return;
     }
     this.flushGroups();
   }
+
+  private lingering?: ReturnType<typeof setTimeout>;
+  private readonly flushGathered = (): void => {
+    this.gathering = false;
+    this.lingering = undefined;
+    this.flushGroups();
+  };
 
   private flushGroups(): void {
     const sizeOf = this.options.sizeOf ?? (() => 1);
