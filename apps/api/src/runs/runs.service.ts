@@ -29,22 +29,27 @@ export class RunsService {
   ) {}
 
   /** A run of the project by uuid or per-project number (archived ones only when asked). */
-  async findRun(projectId: string, id: string, { archived = false } = {}): Promise<RunEntity> {
-    const run = UUID.test(id)
-      ? await this.runs.findByUuid(id)
-      : /^\d+$/.test(id)
-        ? await this.runs.findByNumber(projectId, Number(id))
-        : null;
+  findRun(projectId: string, id: string, { archived = false } = {}): Promise<RunEntity> {
+    return this.lookUp(projectId, id, archived, (where) => ('uuid' in where ? this.runs.findByUuid(where.uuid) : this.runs.findByNumber(where.projectId, where.number)));
+  }
+
+  /** A run as its view shows it (without its spec and files, see RunsRepository.findView), by number or uuid, archived or not. */
+  findRunView(projectId: string, id: string): Promise<RunWithoutSpec> {
+    return this.lookUp(projectId, id, true, (where) => this.runs.findView(where));
+  }
+
+  /** `id` as a uuid or a per-project number, read with `find`; 404 when it is not a run of the project. */
+  private async lookUp<T extends RunWithoutSpec>(
+    projectId: string,
+    id: string,
+    archived: boolean,
+    find: (where: { uuid: string } | { projectId: string; number: number }) => Promise<T | null>,
+  ): Promise<T> {
+    const where = UUID.test(id) ? { uuid: id } : /^\d+$/.test(id) ? { projectId, number: Number(id) } : null;
+    const run = where ? await find(where) : null;
     if (!run || run.projectId !== projectId || (run.archivedAt && !archived)) {
       throw new ApiException(ApiExceptionCode.NotFound, `run ${id} not found`);
     }
-    return run;
-  }
-
-  /** A run as its view shows it (without its spec and files, see RunsRepository.findView), by number or uuid. */
-  async findRunView(projectId: string, id: string): Promise<RunWithoutSpec> {
-    const run = UUID.test(id) ? await this.runs.findView({ uuid: id }) : /^\d+$/.test(id) ? await this.runs.findView({ projectId, number: Number(id) }) : null;
-    if (!run || run.projectId !== projectId) throw new ApiException(ApiExceptionCode.NotFound, `run ${id} not found`);
     return run;
   }
 

@@ -75,7 +75,7 @@ export class FileOpOutputsReader implements OpOutputsReader {
         text = await readFile(file, 'utf8');
       }
     } catch {
-      text = undefined;
+      // Not readable here: as if it were not here.
     }
     if (text === undefined) {
       const here = existsHere(dir);

@@ -7,6 +7,19 @@ import { Gate, startTestScheduler, TestScheduler } from '../testing/test-schedul
 jest.setTimeout(60_000);
 
 /**
+ * Hold supervision's inspection of the run `heldRun()` names at `gate` (each inspection is first
+ * passed to `seen`): the pass that looks at it waits until the test lets it go.
+ */
+function holdInspection(gate: Gate, heldRun: () => string | null, seen: (execution: ExecutionEntity) => void = () => undefined): void {
+  const inspect = LocalProcessExecutor.prototype.inspect;
+  jest.spyOn(LocalProcessExecutor.prototype, 'inspect').mockImplementation(async function (this: LocalProcessExecutor, execution: ExecutionEntity) {
+    seen(execution);
+    if (execution.runUuid === heldRun()) await gate.pass();
+    return inspect.call(this, execution);
+  });
+}
+
+/**
  * A supervision pass can take long (many live runs, a slow disk under their log files). A run
  * queued meanwhile is admitted beside the pass, not after it, and a run that ends meanwhile has its
  * end recorded beside it; a run being started is not looked at by supervision before its process
@@ -20,12 +33,7 @@ describe('scheduler: admission beside a long supervision pass', () => {
   const inspected: Array<{ runUuid: string; status: string; pid: number | null }> = [];
 
   beforeAll(async () => {
-    const inspect = LocalProcessExecutor.prototype.inspect;
-    jest.spyOn(LocalProcessExecutor.prototype, 'inspect').mockImplementation(async function (this: LocalProcessExecutor, execution: ExecutionEntity) {
-      inspected.push({ runUuid: execution.runUuid, status: execution.status, pid: execution.pid });
-      if (execution.runUuid === held) await gate.pass();
-      return inspect.call(this, execution);
-    });
+    holdInspection(gate, () => held, (execution) => inspected.push({ runUuid: execution.runUuid, status: execution.status, pid: execution.pid }));
     scheduler = await startTestScheduler('admit_beside', { MYELIN_MAX_PARALLEL: '4' });
   }, 60_000);
 
@@ -76,11 +84,7 @@ describe('scheduler: an exit notice during its run\'s launch, while a pass is he
   const gate = new Gate();
 
   beforeAll(async () => {
-    const inspect = LocalProcessExecutor.prototype.inspect;
-    jest.spyOn(LocalProcessExecutor.prototype, 'inspect').mockImplementation(async function (this: LocalProcessExecutor, execution: ExecutionEntity) {
-      if (execution.runUuid === held) await gate.pass();
-      return inspect.call(this, execution);
-    });
+    holdInspection(gate, () => held);
     const transition = ExecutionsRepository.prototype.transition;
     jest.spyOn(ExecutionsRepository.prototype, 'transition').mockImplementation(async function (this: ExecutionsRepository, ...args: Parameters<ExecutionsRepository['transition']>) {
       // The job (`true`) ends, and its notice comes, while its launch is still being recorded.

@@ -409,8 +409,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       // Cleared only when this replica runs the pass (another replica may hold the admission lock now).
       this.dirty = false;
       this.lastAdmission = Date.now();
-      const rows = await this.admissionRows();
-      const taken = this.slotsTaken(rows);
+      const { rows, taken } = await this.admissionRows();
       // (A run being started by an earlier pass is not waiting: it holds its slot, below.)
       const waitingRows = rows.filter((r) => (r.status === 'queued' || r.status === 'unschedulable') && !launched(r) && !this.launching.has(r.runUuid));
       if (!waitingRows.length) {
@@ -519,16 +518,20 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
    * current and a run that can never fit becomes `unschedulable`; in between only the head of the
    * queue, and nothing of it when no slot is free. Runs beyond the head keep their condition
    * until the next full pass; none of them could start before the ones ahead anyway, except
-   * around a project limit or a quota, and then at most a second later.
+   * around a project limit or a quota, and then at most a second later. With them, the slots
+   * they take (slotsTaken).
    */
-  private async admissionRows(): Promise<ExecutionEntity[]> {
+  private async admissionRows(): Promise<{ rows: ExecutionEntity[]; taken: number }> {
     if (Date.now() - this.lastFullAdmission >= ADMISSION_EVERY_MS) {
       this.lastFullAdmission = Date.now();
-      return this.executions.listLean(['queued', ...HELD, ...LIVE]);
+      const rows = await this.executions.listLean(['queued', ...HELD, ...LIVE]);
+      return { rows, taken: this.slotsTaken(rows) };
     }
     const held = await this.executions.listLean([...HELD, ...LIVE]);
-    const free = this.env.MYELIN_MAX_PARALLEL - this.slotsTaken(held);
-    return free > 0 ? [...held, ...(await this.executions.listQueueHead(free + QUEUE_HEAD_MARGIN))] : held;
+    const taken = this.slotsTaken(held);
+    const free = this.env.MYELIN_MAX_PARALLEL - taken;
+    // (Queued rows take no slot: the count of the held ones is the count of all.)
+    return { rows: free > 0 ? [...held, ...(await this.executions.listQueueHead(free + QUEUE_HEAD_MARGIN))] : held, taken };
   }
 
   /** Slots under the global limit taken now: runs being started, and supervised runs whose end is not being recorded. */

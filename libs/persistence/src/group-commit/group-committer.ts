@@ -7,7 +7,9 @@
  * written alone, so one bad item fails only its own submitter.
  */
 export class GroupCommitter<TItem, TResult> {
-  private readonly pending: Array<{ item: TItem; resolve(result: TResult): void; reject(error: unknown): void }> = [];
+  private readonly pending: Array<{ item: TItem; urgent: boolean; resolve(result: TResult): void; reject(error: unknown): void }> = [];
+  /** Urgent items among the pending ones (see options.urgent). */
+  private urgentPending = 0;
   private writers = 0;
   private gathering = false;
 
@@ -40,7 +42,9 @@ export class GroupCommitter<TItem, TResult> {
 
   submit(item: TItem): Promise<TResult> {
     return new Promise<TResult>((resolve, reject) => {
-      this.pending.push({ item, resolve, reject });
+      const urgent = this.options.urgent?.(item) ?? false;
+      if (urgent) this.urgentPending++;
+      this.pending.push({ item, urgent, resolve, reject });
       this.drain();
     });
   }
@@ -48,7 +52,7 @@ export class GroupCommitter<TItem, TResult> {
   private drain(): void {
     if (!this.pending.length) return;
     if (this.options.gather && this.writers < (this.options.writers ?? 1)) {
-      const urgent = this.options.urgent !== undefined && this.pending.some((p) => this.options.urgent!(p.item));
+      const urgent = this.urgentPending > 0;
       if (this.gathering) {
         // Lingering, and an urgent item came: the group goes at the end of this turn instead.
         if (urgent && this.lingering) {
@@ -82,6 +86,7 @@ export class GroupCommitter<TItem, TResult> {
       let size = 0;
       while (this.pending.length && (group.length === 0 || size + sizeOf(this.pending[0].item) <= max)) {
         const next = this.pending.shift() as (typeof this.pending)[number];
+        if (next.urgent) this.urgentPending--;
         group.push(next);
         size += sizeOf(next.item);
       }

@@ -374,43 +374,35 @@ interface WrittenPipeline {
 }
 
 function writtenPipeline(pipeline: RunEntity): WrittenPipeline {
-  let written = writtenPipelines.get(pipeline.uuid);
-  if (!written) {
-    written = { templates: new Map(), overrides: new Map() };
-    for (const file of readSubmission(pipeline).files) {
-      try {
-        const doc = parseYaml(file.content) as { version?: unknown; templates?: Array<Record<string, unknown>>; ops?: Array<Record<string, unknown>> } | null;
-        for (const t of doc?.templates ?? []) if (t && typeof t['name'] === 'string') written.templates.set(t['name'], { version: doc?.version ?? 1, ...t });
-        for (const op of doc?.ops ?? []) {
-          if (!op || typeof op['name'] !== 'string') continue;
-          const override = Object.fromEntries(OP_OVERRIDES.filter((k) => op[k] !== undefined && op[k] !== null).map((k) => [k, op[k]]));
-          if (Object.keys(override).length) written.overrides.set(op['name'], { ...(written.overrides.get(op['name']) ?? {}), ...override });
-        }
-      } catch {
-        // not YAML we can read here: the compiled template is used
+  const cache = opsCacheOf(pipeline.uuid);
+  if (cache.written) return cache.written;
+  const written: WrittenPipeline = { templates: new Map(), overrides: new Map() };
+  for (const file of readSubmission(pipeline).files) {
+    try {
+      const doc = parseYaml(file.content) as { version?: unknown; templates?: Array<Record<string, unknown>>; ops?: Array<Record<string, unknown>> } | null;
+      for (const t of doc?.templates ?? []) if (t && typeof t['name'] === 'string') written.templates.set(t['name'], { version: doc?.version ?? 1, ...t });
+      for (const op of doc?.ops ?? []) {
+        if (!op || typeof op['name'] !== 'string') continue;
+        const override = Object.fromEntries(OP_OVERRIDES.filter((k) => op[k] !== undefined && op[k] !== null).map((k) => [k, op[k]]));
+        if (Object.keys(override).length) written.overrides.set(op['name'], { ...(written.overrides.get(op['name']) ?? {}), ...override });
       }
+    } catch {
+      // not YAML we can read here: the compiled template is used
     }
-    // Parsed once per pipeline run (a 1,000-op file is parsed once, not per op); a few runs kept.
-    if (writtenPipelines.size >= 20) writtenPipelines.delete(writtenPipelines.keys().next().value!);
-    writtenPipelines.set(pipeline.uuid, written);
   }
+  // Parsed once per pipeline run (a 1,000-op file is parsed once, not per op).
+  cache.written = written;
   return written;
 }
-const writtenPipelines = new Map<string, WrittenPipeline>();
 
 /**
  * An op's template compiled with the op's params: the same files and params always compile the
  * same, and a wide pipeline's ops mostly share both (1,000 ops of one template compiled it 1,000
- * times). Kept per pipeline run (a few runs, a bounded number of distinct ops each); callers copy
- * what they keep of the result.
+ * times). A bounded number of distinct ops kept per pipeline run; callers copy what they keep of
+ * the result.
  */
-function compiledOpTemplate(pipelineUuid: string, files: Array<{ path: string; content: string }>, params: Record<string, string>): ReturnType<typeof checkPolyaxonfiles> {
-  let compiled = compiledOpTemplates.get(pipelineUuid);
-  if (!compiled) {
-    if (compiledOpTemplates.size >= 20) compiledOpTemplates.delete(compiledOpTemplates.keys().next().value!);
-    compiled = new Map();
-    compiledOpTemplates.set(pipelineUuid, compiled);
-  }
+function compiledOpTemplate(pipelineUuid: string, files: Array<{ path: string; content: string }>, params: Record<string, string>): CompileResult {
+  const { compiled } = opsCacheOf(pipelineUuid);
   const key = JSON.stringify([files, params]);
   let result = compiled.get(key);
   if (!result) {
@@ -420,7 +412,27 @@ function compiledOpTemplate(pipelineUuid: string, files: Array<{ path: string; c
   }
   return result;
 }
-const compiledOpTemplates = new Map<string, Map<string, ReturnType<typeof checkPolyaxonfiles>>>();
+
+type CompileResult = ReturnType<typeof checkPolyaxonfiles>;
+
+/** What creating a pipeline's op runs keeps of it in this process: its written file as read, and its op templates as compiled. */
+interface PipelineOpsCache {
+  written?: WrittenPipeline;
+  compiled: Map<string, CompileResult>;
+}
+
+/** The cache of a pipeline run; a few runs are kept, the least recently started dropped. */
+function opsCacheOf(pipelineUuid: string): PipelineOpsCache {
+  let cache = pipelineOpsCaches.get(pipelineUuid);
+  if (!cache) {
+    if (pipelineOpsCaches.size >= 20) pipelineOpsCaches.delete(pipelineOpsCaches.keys().next().value!);
+    cache = { compiled: new Map() };
+    pipelineOpsCaches.set(pipelineUuid, cache);
+  }
+  return cache;
+}
+const pipelineOpsCaches = new Map<string, PipelineOpsCache>();
+
 /** Sections an op may override in its template (Polyaxon's per-op `environment` and `build`), deep-merged over it. */
 const OP_OVERRIDES = ['environment', 'build'] as const;
 
